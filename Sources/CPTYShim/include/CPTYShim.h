@@ -1,0 +1,83 @@
+// CPTYShim: the few POSIX calls that Swift cannot reach through `import Glibc`.
+//
+// Why each one exists:
+// - posix_openpt, grantpt, unlockpt, ptsname_r, pipe2, signalfd and
+//   F_SETPIPE_SZ are hidden unless _GNU_SOURCE is defined before the system
+//   headers, which Swift's Glibc module does not do.
+// - posix_spawn's POSIX_SPAWN_SETSID and the closefrom/chdir file actions are
+//   GNU extensions too; and the spawn must happen entirely in C: no Swift code
+//   may run between fork and exec.
+// - ioctl and fcntl are variadic, which Swift cannot call.
+// - struct ucred (SO_PEERCRED) is only declared under _GNU_SOURCE.
+//
+// Every function returns 0 on success or an errno value; none of them
+// touch the global errno as their result channel.
+#ifndef CPTYSHIM_H
+#define CPTYSHIM_H
+
+#include <sys/types.h>
+#include <stddef.h>
+#include <termios.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Opens a new pseudo-terminal master (O_RDWR|O_NOCTTY|O_CLOEXEC), grants and
+/// unlocks its slave, and writes the slave's path into `name`.
+int ptyshim_open_master(int *master, char *name, size_t name_len);
+
+/// Fills `t` with the settings `stty sane iutf8 erase ^?` gives, CS8.
+void ptyshim_sane_termios(struct termios *t);
+
+/// Puts `t` in raw mode (cfmakeraw).
+void ptyshim_make_raw(struct termios *t);
+
+/// Sets the window size of the terminal behind `fd` (TIOCSWINSZ).
+int ptyshim_set_winsize(int fd, unsigned short cols, unsigned short rows);
+
+/// Reads the window size of the terminal behind `fd` (TIOCGWINSZ).
+int ptyshim_get_winsize(int fd, unsigned short *cols, unsigned short *rows);
+
+/// Spawns `path` (searched in PATH when `search_path` is non-zero) as the
+/// leader of a new session whose controlling terminal is `tty_path`, opened
+/// as fd 0 and duplicated to 1 and 2. Every other fd is closed, every signal
+/// disposition is reset to its default and the signal mask is emptied.
+/// `cwd` may be NULL.
+int ptyshim_spawn_session(pid_t *pid, const char *path, char *const argv[],
+                          char *const envp[], const char *tty_path,
+                          const char *cwd, int search_path);
+
+/// pipe2(O_CLOEXEC | (nonblocking ? O_NONBLOCK : 0)).
+int ptyshim_pipe(int fds[2], int nonblocking);
+
+/// Blocks `count` signals in the calling thread (threads created later
+/// inherit the mask) and opens a non-blocking, close-on-exec signalfd for them.
+int ptyshim_signalfd_open(int *fd, const int *signals, int count);
+
+/// Reads one pending signal from a signalfd; 0 when none is pending.
+int ptyshim_signalfd_next(int fd, int *signo);
+
+/// Resizes the pipe behind `fd` (F_SETPIPE_SZ); `size` is rounded up by the kernel.
+int ptyshim_set_pipe_size(int fd, int size);
+
+/// Opens a pollable descriptor that becomes readable when `pid` exits (pidfd_open).
+int ptyshim_pidfd_open(pid_t pid, int *fd);
+
+/// The process environment (`environ`), which Swift 6 cannot read as a global.
+char **ptyshim_environ(void);
+
+/// The uid of the process on the other end of a connected Unix socket (SO_PEERCRED).
+int ptyshim_peer_uid(int fd, uid_t *uid);
+
+/// accept4(SOCK_NONBLOCK | SOCK_CLOEXEC).
+int ptyshim_accept(int fd, int *client);
+
+/// Sets or clears O_NONBLOCK on an fd this process opened itself.
+int ptyshim_set_nonblocking(int fd, int on);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

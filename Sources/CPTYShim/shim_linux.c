@@ -1,0 +1,175 @@
+#define _GNU_SOURCE
+#include "CPTYShim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int ptyshim_open_master(int *master, char *name, size_t name_len) {
+    int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    if (grantpt(fd) != 0 || unlockpt(fd) != 0) {
+        int err = errno;
+        close(fd);
+        return err;
+    }
+    int err = ptsname_r(fd, name, name_len);
+    if (err != 0) {
+        close(fd);
+        return err;
+    }
+    *master = fd;
+    return 0;
+}
+
+void ptyshim_sane_termios(struct termios *t) {
+    memset(t, 0, sizeof *t);
+    t->c_iflag = BRKINT | ICRNL | IMAXBEL | IUTF8;
+    t->c_oflag = OPOST | ONLCR;
+    t->c_cflag = CS8 | CREAD | HUPCL;
+    t->c_lflag = ISIG | ICANON | IEXTEN | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE;
+    t->c_cc[VINTR] = 0x03;    /* ^C */
+    t->c_cc[VQUIT] = 0x1c;    /* ^\ */
+    t->c_cc[VERASE] = 0x7f;   /* ^? */
+    t->c_cc[VKILL] = 0x15;    /* ^U */
+    t->c_cc[VEOF] = 0x04;     /* ^D */
+    t->c_cc[VSTART] = 0x11;   /* ^Q */
+    t->c_cc[VSTOP] = 0x13;    /* ^S */
+    t->c_cc[VSUSP] = 0x1a;    /* ^Z */
+    t->c_cc[VREPRINT] = 0x12; /* ^R */
+    t->c_cc[VWERASE] = 0x17;  /* ^W */
+    t->c_cc[VLNEXT] = 0x16;   /* ^V */
+    t->c_cc[VDISCARD] = 0x0f; /* ^O */
+    t->c_cc[VMIN] = 1;
+    t->c_cc[VTIME] = 0;
+    cfsetispeed(t, B38400);
+    cfsetospeed(t, B38400);
+}
+
+void ptyshim_make_raw(struct termios *t) { cfmakeraw(t); }
+
+int ptyshim_set_winsize(int fd, unsigned short cols, unsigned short rows) {
+    struct winsize ws = {.ws_row = rows, .ws_col = cols};
+    return ioctl(fd, TIOCSWINSZ, &ws) == 0 ? 0 : errno;
+}
+
+int ptyshim_get_winsize(int fd, unsigned short *cols, unsigned short *rows) {
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) != 0) return errno;
+    *cols = ws.ws_col;
+    *rows = ws.ws_row;
+    return 0;
+}
+
+int ptyshim_spawn_session(pid_t *pid, const char *path, char *const argv[],
+                          char *const envp[], const char *tty_path,
+                          const char *cwd, int search_path) {
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t actions;
+    int err = posix_spawnattr_init(&attr);
+    if (err != 0) return err;
+    err = posix_spawn_file_actions_init(&actions);
+    if (err != 0) {
+        posix_spawnattr_destroy(&attr);
+        return err;
+    }
+
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    if (!err) err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+                                                        POSIX_SPAWN_SETSIGDEF);
+    if (!err) err = posix_spawnattr_setsigdefault(&attr, &all);
+    if (!err) err = posix_spawnattr_setsigmask(&attr, &none);
+    if (!err && cwd) err = posix_spawn_file_actions_addchdir_np(&actions, cwd);
+    /* Opening the tty by path after setsid() is what makes it the controlling
+       terminal; a dup2 of an inherited descriptor would not. */
+    if (!err) err = posix_spawn_file_actions_addopen(&actions, 0, tty_path, O_RDWR, 0);
+    if (!err) err = posix_spawn_file_actions_adddup2(&actions, 0, 1);
+    if (!err) err = posix_spawn_file_actions_adddup2(&actions, 0, 2);
+    if (!err) err = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (!err) {
+        err = search_path ? posix_spawnp(pid, path, &actions, &attr, argv, envp)
+                          : posix_spawn(pid, path, &actions, &attr, argv, envp);
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    return err;
+}
+
+int ptyshim_pipe(int fds[2], int nonblocking) {
+    return pipe2(fds, O_CLOEXEC | (nonblocking ? O_NONBLOCK : 0)) == 0 ? 0 : errno;
+}
+
+int ptyshim_signalfd_open(int *fd, const int *signals, int count) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < count; i++) sigaddset(&set, signals[i]);
+    int err = pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (err != 0) return err;
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) return errno;
+    *fd = sfd;
+    return 0;
+}
+
+int ptyshim_signalfd_next(int fd, int *signo) {
+    struct signalfd_siginfo info;
+    for (;;) {
+        ssize_t n = read(fd, &info, sizeof info);
+        if (n == (ssize_t)sizeof info) {
+            *signo = (int)info.ssi_signo;
+            return 0;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) {
+            *signo = 0;
+            return 0;
+        }
+        return n < 0 ? errno : EIO;
+    }
+}
+
+int ptyshim_set_pipe_size(int fd, int size) {
+    return fcntl(fd, F_SETPIPE_SZ, size) >= 0 ? 0 : errno;
+}
+
+int ptyshim_peer_uid(int fd, uid_t *uid) {
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return errno;
+    *uid = cred.uid;
+    return 0;
+}
+
+int ptyshim_set_nonblocking(int fd, int on) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return errno;
+    flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+    return fcntl(fd, F_SETFL, flags) == 0 ? 0 : errno;
+}
+
+int ptyshim_pidfd_open(pid_t pid, int *fd) {
+    long r = syscall(SYS_pidfd_open, pid, 0);
+    if (r < 0) return errno;
+    *fd = (int)r;
+    return 0;
+}
+
+extern char **environ;
+char **ptyshim_environ(void) { return environ; }
+
+int ptyshim_accept(int fd, int *client) {
+    int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (c < 0) return errno;
+    *client = c;
+    return 0;
+}

@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CPTYShim
+import SystemPackage
+
+/// What to run on the terminal.
+public struct Command: Sendable, Equatable {
+    /// argv[0] is the program, searched in PATH when it has no slash.
+    public var arguments: [String]
+    /// The complete environment of the child, as NAME=VALUE strings.
+    public var environment: [String]
+    /// The working directory, or nil to inherit ours.
+    public var workingDirectory: String?
+
+    public init(arguments: [String], environment: [String], workingDirectory: String? = nil) {
+        precondition(!arguments.isEmpty, "a command needs at least a program")
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+    }
+
+    /// conpty_proxy.exe compatibility: a single argument that contains
+    /// whitespace is a command line, run by `/bin/sh -c`.
+    public static func argumentsForCompatibility(_ words: [String]) -> [String] {
+        if words.count == 1, words[0].contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" }) {
+            return ["/bin/sh", "-c", words[0]]
+        }
+        return words
+    }
+}
+
+/// A child process started as the leader of a new session on a terminal.
+///
+/// It is never reaped behind its owner's back: `exitDescriptor` (a pidfd on
+/// Linux) becomes readable when it exits, and `reap()` collects the status.
+public final class ChildProcess: Sendable {
+    public let pid: pid_t
+    /// Readable once the child has exited (pidfd_open).
+    public let exitDescriptor: FileDescriptor
+
+    /// Why a child could not be started, mapped to `env`'s exit codes.
+    public struct SpawnError: Error, Sendable {
+        public let errno: Errno
+        public let program: String
+
+        /// 127 when the program does not exist, 126 when it exists but cannot run.
+        public var exitCode: Int32 {
+            errno == .noSuchFileOrDirectory || errno == .notDirectory ? 127 : 126
+        }
+
+        public var message: String {
+            exitCode == 127 ? "\(program): command not found" : "\(program): cannot execute: \(errno)"
+        }
+    }
+
+    /// Starts `command` with `terminalPath` as its controlling terminal and
+    /// fds 0-2, nothing else open, default signal dispositions, empty mask.
+    public init(spawning command: Command, terminalPath: String) throws(SpawnError) {
+        let program = command.arguments[0]
+        var childPID: pid_t = 0
+        let result = withCStrings(command.arguments) { argv in
+            withCStrings(command.environment) { envp in
+                ptyshim_spawn_session(&childPID, program, argv, envp, terminalPath,
+                                      command.workingDirectory, program.contains("/") ? 0 : 1)
+            }
+        }
+        guard result == 0 else {
+            throw SpawnError(errno: Errno(rawValue: result), program: program)
+        }
+        var descriptor: CInt = -1
+        let opened = ptyshim_pidfd_open(childPID, &descriptor)
+        // pidfd_open cannot fail for our own unreaped child short of running
+        // out of descriptors; then there is nothing sane to do but stop it.
+        guard opened == 0 else {
+            kill(childPID, SIGKILL)
+            var status: Int32 = 0
+            _ = try? valueOrErrno { waitpid(childPID, &status, 0) }
+            throw SpawnError(errno: Errno(rawValue: opened), program: program)
+        }
+        pid = childPID
+        exitDescriptor = FileDescriptor(rawValue: descriptor)
+    }
+
+    /// Collects the exit status if the child has exited (waitpid, WNOHANG).
+    public func reap() -> ExitStatus? {
+        var status: Int32 = 0
+        guard let reaped = try? valueOrErrno({ waitpid(pid, &status, WNOHANG) }), reaped == pid else {
+            return nil
+        }
+        return ExitStatus(waitStatus: status)
+    }
+
+    /// Waits for the child to exit and collects its status.
+    public func wait() -> ExitStatus {
+        var status: Int32 = 0
+        while true {
+            do {
+                _ = try valueOrErrno { waitpid(pid, &status, 0) }
+                return ExitStatus(waitStatus: status)
+            } catch {
+                // ECHILD: someone else reaped it; nothing more can be known.
+                return .exited(0)
+            }
+        }
+    }
+
+    /// Sends `signal` to the child itself.
+    public func send(_ signal: Int32) {
+        kill(pid, signal)
+    }
+
+    public func close() {
+        exitDescriptor.closeQuietly()
+    }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings, freed afterwards.
+func withCStrings<Result>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> Result) -> Result {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for pointer in pointers { free(pointer) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

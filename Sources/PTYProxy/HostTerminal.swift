@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CPTYShim
+import SystemPackage
+
+/// The terminal of a person who runs ptyproxy by hand (stdin is a tty).
+///
+/// Like `script`, it puts that terminal in raw mode, so every key (^C
+/// included) goes to the child's pty untouched, and restores the saved
+/// settings on every exit path.
+final class HostTerminal: Sendable {
+    let descriptor: FileDescriptor
+    private let saved: termios
+
+    /// Returns nil when `descriptor` is not a terminal.
+    init?(_ descriptor: FileDescriptor) {
+        guard isatty(descriptor.rawValue) == 1 else { return nil }
+        var settings = termios()
+        guard tcgetattr(descriptor.rawValue, &settings) == 0 else { return nil }
+        self.descriptor = descriptor
+        self.saved = settings
+    }
+
+    func enterRawMode() {
+        var raw = saved
+        ptyshim_make_raw(&raw)
+        _ = try? valueOrErrno { tcsetattr(descriptor.rawValue, TCSADRAIN, &raw) }
+    }
+
+    func restore() {
+        var settings = saved
+        _ = try? valueOrErrno { tcsetattr(descriptor.rawValue, TCSADRAIN, &settings) }
+    }
+
+    /// The host terminal's size, if it knows one.
+    func size() -> WindowSize? {
+        var columns: UInt16 = 0, rows: UInt16 = 0
+        guard ptyshim_get_winsize(descriptor.rawValue, &columns, &rows) == 0, columns > 0, rows > 0 else { return nil }
+        return WindowSize(columns: columns, rows: rows)
+    }
+}

@@ -1,0 +1,240 @@
+/// The command line of the `ptyproxy` tool, parsed.
+///
+/// Hand-written rather than built on swift-argument-parser: `new` must pass
+/// everything after CMD through untouched and stay call-compatible with
+/// conpty_proxy.exe (`new ID W H CMD`), the grammar is five verbs, and the
+/// parser is a pure function that the fuzzer can drive.
+public enum Invocation: Equatable, Sendable {
+    case new(NewOptions)
+    case resize(id: String, size: WindowSize)
+    case signal(id: String, signal: String)
+    case status(id: String)
+    case list
+    case help
+    case version
+
+    /// Options of `ptyproxy new`.
+    public struct NewOptions: Equatable, Sendable {
+        public var id: String
+        public var size: WindowSize
+        public var command: [String]
+        public var term: String?
+        public var workingDirectory: String?
+        public var environment: [String] = []
+        public var hangupGraceMilliseconds: Int64 = 2000
+        public var outputBufferCount = 2
+        public var outputBufferSize = 128 * 1024
+        public var stdoutPipeSize: Int?
+    }
+
+    /// A usage error: one line for stderr, exit 125.
+    public struct UsageError: Error, Equatable, Sendable, CustomStringConvertible {
+        public let message: String
+        public init(_ message: String) { self.message = message }
+        public var description: String { message }
+    }
+
+    public static let usage = """
+        usage: ptyproxy new [OPTIONS] [--] ID COLS ROWS CMD [ARG...]
+               ptyproxy resize ID COLS ROWS
+               ptyproxy signal ID SIGNAL
+               ptyproxy status ID
+               ptyproxy list
+
+        Runs CMD on a pseudo-terminal of COLS x ROWS, relaying stdin to it and
+        its output to stdout, and exits with CMD's status. A single CMD that
+        contains whitespace is run by /bin/sh -c.
+
+        Options of new:
+          --term NAME              TERM for CMD (default: inherited, else xterm-256color)
+          --cwd DIR                working directory for CMD
+          --env NAME=VALUE         set a variable for CMD (repeatable)
+          --hangup-grace SECONDS   SIGHUP to SIGKILL grace when the host goes away (default 2)
+          --output-buffers 1|2     single or double buffered output (default 2)
+          --output-buffer-size N   output buffer size in bytes (default 131072)
+          --stdout-pipe-size N     resize a stdout pipe to N bytes (default: unchanged)
+          -h, --help               show this help
+          --version                show the version
+
+        Exit status of new: CMD's status, 128+N if CMD was killed by signal N,
+        125 if ptyproxy itself failed, 126 if CMD cannot run, 127 if not found.
+        """
+
+    /// Parses the arguments after the program name.
+    public static func parse(_ arguments: [String]) -> Result<Invocation, UsageError> {
+        guard let verb = arguments.first else { return .failure(UsageError("missing command (try: ptyproxy --help)")) }
+        let rest = Array(arguments.dropFirst())
+        switch verb {
+        case "-h", "--help", "help": return .success(.help)
+        case "--version", "version": return .success(.version)
+        case "new": return parseNew(rest)
+        case "resize":
+            guard rest.count == 3 else { return .failure(UsageError("usage: ptyproxy resize ID COLS ROWS")) }
+            return validID(rest[0]).flatMap { id in size(rest[1], rest[2]).map { .resize(id: id, size: $0) } }
+        case "signal":
+            guard rest.count == 2 else { return .failure(UsageError("usage: ptyproxy signal ID SIGNAL")) }
+            guard SignalName.number(of: rest[1]) != nil else {
+                return .failure(UsageError("unknown signal '\(printable(rest[1]))'"))
+            }
+            return validID(rest[0]).map { .signal(id: $0, signal: rest[1]) }
+        case "status":
+            guard rest.count == 1 else { return .failure(UsageError("usage: ptyproxy status ID")) }
+            return validID(rest[0]).map { .status(id: $0) }
+        case "list":
+            guard rest.isEmpty else { return .failure(UsageError("usage: ptyproxy list")) }
+            return .success(.list)
+        default:
+            return .failure(UsageError("unknown command '\(printable(verb))' (try: ptyproxy --help)"))
+        }
+    }
+
+    private static func parseNew(_ arguments: [String]) -> Result<Invocation, UsageError> {
+        var positional: [String] = []
+        var options = NewOptions(id: "", size: WindowSize(columns: 80, rows: 24), command: [])
+        var index = 0
+        var optionsEnded = false
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            if !optionsEnded && argument == "--" {
+                optionsEnded = true
+                continue
+            }
+            let isOption = !optionsEnded && argument.hasPrefix("--") && argument.count > 2
+            if argument == "-h" && !optionsEnded { return .success(.help) }
+            if positional.count == 3 && !isOption {
+                // CMD starts here; everything after it is CMD's own.
+                options.command = Array(arguments[(index - 1)...])
+                break
+            }
+            guard isOption else {
+                positional.append(argument)
+                continue
+            }
+            // --name=value or --name value
+            var name = String(argument.dropFirst(2))
+            var value: String?
+            if let equals = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            }
+            func takeValue() -> Result<String, UsageError> {
+                if let value { return .success(value) }
+                guard index < arguments.count else { return .failure(UsageError("option --\(name) needs a value")) }
+                index += 1
+                return .success(arguments[index - 1])
+            }
+            let outcome: Result<Void, UsageError>
+            switch name {
+            case "help": return .success(.help)
+            case "term":
+                outcome = takeValue().flatMap { term in
+                    term.isEmpty || term.contains("\0") ? .failure(UsageError("--term needs a terminal type")) : .success(options.term = term)
+                }
+            case "cwd":
+                outcome = takeValue().flatMap { dir in
+                    dir.isEmpty || dir.contains("\0") ? .failure(UsageError("--cwd needs a directory")) : .success(options.workingDirectory = dir)
+                }
+            case "env":
+                outcome = takeValue().flatMap { pair in
+                    guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex, !pair.contains("\0") else {
+                        return .failure(UsageError("--env needs NAME=VALUE, got '\(printable(pair))'"))
+                    }
+                    options.environment.append(pair)
+                    return .success(())
+                }
+            case "hangup-grace":
+                outcome = takeValue().flatMap { text in
+                    guard let milliseconds = parseSeconds(text) else {
+                        return .failure(UsageError("--hangup-grace needs seconds between 0 and 3600, got '\(printable(text))'"))
+                    }
+                    options.hangupGraceMilliseconds = milliseconds
+                    return .success(())
+                }
+            case "output-buffers":
+                outcome = takeValue().flatMap { text in
+                    guard text == "1" || text == "2" else { return .failure(UsageError("--output-buffers must be 1 or 2")) }
+                    options.outputBufferCount = Int(text)!
+                    return .success(())
+                }
+            case "output-buffer-size":
+                outcome = takeValue().flatMap { text in
+                    guard let bytes = Int(text), (1024...(16 << 20)).contains(bytes) else {
+                        return .failure(UsageError("--output-buffer-size must be 1024..16777216 bytes"))
+                    }
+                    options.outputBufferSize = bytes
+                    return .success(())
+                }
+            case "stdout-pipe-size":
+                outcome = takeValue().flatMap { text in
+                    guard let bytes = Int(text), (4096...(64 << 20)).contains(bytes) else {
+                        return .failure(UsageError("--stdout-pipe-size must be 4096..67108864 bytes"))
+                    }
+                    options.stdoutPipeSize = bytes
+                    return .success(())
+                }
+            default:
+                return .failure(UsageError("unknown option '--\(printable(name))' (try: ptyproxy --help)"))
+            }
+            if case .failure(let error) = outcome { return .failure(error) }
+        }
+        guard positional.count == 3 else {
+            let missing = ["ID", "COLS", "ROWS"][positional.count...].joined(separator: " ")
+            return .failure(UsageError("missing \(missing) (usage: ptyproxy new [OPTIONS] ID COLS ROWS CMD [ARG...])"))
+        }
+        guard !options.command.isEmpty else {
+            return .failure(UsageError("missing CMD (usage: ptyproxy new [OPTIONS] ID COLS ROWS CMD [ARG...])"))
+        }
+        guard !options.command[0].isEmpty else { return .failure(UsageError("CMD is empty")) }
+        guard !options.command.contains(where: { $0.contains("\0") }) else {
+            return .failure(UsageError("CMD contains a NUL byte"))
+        }
+        switch validID(positional[0]).flatMap({ id in size(positional[1], positional[2]).map { (id, $0) } }) {
+        case .success(let (id, size)):
+            options.id = id
+            options.size = size
+            return .success(.new(options))
+        case .failure(let error):
+            return .failure(error)
+        }
+    }
+
+    private static func validID(_ id: String) -> Result<String, UsageError> {
+        SessionDirectory.isValidID(id)
+            ? .success(id)
+            : .failure(UsageError("invalid ID '\(printable(id))': use 1 to 64 of A-Z a-z 0-9 . _ -"))
+    }
+
+    private static func size(_ columns: String, _ rows: String) -> Result<WindowSize, UsageError> {
+        guard let c = ControlRequest.parseDimension(columns) else {
+            return .failure(UsageError("invalid COLS '\(printable(columns))': must be an integer in 1..65535"))
+        }
+        guard let r = ControlRequest.parseDimension(rows) else {
+            return .failure(UsageError("invalid ROWS '\(printable(rows))': must be an integer in 1..65535"))
+        }
+        return .success(WindowSize(columns: c, rows: r))
+    }
+
+    /// Seconds as a decimal (`2`, `0.5`) to milliseconds, 0...3600 s.
+    static func parseSeconds(_ text: String) -> Int64? {
+        let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let whole = parts.first, !whole.isEmpty || parts.count == 2,
+              whole.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), whole.utf8.count <= 4 else { return nil }
+        var milliseconds = (Int64(whole) ?? 0) * 1000
+        if parts.count == 2 {
+            let fraction = parts[1]
+            guard !fraction.isEmpty, fraction.utf8.count <= 3, fraction.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            milliseconds += Int64(fraction + String(repeating: "0", count: 3 - fraction.count))!
+        }
+        return milliseconds <= 3_600_000 ? milliseconds : nil
+    }
+
+    /// Quotes user text for a one-line error message (no control characters, bounded).
+    static func printable(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars.prefix(80) {
+            result += scalar.value < 0x20 || scalar.value == 0x7f ? "?" : String(scalar)
+        }
+        return text.unicodeScalars.count > 80 ? result + "..." : result
+    }
+}

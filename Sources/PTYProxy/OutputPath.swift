@@ -1,0 +1,210 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SystemPackage
+import Synchronization
+
+/// Pty -> host stdout: the bulk path, optimised.
+///
+/// Large buffers, allocated once. Each buffer is filled by as many reads as
+/// the pty has ready (until EAGAIN or full) and then written in one call, so
+/// a flood costs few writes while a single echoed key is still passed on
+/// without delay. With two buffers a writer thread writes one while the
+/// reader fills the other (double buffering); with one, the same thread
+/// reads then writes. The benchmark harness compares the two.
+///
+/// End of output: EIO or EOF from the master (every slave closed); or, once
+/// the child has exited, the pty staying quiet for `idleMilliseconds` (a
+/// background job still holds it) or `drainLimitMilliseconds` passing.
+public final class OutputPath: Sendable {
+    public struct Tuning: Sendable, Equatable {
+        /// Bytes per buffer (default 128 KiB, the seed's figure).
+        public var bufferSize = 128 * 1024
+        /// 2 for double buffering, 1 for a single buffer.
+        public var bufferCount = 2
+        /// After the child exits: how long a quiet pty counts as finished.
+        public var idleMilliseconds: Int64 = 100
+        /// After the child exits: the most time spent draining a pty that a
+        /// background job keeps busy.
+        public var drainLimitMilliseconds: Int64 = 2000
+        public init() {}
+    }
+
+    private let terminal: PseudoTerminal
+    private let output: FileDescriptor
+    private let tuning: Tuning
+    private let counters: RelayCounters
+    private let notify: Wakeup
+    private let wakeup: Wakeup
+    private let handoff: BufferHandoff
+    // Written by exactly one thread at a time, as the handoff dictates.
+    nonisolated(unsafe) private let storage: UnsafeMutableRawBufferPointer
+
+    private let childExitedAt = Atomic<Int64>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let complete = Atomic<Bool>(false)
+    private let hostGone = Atomic<Bool>(false)
+    private let quietEnd = Atomic<Bool>(false)
+
+    /// `notify` is signalled when the output is complete or the host is gone.
+    init(terminal: PseudoTerminal, output: FileDescriptor, tuning: Tuning,
+         counters: RelayCounters, notify: Wakeup) throws(Errno) {
+        precondition(tuning.bufferCount == 1 || tuning.bufferCount == 2)
+        precondition(tuning.bufferSize > 0)
+        self.terminal = terminal
+        self.output = output
+        self.tuning = tuning
+        self.counters = counters
+        self.notify = notify
+        self.wakeup = try Wakeup()
+        self.handoff = BufferHandoff(slotCount: tuning.bufferCount)
+        self.storage = .allocate(byteCount: tuning.bufferSize * tuning.bufferCount, alignment: 4096)
+    }
+
+    /// True once every byte of the child's output was written (or dropped
+    /// because the host is gone).
+    public var isComplete: Bool { complete.load(ordering: .acquiring) }
+    /// True when output ended because the pty went quiet after the child
+    /// exited, not by EIO: some other process of the session still holds it.
+    public var endedWithTerminalHeld: Bool { quietEnd.load(ordering: .acquiring) }
+    /// True once a write to the host failed (the host closed its end).
+    public var isHostGone: Bool { hostGone.load(ordering: .acquiring) }
+
+    func start() -> [IOThread] {
+        var threads = [IOThread { [self] in readLoop() }]
+        if tuning.bufferCount == 2 { threads.append(IOThread { [self] in writeLoop() }) }
+        return threads
+    }
+
+    /// The child has exited: finish once the pty is drained.
+    func childExited() {
+        childExitedAt.store(monotonicMilliseconds(), ordering: .releasing)
+        wakeup.signal()
+    }
+
+    /// The host is gone: keep reading (so the child is never stuck writing)
+    /// but drop the bytes.
+    func hostWentAway() {
+        hostGone.store(true, ordering: .releasing)
+    }
+
+    /// Stops both threads, wherever they wait (except inside a write to a
+    /// host that does not read: see `Session`).
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        wakeup.signal()
+        handoff.cancel()
+    }
+
+    /// Frees the buffers; only after the threads have been joined.
+    func close() {
+        storage.deallocate()
+        wakeup.close()
+    }
+
+    private func buffer(_ slot: Int) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(rebasing: storage[(slot * tuning.bufferSize)..<((slot + 1) * tuning.bufferSize)])
+    }
+
+    // MARK: Reading
+
+    private func readLoop() {
+        var slot = 0
+        while handoff.waitForFreeSlot() {
+            let (count, ended) = fill(buffer(slot))
+            if count > 0 {
+                if tuning.bufferCount == 2 {
+                    handoff.publish(slot: slot, length: count)
+                    slot = (slot + 1) % tuning.bufferCount
+                } else {
+                    writeOut(UnsafeRawBufferPointer(rebasing: buffer(slot)[..<count]))
+                }
+            }
+            if ended { break }
+        }
+        if tuning.bufferCount == 2 {
+            handoff.finish()
+        } else {
+            finishOutput()
+        }
+    }
+
+    /// Waits for output, then reads until the buffer is full or the pty has
+    /// nothing more right now. Returns the byte count and whether output ended.
+    private func fill(_ buffer: UnsafeMutableRawBufferPointer) -> (Int, Bool) {
+        var count = 0
+        while count < buffer.count {
+            do {
+                let got = try valueOrErrno {
+                    system_read(terminal.master.rawValue, buffer.baseAddress! + count, buffer.count - count)
+                }
+                if got == 0 { return (count, true) }
+                count += got
+            } catch .wouldBlock {
+                if count > 0 { return (count, false) }
+                if !waitForOutput() { return (count, true) }
+            } catch {
+                return (count, true)  // EIO: every slave descriptor is closed
+            }
+        }
+        return (count, false)
+    }
+
+    /// Waits until the pty is readable; false when output should be considered ended.
+    private func waitForOutput() -> Bool {
+        var entries = (pollfd(terminal.master, .readable), pollfd(wakeup.readEnd, .readable))
+        return withUnsafeMutableBytes(of: &entries) { raw in
+            let list = raw.bindMemory(to: pollfd.self)
+            while true {
+                if stopping.load(ordering: .acquiring) { return false }
+                let exitedAt = childExitedAt.load(ordering: .acquiring)
+                var timeout: Int32 = -1
+                if exitedAt != 0 {
+                    let now = monotonicMilliseconds()
+                    let limit = exitedAt + tuning.drainLimitMilliseconds
+                    if now >= limit { quietEnd.store(true, ordering: .releasing); return false }
+                    timeout = Int32(min(tuning.idleMilliseconds, limit - now))
+                }
+                guard let ready = try? Poller.wait(list, timeoutMilliseconds: timeout) else { return false }
+                if ready == 0 {  // quiet since the child exited
+                    quietEnd.store(true, ordering: .releasing)
+                    return false
+                }
+                if list[1].reported(.readable) { wakeup.drain() }
+                if list[0].revents != 0 { return true }
+            }
+        }
+    }
+
+    // MARK: Writing
+
+    private func writeLoop() {
+        var slot = 0
+        while let length = handoff.waitForFilledSlot(slot) {
+            writeOut(UnsafeRawBufferPointer(rebasing: buffer(slot)[..<length]))
+            handoff.release()
+            slot = (slot + 1) % tuning.bufferCount
+        }
+        finishOutput()
+    }
+
+    private func writeOut(_ bytes: UnsafeRawBufferPointer) {
+        guard !hostGone.load(ordering: .acquiring) else { return }
+        do {
+            try output.writeFully(bytes)
+            counters.addOutput(bytes.count)
+        } catch {
+            hostGone.store(true, ordering: .releasing)  // EPIPE: the host closed its end
+            notify.signal()
+        }
+    }
+
+    private func finishOutput() {
+        if !stopping.load(ordering: .acquiring) {
+            complete.store(true, ordering: .releasing)
+        }
+        notify.signal()
+    }
+}

@@ -1,0 +1,17 @@
+import Synchronization
+
+/// Bytes moved by the relay, readable from any thread (for `status`).
+public final class RelayCounters: Sendable {
+    private let input = Atomic<UInt64>(0)
+    private let output = Atomic<UInt64>(0)
+
+    public init() {}
+
+    /// Bytes written from the host's stdin to the pty.
+    public var bytesIn: UInt64 { input.load(ordering: .relaxed) }
+    /// Bytes written from the pty to the host's stdout.
+    public var bytesOut: UInt64 { output.load(ordering: .relaxed) }
+
+    func addInput(_ count: Int) { input.add(UInt64(count), ordering: .relaxed) }
+    func addOutput(_ count: Int) { output.add(UInt64(count), ordering: .relaxed) }
+}

@@ -1,0 +1,283 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CPTYShim
+import SystemPackage
+
+/// Everything one `ptyproxy new` needs to know.
+public struct SessionConfiguration: Sendable {
+    /// The session's name; also the control socket's name.
+    public var id: String
+    /// The initial terminal size (when the host's stdin is a terminal, its size wins).
+    public var size: WindowSize
+    /// What runs on the terminal.
+    public var command: Command
+    /// SIGHUP -> SIGKILL grace period on hangup, and how long a hangup waits
+    /// for the output to reach a host that does not read.
+    public var hangupGraceMilliseconds: Int64 = 2000
+    /// Output path tuning (buffer size and count, drain timing).
+    public var output = OutputPath.Tuning()
+    /// F_SETPIPE_SZ for stdout when it is a pipe; nil leaves it alone.
+    public var stdoutPipeSize: Int?
+    /// Where the control socket lives; nil runs without a control channel.
+    public var controlDirectory: String?
+    /// The host's side: stdin and stdout.
+    public var hostInput: FileDescriptor = .standardInput
+    public var hostOutput: FileDescriptor = .standardOutput
+
+    public init(id: String, size: WindowSize, command: Command) {
+        self.id = id
+        self.size = size
+        self.command = command
+    }
+}
+
+/// Why a session could not run; `exitCode` follows `env`/`timeout`:
+/// 125 the proxy failed, 126 the command cannot run, 127 it was not found.
+public struct SessionError: Error, Sendable, CustomStringConvertible {
+    public let exitCode: Int32
+    public let message: String
+
+    public init(exitCode: Int32 = 125, _ message: String) {
+        self.exitCode = exitCode
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// One proxied terminal session: owns the pty, the child, the relay threads
+/// and the control channel, and cleans all of them up on every path.
+///
+/// The thread calling `run()` is the supervisor: it waits in one poll(2) on
+/// signals, the child's exit, the host going away and the relay finishing,
+/// and decides when the session ends. It never touches the data itself.
+public final class Session: Sendable {
+    private let configuration: SessionConfiguration
+    public let counters = RelayCounters()
+
+    public init(_ configuration: SessionConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Runs the session to the end and returns the child's exit status.
+    public func run() throws(SessionError) -> ExitStatus {
+        // Signals first: the mask must be in place before any thread starts.
+        let signals: SignalWatcher
+        do {
+            signals = try SignalWatcher(signals: [SIGTERM, SIGINT, SIGHUP, SIGWINCH])
+        } catch {
+            throw SessionError("cannot watch signals: \(error)")
+        }
+        defer { signals.close() }
+        signal(SIGPIPE, SIG_IGN)
+
+        let host = HostTerminal(configuration.hostInput)
+        let size = host?.size() ?? configuration.size
+        let terminal: PseudoTerminal
+        do {
+            terminal = try PseudoTerminal(size: size)
+        } catch {
+            throw SessionError("cannot open a pseudo-terminal: \(error)")
+        }
+        defer { terminal.close() }
+
+        var control: ControlServer?
+        if let directory = configuration.controlDirectory {
+            control = try ControlServer(directory: directory, id: configuration.id)
+        }
+        defer { control?.removeSocket() }
+
+        var command = configuration.command
+        if let control { command.environment.append("PTYPROXY_SOCKET=\(control.socketPath)") }
+        if let directory = command.workingDirectory {
+            var info = stat()
+            guard stat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw SessionError("cannot change to directory '\(directory)': \(Errno(rawValue: errno))")
+            }
+        }
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(spawning: command, terminalPath: terminal.slavePath)
+        } catch {
+            throw SessionError(exitCode: error.exitCode, error.message)
+        }
+        defer { child.close() }
+        #if os(Linux)
+        terminal.releaseSlave()
+        #endif
+
+        if let pipeSize = configuration.stdoutPipeSize {
+            _ = ptyshimSetPipeSize(configuration.hostOutput, pipeSize)
+        }
+        host?.enterRawMode()
+        defer { host?.restore() }
+
+        let relayEvents: Wakeup
+        let input: InputPath
+        let output: OutputPath
+        do {
+            relayEvents = try Wakeup()
+            input = try InputPath(input: configuration.hostInput, terminal: terminal, counters: counters)
+            output = try OutputPath(terminal: terminal, output: configuration.hostOutput,
+                                    tuning: configuration.output, counters: counters, notify: relayEvents)
+        } catch {
+            child.send(SIGKILL)
+            _ = child.wait()
+            throw SessionError("cannot set up the relay: \(error)")
+        }
+        defer { relayEvents.close() }
+
+        let outputThreads = output.start()
+        let inputThread = input.start()
+        let controlThread = control?.start(context: ControlContext(
+            id: configuration.id, terminal: terminal, child: child, counters: counters,
+            command: configuration.command.arguments))
+
+        var supervisor = Supervisor(
+            child: child, output: output, host: host, terminal: terminal,
+            graceMilliseconds: configuration.hangupGraceMilliseconds)
+        let status = supervisor.run(signals: signals, relayEvents: relayEvents,
+                                    hostOutput: configuration.hostOutput)
+
+        // Cleanup, in reverse order of start.
+        control?.stop()
+        controlThread?.join()
+        control?.close()
+        input.stop()
+        inputThread.join()
+        input.close()
+        if output.isComplete {
+            for thread in outputThreads { thread.join() }
+            output.close()
+        } else {
+            // A host that stopped reading keeps the writer inside write(2);
+            // it cannot be interrupted, and the process is about to exit.
+            output.stop()
+            for thread in outputThreads { thread.detach() }
+        }
+        #if os(Linux)
+        if output.endedWithTerminalHeld && SessionSignaller.hasMembers(session: child.pid) {
+            SessionSignaller.signal(session: child.pid, SIGHUP)
+            SessionSignaller.signal(session: child.pid, SIGCONT)
+        }
+        #endif
+        return status
+    }
+}
+
+/// Sizes the host's stdout pipe (F_SETPIPE_SZ); false when it is not a pipe.
+private func ptyshimSetPipeSize(_ descriptor: FileDescriptor, _ size: Int) -> Bool {
+    ptyshim_set_pipe_size(descriptor.rawValue, CInt(clamping: size)) == 0
+}
+
+/// The supervisor's state machine: when to hang up, when to kill, when the
+/// session is over.
+struct Supervisor {
+    let child: ChildProcess
+    let output: OutputPath
+    let host: HostTerminal?
+    let terminal: PseudoTerminal
+    let graceMilliseconds: Int64
+
+    private(set) var status: ExitStatus?
+    private var hangupStarted = false
+    private var killAt: Int64?
+    private var giveUpAt: Int64?
+
+    init(child: ChildProcess, output: OutputPath, host: HostTerminal?, terminal: PseudoTerminal,
+         graceMilliseconds: Int64) {
+        self.child = child
+        self.output = output
+        self.host = host
+        self.terminal = terminal
+        self.graceMilliseconds = graceMilliseconds
+    }
+
+    mutating func run(signals: SignalWatcher, relayEvents: Wakeup, hostOutput: FileDescriptor) -> ExitStatus {
+        // Slots: signals, child exit, host output (errors only), relay events.
+        var entries = (
+            pollfd(signals.descriptor, .readable),
+            pollfd(child.exitDescriptor, .readable),
+            pollfd(hostOutput, .none),
+            pollfd(relayEvents.readEnd, .readable)
+        )
+        return withUnsafeMutableBytes(of: &entries) { raw -> ExitStatus in
+            let list = raw.bindMemory(to: pollfd.self)
+            while true {
+                if let status, output.isComplete { return status }
+                let now = monotonicMilliseconds()
+                if let status, let giveUpAt, now >= giveUpAt { return status }
+                if let killAt, now >= killAt {
+                    killSession()
+                    self.killAt = nil
+                }
+                let deadline = [killAt, giveUpAt].compactMap { $0 }.min()
+                _ = try? Poller.wait(list, timeoutMilliseconds: pollTimeout(until: deadline))
+
+                if list[0].reported(.readable) { handleSignals(signals) }
+                if list[1].reported(.readable) { childExited(); list[1].fd = -1 }
+                if list[2].revents != 0 { hostWentAway(); list[2].fd = -1 }
+                if list[3].reported(.readable) {
+                    relayEvents.drain()
+                    if output.isHostGone { hostWentAway() }
+                }
+            }
+        }
+    }
+
+    private mutating func handleSignals(_ signals: SignalWatcher) {
+        while let signal = signals.next() {
+            switch signal {
+            case SIGWINCH:
+                if let size = host?.size() { try? terminal.resize(to: size) }
+            default:
+                hangUp()
+            }
+        }
+    }
+
+    private mutating func childExited() {
+        guard let status = child.reap() else { return }
+        self.status = status
+        killAt = nil
+        output.childExited()
+        if hangupStarted { giveUpAt = monotonicMilliseconds() + graceMilliseconds }
+    }
+
+    private mutating func hostWentAway() {
+        output.hostWentAway()
+        hangUp()
+    }
+
+    /// The terminal is going away: SIGHUP (and SIGCONT, for stopped jobs) to
+    /// the whole session, SIGKILL after the grace period.
+    private mutating func hangUp() {
+        guard !hangupStarted else { return }
+        hangupStarted = true
+        let now = monotonicMilliseconds()
+        if status == nil {
+            signalSession(SIGHUP)
+            signalSession(SIGCONT)
+            killAt = now + graceMilliseconds
+        } else {
+            giveUpAt = now + graceMilliseconds
+        }
+    }
+
+    private func killSession() {
+        guard status == nil else { return }
+        signalSession(SIGKILL)
+    }
+
+    private func signalSession(_ signal: Int32) {
+        child.send(signal)
+        #if os(Linux)
+        SessionSignaller.signal(session: child.pid, signal)
+        #else
+        kill(-child.pid, signal)
+        #endif
+    }
+}

@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SystemPackage
+
+// The one place where errno becomes an error.
+//
+// Every system call of the library goes through `valueOrErrno` (calls that
+// report failure as -1 and set errno) or `zeroOrErrno` (shim calls that
+// return an errno value). EINTR is retried; EBADF and EFAULT are programming
+// errors, not conditions a caller could handle, so they stop the process.
+
+/// Calls `body` until it does not fail with EINTR; returns its result or throws its errno.
+@inline(__always) @discardableResult
+func valueOrErrno<Result: FixedWidthInteger>(
+    retryOnInterrupt: Bool = true, _ body: () -> Result
+) throws(Errno) -> Result {
+    while true {
+        let result = body()
+        if result != -1 { return result }
+        let error = Errno(rawValue: errno)
+        if error == .interrupted && retryOnInterrupt { continue }
+        checkNotProgrammingError(error)
+        throw error
+    }
+}
+
+/// Calls a shim function that returns 0 or an errno value.
+@inline(__always)
+func zeroOrErrno(_ body: () -> CInt) throws(Errno) {
+    let result = body()
+    if result == 0 { return }
+    let error = Errno(rawValue: result)
+    checkNotProgrammingError(error)
+    throw error
+}
+
+@inline(__always)
+private func checkNotProgrammingError(_ error: Errno) {
+    precondition(error != .badFileDescriptor && error != .badAddress,
+                 "ptyproxy: internal error: \(error)")
+}
+
+extension FileDescriptor {
+    /// Closes the descriptor, ignoring errors: used on cleanup paths, where
+    /// nothing useful can be done about a failed close (and EINTR must not be retried on Linux).
+    func closeQuietly() {
+        _ = try? close()
+    }
+
+    /// Writes all of `bytes`, waiting with poll(2) when the descriptor is
+    /// non-blocking. Throws the first error other than EINTR/EAGAIN.
+    func writeFully(_ bytes: UnsafeRawBufferPointer) throws(Errno) {
+        var offset = 0
+        while offset < bytes.count {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+            do {
+                offset += try valueOrErrno { system_write(rawValue, rest.baseAddress, rest.count) }
+            } catch .wouldBlock {
+                _ = try Poller.wait(for: self, events: .writable, timeoutMilliseconds: -1)
+            }
+        }
+    }
+}
+
+@inline(__always)
+func system_write(_ fd: CInt, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
+    write(fd, buffer, count)
+}
+
+@inline(__always)
+func system_read(_ fd: CInt, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
+    read(fd, buffer, count)
+}
