@@ -83,7 +83,10 @@ int ptyshim_spawn_session(pid_t *pid, const char *path, char *const argv[],
     }
 
     sigset_t all, none;
-    sigfillset(&all);
+    /* Not sigfillset: glibc's leaves out its two internal signals (32, 33),
+       and posix_spawn then leaves them ignored in the child, which an exec
+       preserves. Every bit set resets them to their defaults too. */
+    memset(&all, 0xff, sizeof all);
     sigemptyset(&none);
     if (!err) err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
                                                         POSIX_SPAWN_SETSIGDEF);

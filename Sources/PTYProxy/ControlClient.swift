@@ -52,8 +52,15 @@ public struct ControlClient: Sendable {
             }
             return nil
         }
-        if let sendError { throw .failed("cannot send to session '\(id)': \(sendError)") }
-        let reply = try readLine(socket, timeoutMilliseconds: timeoutMilliseconds, id: id)
+        // A server that refuses us answers and closes before reading, so a
+        // failed send may still have a reply waiting: read it first.
+        let reply: String
+        do {
+            reply = try readLine(socket, timeoutMilliseconds: timeoutMilliseconds, id: id)
+        } catch {
+            if let sendError { throw .failed("cannot send to session '\(id)': \(sendError)") }
+            throw error
+        }
         if reply == "ok" { return "" }
         if reply.hasPrefix("ok ") { return String(reply.dropFirst(3)) }
         if reply.hasPrefix("error ") { throw .refused(String(reply.dropFirst(6))) }

@@ -2,5 +2,99 @@ import Testing
 @testable import PTYProxy
 
 @Suite struct InvocationTests {
-    @Test func placeholder() { #expect(Invocation.parse(["list"]) == .success(.list)) }
+    private func newOptions(_ arguments: [String]) -> Invocation.NewOptions? {
+        if case .success(.new(let options)) = Invocation.parse(arguments) { return options }
+        return nil
+    }
+
+    @Test func conptyProxyCallShape() {
+        let options = newOptions(["new", "emacs-1", "120", "40", "cmd.exe"])
+        #expect(options?.id == "emacs-1")
+        #expect(options?.size == WindowSize(columns: 120, rows: 40))
+        #expect(options?.command == ["cmd.exe"])
+    }
+
+    @Test func doubleDashBeforeOrAfterThePositionals() {
+        #expect(newOptions(["new", "x", "80", "24", "--", "ls", "--color"])?.command == ["ls", "--color"])
+        #expect(newOptions(["new", "--", "x", "80", "24", "ls", "-l"])?.command == ["ls", "-l"])
+        // After CMD starts, options belong to CMD.
+        #expect(newOptions(["new", "x", "80", "24", "sh", "--term", "vt100"])?.command == ["sh", "--term", "vt100"])
+    }
+
+    @Test func optionsInBothSpellings() {
+        let options = newOptions(["new", "--term=vt220", "--cwd", "/tmp", "--env", "A=1", "--env=B=2=3",
+                                  "--hangup-grace", "0.25", "--output-buffers=1", "--output-buffer-size", "8192",
+                                  "--stdout-pipe-size", "1048576", "x", "80", "24", "true"])
+        #expect(options?.term == "vt220")
+        #expect(options?.workingDirectory == "/tmp")
+        #expect(options?.environment == ["A=1", "B=2=3"])
+        #expect(options?.hangupGraceMilliseconds == 250)
+        #expect(options?.outputBufferCount == 1)
+        #expect(options?.outputBufferSize == 8192)
+        #expect(options?.stdoutPipeSize == 1_048_576)
+    }
+
+    @Test(arguments: [
+        ["new", "x", "80", "24"], ["new", "x", "0", "24", "sh"], ["new", "x", "65536", "24", "sh"],
+        ["new", "x", "+5", "24", "sh"], ["new", "x", " 80", "24", "sh"], ["new", "x", "80", "24", ""],
+        ["new", String(repeating: "a", count: 65), "80", "24", "sh"], ["new", "..", "80", "24", "sh"],
+        ["new", "--env", "NOVALUE", "x", "80", "24", "sh"], ["new", "--env", "=v", "x", "80", "24", "sh"],
+        ["new", "--hangup-grace", "-1", "x", "80", "24", "sh"], ["new", "--hangup-grace", "1.2345", "x", "80", "24", "sh"],
+        ["new", "--output-buffers", "3", "x", "80", "24", "sh"], ["new", "--term"], ["signal", "x", "NOPE"],
+        ["status"], ["list", "extra"], ["resize", "x", "1", "2", "3"],
+    ])
+    func rejected(arguments: [String]) {
+        guard case .failure(let error) = Invocation.parse(arguments) else {
+            Issue.record("accepted \(arguments)")
+            return
+        }
+        #expect(!error.message.isEmpty && !error.message.contains("\n"))
+    }
+
+    @Test func controlVerbs() {
+        #expect(Invocation.parse(["resize", "a.b_c-1", "1", "65535"]) == .success(.resize(id: "a.b_c-1", size: WindowSize(columns: 1, rows: 65535))))
+        #expect(Invocation.parse(["signal", "x", "SIGINT"]) == .success(.signal(id: "x", signal: "SIGINT")))
+        #expect(Invocation.parse(["status", "x"]) == .success(.status(id: "x")))
+        #expect(Invocation.parse(["--help"]) == .success(.help))
+        #expect(Invocation.parse(["new", "-h"]) == .success(.help))
+    }
+
+    @Test func errorMessagesNeverCarryControlCharacters() {
+        guard case .failure(let error) = Invocation.parse(["new", "a\nb\u{1b}[2J", "80", "24", "sh"]) else {
+            Issue.record("accepted"); return
+        }
+        #expect(!error.message.unicodeScalars.contains { $0.value < 0x20 })
+    }
+}
+
+@Suite struct ControlRequestTests {
+    private func parse(_ text: String) -> Result<ControlRequest, ControlRequestError> {
+        ControlRequest.parse(Array(text.utf8))
+    }
+
+    @Test func requests() {
+        #expect(parse("resize 80 24") == .success(.resize(WindowSize(columns: 80, rows: 24))))
+        #expect(parse("  RESIZE\t100 30 \r") == .success(.resize(WindowSize(columns: 100, rows: 30))))
+        #expect(parse("120 40") == .success(.resize(WindowSize(columns: 120, rows: 40))))
+        #expect(parse("signal INT") == .success(.signal(2)))
+        #expect(parse("signal sigterm") == .success(.signal(15)))
+        #expect(parse("signal 9") == .success(.signal(9)))
+        #expect(parse("status") == .success(.status))
+        #expect(parse("ping") == .success(.ping))
+    }
+
+    @Test(arguments: ["", "   ", "0 0", "-1 24", "80 -1", "70000 24", "80 65536", "abc def", "resize", "resize 80",
+                      "resize 80 24 1", "resize 0x50 24", "frobnicate", "signal", "signal NOPE", "signal 0", "signal 65",
+                      "status now", "80 24\u{0}", "\u{1b}[A", "résize 80 24", "99999999999999999999 1"])
+    func refused(line: String) {
+        guard case .failure(let error) = parse(line) else {
+            Issue.record("accepted \(line.debugDescription)")
+            return
+        }
+        #expect(!error.description.isEmpty)
+    }
+
+    @Test func overlongLineIsRefused() {
+        #expect(ControlRequest.parse([UInt8](repeating: 0x31, count: 257)) == .failure(.lineTooLong))
+    }
 }

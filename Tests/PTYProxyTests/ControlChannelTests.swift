@@ -1,0 +1,299 @@
+import Glibc
+import Testing
+import SystemPackage
+@testable import PTYProxy
+
+/// A raw connection to a session's control socket, to send anything at all.
+final class ControlConnection {
+    let socket: FileDescriptor
+
+    init?(_ id: String) {
+        guard let socket = try? UnixSocket.make() else { return nil }
+        do {
+            try UnixSocket.connect(socket, to: SessionDirectory.socketPath(directory: TestEnvironment.controlDirectory, id: id))
+        } catch {
+            socket.closeQuietly()
+            return nil
+        }
+        self.socket = socket
+    }
+
+    deinit { socket.closeQuietly() }
+
+    func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { try? UnixSocket.send(socket, $0) }
+    }
+
+    func send(_ text: String) { send(Array(text.utf8)) }
+
+    func shutdownWrite() { Glibc.shutdown(socket.rawValue, Int32(SHUT_WR)) }
+
+    /// Reads until `count` lines arrived, EOF, or the timeout; returns the lines.
+    func readLines(_ count: Int = 1, timeoutMilliseconds: Int64 = 3000) -> [String] {
+        var bytes: [UInt8] = []
+        let deadline = now() + timeoutMilliseconds
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while bytes.filter({ $0 == 10 }).count < count {
+            let ready = (try? Poller.wait(for: socket, events: .readable, timeoutMilliseconds: pollTimeout(until: deadline))) ?? []
+            if ready.isEmpty { break }
+            let got = chunk.withUnsafeMutableBytes { Glibc.read(socket.rawValue, $0.baseAddress, $0.count) }
+            if got <= 0 { break }
+            bytes += chunk[..<got]
+        }
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    /// One request, one reply line.
+    func request(_ line: String) -> String? {
+        send(line + "\n")
+        return readLines(1).first
+    }
+}
+
+/// Starts a session whose child prints its size on every SIGWINCH, and waits for it.
+func startWinchReporter() -> (HostedProcess, String) {
+    let id = uniqueID("ctl")
+    let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c",
+                                      "trap 'echo SIZE $(stty size)' WINCH; echo READY; while :; do sleep 0.05; done"])
+    #expect(proxy.read(untilContains: "READY"))
+    return (proxy, id)
+}
+
+/// Runs `ptyproxy ARGS...` to completion.
+func runTool(_ arguments: [String], environment: [String] = TestEnvironment.variables()) -> HostedProcess {
+    let tool = HostedProcess(proxy: arguments, environment: environment)
+    _ = tool.finish()
+    return tool
+}
+
+@Suite(.serialized) struct ControlChannelTests {
+    @Test func resizeIsSeenByTheChild() {
+        let (proxy, id) = startWinchReporter()
+        let tool = runTool(["resize", id, "100", "30"])
+        #expect(tool.status == .exited(0))
+        #expect(tool.output.isEmpty && tool.errors.isEmpty)
+        #expect(proxy.read(untilContains: "SIZE 30 100"))
+        kill(proxy.pid, SIGTERM)
+        #expect(proxy.finish() != nil)
+    }
+
+    @Test func twoHundredResizesAllAnsweredAndTheLastOneWins() {
+        let id = uniqueID("ctl")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh"])
+        guard let connection = ControlConnection(id) ?? { _ = eventually { ControlConnection(id) != nil }; return ControlConnection(id) }() else {
+            Issue.record("cannot connect"); return
+        }
+        var replies: [String] = []
+        for index in 0..<200 {
+            let (columns, rows) = (20 + index, 10 + index / 2)
+            replies.append(connection.request("resize \(columns) \(rows)") ?? "")
+        }
+        #expect(replies.allSatisfy { $0.hasPrefix("ok ") }, "\(replies.filter { !$0.hasPrefix("ok ") }.prefix(3))")
+        #expect(replies.last == "ok 219 109")
+        proxy.write("stty size; exit\n")
+        #expect(proxy.finish() == .exited(0))
+        #expect(proxy.outputText.contains("109 219\r\n"))
+    }
+
+    @Test func resizeIsAnsweredWhileTheHostIsNotReading() {
+        let id = uniqueID("ctl")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "yes"])
+        // Let the flood fill every buffer between yes and the host: the
+        // output counter stops moving once the host's pipe is full.
+        var previous: UInt64 = 0
+        #expect(eventually(timeoutMilliseconds: 10_000) {
+            let current = ControlConnection(id)?.request("status").flatMap(bytesOut) ?? 0
+            defer { previous = current }
+            usleep(50_000)
+            return current > 0 && current == previous
+        })
+        let start = now()
+        let reply = ControlConnection(id)?.request("resize 133 44")
+        let elapsed = now() - start
+        #expect(reply == "ok 133 44")
+        #expect(elapsed < 1000, "took \(elapsed) ms")
+        kill(proxy.pid, SIGTERM)
+        #expect(proxy.finish(timeoutMilliseconds: 10_000) == .exited(128 + SIGHUP))
+    }
+
+    @Test func badRequestsAreRefusedAndTheSessionRelaysOn() {
+        let id = uniqueID("ctl")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"])
+        #expect(eventually { ControlConnection(id) != nil })
+        let bad: [[UInt8]] = [
+            Array("\u{1}\u{2}garbage\u{7f}".utf8), [0, 0, 0], Array("resize 80\u{0}24".utf8),
+            Array(repeating: UInt8(ascii: "9"), count: 300),
+            Array("0 0".utf8), Array("resize 0 24".utf8), Array("-1 24".utf8), Array("resize 80 -5".utf8),
+            Array("70000 24".utf8), Array("resize 80 65536".utf8), Array("abc def".utf8), Array("resize x y".utf8),
+            Array("resize".utf8), Array("resize 1 2 3".utf8), Array("frobnicate".utf8), Array("signal NOPE".utf8),
+            Array("".utf8), [0xff, 0xfe],
+        ]
+        for request in bad {
+            guard let connection = ControlConnection(id) else { Issue.record("cannot connect"); continue }
+            connection.send(request + [10])
+            let reply = connection.readLines(1).first ?? "(no reply)"
+            #expect(reply.hasPrefix("error "), "\(request.prefix(20)) got \(reply)")
+            // A fresh connection: one with an over-long line is dropped.
+            #expect(ControlConnection(id)?.request("resize 90 30") == "ok 90 30")
+        }
+        proxy.write("still relaying\n")
+        #expect(proxy.read(untilContains: "still relaying\r\nstill relaying\r\n"))
+        proxy.closeInput()
+        #expect(proxy.finish() == .exited(0))
+    }
+
+    @Test func bareSizeWithoutNewlineFromAClientThatCloses() {
+        let (proxy, id) = startWinchReporter()
+        let connection = ControlConnection(id)
+        connection?.send("101 31")
+        connection?.shutdownWrite()
+        #expect(connection?.readLines(1).first == "ok 101 31")
+        #expect(proxy.read(untilContains: "SIZE 31 101"))
+        kill(proxy.pid, SIGTERM)
+        #expect(proxy.finish() != nil)
+    }
+
+    @Test func stalledClientsBlockNoOne() {
+        let id = uniqueID("ctl")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"])
+        #expect(eventually { ControlConnection(id) != nil })
+        let silent = ControlConnection(id)
+        let halfLine = ControlConnection(id)
+        halfLine?.send("resize 12")
+        let start = now()
+        #expect(runTool(["resize", id, "70", "20"]).status == .exited(0))
+        #expect(now() - start < 1000)
+        // The stalled ones are timed out (5 s) and told so.
+        #expect(silent?.readLines(1, timeoutMilliseconds: 8000).first == "error timeout")
+        #expect(halfLine?.readLines(1, timeoutMilliseconds: 3000).first == "error timeout")
+        proxy.closeInput()
+        #expect(proxy.finish() == .exited(0))
+    }
+
+    @Test func manyClientsAtOnceAreServedOrRefusedNeverHung() {
+        let id = uniqueID("ctl")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"])
+        #expect(eventually { ControlConnection(id) != nil })
+        let connections = (0..<40).compactMap { _ in ControlConnection(id) }
+        #expect(connections.count == 40)
+        for connection in connections { connection.send("ping\n") }
+        let replies = connections.map { $0.readLines(1).first ?? "(none)" }
+        #expect(replies.allSatisfy { $0 == "ok pong" || $0 == "error busy" }, "\(Set(replies))")
+        #expect(replies.contains("ok pong"))
+        proxy.closeInput()
+        #expect(proxy.finish() == .exited(0))
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root to act as another user"))
+    func anotherUserIsRefused() {
+        let id = uniqueID("ctl")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"])
+        #expect(eventually { ControlConnection(id) != nil })
+        let asNobody = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", ProxyBinary.path]
+        // The private directory keeps others out...
+        let denied = HostedProcess(asNobody + ["resize", id, "70", "20"])
+        #expect(denied.finish() != .exited(0))
+        #expect(denied.errorLines.count == 1)
+        // ...and if it were opened up, the peer credential check still would.
+        let directory = TestEnvironment.controlDirectory
+        let socket = SessionDirectory.socketPath(directory: directory, id: id)
+        chmod(TestEnvironment.runtimeDirectory, 0o755)
+        chmod(directory, 0o755)
+        chmod(socket, 0o666)
+        defer { chmod(directory, 0o700); chmod(socket, 0o600); chmod(TestEnvironment.runtimeDirectory, 0o700) }
+        let refused = HostedProcess(asNobody + ["resize", id, "70", "20"])
+        #expect(refused.finish() == .exited(1))
+        #expect(refused.errorText.contains("permission denied"))
+        #expect(ControlConnection(id)?.request("status").map { $0.contains("\"cols\":80") } == true)
+        proxy.closeInput()
+        #expect(proxy.finish() == .exited(0))
+    }
+
+    @Test func duplicateIDIsRefusedWhileTheFirstLives() {
+        let id = uniqueID("dup")
+        let first = HostedProcess(proxy: ["new", id, "80", "24", "cat"])
+        #expect(eventually { ControlConnection(id) != nil })
+        let second = HostedProcess(proxy: ["new", id, "80", "24", "true"])
+        #expect(second.finish() == .exited(125))
+        #expect(second.errorLines.count == 1)
+        #expect(second.errorText.contains("already running"))
+        first.closeInput()
+        #expect(first.finish() == .exited(0))
+        // Once the first is gone the ID is free again.
+        #expect(HostedProcess(proxy: ["new", id, "80", "24", "true"]).finish() == .exited(0))
+    }
+
+    @Test func staleSocketIsReplaced() throws {
+        let id = uniqueID("stale")
+        let path = SessionDirectory.socketPath(directory: TestEnvironment.controlDirectory, id: id)
+        try SessionDirectory.prepare(TestEnvironment.controlDirectory)
+        let leftover = try UnixSocket.make()
+        try UnixSocket.bind(leftover, to: path)  // bound, never listening: a dead session's socket
+        leftover.closeQuietly()
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c", "echo OK"])
+        #expect(proxy.finish() == .exited(0))
+        #expect(proxy.outputText == "OK\r\n")
+        #expect(access(path, F_OK) != 0)
+    }
+
+    @Test func socketFileIsRemovedOnEveryExitPath() {
+        let directory = TestEnvironment.controlDirectory
+        func socketExists(_ id: String) -> Bool { access(SessionDirectory.socketPath(directory: directory, id: id), F_OK) == 0 }
+
+        let normal = uniqueID("gone")
+        #expect(HostedProcess(proxy: ["new", normal, "80", "24", "true"]).finish() == .exited(0))
+        #expect(!socketExists(normal))
+
+        let terminated = uniqueID("gone")
+        let proxy = HostedProcess(proxy: ["new", terminated, "80", "24", "sleep", "100"])
+        #expect(eventually { socketExists(terminated) })
+        kill(proxy.pid, SIGTERM)
+        #expect(proxy.finish() == .exited(128 + SIGHUP))
+        #expect(!socketExists(terminated))
+
+        let abandoned = uniqueID("gone")
+        let host = HostedProcess(proxy: ["new", abandoned, "80", "24", "sleep", "100"])
+        #expect(eventually { socketExists(abandoned) })
+        host.closeOutput()
+        #expect(host.waitForExit(timeoutMilliseconds: 3000) == .exited(128 + SIGHUP))
+        #expect(!socketExists(abandoned))
+    }
+
+    @Test func listAndStatusShowTheSession() {
+        let id = uniqueID("list")
+        let proxy = HostedProcess(proxy: ["new", id, "81", "25", "cat"])
+        proxy.write("abc\n")
+        #expect(proxy.read { $0.count >= 10 })
+        let status = runTool(["status", id])
+        #expect(status.status == .exited(0))
+        let json = status.outputText
+        for field in ["\"id\":\"\(id)\"", "\"pid\":\(proxy.pid),", "\"cols\":81,", "\"rows\":25,", "\"bytes_in\":4,",
+                      "\"bytes_out\":10,", "\"command\":[\"cat\"]", "\"child_pid\":", "\"uptime\":"] {
+            #expect(json.contains(field), "status lacks \(field): \(json)")
+        }
+        let list = runTool(["list"])
+        #expect(list.status == .exited(0))
+        #expect(list.outputText.split(separator: "\n").contains { $0.hasPrefix("\(id)\t{") })
+        proxy.closeInput()
+        #expect(proxy.finish() == .exited(0))
+        #expect(!runTool(["list"]).outputText.contains(id))
+        let unknown = runTool(["status", id])
+        #expect(unknown.status == .exited(4))
+        #expect(unknown.errorLines.count == 1)
+    }
+
+    @Test func signalInterruptsTheForegroundJob() {
+        let id = uniqueID("sig")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sleep", "100"])
+        #expect(eventually { ControlConnection(id) != nil })
+        #expect(runTool(["signal", id, "INT"]).status == .exited(0))
+        #expect(proxy.finish(timeoutMilliseconds: 3000) == .exited(130))
+    }
+}
+
+/// The bytes_out field of a status reply.
+func bytesOut(_ reply: String) -> UInt64? {
+    let parts = reply.split(separator: "\"bytes_out\":", maxSplits: 1, omittingEmptySubsequences: false)
+    guard parts.count == 2 else { return nil }
+    return UInt64(parts[1].prefix(while: \.isNumber))
+}

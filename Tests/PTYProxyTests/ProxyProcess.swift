@@ -1,0 +1,304 @@
+import Glibc
+import Synchronization
+import CPTYShim
+@testable import PTYProxy
+
+/// The real `ptyproxy` binary, built next to the test bundle.
+enum ProxyBinary {
+    static let path: String = {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        precondition(count > 0)
+        var directory = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // .build/<triple>/debug/ptyproxyPackageTests.xctest
+        while !directory.isEmpty && !directory.hasSuffix("/") { directory.removeLast() }
+        return directory + "ptyproxy"
+    }()
+}
+
+/// A private control directory per test process, so tests never see each
+/// other's sessions or the user's.
+enum TestEnvironment {
+    static let runtimeDirectory: String = {
+        var template = Array("/tmp/ptyproxy-tests-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil)
+        return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
+
+    /// Our environment with XDG_RUNTIME_DIR pointing at the private directory.
+    static func variables(_ extra: [String] = []) -> [String] {
+        var result: [String] = []
+        var entry = ProcessEnvironment.entries
+        while let pointer = entry.pointee {
+            let pair = String(cString: pointer)
+            if !pair.hasPrefix("XDG_RUNTIME_DIR=") { result.append(pair) }
+            entry += 1
+        }
+        result.append("XDG_RUNTIME_DIR=\(runtimeDirectory)")
+        for pair in extra {
+            let name = pair.prefix(while: { $0 != "=" })
+            result.removeAll { $0.hasPrefix(name + "=") }
+            result.append(pair)
+        }
+        return result
+    }
+
+    static var controlDirectory: String { runtimeDirectory + "/ptyproxy" }
+}
+
+/// Monotonic milliseconds.
+func now() -> Int64 { monotonicMilliseconds() }
+
+/// Unique session IDs within this test process.
+func uniqueID(_ prefix: String = "t") -> String {
+    "\(prefix)\(getpid())-\(idCounter.add(1, ordering: .relaxed).newValue)"
+}
+
+private let idCounter = Atomic<Int>(0)
+
+/// A program started with pipes on stdin, stdout and stderr: the test plays
+/// the host.
+final class HostedProcess {
+    let pid: pid_t
+    private(set) var stdinWrite: CInt
+    private(set) var stdoutRead: CInt
+    private(set) var stderrRead: CInt
+    private let exitFD: CInt
+    private(set) var status: ExitStatus?
+    var output: [UInt8] = []
+    var errors: [UInt8] = []
+
+    /// Starts `arguments[0]` (a path) with `environment`.
+    /// `standardInput` nil: a pipe the test writes to; else a path opened read-only.
+    init(_ arguments: [String], environment: [String] = TestEnvironment.variables(),
+         standardInput: String? = nil, standardIO: CInt? = nil) {
+        var inPipe: [CInt] = [-1, -1], outPipe: [CInt] = [-1, -1], errPipe: [CInt] = [-1, -1]
+        precondition(ptyshim_pipe(&inPipe, 0) == 0 && ptyshim_pipe(&outPipe, 0) == 0 && ptyshim_pipe(&errPipe, 0) == 0)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let standardIO {
+            posix_spawn_file_actions_adddup2(&actions, standardIO, 0)
+            posix_spawn_file_actions_adddup2(&actions, standardIO, 1)
+        } else {
+            if let standardInput {
+                posix_spawn_file_actions_addopen(&actions, 0, standardInput, O_RDONLY, 0)
+            } else {
+                posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+            }
+            posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        }
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var child: pid_t = 0
+        let result = withCStrings(arguments) { argv in
+            withCStrings(environment) { envp in
+                posix_spawn(&child, arguments[0], &actions, &attributes, argv, envp)
+            }
+        }
+        precondition(result == 0, "spawn \(arguments[0]) failed: \(result)")
+        pid = child
+        close(inPipe[0]); close(outPipe[1]); close(errPipe[1])
+        stdinWrite = inPipe[1]
+        stdoutRead = outPipe[0]
+        stderrRead = errPipe[0]
+        if standardInput != nil || standardIO != nil { close(stdinWrite); stdinWrite = -1 }
+        if standardIO != nil { close(stdoutRead); stdoutRead = -1 }
+        var fd: CInt = -1
+        precondition(ptyshim_pidfd_open(child, &fd) == 0)
+        exitFD = fd
+    }
+
+    /// Starts ptyproxy with `arguments`.
+    convenience init(proxy arguments: [String], environment: [String] = TestEnvironment.variables(),
+                     standardInput: String? = nil) {
+        self.init([ProxyBinary.path] + arguments, environment: environment, standardInput: standardInput)
+    }
+
+    deinit {
+        closeInput()
+        closeOutput()
+        if stderrRead >= 0 { close(stderrRead) }
+        if status == nil {
+            kill(pid, SIGKILL)
+            _ = waitForExit(timeoutMilliseconds: 10_000)
+        }
+        close(exitFD)
+    }
+
+    func write(_ text: String) { write(Array(text.utf8)) }
+
+    func write(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.write(stdinWrite, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            precondition(written > 0, "write to proxy stdin failed: \(errno)")
+            offset += written
+        }
+    }
+
+    func closeInput() {
+        if stdinWrite >= 0 { close(stdinWrite); stdinWrite = -1 }
+    }
+
+    /// The host goes away: close the read end of the proxy's stdout.
+    func closeOutput() {
+        if stdoutRead >= 0 { close(stdoutRead); stdoutRead = -1 }
+    }
+
+    /// Reads stdout and stderr until `done(output)` is true, both reach EOF,
+    /// or the deadline passes. Returns whether `done` became true.
+    @discardableResult
+    func read(timeoutMilliseconds: Int64 = 10_000, until done: ([UInt8]) -> Bool = { _ in false }) -> Bool {
+        let deadline = now() + timeoutMilliseconds
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if done(output) { return true }
+            if stdoutRead < 0 && stderrRead < 0 { return false }
+            var entries = [pollfd(fd: stdoutRead, events: Int16(POLLIN), revents: 0),
+                           pollfd(fd: stderrRead, events: Int16(POLLIN), revents: 0)]
+            let left = deadline - now()
+            if left <= 0 { return false }
+            let ready = poll(&entries, 2, Int32(left))
+            if ready < 0 && errno == EINTR { continue }
+            if ready <= 0 { return false }
+            for (index, entry) in entries.enumerated() where entry.revents != 0 {
+                let fd = entry.fd
+                let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    if index == 0 { output += chunk[..<count] } else { errors += chunk[..<count] }
+                } else if count == 0 || errno != EINTR {
+                    close(fd)
+                    if index == 0 { stdoutRead = -1 } else { stderrRead = -1 }
+                }
+            }
+        }
+    }
+
+    /// Reads until the output contains `text`.
+    @discardableResult
+    func read(untilContains text: String, timeoutMilliseconds: Int64 = 10_000) -> Bool {
+        let needle = Array(text.utf8)
+        return read(timeoutMilliseconds: timeoutMilliseconds) { $0.contains(needle) }
+    }
+
+    /// Reads everything until EOF on both pipes, then waits for the exit.
+    func finish(timeoutMilliseconds: Int64 = 20_000) -> ExitStatus? {
+        let deadline = now() + timeoutMilliseconds
+        read(timeoutMilliseconds: timeoutMilliseconds)
+        return waitForExit(timeoutMilliseconds: max(0, deadline - now()))
+    }
+
+    /// Waits (bounded) for the process to exit and reaps it.
+    func waitForExit(timeoutMilliseconds: Int64) -> ExitStatus? {
+        if let status { return status }
+        var entry = pollfd(fd: exitFD, events: Int16(POLLIN), revents: 0)
+        let deadline = now() + timeoutMilliseconds
+        while poll(&entry, 1, Int32(max(0, deadline - now()))) < 0 && errno == EINTR {}
+        guard entry.revents != 0 else { return nil }
+        var raw: Int32 = 0
+        guard waitpid(pid, &raw, 0) == pid else { return nil }
+        status = ExitStatus(waitStatus: raw)
+        return status
+    }
+
+    var outputText: String { String(decoding: output, as: UTF8.self) }
+    var errorText: String { String(decoding: errors, as: UTF8.self) }
+    var errorLines: [Substring] { errorText.split(separator: "\n", omittingEmptySubsequences: false).dropLast() .map { $0 } }
+}
+
+extension Array where Element == UInt8 {
+    func contains(_ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, count >= needle.count else { return needle.isEmpty }
+        let first = needle[0]
+        var index = 0
+        let last = count - needle.count
+        while index <= last {
+            if self[index] == first && self[index..<(index + needle.count)].elementsEqual(needle) { return true }
+            index += 1
+        }
+        return false
+    }
+}
+
+/// What a pty does to text written by a program: LF becomes CR LF (onlcr).
+func terminalText(_ text: String) -> [UInt8] {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(text.utf8.count * 9 / 8)
+    for byte in text.utf8 {
+        if byte == UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\r")) }
+        bytes.append(byte)
+    }
+    return bytes
+}
+
+/// `seq 1 n` as a string.
+func sequence(_ n: Int) -> String {
+    var text = ""
+    text.reserveCapacity(n * 8)
+    for value in 1...n { text += String(value); text += "\n" }
+    return text
+}
+
+/// Whether a process exists (and is not a zombie).
+func isAlive(_ pid: pid_t) -> Bool {
+    guard kill(pid, 0) == 0 else { return false }
+    let fd = open("/proc/\(pid)/stat", O_RDONLY)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 512)
+    let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+    guard count > 0, let paren = buffer[..<count].lastIndex(of: UInt8(ascii: ")")), paren + 2 < count else { return false }
+    return buffer[paren + 2] != UInt8(ascii: "Z")
+}
+
+/// Waits (bounded) until `condition` holds, checking every few milliseconds.
+func eventually(timeoutMilliseconds: Int64 = 5000, _ condition: () -> Bool) -> Bool {
+    let deadline = now() + timeoutMilliseconds
+    while now() < deadline {
+        if condition() { return true }
+        usleep(5000)
+    }
+    return condition()
+}
+
+/// Entries of /proc/self/fd, excluding the one used to list it.
+func openDescriptorCount() -> Int {
+    guard let directory = opendir("/proc/self/fd") else { return -1 }
+    defer { closedir(directory) }
+    var count = 0
+    while readdir(directory) != nil { count += 1 }
+    return count - 3  // ".", "..", and the directory's own descriptor
+}
+
+/// Children of this process that are zombies, from /proc.
+func zombieChildren() -> [pid_t] {
+    var result: [pid_t] = []
+    guard let directory = opendir("/proc") else { return [] }
+    defer { closedir(directory) }
+    let me = getpid()
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        guard let pid = pid_t(name) else { continue }
+        let fd = open("/proc/\(pid)/stat", O_RDONLY)
+        guard fd >= 0 else { continue }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard count > 0, let paren = buffer[..<count].lastIndex(of: UInt8(ascii: ")")) else { continue }
+        let fields = String(decoding: buffer[(paren + 2)..<count], as: UTF8.self).split(separator: " ")
+        if fields.count > 1, fields[0] == "Z", pid_t(fields[1]) == me { result.append(pid) }
+    }
+    return result
+}
