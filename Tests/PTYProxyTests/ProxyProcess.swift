@@ -234,21 +234,38 @@ extension Array where Element == UInt8 {
 
 /// What a pty does to text written by a program: LF becomes CR LF (onlcr).
 func terminalText(_ text: String) -> [UInt8] {
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(text.utf8.count * 9 / 8)
-    for byte in text.utf8 {
-        if byte == UInt8(ascii: "\n") { bytes.append(UInt8(ascii: "\r")) }
-        bytes.append(byte)
-    }
-    return bytes
+    terminalBytes(Array(text.utf8))
 }
 
-/// `seq 1 n` as a string.
-func sequence(_ n: Int) -> String {
-    var text = ""
-    text.reserveCapacity(n * 8)
-    for value in 1...n { text += String(value); text += "\n" }
-    return text
+func terminalBytes(_ bytes: [UInt8]) -> [UInt8] {
+    var result: [UInt8] = []
+    result.reserveCapacity(bytes.count + bytes.count / 4)
+    for byte in bytes {
+        if byte == UInt8(ascii: "\n") { result.append(UInt8(ascii: "\r")) }
+        result.append(byte)
+    }
+    return result
+}
+
+/// What `seq 1 n` prints through a pty, built directly as bytes (the tests
+/// compare megabytes; debug-build String concatenation would dominate).
+func sequenceThroughTerminal(_ n: Int) -> [UInt8] {
+    var result: [UInt8] = []
+    result.reserveCapacity(n * 9)
+    var digits = [UInt8](repeating: 0, count: 20)
+    for value in 1...n {
+        var rest = value
+        var count = 0
+        repeat {
+            digits[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+            count += 1
+        } while rest > 0
+        for index in stride(from: count - 1, through: 0, by: -1) { result.append(digits[index]) }
+        result.append(UInt8(ascii: "\r"))
+        result.append(UInt8(ascii: "\n"))
+    }
+    return result
 }
 
 /// Whether a process exists (and is not a zombie).

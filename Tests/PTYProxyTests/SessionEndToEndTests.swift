@@ -5,7 +5,7 @@ import Testing
 /// `ptyproxy new` end to end: the real binary, real ptys, real programs.
 @Suite(.serialized) struct SessionEndToEndTests {
     @Test func tailOfOutputIsNeverLost() {
-        let expected = terminalText(sequence(150_000))  // about 1 MiB
+        let expected = sequenceThroughTerminal(150_000)  // about 1 MiB
         var failures: [String] = []
         for run in 0..<300 {
             let proxy = HostedProcess(proxy: ["new", uniqueID("tail"), "80", "24", "--", "seq", "1", "150000"])
@@ -169,7 +169,7 @@ import Testing
 
     @Test func stalledHostLosesNothing() {
         let count = 2_600_000  // about 20 MiB of text
-        let expected = terminalText(sequence(count))
+        let expected = sequenceThroughTerminal(count)
         let id = uniqueID()
         let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c", "stty -echo; echo GO; seq 1 \(count)"])
         #expect(proxy.read { $0.count >= expected.count / 2 })
