@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The tests of the Emacs package: byte-compilation (warnings are errors),
+# checkdoc, the ERT tests and the tmux end-to-end test.
+#
+# Usage: emacs/run-tests.sh
+# Environment:
+#   PTYPROXY_PROGRAM   the ptyproxy binary (default: ../.build/debug/ptyproxy
+#                      relative to this script)
+#   EMACS              the Emacs to use (default: emacs)
+#   PTYPROXY_VTERM_DIR vterm's lisp directory, if not the Debian package's
+#   PTYPROXY_ALLOW_SKIP=1  do not count skipped ERT tests as a failure
+#
+# Prints one line per check and, last, "N passed, N failed" (followed by
+# ", N skipped" when tests were skipped); exits non-zero if anything failed.
+# Needs no terminal on stdin.  Everything runs with a private
+# XDG_RUNTIME_DIR, TMPDIR and HOME, removed at the end.
+
+set -u
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+program=${PTYPROXY_PROGRAM:-$here/../.build/debug/ptyproxy}
+case $program in
+    /*) ;;
+    */*) program=$(cd "$(dirname "$program")" 2>/dev/null && pwd)/$(basename "$program") ;;
+    *) program=$(command -v "$program" || echo "$program") ;;
+esac
+export PTYPROXY_PROGRAM=$program
+export EMACS=${EMACS:-emacs}
+
+# Unix socket names are short (104-108 bytes): keep the directories short.
+base=${TMPDIR:-/tmp}
+[ "${#base}" -le 40 ] || base=/tmp
+work=$(mktemp -d "$base/ppx-el.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+mkdir -m 700 "$work/run" "$work/tmp" "$work/home" "$work/lisp"
+export XDG_RUNTIME_DIR=$work/run TMPDIR=$work/tmp HOME=$work/home
+unset TMUX
+
+passed=0 failed=0 skipped=0
+
+pass() { passed=$((passed + 1)); echo "PASS: $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $1"; }
+
+# bounded SECONDS COMMAND...: run COMMAND, killed after SECONDS.
+bounded() {
+    local seconds=$1
+    shift
+    if command -v timeout >/dev/null; then
+        timeout -k 10 "$seconds" "$@"
+    else
+        "$@"
+    fi
+}
+
+emacs_batch() { bounded 300 "$EMACS" -Q --batch "$@" </dev/null; }
+
+echo "ptyproxy: $program"
+if ! [ -x "$program" ]; then
+    fail "ptyproxy program $program is not executable (build it with swift build)"
+fi
+if ! command -v "$EMACS" >/dev/null; then
+    fail "$EMACS not found"
+    echo "$passed passed, $failed failed"
+    exit 1
+fi
+"$EMACS" --version </dev/null | head -n 1
+
+# 1. Byte-compilation, of a copy (no .elc next to the sources).
+cp "$here/ptyproxy.el" "$here/test/ptyproxy-test.el" "$work/lisp/"
+if emacs_batch -L "$work/lisp" \
+        --eval '(setq byte-compile-error-on-warn t)' \
+        -f batch-byte-compile "$work/lisp/ptyproxy.el" "$work/lisp/ptyproxy-test.el" 2>&1 &&
+        [ -f "$work/lisp/ptyproxy.elc" ] && [ -f "$work/lisp/ptyproxy-test.elc" ]; then
+    pass "byte-compile with no warnings"
+else
+    fail "byte-compile with no warnings"
+fi
+
+# 2. checkdoc: any output is a complaint.
+checkdoc_output=$(emacs_batch --eval '(progn
+   (require (quote checkdoc))
+   (setq checkdoc-spellcheck-documentation-flag nil)
+   (checkdoc-file (car command-line-args-left)))' "$here/ptyproxy.el" 2>&1)
+if [ $? -eq 0 ] && [ -z "$checkdoc_output" ]; then
+    pass "checkdoc"
+else
+    printf '%s\n' "$checkdoc_output"
+    fail "checkdoc"
+fi
+
+# 3. ERT, with the compiled files.
+results=$work/ert-results
+load_test=$work/lisp/ptyproxy-test.elc
+[ -f "$load_test" ] || load_test=$here/test/ptyproxy-test.el
+emacs_batch -L "$work/lisp" -L "$here" -l "$load_test" --eval "(progn
+  (let* ((stats (ert-run-tests-batch t))
+         (counts (list 0 0 0)))
+    (mapc (lambda (result)
+            (cond ((ert-test-passed-p result) (cl-incf (nth 0 counts)))
+                  ((ert-test-skipped-p result) (cl-incf (nth 2 counts)))
+                  (t (cl-incf (nth 1 counts)))))
+          (ert--stats-test-results stats))
+    (with-temp-file \"$results\"
+      (insert (mapconcat (function number-to-string) counts \" \") \"\n\"))
+    (kill-emacs (if (zerop (nth 1 counts)) 0 1))))" 2>&1
+ert_status=$?
+if read -r ert_passed ert_failed ert_skipped 2>/dev/null <"$results"; then
+    passed=$((passed + ert_passed))
+    failed=$((failed + ert_failed))
+    skipped=$((skipped + ert_skipped))
+    echo "ERT: $ert_passed passed, $ert_failed failed, $ert_skipped skipped"
+    if [ "$ert_skipped" -gt 0 ] && [ "${PTYPROXY_ALLOW_SKIP:-0}" != 1 ]; then
+        fail "ERT tests were skipped (is elpa-vterm installed?)"
+    fi
+else
+    fail "ERT did not finish (exit status $ert_status)"
+fi
+
+# 4. The tmux end-to-end test.
+if bounded 300 bash "$here/test/tmux-e2e.sh" </dev/null 2>&1; then
+    pass "tmux end-to-end"
+else
+    fail "tmux end-to-end"
+fi
+
+leftover=$(ls -A "$XDG_RUNTIME_DIR/ptyproxy" 2>/dev/null)
+if [ -n "$leftover" ]; then
+    fail "files left in the socket directory: $leftover"
+fi
+
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

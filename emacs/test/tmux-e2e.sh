@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# End-to-end test of ptyproxy-vterm-mode, as a user would see it:
+# `emacs -nw -Q` inside a tmux session, vterm with the mode on, keys
+# typed with `tmux send-keys`, the screen read with `tmux capture-pane`.
+#
+# Usage: PTYPROXY_PROGRAM=/path/to/ptyproxy test/tmux-e2e.sh
+# Environment: EMACS (default emacs), PTYPROXY_VTERM_DIR (vterm's lisp
+# directory, if not the Debian package's), PTYPROXY_E2E_TIMEOUT
+# (seconds any single wait may take, default 20).
+#
+# Exits 0 when every check passed, 1 otherwise.  Every wait polls a real
+# condition (screen text, a file, a process) up to a deadline.  The tmux
+# server is private (its own socket) and is killed on every exit path.
+
+set -u
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+emacs_dir=$(dirname "$here")
+program=${PTYPROXY_PROGRAM:-$emacs_dir/../.build/debug/ptyproxy}
+case $program in
+    /*) ;;
+    */*) program=$(cd "$(dirname "$program")" && pwd)/$(basename "$program") ;;
+esac
+emacs=${EMACS:-emacs}
+timeout=${PTYPROXY_E2E_TIMEOUT:-20}
+
+fail() {
+    echo "tmux-e2e: FAIL: $*" >&2
+    if [ -n "${sock:-}" ] && [ -S "$sock" ]; then
+        echo "---- screen ----" >&2
+        tmux -S "$sock" capture-pane -p -t e2e >&2 2>/dev/null
+        echo "----------------" >&2
+    fi
+    exit 1
+}
+
+command -v tmux >/dev/null || fail "tmux is not installed"
+command -v "$emacs" >/dev/null || fail "$emacs is not installed"
+[ -x "$program" ] || fail "ptyproxy program $program is not executable"
+
+# Unix socket names are short (104-108 bytes): keep the directories short.
+base=${TMPDIR:-/tmp}
+[ "${#base}" -le 40 ] || base=/tmp
+work=$(mktemp -d "$base/e2e.XXXXXX") || exit 1
+sock=$work/tmux.sock
+cleanup() {
+    tmux -S "$sock" kill-server >/dev/null 2>&1
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A private runtime directory: the control sockets of this test only.
+mkdir -m 700 "$work/run" "$work/home"
+export XDG_RUNTIME_DIR=$work/run
+export HOME=$work/home
+export PTYPROXY_E2E_DIR=$work PTYPROXY_E2E_LISP=$emacs_dir PTYPROXY_PROGRAM=$program
+unset TMUX
+
+cat >"$work/init.el" <<'EOF'
+;;; init.el --- emacs -nw set-up of the tmux end-to-end test  -*- lexical-binding: t; -*-
+(setq inhibit-startup-screen t)
+(let ((dir (getenv "PTYPROXY_VTERM_DIR")))
+  (dolist (d (append (and dir (not (equal dir "")) (list dir))
+                     (file-expand-wildcards "/usr/share/emacs/site-lisp/elpa/vterm-*")
+                     (file-expand-wildcards "/usr/lib/*/emacs-libvterm")))
+    (add-to-list 'load-path d)))
+(add-to-list 'load-path (getenv "PTYPROXY_E2E_LISP"))
+(require 'vterm)
+(require 'ptyproxy)
+(setq ptyproxy-program (getenv "PTYPROXY_PROGRAM"))
+(setq vterm-shell "/bin/sh")
+(defun e2e-file (name) (expand-file-name name (getenv "PTYPROXY_E2E_DIR")))
+(add-hook 'vterm-exit-functions
+          (lambda (_buffer event) (write-region event nil (e2e-file "exit-event"))))
+(ptyproxy-vterm-mode 1)
+(vterm)
+(write-region (format "%d %s %s\n"
+                      (process-id vterm--process)
+                      (process-get vterm--process 'ptyproxy-id)
+                      (process-get vterm--process 'ptyproxy-socket))
+              nil (e2e-file "session"))
+EOF
+
+tm() { tmux -S "$sock" "$@"; }
+
+# wait_until DESCRIPTION COMMAND...: poll COMMAND until it succeeds.
+wait_until() {
+    local what=$1 deadline=$((SECONDS + timeout))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${timeout}s waiting for $what"
+        sleep 0.1
+    done
+}
+
+screen_has() { tm capture-pane -p -t e2e | grep -qE "$1"; }
+type_line() { tm send-keys -t e2e -l "$1" && tm send-keys -t e2e Enter; }
+file_nonempty() { [ -s "$1" ]; }
+not_alive() { ! kill -0 "$1" 2>/dev/null; }
+no_file() { [ ! -e "$1" ]; }
+
+cols=100 rows=30
+tm new-session -d -s e2e -x "$cols" -y "$rows" \
+   "$emacs -nw -Q -l $work/init.el; echo emacs-exited=\$?; sleep 600" \
+    || fail "tmux new-session"
+
+wait_until "vterm to start through ptyproxy" file_nonempty "$work/session"
+read -r proxy_pid session_id socket <"$work/session"
+echo "tmux-e2e: vterm started: proxy pid $proxy_pid, session $session_id"
+[ -S "$socket" ] || fail "no control socket at $socket"
+
+# 1. A command typed in the vterm; its output on the screen.
+type_line "echo hel''lo-\$((6*7))"
+wait_until "the command's output" screen_has '^hello-42$'
+echo "tmux-e2e: output ok"
+
+# The window of vterm is the frame less the menu bar, the mode line and
+# the echo area.  Its width is the frame's, or one column less once
+# Emacs has adjusted the size (a text terminal keeps a column for the
+# continuation glyph, see `window-max-chars-per-line').
+
+# stty_size N: type `stty size` in the vterm; print "ROWS COLS" it shows.
+stty_size() {
+    type_line "echo \"si\"\"ze$1=\$(stty size)\""
+    wait_until "the output of stty size ($1)" screen_has "^size$1=[0-9]+ [0-9]+\$"
+    tm capture-pane -p -t e2e | sed -n "s/^size$1=\([0-9]* [0-9]*\)\$/\1/p" | tail -n 1
+}
+# session_size: print "ROWS COLS" of the session, as ptyproxy status says.
+session_size() {
+    "$program" status "$session_id" |
+        sed -n 's/.*"cols": *\([0-9]*\).*"rows": *\([0-9]*\).*/\2 \1/p'
+}
+session_size_is() { [ "$(session_size)" = "$1" ]; }
+
+seen=$(stty_size 1)
+case $seen in
+    "$((rows - 3)) $cols" | "$((rows - 3)) $((cols - 1))") ;;
+    *) fail "initial stty size: '$seen', expected $((rows - 3)) rows, $cols or $((cols - 1)) columns" ;;
+esac
+[ "$(session_size)" = "$seen" ] || fail "ptyproxy status says '$(session_size)', stty says '$seen'"
+echo "tmux-e2e: initial size ok: $seen"
+
+# 2. The tmux window resized: Emacs -> vterm -> ptyproxy -> the pty.
+cols=120 rows=40
+want="$((rows - 3)) $((cols - 1))"
+tm resize-window -t e2e -x "$cols" -y "$rows" || fail "tmux resize-window"
+wait_until "the session's size to become '$want' (ptyproxy status)" session_size_is "$want"
+seen=$(stty_size 2)
+[ "$seen" = "$want" ] || fail "stty size after the resize: '$seen', expected '$want'"
+echo "tmux-e2e: resize ok: $seen"
+
+# 3. The shell exits: vterm's own exit handling runs, nothing is left.
+type_line "exit 7"
+wait_until "vterm-exit-functions" file_nonempty "$work/exit-event"
+event=$(cat "$work/exit-event")
+[ "$event" = "exited abnormally with code 7" ] || fail "exit event: '$event'"
+wait_until "ptyproxy (pid $proxy_pid) to exit" not_alive "$proxy_pid"
+wait_until "the control socket to be removed" no_file "$socket"
+wait_until "vterm to kill its buffer" eval '! screen_has "^size1="'
+leftover=$(ls -A "$XDG_RUNTIME_DIR/ptyproxy" 2>/dev/null)
+[ -z "$leftover" ] || fail "left in the socket directory: $leftover"
+echo "tmux-e2e: exit ok: $event"
+
+# 4. Emacs quits cleanly.
+tm send-keys -t e2e C-x C-c
+wait_until "Emacs to exit" screen_has '^emacs-exited=0$'
+
+echo "tmux-e2e: PASS"
