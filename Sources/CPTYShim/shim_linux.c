@@ -141,7 +141,10 @@ int ptyshim_signalfd_next(int fd, int *signo) {
     }
 }
 
-int ptyshim_set_pipe_size(int fd, int size) {
+int ptyshim_grow_pipe(int fd, int size) {
+    int current = fcntl(fd, F_GETPIPE_SZ);
+    if (current < 0) return errno;
+    if (current >= size) return 0;
     return fcntl(fd, F_SETPIPE_SZ, size) >= 0 ? 0 : errno;
 }
 

@@ -55,6 +55,14 @@ final class BufferHandoff: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
+    /// Reader: whether every published slot has been written out, so that
+    /// bytes written now by someone else cannot overtake queued ones.
+    var isDrained: Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return filled == 0
+    }
+
     /// Reader: no more slots will be published.
     func finish() {
         pthread_mutex_lock(mutex)

@@ -13,7 +13,9 @@ import Synchronization
 /// a flood costs few writes while a single echoed key is still passed on
 /// without delay. With two buffers a writer thread writes one while the
 /// reader fills the other (double buffering); with one, the same thread
-/// reads then writes. The benchmark harness compares the two.
+/// reads then writes. The benchmark harness compares the two. Either way a
+/// short chunk with nothing queued ahead of it is written by the reader at
+/// once, so interactive echo never waits for a thread hand-off.
 ///
 /// End of output: EIO or EOF from the master (every slave closed); or, once
 /// the child has exited, the pty staying quiet for `idleMilliseconds` (a
@@ -114,13 +116,16 @@ public final class OutputPath: Sendable {
         var slot = 0
         while handoff.waitForFreeSlot() {
             let (count, ended) = fill(buffer(slot))
-            if count > 0 {
-                if tuning.bufferCount == 2 {
-                    handoff.publish(slot: slot, length: count)
-                    slot = (slot + 1) % tuning.bufferCount
-                } else {
-                    writeOut(UnsafeRawBufferPointer(rebasing: buffer(slot)[..<count]))
-                }
+            guard count > 0 else { if ended { break } else { continue } }
+            // A short chunk (the pty had nothing more) with nothing queued
+            // ahead of it, typically a keystroke's echo, is written by the
+            // reader itself: the writer thread's wake-up would only add latency.
+            let writeDirectly = tuning.bufferCount == 1 || (count < tuning.bufferSize && handoff.isDrained)
+            if writeDirectly {
+                writeOut(UnsafeRawBufferPointer(rebasing: buffer(slot)[..<count]))
+            } else {
+                handoff.publish(slot: slot, length: count)
+                slot = (slot + 1) % tuning.bufferCount
             }
             if ended { break }
         }

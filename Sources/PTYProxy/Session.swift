@@ -19,8 +19,11 @@ public struct SessionConfiguration: Sendable {
     public var hangupGraceMilliseconds: Int64 = 2000
     /// Output path tuning (buffer size and count, drain timing).
     public var output = OutputPath.Tuning()
-    /// F_SETPIPE_SZ for stdout when it is a pipe; nil leaves it alone.
-    public var stdoutPipeSize: Int?
+    /// When stdout is a pipe smaller than this, it is grown to this size
+    /// (F_SETPIPE_SZ), matching the output buffer; nil leaves it alone. The
+    /// benchmark harness measured +23% throughput for 128 KiB over the
+    /// default 64 KiB pipe.
+    public var stdoutPipeSize: Int? = 128 * 1024
     /// Where the control socket lives; nil runs without a control channel.
     public var controlDirectory: String?
     /// The host's side: stdin and stdout.
@@ -110,7 +113,7 @@ public final class Session: Sendable {
         #endif
 
         if let pipeSize = configuration.stdoutPipeSize {
-            _ = ptyshimSetPipeSize(configuration.hostOutput, pipeSize)
+            growPipe(configuration.hostOutput, to: pipeSize)
         }
         host?.enterRawMode()
         defer { host?.restore() }
@@ -168,9 +171,10 @@ public final class Session: Sendable {
     }
 }
 
-/// Sizes the host's stdout pipe (F_SETPIPE_SZ); false when it is not a pipe.
-private func ptyshimSetPipeSize(_ descriptor: FileDescriptor, _ size: Int) -> Bool {
-    ptyshim_set_pipe_size(descriptor.rawValue, CInt(clamping: size)) == 0
+/// Grows the host's stdout pipe. Best effort: stdout may be no pipe at all,
+/// and an unprivileged user may be over the pipe-size limits.
+private func growPipe(_ descriptor: FileDescriptor, to size: Int) {
+    _ = ptyshim_grow_pipe(descriptor.rawValue, CInt(clamping: size))
 }
 
 /// The supervisor's state machine: when to hang up, when to kill, when the

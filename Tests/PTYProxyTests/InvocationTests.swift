@@ -34,6 +34,11 @@ import Testing
         #expect(options?.stdoutPipeSize == 1_048_576)
     }
 
+    @Test func stdoutPipeSizeDefaultsToTheOutputBufferAndZeroLeavesItAlone() {
+        #expect(newOptions(["new", "x", "80", "24", "true"])?.stdoutPipeSize == 131_072)
+        #expect(newOptions(["new", "--stdout-pipe-size", "0", "x", "80", "24", "true"])?.stdoutPipeSize == nil)
+    }
+
     @Test(arguments: [
         ["new", "x", "80", "24"], ["new", "x", "0", "24", "sh"], ["new", "x", "65536", "24", "sh"],
         ["new", "x", "+5", "24", "sh"], ["new", "x", " 80", "24", "sh"], ["new", "x", "80", "24", ""],

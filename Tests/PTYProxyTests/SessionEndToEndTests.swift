@@ -112,6 +112,21 @@ import Testing
         #expect(proxy.outputText.contains("vt100:/tmp:hi there\r\n"))
     }
 
+    @Test func stdoutPipeIsGrownToMatchTheOutputBuffer() {
+        let getPipeSize: Int32 = 1032  // F_GETPIPE_SZ, hidden from Swift without _GNU_SOURCE
+        let proxy = HostedProcess(proxy: ["new", uniqueID(), "80", "24", "sh", "-c", "echo READY; read x"])
+        #expect(proxy.read(untilContains: "READY"))
+        #expect(fcntl(proxy.stdoutRead, getPipeSize) == 131_072)
+        proxy.write("\n")
+        #expect(proxy.finish() == .exited(0))
+
+        let untouched = HostedProcess(proxy: ["new", "--stdout-pipe-size=0", uniqueID(), "80", "24", "sh", "-c", "echo READY; read x"])
+        #expect(untouched.read(untilContains: "READY"))
+        #expect(fcntl(untouched.stdoutRead, getPipeSize) == 65_536)
+        untouched.write("\n")
+        #expect(untouched.finish() == .exited(0))
+    }
+
     @Test func singleArgumentWithSpacesIsACommandLine() {
         let proxy = HostedProcess(proxy: ["new", uniqueID(), "80", "24", "echo one; echo two; exit 3"])
         #expect(proxy.finish() == .exited(3))

@@ -58,8 +58,9 @@ int ptyshim_signalfd_open(int *fd, const int *signals, int count);
 /// Reads one pending signal from a signalfd; 0 when none is pending.
 int ptyshim_signalfd_next(int fd, int *signo);
 
-/// Resizes the pipe behind `fd` (F_SETPIPE_SZ); `size` is rounded up by the kernel.
-int ptyshim_set_pipe_size(int fd, int size);
+/// Grows the pipe behind `fd` to at least `size` bytes (F_GETPIPE_SZ,
+/// F_SETPIPE_SZ); never shrinks it. EBADF when `fd` is not a pipe.
+int ptyshim_grow_pipe(int fd, int size);
 
 /// Opens a pollable descriptor that becomes readable when `pid` exits (pidfd_open).
 int ptyshim_pidfd_open(pid_t pid, int *fd);
