@@ -70,7 +70,7 @@ public final class Session: Sendable {
         // Signals first: the mask must be in place before any thread starts.
         let signals: SignalWatcher
         do {
-            signals = try SignalWatcher(signals: [SIGTERM, SIGINT, SIGHUP, SIGWINCH])
+            signals = try SignalWatcher(signals: SignalPolicy.watched)
         } catch {
             throw SessionError("cannot watch signals: \(error)")
         }
@@ -177,6 +177,17 @@ private func growPipe(_ descriptor: FileDescriptor, to size: Int) {
     _ = ptyshim_grow_pipe(descriptor.rawValue, CInt(clamping: size))
 }
 
+/// What the proxy does with the signals it may be sent.
+enum SignalPolicy {
+    /// Requests to end: the session is hung up and the child's status returned.
+    static let hangup: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT]
+    /// Signals that must not end a session relaying someone's terminal
+    /// (a stray `kill -USR1`, an alarm): received and dropped.
+    static let harmless: [Int32] = [SIGUSR1, SIGUSR2, SIGALRM]
+    /// Everything the supervisor takes from its signalfd.
+    static let watched = hangup + harmless + [SIGWINCH]
+}
+
 /// The supervisor's state machine: when to hang up, when to kill, when the
 /// session is over.
 struct Supervisor {
@@ -234,10 +245,9 @@ struct Supervisor {
 
     private mutating func handleSignals(_ signals: SignalWatcher) {
         while let signal = signals.next() {
-            switch signal {
-            case SIGWINCH:
+            if signal == SIGWINCH {
                 if let size = host?.size() { try? terminal.resize(to: size) }
-            default:
+            } else if SignalPolicy.hangup.contains(signal) {
                 hangUp()
             }
         }

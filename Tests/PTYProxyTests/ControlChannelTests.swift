@@ -101,10 +101,10 @@ func runTool(_ arguments: [String], environment: [String] = TestEnvironment.vari
         // Let the flood fill every buffer between yes and the host: the
         // output counter stops moving once the host's pipe is full.
         var previous: UInt64 = 0
-        #expect(eventually(timeoutMilliseconds: 10_000) {
+        #expect(eventually(timeoutMilliseconds: 30_000) {
             let current = ControlConnection(id)?.request("status").flatMap(bytesOut) ?? 0
             defer { previous = current }
-            usleep(50_000)
+            usleep(200_000)
             return current > 0 && current == previous
         })
         let start = now()
@@ -185,26 +185,33 @@ func runTool(_ arguments: [String], environment: [String] = TestEnvironment.vari
     }
 
     @Test(.enabled(if: getuid() == 0, "needs root to act as another user"))
-    func anotherUserIsRefused() {
+    func anotherUserIsRefused() throws {
+        // A runtime directory of its own: opening it up below must not make
+        // other suites' sessions refuse an unsafe directory.
+        var template = Array("/tmp/ptyproxy-tests-other-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        try #require(made != nil)
+        let runtime = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let environment = TestEnvironment.variables(["XDG_RUNTIME_DIR=\(runtime)"])
+        let directory = runtime + "/ptyproxy"
         let id = uniqueID("ctl")
-        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"])
-        #expect(eventually { ControlConnection(id) != nil })
+        let socket = SessionDirectory.socketPath(directory: directory, id: id)
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"], environment: environment)
+        #expect(eventually { access(socket, F_OK) == 0 })
         let asNobody = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", ProxyBinary.path]
         // The private directory keeps others out...
-        let denied = HostedProcess(asNobody + ["resize", id, "70", "20"])
+        let denied = HostedProcess(asNobody + ["resize", id, "70", "20"], environment: environment)
         #expect(denied.finish() != .exited(0))
         #expect(denied.errorLines.count == 1)
         // ...and if it were opened up, the peer credential check still would.
-        let directory = TestEnvironment.controlDirectory
-        let socket = SessionDirectory.socketPath(directory: directory, id: id)
-        chmod(TestEnvironment.runtimeDirectory, 0o755)
+        chmod(runtime, 0o755)
         chmod(directory, 0o755)
         chmod(socket, 0o666)
-        defer { chmod(directory, 0o700); chmod(socket, 0o600); chmod(TestEnvironment.runtimeDirectory, 0o700) }
-        let refused = HostedProcess(asNobody + ["resize", id, "70", "20"])
+        defer { chmod(directory, 0o700); chmod(socket, 0o600); chmod(runtime, 0o700) }
+        let refused = HostedProcess(asNobody + ["resize", id, "70", "20"], environment: environment)
         #expect(refused.finish() == .exited(1))
         #expect(refused.errorText.contains("permission denied"))
-        #expect(ControlConnection(id)?.request("status").map { $0.contains("\"cols\":80") } == true)
+        #expect(runTool(["status", id], environment: environment).outputText.contains("\"cols\":80,"))
         proxy.closeInput()
         #expect(proxy.finish() == .exited(0))
     }

@@ -60,7 +60,7 @@ extension ReliabilityTests {
                 continue
             }
             childPIDs[child] = ending
-            let expected: ExitStatus
+            let expected: PTYProxy.ExitStatus
             switch ending {
             case .childExits:
                 expected = .exited(3)

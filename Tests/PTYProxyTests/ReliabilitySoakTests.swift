@@ -113,7 +113,7 @@ extension ReliabilityTests {
 
         // Every typed byte reached the pty.
         let status = ControlConnection(id)?.request("status") ?? ""
-        let bytesIn = status.split(separator: "\"bytes_in\":", maxSplits: 1).dropFirst().first.map { UInt64($0.prefix(while: \.isNumber)) } ?? nil
+        let bytesIn = number(after: "\"bytes_in\":", in: status).map { UInt64($0) }
         #expect(bytesIn == UInt64(typed), "status says bytes_in \(String(describing: bytesIn)), typed \(typed)")
         proxy.output.removeAll()
         proxy.write("quit\n")

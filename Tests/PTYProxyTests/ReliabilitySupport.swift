@@ -134,9 +134,11 @@ func leastSquaresSlope(_ points: [(x: Double, y: Double)]) -> Double {
 
 /// The number after `PID=` in a child's first line of output.
 func reportedChildPID(_ output: [UInt8]) -> pid_t? {
-    let text = String(decoding: output.prefix(64), as: UTF8.self)
-    guard let range = text.range(of: "PID=") else { return nil }
-    return pid_t(text[range.upperBound...].prefix(while: \.isNumber))
+    let head = Array(output.prefix(64))
+    let marker = Array("PID=".utf8)
+    guard head.count >= marker.count,
+          let at = (0...(head.count - marker.count)).first(where: { head[$0..<($0 + marker.count)].elementsEqual(marker) }) else { return nil }
+    return pid_t(String(decoding: head[(at + marker.count)...].prefix(while: { $0 >= 0x30 && $0 <= 0x39 }), as: UTF8.self))
 }
 
 /// Formats a number with one decimal.

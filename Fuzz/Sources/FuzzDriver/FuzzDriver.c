@@ -1,0 +1,2 @@
+// Intentionally empty: FuzzDriver only publishes the declaration in its header.
+#include "FuzzDriver.h"
