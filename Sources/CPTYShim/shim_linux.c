@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int ptyshim_open_master(int *master, char *name, size_t name_len) {
@@ -178,4 +179,12 @@ int ptyshim_accept(int fd, int *client) {
     if (c < 0) return errno;
     *client = c;
     return 0;
+}
+
+int ptyshim_wait_exit_without_reaping(pid_t pid) {
+    siginfo_t info;
+    for (;;) {
+        if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) == 0) return 0;
+        if (errno != EINTR) return errno;
+    }
 }

@@ -38,7 +38,7 @@ public struct Command: Sendable, Equatable {
 /// Linux) becomes readable when it exits, and `reap()` collects the status.
 public final class ChildProcess: Sendable {
     public let pid: pid_t
-    /// Readable once the child has exited (pidfd_open).
+    /// Readable once the child has exited (a pidfd, or a pipe; see `exitNotification`).
     public let exitDescriptor: FileDescriptor
 
     /// Why a child could not be started, mapped to `env`'s exit codes.
@@ -70,18 +70,32 @@ public final class ChildProcess: Sendable {
         guard result == 0 else {
             throw SpawnError(errno: Errno(rawValue: result), program: program)
         }
-        var descriptor: CInt = -1
-        let opened = ptyshim_pidfd_open(childPID, &descriptor)
-        // pidfd_open cannot fail for our own unreaped child short of running
-        // out of descriptors; then there is nothing sane to do but stop it.
-        guard opened == 0 else {
-            kill(childPID, SIGKILL)
-            var status: Int32 = 0
-            _ = try? valueOrErrno { waitpid(childPID, &status, 0) }
-            throw SpawnError(errno: Errno(rawValue: opened), program: program)
-        }
         pid = childPID
-        exitDescriptor = FileDescriptor(rawValue: descriptor)
+        exitDescriptor = Self.exitNotification(for: childPID)
+    }
+
+    /// A descriptor that becomes readable when `pid` exits: its pidfd, or,
+    /// where pidfd_open is missing (kernels before 5.3, seccomp filters,
+    /// valgrind), a pipe written by a thread that waits for the exit
+    /// without reaping (waitid WNOWAIT), so `reap()` still collects it.
+    static func exitNotification(for pid: pid_t, tryingPidfd: Bool = true) -> FileDescriptor {
+        var descriptor: CInt = -1
+        if tryingPidfd && ptyshim_pidfd_open(pid, &descriptor) == 0 {
+            return FileDescriptor(rawValue: descriptor)
+        }
+        var ends: (CInt, CInt) = (-1, -1)
+        let piped = withUnsafeMutableBytes(of: &ends) { raw in
+            ptyshim_pipe(raw.baseAddress!.assumingMemoryBound(to: CInt.self), 0)
+        }
+        precondition(piped == 0, "ptyproxy: cannot create a pipe to watch the child (error \(piped))")
+        let writeEnd = FileDescriptor(rawValue: ends.1)
+        IOThread {
+            _ = ptyshim_wait_exit_without_reaping(pid)
+            var byte: UInt8 = 1
+            _ = system_write(writeEnd.rawValue, &byte, 1)
+            writeEnd.closeQuietly()
+        }.detach()
+        return FileDescriptor(rawValue: ends.0)
     }
 
     /// Collects the exit status if the child has exited (waitpid, WNOHANG).

@@ -65,6 +65,9 @@ int ptyshim_grow_pipe(int fd, int size);
 /// Opens a pollable descriptor that becomes readable when `pid` exits (pidfd_open).
 int ptyshim_pidfd_open(pid_t pid, int *fd);
 
+/// Blocks until `pid` has exited, without reaping it (waitid WEXITED|WNOWAIT).
+int ptyshim_wait_exit_without_reaping(pid_t pid);
+
 /// The process environment (`environ`), which Swift 6 cannot read as a global.
 char **ptyshim_environ(void);
 

@@ -1,0 +1,59 @@
+import Glibc
+import Testing
+import SystemPackage
+@testable import PTYProxy
+
+/// The library's pieces, used directly as another Swift program would.
+@Suite struct LibraryTests {
+    @Test func childOnAPseudoTerminalAndItsExitStatus() throws {
+        let terminal = try PseudoTerminal(size: WindowSize(columns: 90, rows: 33))
+        defer { terminal.close() }
+        let child = try ChildProcess(
+            spawning: Command(arguments: ["sh", "-c", "stty size; exit 7"], environment: ["PATH=/usr/bin:/bin"]),
+            terminalPath: terminal.slavePath)
+        defer { child.close() }
+        terminal.releaseSlave()
+        #expect(try Poller.wait(for: child.exitDescriptor, events: .readable, timeoutMilliseconds: 5000) != [])
+        #expect(child.reap() == .exited(7))
+        var bytes = [UInt8](repeating: 0, count: 64)
+        let count = bytes.withUnsafeMutableBytes { Glibc.read(terminal.master.rawValue, $0.baseAddress, $0.count) }
+        #expect(count > 0 && String(decoding: bytes[..<count], as: UTF8.self) == "33 90\r\n")
+    }
+
+    /// Where pidfd_open is unavailable, a thread waits for the exit without
+    /// reaping it, so the status is still the owner's to collect.
+    @Test func exitNotificationWithoutPidfd() throws {
+        let terminal = try PseudoTerminal(size: WindowSize(columns: 80, rows: 24))
+        defer { terminal.close() }
+        let child = try ChildProcess(
+            spawning: Command(arguments: ["/bin/sh", "-c", "exit 5"], environment: []),
+            terminalPath: terminal.slavePath)
+        defer { child.close() }
+        let fallback = ChildProcess.exitNotification(for: child.pid, tryingPidfd: false)
+        defer { fallback.closeQuietly() }
+        #expect(try Poller.wait(for: fallback, events: .readable, timeoutMilliseconds: 5000) != [])
+        #expect(child.reap() == .exited(5))
+    }
+
+    @Test func resizeAndForegroundGroup() throws {
+        let terminal = try PseudoTerminal(size: WindowSize(columns: 80, rows: 24))
+        defer { terminal.close() }
+        try terminal.resize(to: WindowSize(columns: 200, rows: 60))
+        #expect(try terminal.size() == WindowSize(columns: 200, rows: 60))
+    }
+
+    @Test func spawnErrorsMapToEnvExitCodes() throws {
+        let terminal = try PseudoTerminal(size: WindowSize(columns: 80, rows: 24))
+        defer { terminal.close() }
+        #expect(throws: ChildProcess.SpawnError.self) {
+            _ = try ChildProcess(spawning: Command(arguments: ["no-such-program-\(getpid())"], environment: []),
+                                 terminalPath: terminal.slavePath)
+        }
+        do {
+            _ = try ChildProcess(spawning: Command(arguments: ["/etc"], environment: []), terminalPath: terminal.slavePath)
+            Issue.record("spawned a directory")
+        } catch {
+            #expect(error.exitCode == 126)
+        }
+    }
+}
