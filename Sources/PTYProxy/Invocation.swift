@@ -24,7 +24,7 @@ public enum Invocation: Equatable, Sendable {
         public var hangupGraceMilliseconds: Int64 = 2000
         public var outputBufferCount = 2
         public var outputBufferSize = 128 * 1024
-        public var stdoutPipeSize: Int? = 128 * 1024
+        public var stdoutPipeSize: Int?
     }
 
     /// A usage error: one line for stderr, exit 125.
@@ -52,7 +52,7 @@ public enum Invocation: Equatable, Sendable {
           --hangup-grace SECONDS   SIGHUP to SIGKILL grace when the host goes away (default 2)
           --output-buffers 1|2     single or double buffered output (default 2)
           --output-buffer-size N   output buffer size in bytes (default 131072)
-          --stdout-pipe-size N     grow a stdout pipe to N bytes, 0 leaves it (default 131072)
+          --stdout-pipe-size N     grow a smaller stdout pipe to N bytes (default: leave it alone)
           -h, --help               show this help
           --version                show the version
 
@@ -168,7 +168,7 @@ public enum Invocation: Equatable, Sendable {
             case "stdout-pipe-size":
                 outcome = takeValue().flatMap { text in
                     guard let bytes = Int(text), bytes == 0 || (4096...(64 << 20)).contains(bytes) else {
-                        return .failure(UsageError("--stdout-pipe-size must be 0 (leave alone) or 4096..67108864 bytes"))
+                        return .failure(UsageError("--stdout-pipe-size must be 0 (leave it alone) or 4096..67108864 bytes"))
                     }
                     options.stdoutPipeSize = bytes == 0 ? nil : bytes
                     return .success(())

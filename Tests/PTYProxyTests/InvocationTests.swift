@@ -34,9 +34,10 @@ import Testing
         #expect(options?.stdoutPipeSize == 1_048_576)
     }
 
-    @Test func stdoutPipeSizeDefaultsToTheOutputBufferAndZeroLeavesItAlone() {
-        #expect(newOptions(["new", "x", "80", "24", "true"])?.stdoutPipeSize == 131_072)
+    @Test func stdoutPipeIsLeftAloneUnlessAsked() {
+        #expect(newOptions(["new", "x", "80", "24", "true"])?.stdoutPipeSize == nil)
         #expect(newOptions(["new", "--stdout-pipe-size", "0", "x", "80", "24", "true"])?.stdoutPipeSize == nil)
+        #expect(newOptions(["new", "--stdout-pipe-size", "131072", "x", "80", "24", "true"])?.stdoutPipeSize == 131_072)
     }
 
     @Test(arguments: [

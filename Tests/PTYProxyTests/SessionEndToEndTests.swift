@@ -112,15 +112,16 @@ import Testing
         #expect(proxy.outputText.contains("vt100:/tmp:hi there\r\n"))
     }
 
-    @Test func stdoutPipeIsGrownToMatchTheOutputBuffer() {
+    @Test func stdoutPipeIsGrownOnlyWhenAsked() {
         let getPipeSize: Int32 = 1032  // F_GETPIPE_SZ, hidden from Swift without _GNU_SOURCE
-        let proxy = HostedProcess(proxy: ["new", uniqueID(), "80", "24", "sh", "-c", "echo READY; read x"])
-        #expect(proxy.read(untilContains: "READY"))
-        #expect(fcntl(proxy.stdoutRead, getPipeSize) == 131_072)
-        proxy.write("\n")
-        #expect(proxy.finish() == .exited(0))
+        let grown = HostedProcess(proxy: ["new", "--stdout-pipe-size", "262144", uniqueID(), "80", "24",
+                                          "sh", "-c", "echo READY; read x"])
+        #expect(grown.read(untilContains: "READY"))
+        #expect(fcntl(grown.stdoutRead, getPipeSize) == 262_144)
+        grown.write("\n")
+        #expect(grown.finish() == .exited(0))
 
-        let untouched = HostedProcess(proxy: ["new", "--stdout-pipe-size=0", uniqueID(), "80", "24", "sh", "-c", "echo READY; read x"])
+        let untouched = HostedProcess(proxy: ["new", uniqueID(), "80", "24", "sh", "-c", "echo READY; read x"])
         #expect(untouched.read(untilContains: "READY"))
         #expect(fcntl(untouched.stdoutRead, getPipeSize) == 65_536)
         untouched.write("\n")
