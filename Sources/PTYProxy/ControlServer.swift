@@ -89,8 +89,13 @@ public final class ControlServer: Sendable {
     /// refuses the ID, a dead one's socket is replaced.
     private static func publish(_ temporary: String, as path: String, id: String) throws {
         for _ in 0..<3 {
-            if link(temporary, path) == 0 { return }
-            guard errno == EEXIST else { throw Errno(rawValue: errno) }
+            do throws(Errno) {
+                try valueOrErrno { link(temporary, path) }
+                return
+            } catch {
+                // EEXIST: someone's socket is there, alive or left by a dead session.
+                guard error == .fileExists else { throw error }
+            }
             if UnixSocket.isListening(at: path) {
                 throw SessionError("session '\(id)' is already running (\(path))")
             }
@@ -209,7 +214,12 @@ public final class ControlServer: Sendable {
             guard let group = try? context.terminal.foregroundProcessGroup(), group > 0 else {
                 return "error no foreground process group"
             }
-            return kill(-group, signal) == 0 ? "ok" : "error \(Errno(rawValue: errno))"
+            do {
+                try valueOrErrno { kill(-group, signal) }
+                return "ok"
+            } catch {
+                return "error \(error)"
+            }
         case .success(.status):
             return "ok " + statusJSON(context)
         }

@@ -96,9 +96,16 @@ public final class Session: Sendable {
         var command = configuration.command
         if let control { command.environment.append("PTYPROXY_SOCKET=\(control.socketPath)") }
         if let directory = command.workingDirectory {
+            // Checked here because posix_spawn would report a bad directory
+            // as ENOENT, indistinguishable from a missing command (127).
             var info = stat()
-            guard stat(directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
-                throw SessionError("cannot change to directory '\(directory)': \(Errno(rawValue: errno))")
+            do {
+                try valueOrErrno { stat(directory, &info) }
+            } catch {
+                throw SessionError("cannot change to directory '\(directory)': \(error)")
+            }
+            guard info.st_mode & S_IFMT == S_IFDIR else {
+                throw SessionError("cannot change to directory '\(directory)': not a directory")
             }
         }
         let child: ChildProcess

@@ -39,8 +39,12 @@ public enum SessionDirectory {
 
     /// Creates the directory if needed and checks that it is private to us.
     public static func prepare(_ path: String) throws(SessionError) {
-        if mkdir(path, 0o700) != 0 && errno != EEXIST {
-            throw SessionError("cannot create control directory \(path): \(Errno(rawValue: errno))")
+        do {
+            try valueOrErrno { mkdir(path, 0o700) }
+        } catch .fileExists {
+            // Made earlier; checked below like a new one.
+        } catch {
+            throw SessionError("cannot create control directory \(path): \(error)")
         }
         try checkPrivate(path)
     }
@@ -48,8 +52,10 @@ public enum SessionDirectory {
     /// Refuses a directory that someone else could use to spoof or hijack sessions.
     public static func checkPrivate(_ path: String) throws(SessionError) {
         var info = stat()
-        guard lstat(path, &info) == 0 else {
-            throw SessionError("cannot use control directory \(path): \(Errno(rawValue: errno))")
+        do {
+            try valueOrErrno { lstat(path, &info) }
+        } catch {
+            throw SessionError("cannot use control directory \(path): \(error)")
         }
         guard info.st_mode & S_IFMT == S_IFDIR else {
             throw SessionError("control directory \(path) is not a directory")

@@ -99,13 +99,16 @@ func runTool(_ arguments: [String], environment: [String] = TestEnvironment.vari
         let id = uniqueID("ctl")
         let proxy = HostedProcess(proxy: ["new", id, "80", "24", "yes"])
         // Let the flood fill every buffer between yes and the host: the
-        // output counter stops moving once the host's pipe is full.
-        var previous: UInt64 = 0
+        // output counter stops moving once the host's pipe is full. (It
+        // counts completed writes, so it may stop at 0: a slow, sanitized
+        // proxy's first write can already be a full 128 KiB one, blocked.)
+        var previous: UInt64?
         #expect(eventually(timeoutMilliseconds: 30_000) {
-            let current = ControlConnection(id)?.request("status").flatMap(bytesOut) ?? 0
+            let reply = ControlConnection(id)?.request("status")
+            let current = reply.flatMap(bytesOut)
             defer { previous = current }
             usleep(200_000)
-            return current > 0 && current == previous
+            return current != nil && current == previous && (reply.flatMap(uptime) ?? 0) >= 1.0
         })
         let start = now()
         let reply = ControlConnection(id)?.request("resize 133 44")
@@ -296,6 +299,13 @@ func runTool(_ arguments: [String], environment: [String] = TestEnvironment.vari
         #expect(runTool(["signal", id, "INT"]).status == .exited(0))
         #expect(proxy.finish(timeoutMilliseconds: 3000) == .exited(130))
     }
+}
+
+/// The uptime field of a status reply, in seconds.
+func uptime(_ reply: String) -> Double? {
+    let parts = reply.split(separator: "\"uptime\":", maxSplits: 1, omittingEmptySubsequences: false)
+    guard parts.count == 2 else { return nil }
+    return Double(parts[1].prefix(while: { $0.isNumber || $0 == "." }))
 }
 
 /// The bytes_out field of a status reply.

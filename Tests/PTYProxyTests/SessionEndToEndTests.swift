@@ -128,6 +128,15 @@ import Testing
         #expect(untouched.finish() == .exited(0))
     }
 
+    @Test(arguments: ["/no/such/directory", "/etc/passwd"])
+    func unusableWorkingDirectoryIs125(directory: String) {
+        let proxy = HostedProcess(proxy: ["new", "--cwd", directory, uniqueID(), "80", "24", "true"])
+        #expect(proxy.finish() == .exited(125))
+        #expect(proxy.errorLines.count == 1)
+        #expect(proxy.errorText.contains("cannot change to directory"))
+        #expect(proxy.output.isEmpty)
+    }
+
     @Test func singleArgumentWithSpacesIsACommandLine() {
         let proxy = HostedProcess(proxy: ["new", uniqueID(), "80", "24", "echo one; echo two; exit 3"])
         #expect(proxy.finish() == .exited(3))
