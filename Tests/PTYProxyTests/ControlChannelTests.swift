@@ -188,15 +188,10 @@ func runTool(_ arguments: [String], environment: [String] = TestEnvironment.vari
     }
 
     @Test(.enabled(if: getuid() == 0, "needs root to act as another user"))
-    func anotherUserIsRefused() throws {
+    func anotherUserIsRefused() {
         // A runtime directory of its own: opening it up below must not make
         // other suites' sessions refuse an unsafe directory.
-        var template = Array("/tmp/ptyproxy-tests-other-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        try #require(made != nil)
-        let runtime = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let environment = TestEnvironment.variables(["XDG_RUNTIME_DIR=\(runtime)"])
-        let directory = runtime + "/ptyproxy"
+        let (environment, runtime, directory) = TestEnvironment.privateRuntime("other")
         let id = uniqueID("ctl")
         let socket = SessionDirectory.socketPath(directory: directory, id: id)
         let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"], environment: environment)

@@ -45,6 +45,16 @@ enum TestEnvironment {
     }
 
     static var controlDirectory: String { runtimeDirectory + "/ptyproxy" }
+
+    /// A runtime directory of a test's own, for tests that change or count
+    /// what is in it (other suites run in parallel and share the default one).
+    static func privateRuntime(_ prefix: String) -> (environment: [String], runtimeDirectory: String, controlDirectory: String) {
+        var template = Array("/tmp/ptyproxy-\(prefix)-XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp failed")
+        let runtime = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return (variables(["XDG_RUNTIME_DIR=\(runtime)"]), runtime, runtime + "/ptyproxy")
+    }
 }
 
 /// Monotonic milliseconds.
@@ -268,18 +278,6 @@ func sequenceThroughTerminal(_ n: Int) -> [UInt8] {
     return result
 }
 
-/// Whether a process exists (and is not a zombie).
-func isAlive(_ pid: pid_t) -> Bool {
-    guard kill(pid, 0) == 0 else { return false }
-    let fd = open("/proc/\(pid)/stat", O_RDONLY)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 512)
-    let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-    guard count > 0, let paren = buffer[..<count].lastIndex(of: UInt8(ascii: ")")), paren + 2 < count else { return false }
-    return buffer[paren + 2] != UInt8(ascii: "Z")
-}
-
 /// Waits (bounded) until `condition` holds, checking every few milliseconds.
 func eventually(timeoutMilliseconds: Int64 = 5000, _ condition: () -> Bool) -> Bool {
     let deadline = now() + timeoutMilliseconds
@@ -290,32 +288,16 @@ func eventually(timeoutMilliseconds: Int64 = 5000, _ condition: () -> Bool) -> B
     return condition()
 }
 
-/// Entries of /proc/self/fd, excluding the one used to list it.
-func openDescriptorCount() -> Int {
-    guard let directory = opendir("/proc/self/fd") else { return -1 }
-    defer { closedir(directory) }
-    var count = 0
-    while readdir(directory) != nil { count += 1 }
-    return count - 3  // ".", "..", and the directory's own descriptor
-}
-
-/// Children of this process that are zombies, from /proc.
+/// Children of this process that are zombies (exited, not yet reaped), from /proc.
 func zombieChildren() -> [pid_t] {
-    var result: [pid_t] = []
     guard let directory = opendir("/proc") else { return [] }
     defer { closedir(directory) }
+    var result: [pid_t] = []
     let me = getpid()
     while let entry = readdir(directory) {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-        guard let pid = pid_t(name) else { continue }
-        let fd = open("/proc/\(pid)/stat", O_RDONLY)
-        guard fd >= 0 else { continue }
-        var buffer = [UInt8](repeating: 0, count: 512)
-        let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        guard count > 0, let paren = buffer[..<count].lastIndex(of: UInt8(ascii: ")")) else { continue }
-        let fields = String(decoding: buffer[(paren + 2)..<count], as: UTF8.self).split(separator: " ")
-        if fields.count > 1, fields[0] == "Z", pid_t(fields[1]) == me { result.append(pid) }
+        guard let pid = pid_t(name), let (state, parent) = ProcessProbe.stateAndParent(pid) else { continue }
+        if state == "Z" && parent == me { result.append(pid) }
     }
     return result
 }

@@ -169,7 +169,7 @@ import Testing
         proxy.closeOutput()
         let status = proxy.waitForExit(timeoutMilliseconds: 3000)
         #expect(status == .exited(128 + SIGHUP), "proxy ended with \(String(describing: status))")
-        #expect(eventually(timeoutMilliseconds: max(0, 3000 - (now() - closed))) { !isAlive(childPID) })
+        #expect(eventually(timeoutMilliseconds: max(0, 3000 - (now() - closed))) { processIsGone(childPID) })
     }
 
     @Test(arguments: [SIGTERM, SIGINT, SIGHUP])
@@ -179,7 +179,7 @@ import Testing
         let childPID = pid_t(proxy.outputText.dropFirst(4).prefix(while: { $0.isNumber }))!
         kill(proxy.pid, signal)
         #expect(proxy.finish(timeoutMilliseconds: 3000) == .exited(128 + SIGHUP))
-        #expect(eventually { !isAlive(childPID) })
+        #expect(eventually { processIsGone(childPID) })
     }
 
     @Test func childIgnoringHangupIsKilledAfterTheGracePeriod() {
