@@ -83,19 +83,20 @@ public final class ChildProcess: Sendable {
         if tryingPidfd && ptyshim_pidfd_open(pid, &descriptor) == 0 {
             return FileDescriptor(rawValue: descriptor)
         }
-        var ends: (CInt, CInt) = (-1, -1)
-        let piped = withUnsafeMutableBytes(of: &ends) { raw in
-            ptyshim_pipe(raw.baseAddress!.assumingMemoryBound(to: CInt.self), 0)
+        let ends: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
+        do {
+            ends = try FileDescriptor.makePipe(nonblocking: false)
+        } catch {
+            preconditionFailure("ptyproxy: cannot create a pipe to watch the child: \(error)")
         }
-        precondition(piped == 0, "ptyproxy: cannot create a pipe to watch the child (error \(piped))")
-        let writeEnd = FileDescriptor(rawValue: ends.1)
+        let writeEnd = ends.writeEnd
         IOThread {
             _ = ptyshim_wait_exit_without_reaping(pid)
             var byte: UInt8 = 1
             _ = system_write(writeEnd.rawValue, &byte, 1)
             writeEnd.closeQuietly()
         }.detach()
-        return FileDescriptor(rawValue: ends.0)
+        return ends.readEnd
     }
 
     /// Collects the exit status if the child has exited (waitpid, WNOHANG).

@@ -169,9 +169,8 @@ public final class Session: Sendable {
             for thread in outputThreads { thread.detach() }
         }
         #if os(Linux)
-        if output.endedWithTerminalHeld && SessionSignaller.hasMembers(session: child.pid) {
-            SessionSignaller.signal(session: child.pid, SIGHUP)
-            SessionSignaller.signal(session: child.pid, SIGCONT)
+        if output.endedWithTerminalHeld {
+            SessionSignaller.signal(session: child.pid, [SIGHUP, SIGCONT])
         }
         #endif
         return status
@@ -280,8 +279,7 @@ struct Supervisor {
         hangupStarted = true
         let now = monotonicMilliseconds()
         if status == nil {
-            signalSession(SIGHUP)
-            signalSession(SIGCONT)
+            signalSession(SIGHUP, SIGCONT)
             killAt = now + graceMilliseconds
         } else {
             giveUpAt = now + graceMilliseconds
@@ -293,12 +291,12 @@ struct Supervisor {
         signalSession(SIGKILL)
     }
 
-    private func signalSession(_ signal: Int32) {
-        child.send(signal)
+    private func signalSession(_ signals: Int32...) {
+        for signal in signals { child.send(signal) }
         #if os(Linux)
-        SessionSignaller.signal(session: child.pid, signal)
+        SessionSignaller.signal(session: child.pid, signals)
         #else
-        kill(-child.pid, signal)
+        for signal in signals { kill(-child.pid, signal) }
         #endif
     }
 }

@@ -8,22 +8,18 @@ import SystemPackage
 /// POSIX has no "kill session" call; Linux lists sessions in /proc. The
 /// process group of the leader is signalled too, in case /proc is absent.
 enum SessionSignaller {
-    /// Signals every member of session `sessionID`; returns how many were found alive.
+    /// Sends `signals`, in order, to every member of session `sessionID`,
+    /// with one scan of /proc; returns how many members were found alive.
     @discardableResult
-    static func signal(session sessionID: pid_t, _ signal: Int32) -> Int {
+    static func signal(session sessionID: pid_t, _ signals: [Int32]) -> Int {
         var found = 0
-        kill(-sessionID, signal)
+        for signal in signals { kill(-sessionID, signal) }
         forEachMember(of: sessionID) { pid in
-            if kill(pid, signal) == 0 { found += 1 }
+            var alive = false
+            for signal in signals where kill(pid, signal) == 0 { alive = true }
+            if alive { found += 1 }
         }
         return found
-    }
-
-    /// Whether any process still belongs to the session.
-    static func hasMembers(session sessionID: pid_t) -> Bool {
-        var any = false
-        forEachMember(of: sessionID) { _ in any = true }
-        return any
     }
 
     private static func forEachMember(of sessionID: pid_t, _ body: (pid_t) -> Void) {

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CPTYShim
 import SystemPackage
 
 // The one place where errno becomes an error.
@@ -44,6 +45,16 @@ private func checkNotProgrammingError(_ error: Errno) {
 }
 
 extension FileDescriptor {
+    /// A close-on-exec pipe (pipe2), optionally non-blocking at both ends.
+    static func makePipe(nonblocking: Bool) throws(Errno) -> (readEnd: FileDescriptor, writeEnd: FileDescriptor) {
+        var fds: (CInt, CInt) = (-1, -1)
+        try withUnsafeMutableBytes(of: &fds) { raw throws(Errno) in
+            let pair = raw.baseAddress!.assumingMemoryBound(to: CInt.self)
+            try zeroOrErrno { ptyshim_pipe(pair, nonblocking ? 1 : 0) }
+        }
+        return (FileDescriptor(rawValue: fds.0), FileDescriptor(rawValue: fds.1))
+    }
+
     /// Closes the descriptor, ignoring errors: used on cleanup paths, where
     /// nothing useful can be done about a failed close (and EINTR must not be retried on Linux).
     func closeQuietly() {

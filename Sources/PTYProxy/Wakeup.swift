@@ -1,4 +1,3 @@
-import CPTYShim
 import SystemPackage
 
 /// A self-pipe that lets one thread interrupt another one's poll(2).
@@ -10,13 +9,7 @@ final class Wakeup: Sendable {
     let writeEnd: FileDescriptor
 
     init() throws(Errno) {
-        var fds: (CInt, CInt) = (-1, -1)
-        try withUnsafeMutableBytes(of: &fds) { raw throws(Errno) in
-            let pair = raw.baseAddress!.assumingMemoryBound(to: CInt.self)
-            try zeroOrErrno { ptyshim_pipe(pair, 1) }
-        }
-        readEnd = FileDescriptor(rawValue: fds.0)
-        writeEnd = FileDescriptor(rawValue: fds.1)
+        (readEnd, writeEnd) = try FileDescriptor.makePipe(nonblocking: true)
     }
 
     func signal() {
