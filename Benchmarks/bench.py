@@ -40,6 +40,8 @@ import termios
 import threading
 import time
 
+import report_sections
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 MIB = 1 << 20
@@ -1544,8 +1546,11 @@ def write_markdown(ctx, A, info, path, chart_name, command):
         nbytes=ctx.args.bytes, nmib=ctx.args.bytes // MIB, nout=ctx.args.bytes * 65 // 64,
         nkeys=KEYSTROKES[0], kblock=KEY_BLOCK, nctrlc=CTRLC_PER_ROUND[0], nstart=STARTUPS_PER_ROUND[0],
         asmall=ALLOC_SIZES_MIB[0], alarge=ALLOC_SIZES_MIB[1], adiff=ALLOC_SIZES_MIB[1] - ALLOC_SIZES_MIB[0]))
+    kept = report_sections.read_sections(path)
     with open(path, "w") as f:
         f.write("\n".join(L))
+        for block in kept:
+            f.write("\n\n" + block)
 
 
 def gp_str(s):
