@@ -3,7 +3,7 @@
 ;; Copyright (C) 2026 The ptyproxy authors
 
 ;; Author: The ptyproxy authors
-;; Version: 0.1.0
+;; Version: 0.2.0
 ;; Package-Requires: ((emacs "27.1"))
 ;; Keywords: terminals, processes, unix
 

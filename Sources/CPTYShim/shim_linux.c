@@ -188,3 +188,7 @@ int ptyshim_wait_exit_without_reaping(pid_t pid) {
         if (errno != EINTR) return errno;
     }
 }
+
+const char *ptyshim_build_commit(void) {
+    return PTYPROXY_COMMIT;
+}

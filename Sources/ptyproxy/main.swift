@@ -10,8 +10,6 @@ import Darwin
 #endif
 import PTYProxy
 
-let version = "0.1.0"
-
 /// Exit codes of the control commands (`resize`, `signal`, `status`, `list`).
 enum ControlExit {
     static let refused: Int32 = 1
@@ -116,7 +114,7 @@ case .failure(let error):
 case .success(.help):
     printOut(Invocation.usage)
 case .success(.version):
-    printOut("ptyproxy \(version)")
+    printOut(Version.description)
 case .success(.new(let options)):
     runNew(options)
 case .success(.resize(let id, let size)):

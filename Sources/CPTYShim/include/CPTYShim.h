@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <termios.h>
 
+#include "ptyproxy_version.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
