@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+//
+// winerror: see winerror.h.
+#include "winerror.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <wchar.h>
+
+/// Copies FormatMessageW's text onto one line: placeholders such as `%1` or
+/// `%2!s!` (left in by FORMAT_MESSAGE_IGNORE_INSERTS; Wine has them in
+/// "Bad EXE format for %1.") are dropped, runs of blanks become one space,
+/// and trailing blanks and periods go.
+static size_t clean(const wchar_t *text, wchar_t *out, size_t capacity) {
+    size_t n = 0;
+    for (const wchar_t *p = text; *p && n + 1 < capacity; p++) {
+        if (*p == L'%' && p[1] >= L'0' && p[1] <= L'9') {
+            p++;
+            while (p[1] >= L'0' && p[1] <= L'9') p++;
+            if (p[1] == L'!') {  // %1!s!
+                p += 2;
+                while (*p && *p != L'!') p++;
+                if (!*p) break;
+            }
+            continue;
+        }
+        wchar_t c = (*p == L'\r' || *p == L'\n' || *p == L'\t') ? L' ' : *p;
+        if (c == L' ' && (n == 0 || out[n - 1] == L' ')) continue;
+        out[n++] = c;
+    }
+    while (n > 0 && (out[n - 1] == L' ' || out[n - 1] == L'.')) n--;
+    // "for ." or "for  ." left by a removed placeholder at the end.
+    while (n > 4 && wcsncmp(out + n - 4, L" for", 4) == 0) n -= 4;
+    out[n] = 0;
+    return n;
+}
+
+static const wchar_t *format(DWORD code, const wchar_t *suffix_format, unsigned long shown,
+                             wchar_t out[PP_ERROR_TEXT_CAPACITY]) {
+    wchar_t raw[PP_ERROR_TEXT_CAPACITY];
+    DWORD got = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, code,
+                               MAKELANGID(LANG_NEUTRAL, SUBLANG_DEFAULT), raw, PP_ERROR_TEXT_CAPACITY, NULL);
+    size_t n = 0;
+    if (got > 0) n = clean(raw, out, PP_ERROR_TEXT_CAPACITY - 32);
+    if (n == 0) n = (size_t)swprintf(out, 32, L"unknown error");
+    swprintf(out + n, PP_ERROR_TEXT_CAPACITY - n, suffix_format, shown);
+    return out;
+}
+
+const wchar_t *pp_error_text(DWORD code, wchar_t out[PP_ERROR_TEXT_CAPACITY]) {
+    return format(code, L" (error %lu)", code, out);
+}
+
+const wchar_t *pp_hresult_text(HRESULT hr, wchar_t out[PP_ERROR_TEXT_CAPACITY]) {
+    return format((DWORD)hr, L" (HRESULT 0x%08lx)", (unsigned long)(DWORD)hr, out);
+}
+
+const char *pp_utf8(const wchar_t *text, char *out, size_t capacity) {
+    int n = WideCharToMultiByte(CP_UTF8, 0, text, -1, out, (int)capacity, NULL, NULL);
+    if (n <= 0) {
+        // Too long: convert what fits, cutting at a character boundary.
+        size_t length = wcslen(text);
+        while (length > 0) {
+            length = length * 2 / 3;
+            n = WideCharToMultiByte(CP_UTF8, 0, text, (int)length, out, (int)capacity - 1, NULL, NULL);
+            if (n > 0) break;
+        }
+        if (n < 0) n = 0;
+        out[n] = 0;
+    }
+    return out;
+}
+
+DWORD pp_write_utf8(HANDLE handle, const wchar_t *text, size_t length) {
+    char buffer[4096];
+    while (length > 0) {
+        // At most 1024 UTF-16 units per step (<= 3 bytes each), never
+        // splitting a surrogate pair.
+        size_t take = length < 1024 ? length : 1024;
+        if (take < length && text[take - 1] >= 0xD800 && text[take - 1] <= 0xDBFF) take--;
+        int bytes = WideCharToMultiByte(CP_UTF8, 0, text, (int)take, buffer, (int)sizeof buffer, NULL, NULL);
+        if (bytes <= 0) return GetLastError();
+        for (int done = 0; done < bytes;) {
+            DWORD written = 0;
+            if (!WriteFile(handle, buffer + done, (DWORD)(bytes - done), &written, NULL)) return GetLastError();
+            done += (int)written;
+        }
+        text += take;
+        length -= take;
+    }
+    return 0;
+}
+
+void pp_print_error(const wchar_t *fmt, ...) {
+    wchar_t line[1024];
+    int n = swprintf(line, 16, L"ptyproxy: ");
+    line[1021] = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vswprintf(line + n, 1024 - (size_t)n - 2, fmt, ap);
+    va_end(ap);
+    if (m < 0) {  // truncated: keep what fit
+        line[1021] = 0;
+        m = (int)wcslen(line + n);
+    }
+    // One line: no newline may hide inside a message.
+    for (int i = n; i < n + m; i++)
+        if (line[i] == L'\n' || line[i] == L'\r') line[i] = L' ';
+    line[n + m] = L'\n';
+    line[n + m + 1] = 0;
+    pp_write_utf8(GetStdHandle(STD_ERROR_HANDLE), line, (size_t)(n + m + 1));
+}
