@@ -16,9 +16,10 @@
 // been quiet for 100 ms (at most 2 s); stop the control thread; close the
 // pseudo console from a thread other than the reader (before Windows 11 24H2
 // ClosePseudoConsole blocks until the output is drained); let the reader
-// deliver the rest (bounded); exit with GetExitCodeProcess.
+// deliver the rest (until quiet again, bounded); exit with GetExitCodeProcess.
 //
-// Hangup (stdout cannot be written): close the pseudo console (console
+// Hangup (stdout cannot be written, or a console event such as Ctrl+Break
+// or the console closing reaches the proxy itself): close the pseudo console (console
 // programs get CTRL_CLOSE_EVENT), give them --hangup-grace to exit, then
 // terminate the job; exit 129.
 #include "session.h"
@@ -83,7 +84,7 @@ static void pp_session_cleanup(pp_session *s) {
     // The input thread may sit in ReadFile on the host's stdin, which some
     // pipes do not let us cancel; if it does not end, ExitProcess ends it,
     // and the buffer it reads into is left for ExitProcess too.
-    if (!stop_thread(&s->input_thread, 100)) buffers_free = 0;
+    if (!stop_thread(&s->input_thread, 20)) buffers_free = 0;
     if (s->closer_thread && WaitForSingleObject(s->closer_thread, 0) == WAIT_OBJECT_0) close_handle(&s->closer_thread);
     // 6. child and job: closing the job kills whatever is left in it.
     close_handle(&s->process);
@@ -110,6 +111,8 @@ static void pp_session_cleanup(pp_session *s) {
     free(s->command_line); s->command_line = NULL;
     if (buffers_free) { free(s->buffers); s->buffers = NULL; }
 }
+
+static BOOL WINAPI on_console_event(DWORD event);
 
 static int setup(pp_session *s) {
     wchar_t text[PP_ERROR_TEXT_CAPACITY];
@@ -143,7 +146,8 @@ static int setup(pp_session *s) {
     if ((code = pp_console_open(s))) return code;
     // 6. job and child
     if ((code = pp_child_start(s))) return code;
-    // 7. threads
+    // 7. threads, and the handler of the proxy's own console events
+    SetConsoleCtrlHandler(on_console_event, TRUE);
     s->output_thread = CreateThread(NULL, 0, pp_output_main, s, 0, NULL);
     s->input_thread = CreateThread(NULL, 0, pp_input_main, s, 0, NULL);
     s->control_thread = CreateThread(NULL, 0, pp_control_main, s, 0, NULL);
@@ -155,8 +159,9 @@ static int setup(pp_session *s) {
     return 0;
 }
 
-/// After the child exited: wait until the output has been quiet for
-/// DRAIN_QUIET_MS (not being written, nothing read), at most DRAIN_MAX_MS.
+/// Waits until the output has been quiet for DRAIN_QUIET_MS (not being
+/// written, nothing read since `since`), at most DRAIN_MAX_MS, or until the
+/// output thread has ended or the host has gone.
 static void drain(pp_session *s) {
     ULONGLONG start = GetTickCount64();
     for (;;) {
@@ -168,6 +173,19 @@ static void drain(pp_session *s) {
         if (!s->output_writing && now - (last > start ? last : start) >= DRAIN_QUIET_MS) return;
         Sleep(10);
     }
+}
+
+/// Console events sent to the proxy itself (the host's ^C or Ctrl+Break to
+/// its process group, its console closing, logoff, shutdown) mean what
+/// SIGINT/SIGTERM/SIGHUP mean on Linux: hang up. The handler runs on a
+/// thread of its own; for the close events Windows ends the process when the
+/// handler returns, so it waits (bounded) for the session to finish first.
+static BOOL WINAPI on_console_event(DWORD event) {
+    pp_session *s = &session;
+    if (!s->hangup) return FALSE;
+    SetEvent(s->hangup);
+    if (event == CTRL_CLOSE_EVENT || event == CTRL_LOGOFF_EVENT || event == CTRL_SHUTDOWN_EVENT) Sleep(4000);
+    return TRUE;
 }
 
 /// The host went away: close the console, grant the grace period, kill the job.
@@ -197,7 +215,7 @@ int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv) {
         DWORD error = (DWORD)s->hangup_error;
         hang_up(s);
         pp_session_cleanup(s);
-        if (error != ERROR_BROKEN_PIPE && error != ERROR_NO_DATA && error != ERROR_PIPE_NOT_CONNECTED) {
+        if (error != 0 && error != ERROR_BROKEN_PIPE && error != ERROR_NO_DATA && error != ERROR_PIPE_NOT_CONNECTED) {
             // Not a reader that went away, but stdout that cannot be written
             // (a full disk, a handle that is not there): say so.
             wchar_t text[PP_ERROR_TEXT_CAPACITY];
@@ -213,7 +231,10 @@ int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv) {
     SetEvent(s->ending);
     if (s->control_thread) { WaitForSingleObject(s->control_thread, 2000); close_handle(&s->control_thread); }
     close_console_bounded(s, CLOSE_WAIT_MS);
-    WaitForSingleObject(s->output_thread, CLOSE_WAIT_MS);
+    // What conhost flushes while closing comes now. Its output pipe reaches
+    // EOF only when conhost is gone (under Wine about 1 s later when the
+    // child had read input), so quiet output ends the wait too.
+    drain(s);
     pp_session_cleanup(s);
     return (int)exit_code;
 }
