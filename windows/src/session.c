@@ -75,7 +75,7 @@ static void pp_session_cleanup(pp_session *s) {
     int buffers_free = 1;
     // 7. threads
     if (s->ending) SetEvent(s->ending);
-    if (s->control_thread) { WaitForSingleObject(s->control_thread, 2000); close_handle(&s->control_thread); }
+    if (s->control_thread && WaitForSingleObject(s->control_thread, 2000) == WAIT_OBJECT_0) close_handle(&s->control_thread);
     // 5 (early). The pseudo console must close before the output thread can
     // see EOF; closing it is bounded.
     close_console_bounded(s, CLOSE_WAIT_MS);
@@ -159,18 +159,26 @@ static int setup(pp_session *s) {
     return 0;
 }
 
-/// Waits until the output has been quiet for DRAIN_QUIET_MS (not being
-/// written, nothing read since `since`), at most DRAIN_MAX_MS, or until the
-/// output thread has ended or the host has gone.
+/// Waits until the output has been quiet for DRAIN_QUIET_MS (nothing read,
+/// nothing being written), or until the output thread has ended or the host
+/// has gone. The DRAIN_MAX_MS budget counts only the time the console keeps
+/// producing output, not the time a slow host takes to read it: a host that
+/// is alive gets everything, as the child's own backpressure would wait for it.
 static void drain(pp_session *s) {
-    ULONGLONG start = GetTickCount64();
+    ULONGLONG quiet_since = GetTickCount64(), budget_used = 0, previous = quiet_since;
     for (;;) {
         ULONGLONG now = GetTickCount64();
-        if (now - start >= DRAIN_MAX_MS) return;
         if (WaitForSingleObject(s->output_thread, 0) == WAIT_OBJECT_0) return;
         if (WaitForSingleObject(s->hangup, 0) == WAIT_OBJECT_0) return;
         ULONGLONG last = (ULONGLONG)s->output_activity;
-        if (!s->output_writing && now - (last > start ? last : start) >= DRAIN_QUIET_MS) return;
+        if (s->output_writing) {
+            quiet_since = now;
+        } else {
+            budget_used += now - previous;
+            if (last > quiet_since) quiet_since = last;
+            if (now - quiet_since >= DRAIN_QUIET_MS || budget_used >= DRAIN_MAX_MS) return;
+        }
+        previous = now;
         Sleep(10);
     }
 }
@@ -229,7 +237,7 @@ int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv) {
     // Stop taking requests, then close the console while the output thread
     // is still reading, then let it deliver the rest.
     SetEvent(s->ending);
-    if (s->control_thread) { WaitForSingleObject(s->control_thread, 2000); close_handle(&s->control_thread); }
+    if (s->control_thread && WaitForSingleObject(s->control_thread, 2000) == WAIT_OBJECT_0) close_handle(&s->control_thread);
     close_console_bounded(s, CLOSE_WAIT_MS);
     // What conhost flushes while closing comes now. Its output pipe reaches
     // EOF only when conhost is gone (under Wine about 1 s later when the
