@@ -9,7 +9,8 @@
 //   4. session file                (for `list`)
 //   5. pseudo console + its pipes
 //   6. job object, child process   (suspended, put into the job, resumed)
-//   7. threads: output, input, control
+//   7. threads: output, input, control; the host's console modes (when it
+//      is a console: run by hand)
 //
 // End of session: wait on the child's process handle (conhost keeps the
 // output pipe open, so output EOF says nothing); drain until the output has
@@ -73,6 +74,7 @@ static int stop_thread(HANDLE *thread, DWORD timeout_ms) {
 /// Safe on every path: each step checks whether its part was made.
 static void pp_session_cleanup(pp_session *s) {
     int buffers_free = 1;
+    pp_host_console_restore(s);
     // 7. threads
     if (s->ending) SetEvent(s->ending);
     if (s->control_thread && WaitForSingleObject(s->control_thread, 2000) == WAIT_OBJECT_0) close_handle(&s->control_thread);
@@ -148,6 +150,7 @@ static int setup(pp_session *s) {
     if ((code = pp_child_start(s))) return code;
     // 7. threads, and the handler of the proxy's own console events
     SetConsoleCtrlHandler(on_console_event, TRUE);
+    pp_host_console_setup(s);
     s->output_thread = CreateThread(NULL, 0, pp_output_main, s, 0, NULL);
     s->input_thread = CreateThread(NULL, 0, pp_input_main, s, 0, NULL);
     s->control_thread = CreateThread(NULL, 0, pp_control_main, s, 0, NULL);

@@ -91,6 +91,11 @@ typedef struct pp_session {
     volatile LONG output_writing;           // the output thread is writing to stdout
     volatile LONG64 output_activity;        // GetTickCount64() of the last output
     ULONGLONG started;
+
+    // The host's console, when run by hand (host_console.c).
+    int host_input_is_console, host_output_is_console;
+    DWORD host_input_mode, host_output_mode;
+    UINT host_input_cp, host_output_cp;
 } pp_session;
 
 /// Runs `new` to the end; returns the exit code.
@@ -109,6 +114,10 @@ int pp_child_start(pp_session *s);                           // child.c: job + p
 DWORD WINAPI pp_output_main(void *session);                  // relay.c
 DWORD WINAPI pp_input_main(void *session);                   // relay.c
 DWORD pp_console_write(pp_session *s, HANDLE event, const void *bytes, DWORD length, DWORD timeout_ms);  // relay.c
+
+// The host's own console, when there is one (host_console.c).
+void pp_host_console_setup(pp_session *s);
+void pp_host_console_restore(pp_session *s);
 
 // Session directory (session_dir.c): %LOCALAPPDATA%\ptyproxy, one file per session.
 HANDLE pp_session_file_create(const char *id);
