@@ -202,6 +202,11 @@ static BOOL WINAPI on_console_event(DWORD event) {
 /// The host went away: close the console, grant the grace period, kill the job.
 static void hang_up(pp_session *s) {
     SetEvent(s->ending);
+    // Nobody will read the console's output any more. Before Windows 11
+    // 24H2, ClosePseudoConsole waits until that output is drained: closing
+    // our end of the pipe (once the output thread has stopped using it)
+    // lets conhost fail its writes and go.
+    if (WaitForSingleObject(s->output_thread, 0) == WAIT_OBJECT_0) close_handle(&s->output_read);
     close_console_bounded(s, 1000);
     WaitForSingleObject(s->process, s->invocation->hangup_grace_ms);
     TerminateJobObject(s->job, EXIT_HANGUP);
