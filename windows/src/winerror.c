@@ -2,38 +2,11 @@
 //
 // winerror: see winerror.h.
 #include "winerror.h"
+#include "error_text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <wchar.h>
-
-/// Copies FormatMessageW's text onto one line: placeholders such as `%1` or
-/// `%2!s!` (left in by FORMAT_MESSAGE_IGNORE_INSERTS; Wine has them in
-/// "Bad EXE format for %1.") are dropped, runs of blanks become one space,
-/// and trailing blanks and periods go.
-static size_t clean(const wchar_t *text, wchar_t *out, size_t capacity) {
-    size_t n = 0;
-    for (const wchar_t *p = text; *p && n + 1 < capacity; p++) {
-        if (*p == L'%' && p[1] >= L'0' && p[1] <= L'9') {
-            p++;
-            while (p[1] >= L'0' && p[1] <= L'9') p++;
-            if (p[1] == L'!') {  // %1!s!
-                p += 2;
-                while (*p && *p != L'!') p++;
-                if (!*p) break;
-            }
-            continue;
-        }
-        wchar_t c = (*p == L'\r' || *p == L'\n' || *p == L'\t') ? L' ' : *p;
-        if (c == L' ' && (n == 0 || out[n - 1] == L' ')) continue;
-        out[n++] = c;
-    }
-    while (n > 0 && (out[n - 1] == L' ' || out[n - 1] == L'.')) n--;
-    // "for ." or "for  ." left by a removed placeholder at the end.
-    while (n > 4 && wcsncmp(out + n - 4, L" for", 4) == 0) n -= 4;
-    out[n] = 0;
-    return n;
-}
 
 static const wchar_t *format(DWORD code, const wchar_t *suffix_format, unsigned long shown,
                              wchar_t out[PP_ERROR_TEXT_CAPACITY]) {
@@ -41,7 +14,7 @@ static const wchar_t *format(DWORD code, const wchar_t *suffix_format, unsigned 
     DWORD got = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, code,
                                MAKELANGID(LANG_NEUTRAL, SUBLANG_DEFAULT), raw, PP_ERROR_TEXT_CAPACITY, NULL);
     size_t n = 0;
-    if (got > 0) n = clean(raw, out, PP_ERROR_TEXT_CAPACITY - 32);
+    if (got > 0) n = pp_error_clean(raw, out, PP_ERROR_TEXT_CAPACITY - 32);
     if (n == 0) n = (size_t)swprintf(out, 32, L"unknown error");
     swprintf(out + n, PP_ERROR_TEXT_CAPACITY - n, suffix_format, shown);
     return out;

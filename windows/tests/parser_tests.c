@@ -8,6 +8,7 @@
 #include "argsplit.h"
 #include "cli.h"
 #include "control_line.h"
+#include "error_text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,7 +259,28 @@ static void test_argquote(void) {
     }
 }
 
+// ---- error_text ---------------------------------------------------------
+
+static int cleans_to(const wchar_t *raw, const wchar_t *expected) {
+    wchar_t out[128];
+    size_t n = pp_error_clean(raw, out, 128);
+    return n == wcslen(out) && wcscmp(out, expected) == 0;
+}
+
+static void test_error_text(void) {
+    CHECK(cleans_to(L"Bad EXE format for %1.\r\n", L"Bad EXE format"));  // Wine, error 193
+    CHECK(cleans_to(L"%1 is not a valid Win32 application.\r\n", L"is not a valid Win32 application"));
+    CHECK(cleans_to(L"The system cannot find the file specified.\r\n", L"The system cannot find the file specified"));
+    CHECK(cleans_to(L"A %1!s! B %23 C\tD\n\nE", L"A B C D E"));
+    CHECK(cleans_to(L"100% sure %", L"100% sure %"));
+    CHECK(cleans_to(L"%1!s", L""));
+    CHECK(cleans_to(L"", L""));
+    wchar_t small[6];
+    CHECK(pp_error_clean(L"abcdefghij", small, 6) == 5 && wcscmp(small, L"abcde") == 0);
+}
+
 int main(void) {
+    test_error_text();
     test_cli();
     test_control_line();
     test_argquote();
