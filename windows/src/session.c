@@ -70,10 +70,13 @@ static int stop_thread(HANDLE *thread, DWORD timeout_ms) {
     return 1;
 }
 
+static BOOL WINAPI on_console_event(DWORD event);
+
 /// Releases everything the session holds, in the reverse order of creation.
 /// Safe on every path: each step checks whether its part was made.
 static void pp_session_cleanup(pp_session *s) {
     int buffers_free = 1;
+    SetConsoleCtrlHandler(on_console_event, FALSE);
     pp_host_console_restore(s);
     // 7. threads
     if (s->ending) SetEvent(s->ending);
@@ -92,20 +95,18 @@ static void pp_session_cleanup(pp_session *s) {
     close_handle(&s->process);
     close_handle(&s->job);
     if (s->attributes) { DeleteProcThreadAttributeList(s->attributes); free(s->attributes); s->attributes = NULL; }
-    // 5. pseudo console pipes
-    if (!s->input_thread && !s->closer_thread) {
-        close_handle(&s->input_write);
-        close_handle(&s->output_read);
-    }
+    // 5. pseudo console pipes: each only once no thread can still use it.
+    if (!s->output_thread && !s->closer_thread) close_handle(&s->output_read);
+    if (!s->input_thread && !s->control_thread && !s->closer_thread) close_handle(&s->input_write);
     // 4. session file (FILE_FLAG_DELETE_ON_CLOSE: closing removes it)
     close_handle(&s->session_file);
     // 3. control pipe
     if (!s->control_thread) pp_control_close(s);
     // 2. events, security descriptor
-    close_handle(&s->signal_event);
+    if (!s->control_thread) close_handle(&s->signal_event);
     if (!s->input_thread) close_handle(&s->input_event);
-    close_handle(&s->hangup);
-    close_handle(&s->ending);
+    if (!s->output_thread) close_handle(&s->hangup);
+    if (!s->control_thread) close_handle(&s->ending);
     if (s->security_descriptor) { LocalFree(s->security_descriptor); s->security_descriptor = NULL; }
     // 1. memory
     free(s->command_json); s->command_json = NULL;
@@ -113,8 +114,6 @@ static void pp_session_cleanup(pp_session *s) {
     free(s->command_line); s->command_line = NULL;
     if (buffers_free) { free(s->buffers); s->buffers = NULL; }
 }
-
-static BOOL WINAPI on_console_event(DWORD event);
 
 static int setup(pp_session *s) {
     wchar_t text[PP_ERROR_TEXT_CAPACITY];
