@@ -26,6 +26,16 @@ static int replaced(const pp_session *s, const wchar_t *entry) {
     return 0;
 }
 
+/// True when --env sets `name` (then it wins over what the proxy would set, as on Linux).
+static int given_by_env(const pp_session *s, const wchar_t *name) {
+    int length = (int)wcslen(name);
+    for (int i = 0; i < s->invocation->env_count; i++) {
+        const wchar_t *pair = s->invocation->env[i];
+        if (CompareStringOrdinal(pair, (int)(wcschr(pair, L'=') - pair), name, length, TRUE) == CSTR_EQUAL) return 1;
+    }
+    return 0;
+}
+
 static int build_environment(pp_session *s) {
     wchar_t *inherited = GetEnvironmentStringsW();
     if (!inherited) return -1;
@@ -48,8 +58,9 @@ static int build_environment(pp_session *s) {
         out += n;
     }
     FreeEnvironmentStringsW(inherited);
-    out += swprintf(out, total - (size_t)(out - s->environment), L"PTYPROXY_ID=%ls", id) + 1;
-    if (s->invocation->term)
+    if (!given_by_env(s, L"PTYPROXY_ID"))
+        out += swprintf(out, total - (size_t)(out - s->environment), L"PTYPROXY_ID=%ls", id) + 1;
+    if (s->invocation->term && !given_by_env(s, L"TERM"))
         out += swprintf(out, total - (size_t)(out - s->environment), L"TERM=%ls", s->invocation->term) + 1;
     for (int i = 0; i < s->invocation->env_count; i++) {
         size_t n = wcslen(s->invocation->env[i]) + 1;
