@@ -101,6 +101,16 @@ static int build_command_json(pp_session *s) {
     return 0;
 }
 
+/// User text for a one-line message: at most 80 characters then "...",
+/// control characters as '?'.
+static const wchar_t *shorten(const wchar_t *text, wchar_t out[88]) {
+    size_t n = 0;
+    for (; text[n] && n < 80; n++) out[n] = text[n] < 0x20 ? L'?' : text[n];
+    if (text[n]) { out[n++] = L'.'; out[n++] = L'.'; out[n++] = L'.'; }
+    out[n] = 0;
+    return out;
+}
+
 int pp_child_prepare(pp_session *s) {
     wchar_t text[PP_ERROR_TEXT_CAPACITY];
     const pp_invocation *inv = s->invocation;
@@ -127,13 +137,14 @@ int pp_child_prepare(pp_session *s) {
         return 125;
     }
     if (inv->cwd) {
+        wchar_t shown[88];
         DWORD attributes = GetFileAttributesW(inv->cwd);
         if (attributes == INVALID_FILE_ATTRIBUTES) {
-            pp_print_error(L"--cwd %ls: %ls", inv->cwd, pp_error_text(GetLastError(), text));
+            pp_print_error(L"--cwd %ls: %ls", shorten(inv->cwd, shown), pp_error_text(GetLastError(), text));
             return 125;
         }
         if (!(attributes & FILE_ATTRIBUTE_DIRECTORY)) {
-            pp_print_error(L"--cwd %ls: %ls", inv->cwd, pp_error_text(ERROR_DIRECTORY, text));
+            pp_print_error(L"--cwd %ls: %ls", shorten(inv->cwd, shown), pp_error_text(ERROR_DIRECTORY, text));
             return 125;
         }
     }
@@ -215,11 +226,8 @@ int pp_child_start(pp_session *s) {
                         s->environment, s->invocation->cwd, &startup.StartupInfo, &process)) {
         DWORD error = GetLastError();
         int code = start_failure_code(error);
-        wchar_t shown[100];
-        size_t n = wcslen(s->command_line);
-        swprintf(shown, 100, n > 80 ? L"%.80ls..." : L"%ls", s->command_line);
-        for (wchar_t *p = shown; *p; p++) if (*p < 0x20) *p = L'?';
-        pp_print_error(L"cannot run '%ls': %ls", shown, pp_error_text(error, text));
+        wchar_t shown[88];
+        pp_print_error(L"cannot run '%ls': %ls", shorten(s->command_line, shown), pp_error_text(error, text));
         return code;
     }
     // Into the job before it runs a single instruction, so that nothing it

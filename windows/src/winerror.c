@@ -65,21 +65,27 @@ DWORD pp_write_utf8(HANDLE handle, const wchar_t *text, size_t length) {
 }
 
 void pp_print_error(const wchar_t *fmt, ...) {
-    wchar_t line[1024];
-    int n = swprintf(line, 16, L"ptyproxy: ");
-    line[1021] = 0;
+    // Formatted in a large zeroed buffer, then cut to one line of at most
+    // MESSAGE_MAX characters ("..." marks a cut): a message that holds a long
+    // path stays one readable line. The zeroing matters: not every C runtime
+    // terminates the buffer when vswprintf runs out of room.
+    enum { MESSAGE_MAX = 1000, FORMAT_CAPACITY = 4096 };
+    static wchar_t formatted[FORMAT_CAPACITY];
+    wchar_t line[MESSAGE_MAX + 16];
+    wmemset(formatted, 0, FORMAT_CAPACITY);
     va_list ap;
     va_start(ap, fmt);
-    int m = vswprintf(line + n, 1024 - (size_t)n - 2, fmt, ap);
+    vswprintf(formatted, FORMAT_CAPACITY - 1, fmt, ap);
     va_end(ap);
-    if (m < 0) {  // truncated: keep what fit
-        line[1021] = 0;
-        m = (int)wcslen(line + n);
+    formatted[FORMAT_CAPACITY - 1] = 0;
+    size_t n = (size_t)swprintf(line, 16, L"ptyproxy: ");
+    for (const wchar_t *p = formatted; *p && n < MESSAGE_MAX; p++)
+        line[n++] = (*p == L'\n' || *p == L'\r') ? L' ' : *p;
+    if (n >= MESSAGE_MAX) {
+        if (line[n - 1] >= 0xD800 && line[n - 1] <= 0xDBFF) n--;  // never half a surrogate pair
+        line[n++] = L'.'; line[n++] = L'.'; line[n++] = L'.';
     }
-    // One line: no newline may hide inside a message.
-    for (int i = n; i < n + m; i++)
-        if (line[i] == L'\n' || line[i] == L'\r') line[i] = L' ';
-    line[n + m] = L'\n';
-    line[n + m + 1] = 0;
-    pp_write_utf8(GetStdHandle(STD_ERROR_HANDLE), line, (size_t)(n + m + 1));
+    line[n++] = L'\n';
+    line[n] = 0;
+    pp_write_utf8(GetStdHandle(STD_ERROR_HANDLE), line, n);
 }
