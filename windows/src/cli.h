@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+//
+// cli: the command line of ptyproxy.exe, parsed. A pure function of argv
+// (no Windows API, no allocation), so that it also compiles on Linux, where
+// it is unit-tested and fuzzed. The grammar is the Linux tool's
+// (docs/INTERFACE.md), with the Windows limits marked there.
+#ifndef PP_CLI_H
+#define PP_CLI_H
+
+#include <stddef.h>
+#include <wchar.h>
+
+/// COORD holds signed 16-bit values: the Windows program refuses larger sizes.
+#define PP_MAX_DIMENSION 32767
+/// IDs match [A-Za-z0-9._-]{1,64}, as on Linux.
+#define PP_MAX_ID_LENGTH 64
+/// At most this many --env options (each is kept as a pointer into argv).
+#define PP_MAX_ENV 256
+/// Room for one error message (wide characters, terminated).
+#define PP_MESSAGE_CAPACITY 512
+
+typedef enum {
+    PP_VERB_NEW,
+    PP_VERB_RESIZE,
+    PP_VERB_SIGNAL,
+    PP_VERB_STATUS,
+    PP_VERB_LIST,
+    PP_VERB_HELP,
+    PP_VERB_VERSION,
+} pp_verb;
+
+/// The parsed command line. Every string points into the argv it came from:
+/// arguments stay exactly as they arrived (UTF-16 on Windows), never converted.
+typedef struct {
+    pp_verb verb;
+    const wchar_t *id;
+    unsigned cols, rows;
+    /// `signal`: the name as given, and its (Linux) number.
+    const wchar_t *signal_name;
+    int signal_number;
+    /// `new`: options.
+    const wchar_t *term;            // NULL: TERM is left as inherited
+    const wchar_t *cwd;             // NULL: the proxy's own directory
+    const wchar_t *env[PP_MAX_ENV]; // NAME=VALUE
+    int env_count;
+    unsigned hangup_grace_ms;       // default 2000
+    int output_buffers;             // 1 or 2; default 2
+    unsigned output_buffer_size;    // default 131072
+    unsigned stdout_pipe_size;      // accepted for compatibility, unused on Windows
+    /// `new`: CMD is argv[command_index .. command_index + command_count - 1].
+    int command_index;
+    int command_count;
+} pp_invocation;
+
+/// Parses argv[1..argc-1]. Returns 0 and fills `out`, or -1 and writes one
+/// line (no "ptyproxy: " prefix, no newline) into `message`.
+int pp_cli_parse(int argc, wchar_t *const *argv, pp_invocation *out,
+                 wchar_t message[PP_MESSAGE_CAPACITY]);
+
+/// True when `id` matches [A-Za-z0-9._-]{1,64}.
+int pp_cli_valid_id(const wchar_t *id);
+
+/// A terminal dimension: decimal digits only, 1...PP_MAX_DIMENSION. Returns 0 if invalid.
+unsigned pp_cli_parse_dimension(const wchar_t *text);
+
+/// The help text.
+extern const wchar_t pp_cli_usage[];
+
+#endif

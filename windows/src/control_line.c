@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: MIT
+//
+// control_line: see control_line.h. The reasons are the Linux tool's words,
+// so that a client sees the same `error ...` from both programs, except the
+// size limit, which is Windows' (COORD is signed 16-bit).
+#include "control_line.h"
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct { const char *name; int number; } signal_table[] = {
+    { "HUP", 1 },   { "INT", 2 },   { "QUIT", 3 },   { "ILL", 4 },   { "TRAP", 5 },  { "ABRT", 6 },
+    { "BUS", 7 },   { "FPE", 8 },   { "KILL", 9 },   { "USR1", 10 }, { "SEGV", 11 }, { "USR2", 12 },
+    { "PIPE", 13 }, { "ALRM", 14 }, { "TERM", 15 },  { "CHLD", 17 }, { "CONT", 18 }, { "STOP", 19 },
+    { "TSTP", 20 }, { "TTIN", 21 }, { "TTOU", 22 },  { "URG", 23 },  { "XCPU", 24 }, { "XFSZ", 25 },
+    { "VTALRM", 26 }, { "PROF", 27 }, { "WINCH", 28 }, { "IO", 29 }, { "SYS", 31 },
+};
+
+static char upper(char c) { return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c; }
+
+int pp_signal_number(const char *text, size_t length) {
+    if (length == 0) return 0;
+    if (text[0] >= '0' && text[0] <= '9') {
+        if (length > 2) return 0;
+        int value = 0;
+        for (size_t i = 0; i < length; i++) {
+            if (text[i] < '0' || text[i] > '9') return 0;
+            value = value * 10 + (text[i] - '0');
+        }
+        return (value >= 1 && value <= 64) ? value : 0;
+    }
+    if (length >= 3 && upper(text[0]) == 'S' && upper(text[1]) == 'I' && upper(text[2]) == 'G') {
+        text += 3;
+        length -= 3;
+    }
+    for (size_t k = 0; k < sizeof signal_table / sizeof signal_table[0]; k++) {
+        const char *name = signal_table[k].name;
+        if (strlen(name) != length) continue;
+        size_t i = 0;
+        while (i < length && upper(text[i]) == name[i]) i++;
+        if (i == length) return signal_table[k].number;
+    }
+    return 0;
+}
+
+const char *pp_signal_name(int number) {
+    for (size_t k = 0; k < sizeof signal_table / sizeof signal_table[0]; k++)
+        if (signal_table[k].number == number) return signal_table[k].name;
+    return NULL;
+}
+
+/// A dimension in 1..PP_MAX_DIMENSION, digits only; 0 if invalid.
+static unsigned dimension(const char *text, size_t length) {
+    if (length == 0 || length > 5) return 0;
+    unsigned value = 0;
+    for (size_t i = 0; i < length; i++) {
+        if (text[i] < '0' || text[i] > '9') return 0;
+        value = value * 10 + (unsigned)(text[i] - '0');
+    }
+    return (value >= 1 && value <= PP_MAX_DIMENSION) ? value : 0;
+}
+
+static int word_is(const char *word, size_t length, const char *lower) {
+    if (strlen(lower) != length) return 0;
+    for (size_t i = 0; i < length; i++) {
+        char c = word[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+        if (c != lower[i]) return 0;
+    }
+    return 1;
+}
+
+#define BAD_SIZE "size must be two integers in 1..32767"
+
+int pp_control_parse(const char *line, size_t length, pp_request *out, const char **reason) {
+    enum { MAX_WORDS = 4 };
+    const char *word[MAX_WORDS];
+    size_t word_length[MAX_WORDS];
+    size_t words = 0;
+    memset(out, 0, sizeof *out);
+    if (length > PP_CONTROL_LINE_MAX) { *reason = "line too long (limit 256 bytes)"; return -1; }
+    for (size_t i = 0; i < length;) {
+        unsigned char c = (unsigned char)line[i];
+        if (c == ' ' || c == '\t' || c == '\r') { i++; continue; }
+        if (c < 0x21 || c > 0x7e) { *reason = "malformed request (control or non-ASCII bytes)"; return -1; }
+        size_t start = i;
+        while (i < length && (unsigned char)line[i] >= 0x21 && (unsigned char)line[i] <= 0x7e) i++;
+        if (words < MAX_WORDS) { word[words] = line + start; word_length[words] = i - start; }
+        words++;
+    }
+    if (words == 0) { *reason = "empty request"; return -1; }
+    if (word_is(word[0], word_length[0], "resize")) {
+        if (words != 3) { *reason = "usage: resize COLS ROWS"; return -1; }
+        out->kind = PP_REQUEST_RESIZE;
+        out->cols = dimension(word[1], word_length[1]);
+        out->rows = dimension(word[2], word_length[2]);
+        if (!out->cols || !out->rows) { *reason = BAD_SIZE; return -1; }
+        return 0;
+    }
+    if (word_is(word[0], word_length[0], "signal")) {
+        if (words != 2) { *reason = "usage: signal NAME|NUMBER"; return -1; }
+        out->kind = PP_REQUEST_SIGNAL;
+        out->signal_number = pp_signal_number(word[1], word_length[1]);
+        if (!out->signal_number) { *reason = "unknown signal"; return -1; }
+        return 0;
+    }
+    if (word_is(word[0], word_length[0], "status")) {
+        if (words != 1) { *reason = "usage: status"; return -1; }
+        out->kind = PP_REQUEST_STATUS;
+        return 0;
+    }
+    if (word_is(word[0], word_length[0], "ping")) {
+        if (words != 1) { *reason = "usage: ping"; return -1; }
+        out->kind = PP_REQUEST_PING;
+        return 0;
+    }
+    char first = word[0][0];
+    if (words == 2 && ((first >= '0' && first <= '9') || first == '-' || first == '+')) {
+        // The bare "W H" of conpty_proxy.exe clients.
+        out->kind = PP_REQUEST_RESIZE;
+        out->cols = dimension(word[0], word_length[0]);
+        out->rows = dimension(word[1], word_length[1]);
+        if (!out->cols || !out->rows) { *reason = BAD_SIZE; return -1; }
+        return 0;
+    }
+    *reason = "unknown request (try: resize COLS ROWS, signal SIG, status, ping)";
+    return -1;
+}
+
+size_t pp_json_append_string(char *out, size_t used, size_t capacity, const char *text, size_t length) {
+    static const char hex[] = "0123456789abcdef";
+    size_t n = used;
+#define PUT(c) do { if (n >= capacity) return (size_t)-1; out[n++] = (c); } while (0)
+    PUT('"');
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)text[i];
+        switch (c) {
+        case '"': PUT('\\'); PUT('"'); break;
+        case '\\': PUT('\\'); PUT('\\'); break;
+        case '\n': PUT('\\'); PUT('n'); break;
+        case '\r': PUT('\\'); PUT('r'); break;
+        case '\t': PUT('\\'); PUT('t'); break;
+        default:
+            if (c < 0x20) {
+                PUT('\\'); PUT('u'); PUT('0'); PUT('0'); PUT(hex[c >> 4]); PUT(hex[c & 15]);
+            } else {
+                PUT((char)c);
+            }
+        }
+    }
+    PUT('"');
+#undef PUT
+    return n;
+}
+
+size_t pp_format_status(char *out, size_t capacity, const pp_status *s) {
+    int n = snprintf(out, capacity, "ok {\"id\":");
+    if (n < 0 || (size_t)n >= capacity) return (size_t)-1;
+    size_t used = pp_json_append_string(out, (size_t)n, capacity, s->id, strlen(s->id));
+    if (used == (size_t)-1) return used;
+    n = snprintf(out + used, capacity - used,
+                 ",\"pid\":%lu,\"child_pid\":%lu,\"cols\":%u,\"rows\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu"
+                 ",\"uptime\":%llu.%03u,\"command\":%s}",
+                 s->pid, s->child_pid, s->cols, s->rows, (unsigned long long)s->bytes_in,
+                 (unsigned long long)s->bytes_out, (unsigned long long)(s->uptime_ms / 1000),
+                 (unsigned)(s->uptime_ms % 1000), s->command_json);
+    if (n < 0 || (size_t)n >= capacity - used) return (size_t)-1;
+    return used + (size_t)n;
+}

@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: MIT
+//
+// control_pipe: the session's control channel, \\.\pipe\conpty-proxy-ctrl-ID.
+//
+// Why it looks like this (the original's "resize hang" is the reason):
+// - It runs on its own thread, with overlapped I/O, so nothing a client does
+//   (connect and stay silent, never read its reply) reaches the relay.
+// - PP_CONTROL_SLOTS instances, each idle one with a ConnectNamedPipe
+//   pending, so a client does not find the pipe busy while another client
+//   is being served.
+// - Each client has 5 s per request (and to take its reply); then it gets
+//   `error timeout` and is disconnected.
+// - The original client writes "W H" with no newline and closes: the bytes
+//   before the close are taken as one request, and no reply is attempted.
+// - The DACL grants only this user and SYSTEM; remote clients are refused;
+//   a live duplicate ID is refused (FILE_FLAG_FIRST_PIPE_INSTANCE, and an
+//   instance count check for systems that ignore that flag).
+#include "session.h"
+#include "winerror.h"
+
+#include <sddl.h>
+#include <stdio.h>
+#include <string.h>
+
+int pp_security_init(pp_session *s) {
+    wchar_t text[PP_ERROR_TEXT_CAPACITY];
+    HANDLE token = NULL;
+    union { TOKEN_USER user; BYTE bytes[512]; } info;
+    DWORD length = 0;
+    wchar_t *sid = NULL;
+    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token) ||
+        !GetTokenInformation(token, TokenUser, &info, sizeof info, &length) ||
+        !ConvertSidToStringSidW(info.user.User.Sid, &sid)) {
+        DWORD error = GetLastError();
+        if (token) CloseHandle(token);
+        pp_print_error(L"cannot find the current user's SID: %ls", pp_error_text(error, text));
+        return 125;
+    }
+    CloseHandle(token);
+    wchar_t sddl[256];
+    swprintf(sddl, 256, L"D:P(A;;GA;;;%ls)(A;;GA;;;SY)", sid);
+    LocalFree(sid);
+    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &s->security_descriptor, NULL)) {
+        pp_print_error(L"cannot build the pipe's security descriptor: %ls", pp_error_text(GetLastError(), text));
+        return 125;
+    }
+    s->security.nLength = sizeof s->security;
+    s->security.lpSecurityDescriptor = s->security_descriptor;
+    s->security.bInheritHandle = FALSE;
+    return 0;
+}
+
+static HANDLE create_instance(pp_session *s, DWORD extra_flags) {
+    return CreateNamedPipeW(s->pipe_name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED | extra_flags,
+                            PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS,
+                            PIPE_UNLIMITED_INSTANCES, PP_REPLY_CAPACITY, 1024, 0, &s->security);
+}
+
+int pp_control_open(pp_session *s) {
+    wchar_t text[PP_ERROR_TEXT_CAPACITY];
+    for (int i = 0; i < PP_CONTROL_SLOTS; i++) {
+        s->slots[i].pipe = INVALID_HANDLE_VALUE;
+        s->slots[i].event = CreateEventW(NULL, TRUE, FALSE, NULL);
+        if (!s->slots[i].event) {
+            pp_print_error(L"cannot create an event: %ls", pp_error_text(GetLastError(), text));
+            return 125;
+        }
+    }
+    HANDLE first = create_instance(s, FILE_FLAG_FIRST_PIPE_INSTANCE);
+    if (first == INVALID_HANDLE_VALUE) {
+        DWORD error = GetLastError();
+        if (error == ERROR_ACCESS_DENIED || error == ERROR_PIPE_BUSY)
+            pp_print_error(L"session '%hs' is already running (%ls exists): %ls", s->id, s->pipe_name,
+                           pp_error_text(error, text));
+        else
+            pp_print_error(L"cannot create the control pipe %ls: %ls", s->pipe_name, pp_error_text(error, text));
+        return 125;
+    }
+    s->slots[0].pipe = first;
+    // Windows refuses a second first instance with error 5 (above). Where the
+    // flag is ignored (Wine 8), the new instance joins the live session's
+    // instances: count them. Two racing starts then both refuse.
+    DWORD instances = 0;
+    if (GetNamedPipeHandleStateW(first, NULL, &instances, NULL, NULL, NULL, 0) && instances > 1) {
+        pp_print_error(L"session '%hs' is already running (%ls has %lu instances)", s->id, s->pipe_name,
+                       (unsigned long)instances);
+        return 125;
+    }
+    for (int i = 1; i < PP_CONTROL_SLOTS; i++) {
+        s->slots[i].pipe = create_instance(s, 0);
+        if (s->slots[i].pipe == INVALID_HANDLE_VALUE) {
+            pp_print_error(L"cannot create the control pipe %ls: %ls", s->pipe_name, pp_error_text(GetLastError(), text));
+            return 125;
+        }
+    }
+    return 0;
+}
+
+void pp_control_close(pp_session *s) {
+    for (int i = PP_CONTROL_SLOTS - 1; i >= 0; i--) {
+        pp_control_slot *slot = &s->slots[i];
+        if (slot->pipe != INVALID_HANDLE_VALUE && slot->pipe != NULL) CloseHandle(slot->pipe);
+        if (slot->event) CloseHandle(slot->event);
+        slot->pipe = INVALID_HANDLE_VALUE;
+        slot->event = NULL;
+    }
+}
+
+// ---- one client's requests ------------------------------------------------
+
+static void start_client(pp_session *s, pp_control_slot *slot);
+static void issue_read(pp_session *s, pp_control_slot *slot);
+static void advance(pp_session *s, pp_control_slot *slot);
+static void client_closed(pp_session *s, pp_control_slot *slot);
+static size_t perform(pp_session *s, const char *line, size_t length, char *reply, size_t capacity);
+
+static void start_listening(pp_session *s, pp_control_slot *slot) {
+    slot->line_length = 0;
+    slot->in_length = slot->in_position = 0;
+    slot->close_after_reply = 0;
+    memset(&slot->overlapped, 0, sizeof slot->overlapped);
+    slot->overlapped.hEvent = slot->event;
+    ResetEvent(slot->event);
+    if (ConnectNamedPipe(slot->pipe, &slot->overlapped)) { start_client(s, slot); return; }
+    DWORD error = GetLastError();
+    if (error == ERROR_IO_PENDING) { slot->state = SLOT_LISTEN; return; }
+    if (error == ERROR_PIPE_CONNECTED) { start_client(s, slot); return; }
+    // The instance is unusable (a client came and went before we listened,
+    // and disconnecting failed): replace it.
+    CloseHandle(slot->pipe);
+    slot->pipe = create_instance(s, 0);
+    slot->state = SLOT_DEAD;
+    if (slot->pipe == INVALID_HANDLE_VALUE) return;
+    ResetEvent(slot->event);
+    if (ConnectNamedPipe(slot->pipe, &slot->overlapped) || GetLastError() == ERROR_PIPE_CONNECTED) start_client(s, slot);
+    else if (GetLastError() == ERROR_IO_PENDING) slot->state = SLOT_LISTEN;
+}
+
+/// Ends the connection and listens again on the same instance.
+static void hang_up(pp_session *s, pp_control_slot *slot) {
+    DisconnectNamedPipe(slot->pipe);
+    start_listening(s, slot);
+}
+
+static void start_client(pp_session *s, pp_control_slot *slot) {
+    slot->line_length = 0;
+    slot->in_length = slot->in_position = 0;
+    slot->close_after_reply = 0;
+    slot->deadline = GetTickCount64() + PP_CONTROL_TIMEOUT_MS;
+    issue_read(s, slot);
+}
+
+static void issue_read(pp_session *s, pp_control_slot *slot) {
+    memset(&slot->overlapped, 0, sizeof slot->overlapped);
+    slot->overlapped.hEvent = slot->event;
+    slot->state = SLOT_READ;
+    if (!ReadFile(slot->pipe, slot->in, sizeof slot->in, NULL, &slot->overlapped) && GetLastError() != ERROR_IO_PENDING) {
+        // Failed at once (the client is gone): the event will not be set.
+        client_closed(s, slot);
+    }
+}
+
+static void issue_write(pp_session *s, pp_control_slot *slot, size_t length) {
+    memset(&slot->overlapped, 0, sizeof slot->overlapped);
+    slot->overlapped.hEvent = slot->event;
+    slot->state = SLOT_WRITE;
+    if (!WriteFile(slot->pipe, slot->reply, (DWORD)length, NULL, &slot->overlapped) && GetLastError() != ERROR_IO_PENDING)
+        hang_up(s, slot);
+}
+
+/// Carries out one request and writes its reply (without newline) into `reply`.
+static size_t perform(pp_session *s, const char *line, size_t length, char *reply, size_t capacity) {
+    wchar_t text[PP_ERROR_TEXT_CAPACITY];
+    char narrow[PP_ERROR_TEXT_CAPACITY * 3];
+    pp_request request;
+    const char *reason = NULL;
+    if (pp_control_parse(line, length, &request, &reason) != 0)
+        return (size_t)snprintf(reply, capacity, "error %s", reason);
+    switch (request.kind) {
+    case PP_REQUEST_PING:
+        return (size_t)snprintf(reply, capacity, "ok pong");
+    case PP_REQUEST_RESIZE: {
+        HRESULT hr = pp_console_resize(s, request.cols, request.rows);
+        if (FAILED(hr)) return (size_t)snprintf(reply, capacity, "error resize failed: %s", pp_utf8(pp_hresult_text(hr, text), narrow, sizeof narrow));
+        InterlockedExchange(&s->cols, (LONG)request.cols);
+        InterlockedExchange(&s->rows, (LONG)request.rows);
+        return (size_t)snprintf(reply, capacity, "ok %u %u", request.cols, request.rows);
+    }
+    case PP_REQUEST_SIGNAL: {
+        int n = request.signal_number;
+        if (n == 2) {
+            // A console has no signals: ^C typed into it is what makes conhost
+            // send CTRL_C_EVENT to the processes attached to it.
+            DWORD error = pp_console_write(s, s->signal_event, "\x03", 1, 1000);
+            if (error) return (size_t)snprintf(reply, capacity, "error cannot send ^C: %s", pp_utf8(pp_error_text(error, text), narrow, sizeof narrow));
+            return (size_t)snprintf(reply, capacity, "ok");
+        }
+        if (n == 9 || n == 15) {
+            // No polite TERM exists for a console program: both end every
+            // process of the session's job, with exit code 128+N as on Linux.
+            if (!TerminateJobObject(s->job, (UINT)(128 + n)))
+                return (size_t)snprintf(reply, capacity, "error cannot terminate the job: %s",
+                                        pp_utf8(pp_error_text(GetLastError(), text), narrow, sizeof narrow));
+            return (size_t)snprintf(reply, capacity, "ok");
+        }
+        const char *name = pp_signal_name(n);
+        if (name) return (size_t)snprintf(reply, capacity, "error signal %s is not supported on Windows (INT, TERM, KILL)", name);
+        return (size_t)snprintf(reply, capacity, "error signal %d is not supported on Windows (INT, TERM, KILL)", n);
+    }
+    case PP_REQUEST_STATUS: {
+        pp_status status = {
+            .id = s->id,
+            .pid = GetCurrentProcessId(),
+            .child_pid = s->child_pid,
+            .cols = (unsigned)s->cols,
+            .rows = (unsigned)s->rows,
+            .bytes_in = (uint64_t)s->bytes_in,
+            .bytes_out = (uint64_t)s->bytes_out,
+            .uptime_ms = GetTickCount64() - s->started,
+            .command_json = s->command_json,
+        };
+        size_t n = pp_format_status(reply, capacity, &status);
+        if (n == (size_t)-1) return (size_t)snprintf(reply, capacity, "error status does not fit in a reply");
+        return n;
+    }
+    }
+    return (size_t)snprintf(reply, capacity, "error internal");
+}
+
+/// The client closed. What it wrote without a newline is one request
+/// (conpty_proxy.exe's "W H"); nobody is left to answer.
+static void client_closed(pp_session *s, pp_control_slot *slot) {
+    if (slot->line_length > 0) {
+        char ignored[PP_REPLY_CAPACITY];
+        perform(s, slot->line, slot->line_length, ignored, sizeof ignored);
+        slot->line_length = 0;
+    }
+    hang_up(s, slot);
+}
+
+static void respond(pp_session *s, pp_control_slot *slot) {
+    size_t n = perform(s, slot->line, slot->line_length, slot->reply, sizeof slot->reply - 1);
+    if (n >= sizeof slot->reply - 1) n = sizeof slot->reply - 2;
+    slot->reply[n++] = '\n';
+    slot->line_length = 0;
+    slot->deadline = GetTickCount64() + PP_CONTROL_TIMEOUT_MS;
+    issue_write(s, slot, n);
+}
+
+static void advance(pp_session *s, pp_control_slot *slot) {
+    while (slot->in_position < slot->in_length) {
+        char c = slot->in[slot->in_position++];
+        if (c == '\n') { respond(s, slot); return; }
+        if (slot->line_length >= PP_CONTROL_LINE_MAX) {
+            int n = snprintf(slot->reply, sizeof slot->reply, "error line too long (limit %d bytes)\n", PP_CONTROL_LINE_MAX);
+            slot->close_after_reply = 1;
+            issue_write(s, slot, (size_t)n);
+            return;
+        }
+        slot->line[slot->line_length++] = c;
+    }
+    issue_read(s, slot);
+}
+
+static void complete(pp_session *s, pp_control_slot *slot) {
+    DWORD got = 0;
+    BOOL ok = GetOverlappedResult(slot->pipe, &slot->overlapped, &got, FALSE);
+    DWORD error = ok ? 0 : GetLastError();
+    if (error == ERROR_IO_INCOMPLETE) return;
+    switch (slot->state) {
+    case SLOT_LISTEN:
+        if (ok || error == ERROR_PIPE_CONNECTED) start_client(s, slot);
+        else hang_up(s, slot);
+        break;
+    case SLOT_READ:
+        if (ok && got > 0) {
+            slot->in_length = got;
+            slot->in_position = 0;
+            slot->deadline = GetTickCount64() + PP_CONTROL_TIMEOUT_MS;
+            advance(s, slot);
+        } else {
+            client_closed(s, slot);
+        }
+        break;
+    case SLOT_WRITE:
+        if (!ok || slot->close_after_reply) hang_up(s, slot);
+        else advance(s, slot);
+        break;
+    case SLOT_DEAD:
+        break;
+    }
+}
+
+/// A client past its deadline: a silent one gets `error timeout`, one that
+/// does not take its reply is dropped.
+static void expire(pp_session *s, pp_control_slot *slot) {
+    DWORD got = 0;
+    CancelIoEx(slot->pipe, &slot->overlapped);
+    GetOverlappedResult(slot->pipe, &slot->overlapped, &got, TRUE);
+    if (slot->state == SLOT_READ && !slot->close_after_reply) {
+        int n = snprintf(slot->reply, sizeof slot->reply, "error timeout\n");
+        slot->close_after_reply = 1;
+        slot->deadline = GetTickCount64() + 1000;
+        issue_write(s, slot, (size_t)n);
+        return;
+    }
+    hang_up(s, slot);
+}
+
+DWORD WINAPI pp_control_main(void *argument) {
+    pp_session *s = argument;
+    for (int i = 0; i < PP_CONTROL_SLOTS; i++) {
+        s->slots[i].state = SLOT_DEAD;
+        if (s->slots[i].pipe != INVALID_HANDLE_VALUE) start_listening(s, &s->slots[i]);
+    }
+    for (;;) {
+        HANDLE events[1 + PP_CONTROL_SLOTS];
+        DWORD count = 0;
+        events[count++] = s->ending;
+        ULONGLONG now = GetTickCount64();
+        DWORD timeout = INFINITE;
+        for (int i = 0; i < PP_CONTROL_SLOTS; i++) {
+            pp_control_slot *slot = &s->slots[i];
+            if (slot->state == SLOT_DEAD) continue;
+            if (slot->state != SLOT_LISTEN) {
+                if (slot->deadline <= now) { expire(s, slot); now = GetTickCount64(); }
+                if (slot->state != SLOT_LISTEN && slot->state != SLOT_DEAD) {
+                    ULONGLONG left = slot->deadline > now ? slot->deadline - now : 0;
+                    if (left < timeout) timeout = (DWORD)left;
+                }
+            }
+            if (slot->state != SLOT_DEAD) events[count++] = slot->event;
+        }
+        DWORD woke = WaitForMultipleObjects(count, events, FALSE, timeout);
+        if (woke == WAIT_OBJECT_0) break;
+        if (woke == WAIT_FAILED) Sleep(10);  // cannot happen with valid handles; never spin
+        // Serve every slot that is ready, not only the first, so that one
+        // busy client cannot starve the others.
+        for (int i = 0; i < PP_CONTROL_SLOTS; i++) {
+            pp_control_slot *slot = &s->slots[i];
+            if (slot->state != SLOT_DEAD && WaitForSingleObject(slot->event, 0) == WAIT_OBJECT_0) complete(s, slot);
+        }
+    }
+    // Ending: cancel what is pending, and wait for the cancellations, so that
+    // no I/O still points into this struct when it is released.
+    for (int i = 0; i < PP_CONTROL_SLOTS; i++) {
+        pp_control_slot *slot = &s->slots[i];
+        if (slot->state == SLOT_DEAD || slot->pipe == INVALID_HANDLE_VALUE) continue;
+        DWORD got;
+        CancelIoEx(slot->pipe, &slot->overlapped);
+        GetOverlappedResult(slot->pipe, &slot->overlapped, &got, TRUE);
+        DisconnectNamedPipe(slot->pipe);
+        slot->state = SLOT_DEAD;
+    }
+    return 0;
+}

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+//
+// ptyproxy.exe: run a program on a Windows pseudo console (ConPTY) for a
+// host that only has pipes. A drop-in for conpty_proxy.exe (same command
+// line, same control pipe), with the Linux tool's interface
+// (docs/INTERFACE.md). A thin layer: parse the command line, run the
+// session or send the control request, return the exit code.
+#include "cli.h"
+#include "session.h"
+#include "winerror.h"
+
+#include "../../Sources/CPTYShim/include/ptyproxy_version.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void print_out(const wchar_t *text) {
+    pp_write_utf8(GetStdHandle(STD_OUTPUT_HANDLE), text, wcslen(text));
+}
+
+int wmain(int argc, wchar_t **argv) {
+    static pp_invocation invocation;  // static: PP_MAX_ENV pointers
+    wchar_t message[PP_MESSAGE_CAPACITY];
+    if (pp_cli_parse(argc, argv, &invocation, message) != 0) {
+        pp_print_error(L"%ls", message);
+        return 125;
+    }
+    switch (invocation.verb) {
+    case PP_VERB_HELP:
+        print_out(pp_cli_usage);
+        return 0;
+    case PP_VERB_VERSION: {
+        wchar_t line[128];
+        if (PTYPROXY_COMMIT[0])
+            swprintf(line, 128, L"ptyproxy %hs (commit %hs)\n", PTYPROXY_VERSION, PTYPROXY_COMMIT);
+        else
+            swprintf(line, 128, L"ptyproxy %hs\n", PTYPROXY_VERSION);
+        print_out(line);
+        return 0;
+    }
+    case PP_VERB_NEW:
+        return pp_session_run(&invocation, argv);
+    default:
+        return pp_client_run(&invocation);
+    }
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+//
+// session: set-up in a fixed order, the supervisor, and the one cleanup.
+//
+// Order of creation (pp_session_cleanup releases in the reverse order):
+//   1. buffers, command line, environment, status JSON   (set-up memory)
+//   2. security descriptor, events
+//   3. control pipe instances      (the duplicate-ID check is here)
+//   4. session file                (for `list`)
+//   5. pseudo console + its pipes
+//   6. job object, child process   (suspended, put into the job, resumed)
+//   7. threads: output, input, control; the host's console modes (when it
+//      is a console: run by hand)
+//
+// End of session: wait on the child's process handle (conhost keeps the
+// output pipe open, so output EOF says nothing); drain until the output has
+// been quiet for 100 ms (at most 2 s); stop the control thread; close the
+// pseudo console from a thread other than the reader (before Windows 11 24H2
+// ClosePseudoConsole blocks until the output is drained); let the reader
+// deliver the rest (until quiet again, bounded); exit with GetExitCodeProcess.
+//
+// Hangup (stdout cannot be written, or a console event such as Ctrl+Break
+// or the console closing reaches the proxy itself): close the pseudo console (console
+// programs get CTRL_CLOSE_EVENT), give them --hangup-grace to exit, then
+// terminate the job; exit 129.
+#include "session.h"
+#include "winerror.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DRAIN_QUIET_MS 100
+#define DRAIN_MAX_MS 2000
+#define CLOSE_WAIT_MS 2000
+#define EXIT_HANGUP 129
+
+/// The session is static: its control slots are large, and there is one.
+static pp_session session;
+
+static void close_handle(HANDLE *handle) {
+    if (*handle && *handle != INVALID_HANDLE_VALUE) CloseHandle(*handle);
+    *handle = NULL;
+}
+
+static DWORD WINAPI closer_main(void *argument) {
+    pp_console_close(argument);
+    return 0;
+}
+
+/// Closes the pseudo console on a thread of its own and waits at most
+/// `timeout_ms` for it: ClosePseudoConsole may block until the output is
+/// drained, and the host may not be reading.
+static void close_console_bounded(pp_session *s, DWORD timeout_ms) {
+    if (!s->console || s->console_closed) return;
+    if (!s->closer_thread) s->closer_thread = CreateThread(NULL, 0, closer_main, s, 0, NULL);
+    if (s->closer_thread) WaitForSingleObject(s->closer_thread, timeout_ms);
+    else pp_console_close(s);  // no thread: close here, the reader runs elsewhere
+}
+
+/// Stops a thread that may be blocked in a synchronous ReadFile/WriteFile on
+/// the host's stdio: cancel its I/O and give it `timeout_ms`. Returns 1 if
+/// it ended (its handle is closed then).
+static int stop_thread(HANDLE *thread, DWORD timeout_ms) {
+    if (!*thread) return 1;
+    if (WaitForSingleObject(*thread, 0) != WAIT_OBJECT_0) {
+        CancelSynchronousIo(*thread);
+        if (WaitForSingleObject(*thread, timeout_ms) != WAIT_OBJECT_0) return 0;
+    }
+    close_handle(thread);
+    return 1;
+}
+
+static BOOL WINAPI on_console_event(DWORD event);
+
+/// Releases everything the session holds, in the reverse order of creation.
+/// Safe on every path: each step checks whether its part was made.
+static void pp_session_cleanup(pp_session *s) {
+    int buffers_free = 1;
+    SetConsoleCtrlHandler(on_console_event, FALSE);
+    pp_host_console_restore(s);
+    // 7. threads
+    if (s->ending) SetEvent(s->ending);
+    if (s->control_thread && WaitForSingleObject(s->control_thread, 2000) == WAIT_OBJECT_0) close_handle(&s->control_thread);
+    // 5 (early). The pseudo console must close before the output thread can
+    // see EOF; closing it is bounded.
+    close_console_bounded(s, CLOSE_WAIT_MS);
+    if (s->output_read) CancelIoEx(s->output_read, NULL);
+    if (!stop_thread(&s->output_thread, 500)) buffers_free = 0;
+    // The input thread may sit in ReadFile on the host's stdin, which some
+    // pipes do not let us cancel; if it does not end, ExitProcess ends it,
+    // and the buffer it reads into is left for ExitProcess too.
+    if (!stop_thread(&s->input_thread, 20)) buffers_free = 0;
+    if (s->closer_thread && WaitForSingleObject(s->closer_thread, 0) == WAIT_OBJECT_0) close_handle(&s->closer_thread);
+    // 6. child and job: closing the job kills whatever is left in it.
+    close_handle(&s->process);
+    close_handle(&s->job);
+    if (s->attributes) { DeleteProcThreadAttributeList(s->attributes); free(s->attributes); s->attributes = NULL; }
+    // 5. pseudo console pipes: each only once no thread can still use it.
+    if (!s->output_thread && !s->closer_thread) close_handle(&s->output_read);
+    if (!s->input_thread && !s->control_thread && !s->closer_thread) close_handle(&s->input_write);
+    // 4. session file (FILE_FLAG_DELETE_ON_CLOSE: closing removes it)
+    close_handle(&s->session_file);
+    // 3. control pipe
+    if (!s->control_thread) pp_control_close(s);
+    // 2. events, security descriptor
+    if (!s->control_thread) close_handle(&s->signal_event);
+    if (!s->input_thread) close_handle(&s->input_event);
+    if (!s->output_thread) close_handle(&s->hangup);
+    if (!s->control_thread) close_handle(&s->ending);
+    if (s->security_descriptor) { LocalFree(s->security_descriptor); s->security_descriptor = NULL; }
+    // 1. memory
+    free(s->command_json); s->command_json = NULL;
+    free(s->environment); s->environment = NULL;
+    free(s->command_line); s->command_line = NULL;
+    if (buffers_free) { free(s->buffers); s->buffers = NULL; }
+}
+
+static int setup(pp_session *s) {
+    wchar_t text[PP_ERROR_TEXT_CAPACITY];
+    const pp_invocation *inv = s->invocation;
+    size_t id_length = wcslen(inv->id);
+    for (size_t i = 0; i <= id_length; i++) s->id[i] = (char)inv->id[i];  // a valid ID is ASCII
+    swprintf(s->pipe_name, sizeof s->pipe_name / sizeof s->pipe_name[0], L"\\\\.\\pipe\\conpty-proxy-ctrl-%ls", inv->id);
+    s->started = GetTickCount64();
+
+    // 1. memory
+    s->output_buffer_size = inv->output_buffer_size;
+    s->buffers = malloc(2 * s->output_buffer_size + PP_INPUT_BUFFER);
+    if (!s->buffers) { pp_print_error(L"out of memory"); return 125; }
+    int code = pp_child_prepare(s);
+    if (code) return code;
+    // 2. security, events
+    if ((code = pp_security_init(s))) return code;
+    s->ending = CreateEventW(NULL, TRUE, FALSE, NULL);
+    s->hangup = CreateEventW(NULL, TRUE, FALSE, NULL);
+    s->input_event = CreateEventW(NULL, TRUE, FALSE, NULL);
+    s->signal_event = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (!s->ending || !s->hangup || !s->input_event || !s->signal_event) {
+        pp_print_error(L"cannot create an event: %ls", pp_error_text(GetLastError(), text));
+        return 125;
+    }
+    // 3. control pipe: a live session with this ID is refused here.
+    if ((code = pp_control_open(s))) return code;
+    // 4. session file: a convenience for `list`; a session runs without it.
+    s->session_file = pp_session_file_create(s->id);
+    // 5. pseudo console
+    if ((code = pp_console_open(s))) return code;
+    // 6. job and child
+    if ((code = pp_child_start(s))) return code;
+    // 7. threads, and the handler of the proxy's own console events
+    SetConsoleCtrlHandler(on_console_event, TRUE);
+    pp_host_console_setup(s);
+    s->output_thread = CreateThread(NULL, 0, pp_output_main, s, 0, NULL);
+    s->input_thread = CreateThread(NULL, 0, pp_input_main, s, 0, NULL);
+    s->control_thread = CreateThread(NULL, 0, pp_control_main, s, 0, NULL);
+    if (!s->output_thread || !s->input_thread || !s->control_thread) {
+        pp_print_error(L"cannot start a thread: %ls", pp_error_text(GetLastError(), text));
+        TerminateJobObject(s->job, 125);
+        return 125;
+    }
+    return 0;
+}
+
+/// Waits until the output has been quiet for DRAIN_QUIET_MS (nothing read,
+/// nothing being written), or until the output thread has ended or the host
+/// has gone. The DRAIN_MAX_MS budget counts only the time the console keeps
+/// producing output, not the time a slow host takes to read it: a host that
+/// is alive gets everything, as the child's own backpressure would wait for it.
+static void drain(pp_session *s) {
+    ULONGLONG quiet_since = GetTickCount64(), budget_used = 0, previous = quiet_since;
+    for (;;) {
+        ULONGLONG now = GetTickCount64();
+        if (WaitForSingleObject(s->output_thread, 0) == WAIT_OBJECT_0) return;
+        if (WaitForSingleObject(s->hangup, 0) == WAIT_OBJECT_0) return;
+        ULONGLONG last = (ULONGLONG)s->output_activity;
+        if (s->output_writing) {
+            quiet_since = now;
+        } else {
+            budget_used += now - previous;
+            if (last > quiet_since) quiet_since = last;
+            if (now - quiet_since >= DRAIN_QUIET_MS || budget_used >= DRAIN_MAX_MS) return;
+        }
+        previous = now;
+        Sleep(10);
+    }
+}
+
+/// Console events sent to the proxy itself (the host's ^C or Ctrl+Break to
+/// its process group, its console closing, logoff, shutdown) mean what
+/// SIGINT/SIGTERM/SIGHUP mean on Linux: hang up. The handler runs on a
+/// thread of its own; for the close events Windows ends the process when the
+/// handler returns, so it waits (bounded) for the session to finish first.
+static BOOL WINAPI on_console_event(DWORD event) {
+    pp_session *s = &session;
+    if (!s->hangup) return FALSE;
+    SetEvent(s->hangup);
+    if (event == CTRL_CLOSE_EVENT || event == CTRL_LOGOFF_EVENT || event == CTRL_SHUTDOWN_EVENT) Sleep(4000);
+    return TRUE;
+}
+
+/// The host went away: close the console, grant the grace period, kill the job.
+static void hang_up(pp_session *s) {
+    SetEvent(s->ending);
+    // Nobody will read the console's output any more. Before Windows 11
+    // 24H2, ClosePseudoConsole waits until that output is drained: closing
+    // our end of the pipe (once the output thread has stopped using it)
+    // lets conhost fail its writes and go.
+    if (WaitForSingleObject(s->output_thread, 0) == WAIT_OBJECT_0) close_handle(&s->output_read);
+    close_console_bounded(s, 1000);
+    WaitForSingleObject(s->process, s->invocation->hangup_grace_ms);
+    TerminateJobObject(s->job, EXIT_HANGUP);
+}
+
+int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv) {
+    pp_session *s = &session;
+    memset(s, 0, sizeof *s);
+    s->invocation = invocation;
+    s->argv = argv;
+    int code = setup(s);
+    if (code) {
+        pp_session_cleanup(s);
+        return code;
+    }
+    HANDLE waits[2] = { s->process, s->hangup };
+    DWORD woke = WaitForMultipleObjects(2, waits, FALSE, INFINITE);
+    if (woke == WAIT_OBJECT_0) {
+        drain(s);
+    }
+    if (woke != WAIT_OBJECT_0 || WaitForSingleObject(s->hangup, 0) == WAIT_OBJECT_0) {
+        DWORD error = (DWORD)s->hangup_error;
+        hang_up(s);
+        pp_session_cleanup(s);
+        if (error != 0 && error != ERROR_BROKEN_PIPE && error != ERROR_NO_DATA && error != ERROR_PIPE_NOT_CONNECTED) {
+            // Not a reader that went away, but stdout that cannot be written
+            // (a full disk, a handle that is not there): say so.
+            wchar_t text[PP_ERROR_TEXT_CAPACITY];
+            pp_print_error(L"cannot write to stdout: %ls", pp_error_text(error, text));
+            return 125;
+        }
+        return EXIT_HANGUP;
+    }
+    DWORD exit_code = 0;
+    if (!GetExitCodeProcess(s->process, &exit_code)) exit_code = 125;
+    // Stop taking requests, then close the console while the output thread
+    // is still reading, then let it deliver the rest.
+    SetEvent(s->ending);
+    if (s->control_thread && WaitForSingleObject(s->control_thread, 2000) == WAIT_OBJECT_0) close_handle(&s->control_thread);
+    close_console_bounded(s, CLOSE_WAIT_MS);
+    // What conhost flushes while closing comes now. Its output pipe reaches
+    // EOF only when conhost is gone (under Wine about 1 s later when the
+    // child had read input), so quiet output ends the wait too.
+    drain(s);
+    pp_session_cleanup(s);
+    return (int)exit_code;
+}

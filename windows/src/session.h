@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+//
+// session: everything one `ptyproxy new` owns, created in a fixed order and
+// released in the reverse order by one function (pp_session_cleanup), on
+// every path. The parts (pseudoconsole, child, relay, control_pipe,
+// session_dir) each own a few fields and are set up and torn down by
+// session.c.
+//
+// Memory: no arena. There are five allocations, all made during set-up and
+// all released by pp_session_cleanup: the command line, the environment
+// block, the attribute list, the status command JSON and the I/O buffers
+// (one block). The steady state allocates nothing: the relay threads and
+// the control thread work in these buffers and in fixed arrays inside this
+// struct. An arena would add a sizing step and save nothing: the single
+// owner (this struct) already frees everything in one place.
+#ifndef PP_SESSION_H
+#define PP_SESSION_H
+
+#include <windows.h>
+
+#include "cli.h"
+#include "control_line.h"
+
+/// Concurrent control clients. Each slot is one pipe instance; every idle
+/// slot has a ConnectNamedPipe pending, so a client finds the pipe busy only
+/// when this many clients are connected at once (each for at most 5 s).
+#define PP_CONTROL_SLOTS 8
+#define PP_CONTROL_TIMEOUT_MS 5000
+#define PP_INPUT_BUFFER 8192
+#define PP_REPLY_CAPACITY 8192
+/// The status reply's command array is cut to fit (see child.c).
+#define PP_COMMAND_JSON_MAX 6000
+
+typedef enum { SLOT_DEAD, SLOT_LISTEN, SLOT_READ, SLOT_WRITE } pp_slot_state;
+
+typedef struct {
+    HANDLE pipe;
+    HANDLE event;
+    OVERLAPPED overlapped;
+    pp_slot_state state;
+    ULONGLONG deadline;
+    char in[512];             // the last read
+    DWORD in_length, in_position;
+    char line[PP_CONTROL_LINE_MAX + 1];
+    size_t line_length;
+    char reply[PP_REPLY_CAPACITY];
+    int close_after_reply;
+} pp_control_slot;
+
+typedef struct pp_session {
+    const pp_invocation *invocation;
+    wchar_t *const *argv;
+    char id[PP_MAX_ID_LENGTH + 1];          // ASCII copy of the ID
+    wchar_t pipe_name[128];                 // \\.\pipe\conpty-proxy-ctrl-ID
+
+    // Set-up allocations (see the memory note above).
+    wchar_t *command_line;
+    wchar_t *environment;
+    LPPROC_THREAD_ATTRIBUTE_LIST attributes;
+    char *command_json;
+    unsigned char *buffers;                 // output buffers, then the input buffer
+    size_t output_buffer_size;
+
+    // Security: a DACL granting only this user and SYSTEM.
+    PSECURITY_DESCRIPTOR security_descriptor;
+    SECURITY_ATTRIBUTES security;
+
+    HANDLE ending;                          // manual-reset: the session is ending
+    HANDLE hangup;                          // manual-reset: stdout failed
+    volatile LONG hangup_error;
+
+    pp_control_slot slots[PP_CONTROL_SLOTS];
+    HANDLE session_file;
+
+    HANDLE job;
+    HPCON console;
+    volatile LONG console_closed;
+    HANDLE input_write;                     // ours: overlapped, to conhost's input
+    HANDLE output_read;                     // ours: overlapped, from conhost's output
+    HANDLE input_event;                     // for overlapped writes of the input thread
+    HANDLE signal_event;                    // for the control thread's writes of ^C
+
+    HANDLE process;
+    DWORD child_pid;
+
+    HANDLE output_thread, input_thread, control_thread, closer_thread;
+
+    // Shared counters (Interlocked).
+    volatile LONG64 bytes_in, bytes_out;
+    volatile LONG cols, rows;
+    volatile LONG output_writing;           // the output thread is writing to stdout
+    volatile LONG64 output_activity;        // GetTickCount64() of the last output
+    ULONGLONG started;
+
+    // The host's console, when run by hand (host_console.c).
+    int host_input_is_console, host_output_is_console;
+    DWORD host_input_mode, host_output_mode;
+    UINT host_input_cp, host_output_cp;
+} pp_session;
+
+/// Runs `new` to the end; returns the exit code.
+int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv);
+
+// Parts, each in its own file.
+int pp_security_init(pp_session *s);                         // control_pipe.c
+int pp_control_open(pp_session *s);                          // control_pipe.c: 0, or exit code
+DWORD WINAPI pp_control_main(void *session);                 // control_pipe.c
+void pp_control_close(pp_session *s);                        // control_pipe.c
+int pp_console_open(pp_session *s);                          // pseudoconsole.c
+HRESULT pp_console_resize(pp_session *s, unsigned cols, unsigned rows);
+void pp_console_close(pp_session *s);                        // pseudoconsole.c: idempotent
+int pp_child_prepare(pp_session *s);                         // child.c: command line, environment
+int pp_child_start(pp_session *s);                           // child.c: job + process
+DWORD WINAPI pp_output_main(void *session);                  // relay.c
+DWORD WINAPI pp_input_main(void *session);                   // relay.c
+DWORD pp_console_write(pp_session *s, HANDLE event, const void *bytes, DWORD length, DWORD timeout_ms);  // relay.c
+
+// The host's own console, when there is one (host_console.c).
+void pp_host_console_setup(pp_session *s);
+void pp_host_console_restore(pp_session *s);
+
+// Session directory (session_dir.c): %LOCALAPPDATA%\ptyproxy, one file per session.
+HANDLE pp_session_file_create(const char *id);
+int pp_session_dir_path(wchar_t *out, size_t capacity);
+
+// Control client (client.c).
+int pp_client_run(const pp_invocation *invocation);
+
+#endif

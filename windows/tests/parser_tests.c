@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: MIT
+//
+// Unit tests of the pure parsers of ptyproxy.exe (cli, control_line,
+// argquote), compiled with the native compiler and run on Linux:
+//   make -C windows native-test
+// Every check names what it expects; the run fails if any check fails.
+#include "argquote.h"
+#include "argsplit.h"
+#include "cli.h"
+#include "control_line.h"
+#include "error_text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures, checks;
+
+#define CHECK(condition)                                                               \
+    do {                                                                               \
+        checks++;                                                                      \
+        if (!(condition)) {                                                            \
+            failures++;                                                                \
+            fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #condition);  \
+        }                                                                              \
+    } while (0)
+
+// ---- cli ----------------------------------------------------------------
+
+static pp_invocation inv;
+static wchar_t message[PP_MESSAGE_CAPACITY];
+
+#define PARSE(...) parse((const wchar_t *[]){ L"ptyproxy.exe", __VA_ARGS__, NULL })
+static int parse(const wchar_t **argv) {
+    int argc = 0;
+    while (argv[argc]) argc++;
+    return pp_cli_parse(argc, (wchar_t *const *)argv, &inv, message);
+}
+
+static int message_has(const wchar_t *text) { return wcsstr(message, text) != NULL; }
+
+static void test_cli(void) {
+    // conpty_proxy.exe's form: one CMD argument, passed as it is.
+    CHECK(PARSE(L"new", L"vterm1", L"80", L"24", L"powershell.exe -NoLogo") == 0);
+    CHECK(inv.verb == PP_VERB_NEW);
+    CHECK(wcscmp(inv.id, L"vterm1") == 0);
+    CHECK(inv.cols == 80 && inv.rows == 24);
+    CHECK(inv.command_index == 5 && inv.command_count == 1);
+    CHECK(inv.output_buffers == 2 && inv.output_buffer_size == 131072 && inv.hangup_grace_ms == 2000);
+    CHECK(inv.term == NULL && inv.cwd == NULL && inv.env_count == 0);
+
+    // Options anywhere before CMD, both spellings; everything after CMD is CMD's.
+    CHECK(PARSE(L"new", L"--cwd", L"C:\\x y", L"id", L"--env=A=1", L"100", L"--env", L"B=2=3", L"30",
+                L"--output-buffers=1", L"cmd.exe", L"/c", L"--env", L"x") == 0);
+    CHECK(wcscmp(inv.cwd, L"C:\\x y") == 0);
+    CHECK(inv.env_count == 2 && wcscmp(inv.env[0], L"A=1") == 0 && wcscmp(inv.env[1], L"B=2=3") == 0);
+    CHECK(inv.output_buffers == 1);
+    CHECK(inv.cols == 100 && inv.rows == 30);
+    CHECK(inv.command_index == 11 && inv.command_count == 4);
+
+    CHECK(PARSE(L"new", L"--", L"id", L"1", L"1", L"--term", L"x") == 0);
+    CHECK(inv.command_count == 2 && inv.term == NULL);
+    CHECK(PARSE(L"new", L"--term", L"xterm", L"--hangup-grace", L"0.25", L"--output-buffer-size", L"65536",
+                L"--stdout-pipe-size", L"0", L"id", L"1", L"1", L"c") == 0);
+    CHECK(wcscmp(inv.term, L"xterm") == 0 && inv.hangup_grace_ms == 250 && inv.output_buffer_size == 65536);
+
+    // Sizes: 1..32767 on Windows (COORD is signed 16-bit).
+    CHECK(PARSE(L"new", L"id", L"32767", L"32767", L"c") == 0);
+    CHECK(PARSE(L"new", L"id", L"32768", L"24", L"c") == -1 && message_has(L"invalid COLS '32768'") && message_has(L"1..32767"));
+    CHECK(PARSE(L"new", L"id", L"80", L"65535", L"c") == -1 && message_has(L"invalid ROWS"));
+    CHECK(PARSE(L"new", L"id", L"0", L"24", L"c") == -1);
+    CHECK(PARSE(L"new", L"id", L"-1", L"24", L"c") == -1);
+    CHECK(PARSE(L"new", L"id", L"+80", L"24", L"c") == -1);
+    CHECK(PARSE(L"new", L"id", L"080", L"024", L"c") == 0 && inv.cols == 80 && inv.rows == 24);
+    CHECK(PARSE(L"new", L"id", L"100000", L"24", L"c") == -1);
+    CHECK(PARSE(L"new", L"id", L"8 0", L"24", L"c") == -1);
+
+    // IDs.
+    CHECK(PARSE(L"new", L"a.b_c-D9", L"1", L"1", L"c") == 0);
+    CHECK(PARSE(L"new", L"a/b", L"1", L"1", L"c") == -1 && message_has(L"invalid ID 'a/b'"));
+    CHECK(PARSE(L"new", L"", L"1", L"1", L"c") == -1);
+    CHECK(pp_cli_valid_id(L"0123456789012345678901234567890123456789012345678901234567890123") == 1);
+    CHECK(pp_cli_valid_id(L"01234567890123456789012345678901234567890123456789012345678901234") == 0);
+    CHECK(pp_cli_valid_id(L"a\\b") == 0 && pp_cli_valid_id(L"\x00e9") == 0);
+
+    // Errors: one line, the user's text made printable and bounded.
+    CHECK(PARSE(L"new", L"id", L"1", L"1") == -1 && message_has(L"missing CMD"));
+    CHECK(PARSE(L"new", L"id") == -1 && message_has(L"missing COLS ROWS"));
+    CHECK(PARSE(L"new") == -1 && message_has(L"missing ID COLS ROWS"));
+    CHECK(PARSE(L"new", L"id", L"1", L"1", L"") == -1 && message_has(L"CMD is empty"));
+    CHECK(PARSE(L"new", L"--bogus", L"id", L"1", L"1", L"c") == -1 && message_has(L"unknown option '--bogus'"));
+    CHECK(PARSE(L"new", L"--cwd") == -1 && message_has(L"--cwd needs a value"));
+    CHECK(PARSE(L"new", L"--env", L"=x", L"id", L"1", L"1", L"c") == -1 && message_has(L"NAME=VALUE"));
+    CHECK(PARSE(L"new", L"--env", L"novalue", L"id", L"1", L"1", L"c") == -1);
+    CHECK(PARSE(L"new", L"--output-buffers", L"3", L"id", L"1", L"1", L"c") == -1);
+    CHECK(PARSE(L"new", L"--hangup-grace", L"3601", L"id", L"1", L"1", L"c") == -1);
+    CHECK(PARSE(L"new", L"--hangup-grace", L"1.2345", L"id", L"1", L"1", L"c") == -1);
+    CHECK(PARSE(L"new", L"--hangup-grace", L".", L"id", L"1", L"1", L"c") == -1);
+    CHECK(PARSE(L"new", L"--hangup-grace", L".5", L"id", L"1", L"1", L"c") == 0 && inv.hangup_grace_ms == 500);
+    CHECK(PARSE(L"new", L"--output-buffer-size", L"1023", L"id", L"1", L"1", L"c") == -1);
+    CHECK(PARSE(L"bo\x1b[2Jgus") == -1 && message_has(L"'bo?[2Jgus'"));
+    {
+        wchar_t long_id[300];
+        for (int i = 0; i < 299; i++) long_id[i] = L'x';
+        long_id[299] = 0;
+        CHECK(PARSE(L"status", long_id) == -1 && message_has(L"...'") && wcslen(message) < 200);
+    }
+    // Several arguments: the program name cannot hold a quote (no escape exists for it).
+    CHECK(PARSE(L"new", L"id", L"1", L"1", L"a\"b", L"x") == -1 && message_has(L"double quote"));
+    CHECK(PARSE(L"new", L"id", L"1", L"1", L"\"C:\\Program Files\\x.exe\" -y") == 0);
+
+    // Help and version, anywhere they make sense.
+    CHECK(PARSE(L"--help") == 0 && inv.verb == PP_VERB_HELP);
+    CHECK(PARSE(L"-h") == 0 && inv.verb == PP_VERB_HELP);
+    CHECK(PARSE(L"new", L"--help") == 0 && inv.verb == PP_VERB_HELP);
+    CHECK(PARSE(L"--version") == 0 && inv.verb == PP_VERB_VERSION);
+    CHECK(pp_cli_parse(1, (wchar_t *const[]){ L"ptyproxy.exe", NULL }, &inv, message) == -1 && message_has(L"missing command"));
+
+    // Control commands.
+    CHECK(PARSE(L"resize", L"id", L"120", L"40") == 0 && inv.verb == PP_VERB_RESIZE && inv.cols == 120 && inv.rows == 40);
+    CHECK(PARSE(L"resize", L"id", L"120") == -1 && message_has(L"usage: ptyproxy resize"));
+    CHECK(PARSE(L"resize", L"id", L"40000", L"40") == -1);
+    CHECK(PARSE(L"signal", L"id", L"INT") == 0 && inv.signal_number == 2);
+    CHECK(PARSE(L"signal", L"id", L"sigterm") == 0 && inv.signal_number == 15);
+    CHECK(PARSE(L"signal", L"id", L"9") == 0 && inv.signal_number == 9);
+    CHECK(PARSE(L"signal", L"id", L"NOPE") == -1 && message_has(L"unknown signal 'NOPE'"));
+    CHECK(PARSE(L"signal", L"id", L"65") == -1);
+    CHECK(PARSE(L"status", L"id") == 0 && inv.verb == PP_VERB_STATUS);
+    CHECK(PARSE(L"status") == -1);
+    CHECK(PARSE(L"list") == 0 && inv.verb == PP_VERB_LIST);
+    CHECK(PARSE(L"list", L"x") == -1);
+}
+
+// ---- control_line -------------------------------------------------------
+
+static pp_request request;
+static const char *reason;
+
+static int control(const char *line) {
+    reason = NULL;
+    return pp_control_parse(line, strlen(line), &request, &reason);
+}
+
+static void test_control_line(void) {
+    CHECK(control("resize 120 40") == 0 && request.kind == PP_REQUEST_RESIZE && request.cols == 120 && request.rows == 40);
+    CHECK(control("RESIZE\t120  40\r") == 0 && request.cols == 120);
+    CHECK(control("120 40") == 0 && request.kind == PP_REQUEST_RESIZE && request.rows == 40);  // conpty_proxy.exe
+    CHECK(control("  7 8  ") == 0 && request.cols == 7 && request.rows == 8);
+    CHECK(control("32767 1") == 0);
+    CHECK(control("32768 1") == -1 && strstr(reason, "1..32767"));
+    CHECK(control("-1 5") == -1 && strstr(reason, "size"));
+    CHECK(control("0 5") == -1);
+    CHECK(control("resize 1") == -1 && strcmp(reason, "usage: resize COLS ROWS") == 0);
+    CHECK(control("resize a b") == -1);
+    CHECK(control("signal INT") == 0 && request.kind == PP_REQUEST_SIGNAL && request.signal_number == 2);
+    CHECK(control("signal sigkill") == 0 && request.signal_number == 9);
+    CHECK(control("signal 15") == 0 && request.signal_number == 15);
+    CHECK(control("signal 0") == -1 && strcmp(reason, "unknown signal") == 0);
+    CHECK(control("signal 100") == -1);
+    CHECK(control("signal") == -1 && strstr(reason, "usage"));
+    CHECK(control("status") == 0 && request.kind == PP_REQUEST_STATUS);
+    CHECK(control("status x") == -1);
+    CHECK(control("ping") == 0 && request.kind == PP_REQUEST_PING);
+    CHECK(control("") == -1 && strcmp(reason, "empty request") == 0);
+    CHECK(control(" \r\t") == -1 && strcmp(reason, "empty request") == 0);
+    CHECK(control("hello") == -1 && strstr(reason, "unknown request"));
+    CHECK(control("1 2 3") == -1 && strstr(reason, "unknown request"));
+    CHECK(pp_control_parse("ping\0x", 6, &request, &reason) == -1 && strstr(reason, "malformed"));
+    CHECK(control("p\xc3\xa9ng") == -1 && strstr(reason, "malformed"));
+    {
+        char line[300];
+        memset(line, 'a', sizeof line);
+        CHECK(pp_control_parse(line, 257, &request, &reason) == -1 && strstr(reason, "too long"));
+        memcpy(line, "ping", 4);
+        memset(line + 4, ' ', 252);
+        CHECK(pp_control_parse(line, 256, &request, &reason) == 0 && request.kind == PP_REQUEST_PING);
+    }
+    CHECK(pp_signal_number("SIGWINCH", 8) == 28 && pp_signal_number("sig", 3) == 0 && pp_signal_number("64", 2) == 64);
+    CHECK(strcmp(pp_signal_name(15), "TERM") == 0 && pp_signal_name(16) == NULL);
+
+    // JSON strings: quotes, backslashes, control bytes escaped; other bytes kept.
+    char json[64];
+    size_t n = pp_json_append_string(json, 0, sizeof json, "a\"b\\c\n\x01\xc3\xa9", 9);
+    CHECK(n != (size_t)-1);
+    json[n] = 0;
+    CHECK(strcmp(json, "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"") == 0);
+    CHECK(pp_json_append_string(json, 0, 4, "abcdef", 6) == (size_t)-1);
+
+    char reply[512];
+    pp_status status = { .id = "t1", .pid = 10, .child_pid = 11, .cols = 80, .rows = 24, .bytes_in = 5,
+                         .bytes_out = 1ULL << 40, .uptime_ms = 61005, .command_json = "[\"cmd.exe\"]" };
+    n = pp_format_status(reply, sizeof reply, &status);
+    CHECK(n != (size_t)-1 && n == strlen(reply));
+    CHECK(strcmp(reply, "ok {\"id\":\"t1\",\"pid\":10,\"child_pid\":11,\"cols\":80,\"rows\":24,\"bytes_in\":5,"
+                        "\"bytes_out\":1099511627776,\"uptime\":61.005,\"command\":[\"cmd.exe\"]}") == 0);
+    CHECK(pp_format_status(reply, 20, &status) == (size_t)-1);
+}
+
+// ---- argquote -----------------------------------------------------------
+
+/// Joins, splits back, and compares with the original arguments.
+static int round_trip(int argc, const wchar_t **argv) {
+    wchar_t line[4096];
+    size_t n = pp_argquote_join(argc, argv, line, 4096);
+    if (n == (size_t)-1 || n >= 4096) return 0;
+    static argsplit_result split;
+    if (argsplit(line, &split) != 0 || split.argc != argc) return 0;
+    for (int i = 0; i < argc; i++)
+        if (wcscmp(split.argv[i], argv[i]) != 0) return 0;
+    return 1;
+}
+
+#define ROUND_TRIP(...) round_trip(sizeof((const wchar_t *[]){ __VA_ARGS__ }) / sizeof(wchar_t *), \
+                                   (const wchar_t *[]){ __VA_ARGS__ })
+
+static int joins_to(const wchar_t *expected, int argc, const wchar_t **argv) {
+    wchar_t line[512];
+    size_t n = pp_argquote_join(argc, argv, line, 512);
+    return n == wcslen(expected) && wcscmp(line, expected) == 0;
+}
+#define JOINS_TO(expected, ...) joins_to(expected, sizeof((const wchar_t *[]){ __VA_ARGS__ }) / sizeof(wchar_t *), \
+                                         (const wchar_t *[]){ __VA_ARGS__ })
+
+static void test_argquote(void) {
+    // The documented examples of the Microsoft C runtime, in reverse.
+    CHECK(JOINS_TO(L"cmd.exe /c echo", L"cmd.exe", L"/c", L"echo"));
+    CHECK(JOINS_TO(L"p \"a b\" c", L"p", L"a b", L"c"));
+    CHECK(JOINS_TO(L"p \"ab\\\"c\" \\ d", L"p", L"ab\"c", L"\\", L"d"));
+    CHECK(JOINS_TO(L"p a\\\\\\b \"de fg\" h", L"p", L"a\\\\\\b", L"de fg", L"h"));
+    CHECK(JOINS_TO(L"p \"a\\\\\\\"b\" c d", L"p", L"a\\\"b", L"c", L"d"));
+    CHECK(JOINS_TO(L"p \"a\\\\b c\\\\\"", L"p", L"a\\\\b c\\"));  // trailing backslash doubled before the quote
+    CHECK(JOINS_TO(L"p \"\"", L"p", L""));
+    CHECK(JOINS_TO(L"\"C:\\Program Files\\x\\\" y", L"C:\\Program Files\\x\\", L"y"));  // program name: literal
+    CHECK(JOINS_TO(L"\"\" y", L"", L"y"));
+    {
+        const wchar_t *bad[] = { L"a\"b", L"x" };
+        CHECK(pp_argquote_join(2, bad, NULL, 0) == (size_t)-1);
+    }
+    // Size first, then the text.
+    {
+        const wchar_t *args[] = { L"p", L"a b" };
+        wchar_t small[4];
+        CHECK(pp_argquote_join(2, args, NULL, 0) == 7);
+        CHECK(pp_argquote_join(2, args, small, 4) == 7 && small[0] == 0);
+    }
+    CHECK(ROUND_TRIP(L"p", L"", L"\"", L"\\", L"\\\\\"", L"a b\\", L" ", L"\t", L"x\"y\"z", L"\\\\server\\share\\"));
+    CHECK(ROUND_TRIP(L"C:\\a b\\c.exe", L"\"\"", L"\\\"\\\"", L"end\\"));
+    CHECK(ROUND_TRIP(L"p", L"line\nbreak", L"\x00e9\x20ac", L"*?"));
+    // The splitter's own cases, so that the round trips test something.
+    {
+        static argsplit_result split;
+        CHECK(argsplit(L"\"C:\\a b\\p.exe\" \"x y\" z\\\\\\\"w \"\"\"\"", &split) == 0);
+        CHECK(split.argc == 4);
+        CHECK(wcscmp(split.argv[0], L"C:\\a b\\p.exe") == 0);
+        CHECK(wcscmp(split.argv[1], L"x y") == 0);
+        CHECK(wcscmp(split.argv[2], L"z\\\"w") == 0);
+        CHECK(wcscmp(split.argv[3], L"\"") == 0);
+        CHECK(argsplit(L"p  a\\\\\"b c\"", &split) == 0 && split.argc == 2 && wcscmp(split.argv[1], L"a\\b c") == 0);
+    }
+}
+
+// ---- error_text ---------------------------------------------------------
+
+static int cleans_to(const wchar_t *raw, const wchar_t *expected) {
+    wchar_t out[128];
+    size_t n = pp_error_clean(raw, out, 128);
+    return n == wcslen(out) && wcscmp(out, expected) == 0;
+}
+
+static void test_error_text(void) {
+    CHECK(cleans_to(L"Bad EXE format for %1.\r\n", L"Bad EXE format"));  // Wine, error 193
+    CHECK(cleans_to(L"%1 is not a valid Win32 application.\r\n", L"is not a valid Win32 application"));
+    CHECK(cleans_to(L"The system cannot find the file specified.\r\n", L"The system cannot find the file specified"));
+    CHECK(cleans_to(L"A %1!s! B %23 C\tD\n\nE", L"A B C D E"));
+    CHECK(cleans_to(L"100% sure %", L"100% sure %"));
+    CHECK(cleans_to(L"%1!s", L""));
+    CHECK(cleans_to(L"", L""));
+    wchar_t small[6];
+    CHECK(pp_error_clean(L"abcdefghij", small, 6) == 5 && wcscmp(small, L"abcde") == 0);
+}
+
+int main(void) {
+    test_error_text();
+    test_cli();
+    test_control_line();
+    test_argquote();
+    printf("parser tests: %d checks, %d failed\n", checks, failures);
+    return failures ? 1 : 0;
+}
