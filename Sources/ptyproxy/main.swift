@@ -98,8 +98,8 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
     configuration.output.bufferCount = options.outputBufferCount
     configuration.output.bufferSize = options.outputBufferSize
     configuration.stdoutPipeSize = options.stdoutPipeSize
-    configuration.controlDirectory = SessionDirectory.defaultPath()
     do {
+        configuration.controlDirectory = try SessionDirectory.forNewSession()
         let status = try Session(configuration).run()
         exit(status.shellCode)
     } catch {
