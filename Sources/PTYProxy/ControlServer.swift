@@ -242,9 +242,14 @@ public final class ControlServer: Sendable {
                 clients[slot].inputEnded = true
             }
         }
-        clients[slot].answerLines { answer($0, context) }
-        if !clients[slot].flush(now: monotonicMilliseconds()) || clients[slot].isFinished {
-            clients.remove(slot)
+        // Answer and send until the client's queue stays full or nothing is
+        // left to answer: lines held back while the queue was full must not
+        // wait for the client to send more.
+        while true {
+            clients[slot].answerLines { answer($0, context) }
+            guard clients[slot].flush(now: monotonicMilliseconds()) else { clients.remove(slot); return }
+            if clients[slot].isFinished { clients.remove(slot); return }
+            if clients[slot].queued > 0 || !clients[slot].hasCompleteLine { return }
         }
     }
 
@@ -341,6 +346,7 @@ struct ControlClientState {
 
     var queued: Int { output.count - outputOffset }
     var isIdle: Bool { input.isEmpty && queued == 0 }
+    var hasCompleteLine: Bool { !refusedFurther && (input.contains(UInt8(ascii: "\n")) || (inputEnded && !input.isEmpty)) }
     var isFinished: Bool { (inputEnded || refusedFurther) && queued == 0 }
 
     var wantedEvents: Poller.Events {

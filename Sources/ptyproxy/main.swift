@@ -124,7 +124,12 @@ case .success(.signal(let id, let signal)):
 case .success(.status(let id)):
     printOut(controlRequest("status", to: id))
 case .success(.list):
-    for session in ControlClient().list() {
+    let client = ControlClient()
+    // A candidate directory that exists but cannot be trusted is named on
+    // stderr (how to fix it) and not read; the others are listed.
+    for problem in client.problems { printError("ptyproxy: \(problem)") }
+    for session in client.list() {
         printOut("\(session.id)\t\(session.status)")
     }
+    if client.directories.isEmpty && !client.problems.isEmpty { exit(ControlExit.refused) }
 }
