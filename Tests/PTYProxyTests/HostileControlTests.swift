@@ -196,6 +196,21 @@ let rootOnly = "needs root to create a second user and play the attacker as that
         }
     }
 
+    @Test func theReplyFuzzCorpusParsesToPrintableText() {
+        let corpus = ReliabilityTests.corpus("reply")
+        #expect(corpus.count >= 10)
+        for input in corpus {
+            let text: String
+            switch ControlReply.parse(input) {
+            case .ok(let body): text = body
+            case .error(let reason): text = reason
+            case .unexpected(let quoted): text = quoted
+            }
+            #expect(text.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7f && !(0x80...0x9f).contains($0.value) },
+                    "\(input.prefix(20))")
+        }
+    }
+
     // MARK: Finding 2: bounded waits
 
     @Test func aStoppedProxyWithAFullBacklogHangsNoClient() throws {
@@ -217,7 +232,7 @@ let rootOnly = "needs root to create a second user and play the attacker as that
                 break
             }
         }
-        #expect(fillers.count < 1000, "the backlog never filled")
+        #expect(fillers.count >= 10 && fillers.count < 1000, "\(fillers.count) connections filled the backlog")
         let (status, statusTime) = timedTool(["status", id])
         #expect(status.status == .exited(1) && statusTime < 8000, "status: \(String(describing: status.status)) after \(statusTime) ms")
         #expect(status.errorLines.count == 1)
