@@ -7,10 +7,10 @@ import SystemPackage
 final class ControlConnection {
     let socket: FileDescriptor
 
-    init?(_ id: String) {
+    init?(_ id: String, directory: String = TestEnvironment.controlDirectory) {
         guard let socket = try? UnixSocket.make() else { return nil }
         do {
-            try UnixSocket.connect(socket, to: SessionDirectory.socketPath(directory: TestEnvironment.controlDirectory, id: id))
+            try UnixSocket.connect(socket, to: SessionDirectory.socketPath(directory: directory, id: id))
         } catch {
             socket.closeQuietly()
             return nil

@@ -214,12 +214,14 @@ let rootOnly = "needs root to create a second user and play the attacker as that
     // MARK: Finding 2: bounded waits
 
     @Test func aStoppedProxyWithAFullBacklogHangsNoClient() throws {
+        // A runtime directory of its own: other suites' `list` must not meet the stopped proxy.
+        let (environment, _, directory) = TestEnvironment.privateRuntime("stopped")
         let id = uniqueID("stopped")
-        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"])
-        #expect(eventually { ControlConnection(id) != nil })
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"], environment: environment)
+        #expect(eventually { ControlConnection(id, directory: directory)?.request("ping") == "ok pong" })
         kill(proxy.pid, SIGSTOP)
         defer { kill(proxy.pid, SIGCONT) }
-        let path = SessionDirectory.socketPath(directory: TestEnvironment.controlDirectory, id: id)
+        let path = SessionDirectory.socketPath(directory: directory, id: id)
         var fillers: [FileDescriptor] = []
         defer { for filler in fillers { filler.closeQuietly() } }
         while fillers.count < 1000 {
@@ -233,12 +235,12 @@ let rootOnly = "needs root to create a second user and play the attacker as that
             }
         }
         #expect(fillers.count >= 10 && fillers.count < 1000, "\(fillers.count) connections filled the backlog")
-        let (status, statusTime) = timedTool(["status", id])
+        let (status, statusTime) = timedTool(["status", id], environment: environment)
         #expect(status.status == .exited(1) && statusTime < 8000, "status: \(String(describing: status.status)) after \(statusTime) ms")
         #expect(status.errorLines.count == 1)
-        let (list, listTime) = timedTool(["list"])
+        let (list, listTime) = timedTool(["list"], environment: environment)
         #expect(list.status == .exited(0) && listTime < 5000, "list after \(listTime) ms")
-        let (duplicate, newTime) = timedTool(["new", id, "80", "24", "true"])
+        let (duplicate, newTime) = timedTool(["new", id, "80", "24", "true"], environment: environment)
         #expect(duplicate.status == .exited(125) && newTime < 3000, "new after \(newTime) ms")
         #expect(duplicate.errorText.contains("already running"))
         kill(proxy.pid, SIGCONT)
@@ -249,10 +251,12 @@ let rootOnly = "needs root to create a second user and play the attacker as that
     // MARK: Finding 6: control denial of service
 
     @Test func slowLorisClientsHoldNoSlotAndEachLineHasAnAbsoluteDeadline() {
+        // A runtime directory of its own: no other suite's client may take a slot here.
+        let (environment, _, directory) = TestEnvironment.privateRuntime("loris")
         let id = uniqueID("loris")
-        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"])
-        #expect(eventually { ControlConnection(id) != nil })
-        let lorises = (0..<ControlServer.maximumClients).compactMap { _ in ControlConnection(id) }
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"], environment: environment)
+        #expect(eventually { ControlConnection(id, directory: directory)?.request("ping") == "ok pong" })
+        let lorises = (0..<ControlServer.maximumClients).compactMap { _ in ControlConnection(id, directory: directory) }
         #expect(lorises.count == ControlServer.maximumClients)
         let descriptors = lorises.map(\.socket.rawValue)
         let started = now()
@@ -265,7 +269,7 @@ let rootOnly = "needs root to create a second user and play the attacker as that
         }
         usleep(1_500_000)
         for round in 0..<5 {
-            let (resize, elapsed) = timedTool(["resize", id, "\(70 + round)", "20"])
+            let (resize, elapsed) = timedTool(["resize", id, "\(70 + round)", "20"], environment: environment)
             #expect(resize.status == .exited(0), "round \(round): \(resize.errorText)")
             #expect(elapsed < 2000, "round \(round) took \(elapsed) ms")
             usleep(300_000)
@@ -282,14 +286,16 @@ let rootOnly = "needs root to create a second user and play the attacker as that
     }
 
     @Test func clientsPingingEveryFewSecondsAreShedForANewcomer() {
+        // A runtime directory of its own: no other suite's client may take a slot here.
+        let (environment, _, directory) = TestEnvironment.privateRuntime("pinger")
         let id = uniqueID("pinger")
-        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"])
-        #expect(eventually { ControlConnection(id) != nil })
-        let pingers = (0..<ControlServer.maximumClients).compactMap { _ in ControlConnection(id) }
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"], environment: environment)
+        #expect(eventually { ControlConnection(id, directory: directory)?.request("ping") == "ok pong" })
+        let pingers = (0..<ControlServer.maximumClients).compactMap { _ in ControlConnection(id, directory: directory) }
         for pinger in pingers { #expect(pinger.request("ping") == "ok pong") }
         usleep(300_000)
         for round in 0..<3 {
-            let (resize, elapsed) = timedTool(["resize", id, "\(90 + round)", "20"])
+            let (resize, elapsed) = timedTool(["resize", id, "\(90 + round)", "20"], environment: environment)
             #expect(resize.status == .exited(0), "round \(round): \(resize.errorText)")
             #expect(elapsed < 2000)
         }
@@ -442,14 +448,20 @@ let rootOnly = "needs root to create a second user and play the attacker as that
     // MARK: Finding 10: out of descriptors
 
     @Test func runningOutOfDescriptorsDoesNotSpin() {
+        let (environment, _, directory) = TestEnvironment.privateRuntime("emfile")
         let id = uniqueID("emfile")
-        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"])
-        #expect(eventually { ControlConnection(id) != nil })
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"], environment: environment)
+        // Fully started (the socket is published before the relay is set up,
+        // and the limit must not hit the set-up): the server answers, the relay echoes.
+        #expect(eventually { ControlConnection(id, directory: directory)?.request("ping") == "ok pong" })
+        proxy.write("up\n")
+        #expect(proxy.read(untilContains: "up\r\nup\r\n"))
+        usleep(100_000)
         guard let open = ProcessProbe.descriptorCount(proxy.pid) else { Issue.record("no /proc"); return }
         // Room for two clients, no more.
         let limit = HostedProcess(["/usr/bin/prlimit", "--pid", "\(proxy.pid)", "--nofile=\(open + 2):"])
         #expect(limit.finish() == .exited(0), "\(limit.errorText)")
-        let connections = (0..<8).compactMap { _ in ControlConnection(id) }
+        let connections = (0..<8).compactMap { _ in ControlConnection(id, directory: directory) }
         #expect(connections.count == 8)
         usleep(200_000)
         let before = cpuTicks(proxy.pid) ?? 0
@@ -469,9 +481,9 @@ let rootOnly = "needs root to create a second user and play the attacker as that
         }
         #expect(busy >= 3, "\(busy) told busy")
         _ = HostedProcess(["/usr/bin/prlimit", "--pid", "\(proxy.pid)", "--nofile=1024:"]).finish()
-        #expect(runTool(["resize", id, "70", "20"]).status == .exited(0))
+        #expect(runTool(["resize", id, "70", "20"], environment: environment).status == .exited(0))
         proxy.closeInput()
-        #expect(proxy.finish() == .exited(0))
+        #expect(proxy.finish() == .exited(0), "\(proxy.errorText)")
     }
 
     // MARK: Finding 12a-c: environment
