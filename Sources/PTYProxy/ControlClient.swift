@@ -54,6 +54,16 @@ public struct ControlClient: Sendable {
         throw .noSuchSession(id)
     }
 
+    /// The socket path of a live session `id` in any of the directories, if
+    /// there is one: `new` refuses an ID that is live in another candidate
+    /// directory (one made while its preferred directory was squatted).
+    public func liveSocket(of id: String) -> String? {
+        for directory in directories where (try? liveness(of: id, in: directory, cleanUpStale: false)) == .live {
+            return directory.socketPath(id)
+        }
+        return nil
+    }
+
     enum Liveness { case live, gone }
 
     /// Live when another process holds the ID's lock. A lock that can be

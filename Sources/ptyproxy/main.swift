@@ -99,7 +99,11 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
     configuration.output.bufferSize = options.outputBufferSize
     configuration.stdoutPipeSize = options.stdoutPipeSize
     do {
-        configuration.controlDirectory = try SessionDirectory.forNewSession()
+        let directory = try SessionDirectory.forNewSession()
+        if let socket = ControlClient().liveSocket(of: options.id), !socket.hasPrefix(directory.path + "/") {
+            fail("session '\(options.id)' is already running (\(socket))")
+        }
+        configuration.controlDirectory = directory
         let status = try Session(configuration).run()
         exit(status.shellCode)
     } catch {

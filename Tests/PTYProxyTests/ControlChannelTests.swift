@@ -211,8 +211,9 @@ func runTool(_ arguments: [String], environment: [String] = TestEnvironment.vari
         let refused = HostedProcess(asNobody + [ProxyBinary.path, "resize", id, "70", "20"], environment: environment)
         #expect(refused.finish() != .exited(0))
         #expect(refused.errorLines.count == 1)
-        let raw = HostedProcess(asNobody + ["/usr/bin/socat", "-t5", "-", "UNIX-CONNECT:\(socket)"], environment: environment)
-        raw.write("resize 70 20\n")
+        // Only read: the server answers at accept and closes, so a request
+        // written after that would fail with EPIPE and end socat early.
+        let raw = HostedProcess(asNobody + ["/usr/bin/socat", "-u", "UNIX-CONNECT:\(socket)", "-"], environment: environment)
         #expect(raw.finish() != nil)
         #expect(raw.outputText.contains("error permission denied"), "\(raw.outputText) \(raw.errorText)")
         chmod(directory, 0o700); chmod(socket, 0o600); chmod(runtime, 0o700)

@@ -152,6 +152,13 @@ let rootOnly = "needs root to create a second user and play the attacker as that
         let list = runTool(["list"], environment: environment)
         #expect(list.outputText.contains("\(real)\t{"))
         #expect(!list.output.contains(0x1b) && !list.outputText.contains("pwned") && !list.errorText.contains("pwned"))
+        // Once the squatter is gone, `new` would use the preferred directory
+        // again; an ID live in the fallback one is still refused.
+        kill(fake.pid, SIGKILL)
+        _ = fake.finish(timeoutMilliseconds: 5000)
+        #expect(HostedProcess(attacker.command(["/bin/rm", "-rf", squatted])).finish() == .exited(0))
+        let again = runTool(["new", real, "80", "24", "true"], environment: environment)
+        #expect(again.status == .exited(125) && again.errorText.contains("already running"), "\(again.errorText)")
         session.closeInput()
         #expect(session.finish() == .exited(0))
     }
