@@ -427,6 +427,33 @@ let rootOnly = "needs root to create a second user and play the attacker as that
         }
     }
 
+    @Test func theLockAndTheSocketGoWithEverySession() {
+        let (environment, _, directory) = TestEnvironment.privateRuntime("lockgone")
+        func leftovers() -> [String] {
+            guard let handle = opendir(directory) else { return [] }
+            defer { closedir(handle) }
+            var names: [String] = []
+            while let entry = readdir(handle) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            return names
+        }
+        #expect(HostedProcess(proxy: ["new", uniqueID("ok"), "80", "24", "true"], environment: environment).finish() == .exited(0))
+        #expect(leftovers().isEmpty, "\(leftovers())")
+        let failed = HostedProcess(proxy: ["new", "--cwd", "/nonexistent/dir", uniqueID("bad"), "80", "24", "true"],
+                                   environment: environment)
+        #expect(failed.finish() == .exited(125))
+        #expect(leftovers().isEmpty, "\(leftovers())")
+        let id = uniqueID("term")
+        let terminated = HostedProcess(proxy: ["new", id, "80", "24", "sleep", "100"], environment: environment)
+        #expect(eventually { access("\(directory)/\(id).sock", F_OK) == 0 })
+        #expect(access("\(directory)/\(id).lock", F_OK) == 0)
+        kill(terminated.pid, SIGTERM)
+        #expect(terminated.finish() == .exited(128 + SIGHUP))
+        #expect(leftovers().isEmpty, "\(leftovers())")
+    }
+
     // MARK: Finding 9: strict umask
 
     @Test func aStrictUmaskLocksNobodyOut() {
