@@ -80,6 +80,10 @@ public enum SessionDirectory {
         var directories: [ControlDirectory] = []
         var problems: [String] = []
         for candidate in candidates() {
+            // A base that is missing or unfit (a HOME others can write to)
+            // only means this candidate is not one: nothing to report.
+            guard let base = try? openBase(candidate) else { continue }
+            base.closeQuietly()
             do {
                 directories.append(try open(candidate, create: false))
             } catch {
