@@ -266,9 +266,11 @@ public final class ControlDirectory: Sendable {
     /// The public path of session `id`'s socket.
     public func socketPath(_ id: String) -> String { SessionDirectory.socketPath(directory: path, id: id) }
 
-    /// The names in the directory (read through a duplicate of the descriptor).
+    /// The names in the directory. Read through a new open of "." relative
+    /// to the descriptor (not a dup, which would share, and leave at the
+    /// end, the directory offset of the next reading).
     func entries() -> [String] {
-        let copy = fcntl(descriptor.rawValue, F_DUPFD_CLOEXEC, 0)
+        let copy = openat(descriptor.rawValue, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard copy >= 0 else { return [] }
         guard let handle = fdopendir(copy) else { close(copy); return [] }
         defer { closedir(handle) }

@@ -418,13 +418,23 @@ let rootOnly = "needs root to create a second user and play the attacker as that
         let socket = try UnixSocket.make()
         try UnixSocket.bind(socket, to: temporary)
         socket.closeQuietly()
+        // A second dead session, cleaned by `list` alone.
+        let other = uniqueID("dead")
+        let otherProxy = HostedProcess(proxy: ["new", other, "80", "24", "cat"], environment: environment)
+        #expect(eventually { access("\(directory)/\(other).sock", F_OK) == 0 })
+        let otherTemporary = "\(directory)/.\(other).999998.tmp"
+        let otherSocket = try UnixSocket.make()
+        try UnixSocket.bind(otherSocket, to: otherTemporary)
+        otherSocket.closeQuietly()
+        kill(otherProxy.pid, SIGKILL)
+        _ = otherProxy.waitForExit(timeoutMilliseconds: 5000)
         kill(proxy.pid, SIGKILL)
         _ = proxy.waitForExit(timeoutMilliseconds: 5000)
         // The lock went with the process: the client knows at once.
         let (status, elapsed) = timedTool(["status", id], environment: environment)
         #expect(status.status == .exited(4) && elapsed < 1000)
         _ = runTool(["list"], environment: environment)
-        for name in ["\(id).sock", "\(id).lock", ".\(id).999999.tmp"] {
+        for name in ["\(id).sock", "\(id).lock", ".\(id).999999.tmp", "\(other).sock", "\(other).lock", ".\(other).999998.tmp"] {
             #expect(access("\(directory)/\(name)", F_OK) != 0, "\(name) left behind")
         }
     }
