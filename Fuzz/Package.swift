@@ -1,5 +1,6 @@
 // swift-tools-version: 6.0
-// libFuzzer harnesses for ptyproxy's two pure parsers. A package of its own so
+// libFuzzer harnesses for ptyproxy's pure parsers (control request, control
+// reply, command line). A package of its own so
 // that the sanitizer flags never touch the main build. See RELIABILITY.md and
 // scripts/reliability/fuzz.sh.
 import PackageDescription
@@ -17,6 +18,10 @@ let package = Package(
         .target(name: "FuzzDriver"),
         .executableTarget(
             name: "FuzzControlRequest",
+            dependencies: ["FuzzDriver", .product(name: "PTYProxy", package: mainPackage)]
+        ),
+        .executableTarget(
+            name: "FuzzControlReply",
             dependencies: ["FuzzDriver", .product(name: "PTYProxy", package: mainPackage)]
         ),
         .executableTarget(

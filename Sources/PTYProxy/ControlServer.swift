@@ -21,87 +21,115 @@ struct ControlContext: Sendable {
 ///
 /// It never waits on the data paths: a resize is one ioctl on the master,
 /// which does not block whatever the relay is doing. Every client socket is
-/// non-blocking and has a deadline, so a client that connects and stalls,
-/// or sends half a line, is dropped without delaying anyone else.
+/// non-blocking and every client has deadlines, so no client can hold the
+/// server or a slot for long:
+/// - a request line must be complete 5 s after its first byte (absolute,
+///   however slowly it trickles in);
+/// - a connection with nothing pending is closed after 5 s idle;
+/// - replies are queued per client and sent as the client takes them, never
+///   dropped or cut; a client is read no further while its queue is over
+///   64 KiB, and one that takes nothing for 5 s is dropped;
+/// - when all slots are taken, the longest-idle client (or one whose line has
+///   been trickling in for over a second) is shed before a newcomer is refused;
+/// - out of descriptors (EMFILE), a spare one is given up to accept the
+///   newcomer and answer `error busy`, instead of spinning on accept.
 ///
-/// The socket is created under a temporary name, listened on, and only then
-/// hard-linked to `ID.sock`: the name appears atomically, already serving,
-/// and link(2) failing with EEXIST is how a duplicate ID is detected.
+/// Liveness is the session's lock (SessionLock), held for the server's whole
+/// life. Holding it, the server removes a dead predecessor's socket and
+/// temporary names, binds under `.ID.PID.tmp`, listens, and renames that
+/// to `ID.sock`: the name appears atomically, already serving.
 public final class ControlServer: Sendable {
-    /// Clients served at once; more are answered `error busy`.
+    /// Clients served at once.
     static let maximumClients = 16
-    /// A client idle this long without a complete request is dropped.
-    static let clientTimeoutMilliseconds: Int64 = 5000
+    /// From the first byte of a request line to its newline.
+    static let lineTimeoutMilliseconds: Int64 = 5000
+    /// A connection with nothing pending is closed after this long.
+    static let idleTimeoutMilliseconds: Int64 = 5000
+    /// A client that takes none of its queued replies for this long is dropped.
+    static let writeTimeoutMilliseconds: Int64 = 5000
+    /// A line trickling in for this long makes its client sheddable when full.
+    static let sheddableLineMilliseconds: Int64 = 1000
+    /// Queued reply bytes above which a client is not read.
+    static let replyQueueLimit = 64 << 10
+    /// How long a second `new` waits for a lock held briefly by a client
+    /// cleaning up a stale socket, before it calls the ID taken.
+    static let lockWaitMilliseconds: Int64 = 300
 
     public let socketPath: String
+    private let directory: ControlDirectory
+    private let lock: SessionLock
+    private let socketName: String
     private let listener: FileDescriptor
     private let identity: FileIdentity?
     private let wakeup: Wakeup
     private let stopping = Atomic<Bool>(false)
 
-    /// Binds `directory/ID.sock`, refusing an ID whose session is alive and
-    /// replacing a stale socket.
-    init(directory: String, id: String) throws(SessionError) {
-        try SessionDirectory.prepare(directory)
-        let path = SessionDirectory.socketPath(directory: directory, id: id)
-        let temporary = "\(directory)/.\(id).\(getpid()).tmp"
-        guard temporary.utf8.count <= UnixSocket.maximumPathLength else {
+    /// Takes the ID's lock (refusing an ID whose session is alive), replaces
+    /// whatever a dead session left, and publishes `ID.sock`.
+    init(directory: ControlDirectory, id: String) throws(SessionError) {
+        let path = directory.socketPath(id)
+        let giveUp = monotonicMilliseconds() + Self.lockWaitMilliseconds
+        var taken: SessionLock?
+        while taken == nil {
+            do {
+                switch try SessionLock.take(id, in: directory, create: true) {
+                case .acquired(let lock): taken = lock
+                case .held, .absent:
+                    guard monotonicMilliseconds() < giveUp else {
+                        throw SessionError("session '\(id)' is already running (\(path))")
+                    }
+                    usleep(10_000)
+                }
+            } catch let error as SessionError {
+                throw error
+            } catch {
+                throw SessionError("cannot lock session '\(id)' in \(directory.path): \(error)")
+            }
+        }
+        let lock = taken!
+        lock.removeLeftovers()
+        let socketName = "\(id).sock"
+        let temporary = ".\(id).\(getpid()).tmp"
+        guard let address = directory.socketAddress(temporary), directory.socketAddress(socketName) != nil else {
+            lock.release()
             throw SessionError("control socket path too long: \(path)")
         }
         let listener: FileDescriptor
         do {
             listener = try UnixSocket.make()
         } catch {
+            lock.release()
             throw SessionError("cannot create control socket: \(error)")
         }
-        do {
-            unlink(temporary)
-            let oldMask = umask(0o177)
-            defer { umask(oldMask) }
-            try UnixSocket.bind(listener, to: temporary)
-            defer { unlink(temporary) }
+        let descriptor = directory.descriptor.rawValue
+        do throws(Errno) {
+            try UnixSocket.bind(listener, to: address)
+            defer { unlinkat(descriptor, temporary, 0) }
+            // The directory keeps others out already; the socket's own mode
+            // is set explicitly, whatever the umask.
+            try valueOrErrno { fchmodat(descriptor, temporary, 0o600, 0) }
             try valueOrErrno { listen(listener.rawValue, 64) }
             try zeroOrErrno { ptyshim_set_nonblocking(listener.rawValue, 1) }
-            try Self.publish(temporary, as: path, id: id)
-        } catch let error as Errno {
-            listener.closeQuietly()
-            throw SessionError("cannot create control socket \(path): \(error)")
-        } catch let error as SessionError {
-            listener.closeQuietly()
-            throw error
+            try valueOrErrno { renameat(descriptor, temporary, descriptor, socketName) }
         } catch {
             listener.closeQuietly()
+            lock.release()
             throw SessionError("cannot create control socket \(path): \(error)")
         }
         self.socketPath = path
+        self.directory = directory
+        self.lock = lock
+        self.socketName = socketName
         self.listener = listener
-        self.identity = FileIdentity(path: path)
+        self.identity = FileIdentity(in: directory, name: socketName)
         do {
             self.wakeup = try Wakeup()
         } catch {
-            unlink(path)
+            directory.remove(socketName)
             listener.closeQuietly()
+            lock.release()
             throw SessionError("cannot create control socket: \(error)")
         }
-    }
-
-    /// Links the listening socket to its public name; a live session there
-    /// refuses the ID, a dead one's socket is replaced.
-    private static func publish(_ temporary: String, as path: String, id: String) throws {
-        for _ in 0..<3 {
-            do throws(Errno) {
-                try valueOrErrno { link(temporary, path) }
-                return
-            } catch {
-                // EEXIST: someone's socket is there, alive or left by a dead session.
-                guard error == .fileExists else { throw error }
-            }
-            if UnixSocket.isListening(at: path) {
-                throw SessionError("session '\(id)' is already running (\(path))")
-            }
-            unlink(path)  // stale: its proxy is gone
-        }
-        throw SessionError("session '\(id)': control socket \(path) keeps reappearing")
     }
 
     func start(context: ControlContext) -> IOThread {
@@ -113,11 +141,10 @@ public final class ControlServer: Sendable {
         wakeup.signal()
     }
 
-    /// Removes the socket file, if it is still ours.
+    /// Removes the socket file if it is still ours, then the lock.
     func removeSocket() {
-        if let identity, FileIdentity(path: socketPath) == identity {
-            unlink(socketPath)
-        }
+        if let identity { directory.remove(socketName, ifStill: identity) }
+        lock.release()
     }
 
     func close() {
@@ -130,70 +157,99 @@ public final class ControlServer: Sendable {
     private func serve(_ context: ControlContext) {
         var clients = ClientTable(capacity: Self.maximumClients)
         defer { clients.closeAll() }
+        var spare = SpareDescriptor()
+        defer { spare.close() }
+        var acceptPausedUntil: Int64 = 0
         let entries = UnsafeMutableBufferPointer<pollfd>.allocate(capacity: Self.maximumClients + 2)
         defer { entries.deallocate() }
         while !stopping.load(ordering: .acquiring) {
-            entries[0] = pollfd(listener, .readable)
+            let now = monotonicMilliseconds()
+            entries[0] = pollfd(fd: now >= acceptPausedUntil ? listener.rawValue : -1,
+                                events: Poller.Events.readable.rawValue, revents: 0)
             entries[1] = pollfd(wakeup.readEnd, .readable)
             for slot in 0..<Self.maximumClients {
-                entries[slot + 2] = pollfd(fd: clients.descriptor(slot), events: Poller.Events.readable.rawValue, revents: 0)
+                entries[slot + 2] = pollfd(fd: clients[slot].descriptor, events: clients[slot].wantedEvents.rawValue, revents: 0)
             }
-            let timeout = pollTimeout(until: clients.earliestDeadline())
-            guard (try? Poller.wait(entries, timeoutMilliseconds: timeout)) != nil else { continue }
+            var deadline = clients.earliestDeadline()
+            if now < acceptPausedUntil { deadline = min(deadline ?? acceptPausedUntil, acceptPausedUntil) }
+            guard (try? Poller.wait(entries, timeoutMilliseconds: pollTimeout(until: deadline))) != nil else { continue }
             if entries[1].reported(.readable) { wakeup.drain() }
-            if entries[0].reported(.readable) { acceptClients(into: &clients) }
             for slot in 0..<Self.maximumClients where entries[slot + 2].revents != 0 {
-                serviceClient(slot, in: &clients, context)
+                serviceClient(slot, events: Poller.Events(rawValue: entries[slot + 2].revents), in: &clients, context)
             }
-            clients.expire(now: monotonicMilliseconds()) { descriptor in
-                reply("error timeout", to: descriptor)
+            if entries[0].reported(.readable) {
+                if !acceptClients(into: &clients, spare: &spare) {
+                    acceptPausedUntil = monotonicMilliseconds() + 100
+                }
             }
+            clients.expire(now: monotonicMilliseconds())
         }
     }
 
-    private func acceptClients(into clients: inout ClientTable) {
-        while true {
+    /// Accepts what is waiting (a bounded number per round). Returns false
+    /// when out of descriptors even with the spare given up: back off.
+    private func acceptClients(into clients: inout ClientTable, spare: inout SpareDescriptor) -> Bool {
+        for _ in 0..<64 {
             var raw: CInt = -1
-            guard ptyshim_accept(listener.rawValue, &raw) == 0 else { return }
-            let client = FileDescriptor(rawValue: raw)
-            var peer: uid_t = 0
-            guard ptyshim_peer_uid(raw, &peer) == 0, peer == getuid() else {
-                reply("error permission denied", to: client)
-                client.closeQuietly()
+            let result = ptyshim_accept(listener.rawValue, &raw)
+            if result == EMFILE || result == ENFILE {
+                // Give up the spare to take the newcomer off the queue and
+                // tell it why, instead of seeing the listener ready forever.
+                guard spare.release() else { return false }
+                let retry = ptyshim_accept(listener.rawValue, &raw)
+                if retry == 0 {
+                    sendFarewell("error busy", to: raw)
+                    FileDescriptor(rawValue: raw).closeQuietly()
+                }
+                spare.reopen()
+                if retry != 0 { return retry == EAGAIN || retry == EWOULDBLOCK }
                 continue
             }
-            if !clients.add(client, deadline: monotonicMilliseconds() + Self.clientTimeoutMilliseconds) {
-                reply("error busy", to: client)
-                client.closeQuietly()
+            guard result == 0 else { return true }  // EAGAIN: done; ECONNABORTED: gone already
+            var peer: uid_t = 0
+            guard ptyshim_peer_uid(raw, &peer) == 0, peer == getuid() else {
+                sendFarewell("error permission denied", to: raw)
+                FileDescriptor(rawValue: raw).closeQuietly()
+                continue
+            }
+            let now = monotonicMilliseconds()
+            if !clients.add(raw, now: now) {
+                if let victim = clients.sheddable(now: now, lineAge: Self.sheddableLineMilliseconds) {
+                    sendFarewell("error busy", to: clients[victim].descriptor)
+                    clients.remove(victim)
+                    _ = clients.add(raw, now: now)
+                } else {
+                    sendFarewell("error busy", to: raw)
+                    FileDescriptor(rawValue: raw).closeQuietly()
+                }
             }
         }
+        return true
     }
 
-    /// Reads what the client sent and answers every complete line.
-    private func serviceClient(_ slot: Int, in clients: inout ClientTable, _ context: ControlContext) {
-        let descriptor = FileDescriptor(rawValue: clients.descriptor(slot))
-        var chunk = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        let count = withUnsafeMutableBytes(of: &chunk) { raw in
-            (try? valueOrErrno { system_read(descriptor.rawValue, raw.baseAddress, raw.count) }) ?? -1
-        }
-        if count < 0 && errno == EAGAIN { return }
-        if count <= 0 {
-            // End of the client's requests: a pending partial line is a
-            // request too (conpty_proxy.exe clients send "W H" and close).
-            if let line = clients.takePendingLine(slot), !line.isEmpty {
-                reply(answer(ControlRequest.parse(line), context), to: descriptor)
+    /// Reads what the client sent, answers every complete line into its
+    /// queue, and sends what the queue holds.
+    private func serviceClient(_ slot: Int, events: Poller.Events, in clients: inout ClientTable, _ context: ControlContext) {
+        if events.contains(.readable) || (events.intersection(.failure).isEmpty == false && !events.contains(.writable)) {
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let count = chunk.withUnsafeMutableBytes { raw in
+                (try? valueOrErrno { system_read(clients[slot].descriptor, raw.baseAddress, raw.count) }) ?? -1
             }
-            clients.remove(slot)
-            return
-        }
-        withUnsafeBytes(of: &chunk) { raw in
-            clients.append(UnsafeRawBufferPointer(rebasing: raw[..<count]), to: slot,
-                           deadline: monotonicMilliseconds() + Self.clientTimeoutMilliseconds) { line in
-                reply(answer(line.map { ControlRequest.parse($0) } ?? .failure(.lineTooLong), context), to: descriptor)
+            let now = monotonicMilliseconds()
+            if count > 0 {
+                clients[slot].received(chunk[..<count], now: now)
+            } else if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) {
+                clients[slot].inputEnded = true
             }
         }
-        if clients.isOverLimit(slot) {
-            clients.remove(slot)
+        // Answer and send until the client's queue stays full or nothing is
+        // left to answer: lines held back while the queue was full must not
+        // wait for the client to send more.
+        while true {
+            clients[slot].answerLines { answer($0, context) }
+            guard clients[slot].flush(now: monotonicMilliseconds()) else { clients.remove(slot); return }
+            if clients[slot].isFinished { clients.remove(slot); return }
+            if clients[slot].queued > 0 || !clients[slot].hasCompleteLine { return }
         }
     }
 
@@ -238,88 +294,200 @@ public final class ControlServer: Sendable {
     }
 }
 
-/// Sends one reply line; a client that cannot take a short line right away
-/// does not get to delay the server.
-private func reply(_ text: String, to client: FileDescriptor) {
-    var line = text
-    line.append("\n")
-    line.withUTF8 { bytes in
-        _ = try? UnixSocket.send(client, UnsafeRawBufferPointer(bytes))
-    }
-}
+/// The descriptor kept in reserve so that accept can still take one
+/// connection (to refuse it) when the process is out of descriptors.
+struct SpareDescriptor {
+    private var descriptor: CInt = open("/dev/null", O_RDONLY | O_CLOEXEC)
 
-/// The control server's clients: fixed slots, each with a line buffer and a deadline.
-struct ClientTable: ~Copyable {
-    private var descriptors: [CInt]
-    private var deadlines: [Int64]
-    private var buffers: [[UInt8]]
-    private var overLimit: [Bool]
-
-    init(capacity: Int) {
-        descriptors = Array(repeating: -1, count: capacity)
-        deadlines = Array(repeating: 0, count: capacity)
-        buffers = Array(repeating: [], count: capacity)
-        overLimit = Array(repeating: false, count: capacity)
-        for index in buffers.indices { buffers[index].reserveCapacity(ControlRequest.maximumLineLength + 1) }
-    }
-
-    func descriptor(_ slot: Int) -> CInt { descriptors[slot] }
-
-    mutating func add(_ client: FileDescriptor, deadline: Int64) -> Bool {
-        guard let slot = descriptors.firstIndex(of: -1) else { return false }
-        descriptors[slot] = client.rawValue
-        deadlines[slot] = deadline
-        buffers[slot].removeAll(keepingCapacity: true)
-        overLimit[slot] = false
+    /// Closes the spare; false when there is none to give up.
+    mutating func release() -> Bool {
+        guard descriptor >= 0 else { return false }
+        Glibc.close(descriptor)
+        descriptor = -1
         return true
     }
 
-    mutating func remove(_ slot: Int) {
-        FileDescriptor(rawValue: descriptors[slot]).closeQuietly()
-        descriptors[slot] = -1
-        buffers[slot].removeAll(keepingCapacity: true)
+    mutating func reopen() {
+        if descriptor < 0 { descriptor = open("/dev/null", O_RDONLY | O_CLOEXEC) }
     }
 
-    func earliestDeadline() -> Int64? {
-        descriptors.indices.filter { descriptors[$0] >= 0 }.map { deadlines[$0] }.min()
+    mutating func close() { _ = release() }
+}
+
+/// Sends a last line to a client about to be closed, without waiting.
+private func sendFarewell(_ text: String, to client: CInt) {
+    var line = text
+    line.append("\n")
+    line.withUTF8 { bytes in
+        _ = Glibc.send(client, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+    }
+}
+
+/// One control client: what it sent that is not answered yet, the replies
+/// it has not taken yet, and the clocks its deadlines run on.
+struct ControlClientState {
+    var descriptor: CInt = -1
+    /// Bytes received and not yet consumed as request lines.
+    var input: [UInt8] = []
+    /// When the first byte of the pending (incomplete) line arrived.
+    var lineStartedAt: Int64?
+    /// Since when nothing has been pending (no partial line, no reply queued).
+    var idleSince: Int64 = 0
+    /// Replies not yet sent, from `outputOffset` on.
+    var output: [UInt8] = []
+    var outputOffset = 0
+    /// The last time queued replies made progress.
+    var lastWriteProgress: Int64 = 0
+    /// The client closed its side, or broke the protocol: read no more.
+    var inputEnded = false
+    /// Stop answering (a line over the limit was refused).
+    var refusedFurther = false
+    var lastReadAt: Int64 = 0
+
+    var queued: Int { output.count - outputOffset }
+    var isIdle: Bool { input.isEmpty && queued == 0 }
+    var hasCompleteLine: Bool { !refusedFurther && (input.contains(UInt8(ascii: "\n")) || (inputEnded && !input.isEmpty)) }
+    var isFinished: Bool { (inputEnded || refusedFurther) && queued == 0 }
+
+    var wantedEvents: Poller.Events {
+        var events: Poller.Events = []
+        if !inputEnded && !refusedFurther && queued < ControlServer.replyQueueLimit { events.insert(.readable) }
+        if queued > 0 { events.insert(.writable) }
+        return events
     }
 
-    /// Drops clients past their deadline, after `farewell`.
-    mutating func expire(now: Int64, farewell: (FileDescriptor) -> Void) {
-        for slot in descriptors.indices where descriptors[slot] >= 0 && deadlines[slot] <= now {
-            farewell(FileDescriptor(rawValue: descriptors[slot]))
-            remove(slot)
+    mutating func received(_ bytes: ArraySlice<UInt8>, now: Int64) {
+        if input.isEmpty { lineStartedAt = now }
+        input += bytes
+        lastReadAt = now
+    }
+
+    /// Answers complete lines while the queue has room; at end of input, a
+    /// last line without newline is a request too (conpty_proxy.exe clients
+    /// send "W H" and close).
+    mutating func answerLines(_ answer: (Result<ControlRequest, ControlRequestError>) -> String) {
+        var consumed = 0
+        defer {
+            if consumed > 0 {
+                input.removeSubrange(..<consumed)
+                lineStartedAt = input.isEmpty ? nil : lastReadAt
+                if isIdle { idleSince = lastReadAt }
+            }
         }
-    }
-
-    /// Appends received bytes; calls `line` for each complete line (nil for
-    /// one over the length limit, after which the client is dropped).
-    mutating func append(_ bytes: UnsafeRawBufferPointer, to slot: Int, deadline: Int64,
-                         line: ([UInt8]?) -> Void) {
-        deadlines[slot] = deadline
-        for byte in bytes {
-            if byte == UInt8(ascii: "\n") {
-                line(buffers[slot])
-                buffers[slot].removeAll(keepingCapacity: true)
-            } else if buffers[slot].count >= ControlRequest.maximumLineLength {
-                line(nil)
-                overLimit[slot] = true
-                return
+        while !refusedFurther && queued < ControlServer.replyQueueLimit {
+            let rest = input[consumed...]
+            if let newline = rest.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = rest[..<newline]
+                consumed = newline + 1
+                if line.count > ControlRequest.maximumLineLength {
+                    enqueue(answer(.failure(.lineTooLong)))
+                    refusedFurther = true
+                } else {
+                    enqueue(answer(ControlRequest.parse(line)))
+                }
+            } else if rest.count > ControlRequest.maximumLineLength {
+                enqueue(answer(.failure(.lineTooLong)))
+                refusedFurther = true
+                consumed = input.count
             } else {
-                buffers[slot].append(byte)
+                if inputEnded && !rest.isEmpty {
+                    enqueue(answer(ControlRequest.parse(rest)))
+                    consumed = input.count
+                }
+                return
             }
         }
     }
 
-    func isOverLimit(_ slot: Int) -> Bool { overLimit[slot] }
+    mutating func enqueue(_ reply: String) {
+        if queued == 0 {
+            output.removeAll(keepingCapacity: true)
+            outputOffset = 0
+            lastWriteProgress = monotonicMilliseconds()
+        }
+        output += reply.utf8
+        output.append(UInt8(ascii: "\n"))
+    }
 
-    mutating func takePendingLine(_ slot: Int) -> [UInt8]? {
-        defer { buffers[slot].removeAll(keepingCapacity: true) }
-        return buffers[slot]
+    /// Sends what is queued, as much as the socket takes. False when the
+    /// client is gone (the send failed).
+    mutating func flush(now: Int64) -> Bool {
+        while queued > 0 {
+            let sent = output.withUnsafeBytes { raw in
+                Glibc.send(descriptor, raw.baseAddress! + outputOffset, queued, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            }
+            if sent < 0 {
+                if errno == EINTR { continue }
+                return errno == EAGAIN || errno == EWOULDBLOCK
+            }
+            outputOffset += sent
+            lastWriteProgress = now
+        }
+        output.removeAll(keepingCapacity: output.capacity <= ControlServer.replyQueueLimit)
+        outputOffset = 0
+        if input.isEmpty && lineStartedAt == nil { idleSince = now }
+        return true
+    }
+
+    /// When this client must be dropped, and whether it is told `error timeout`.
+    var deadline: (at: Int64, farewell: Bool) {
+        if queued > 0 { return (lastWriteProgress + ControlServer.writeTimeoutMilliseconds, false) }
+        if let lineStartedAt { return (lineStartedAt + ControlServer.lineTimeoutMilliseconds, true) }
+        return (idleSince + ControlServer.idleTimeoutMilliseconds, true)
+    }
+}
+
+/// The control server's clients: fixed slots.
+struct ClientTable: ~Copyable {
+    private var slots: [ControlClientState]
+
+    init(capacity: Int) {
+        slots = Array(repeating: ControlClientState(), count: capacity)
+    }
+
+    subscript(slot: Int) -> ControlClientState {
+        get { slots[slot] }
+        _modify { yield &slots[slot] }
+    }
+
+    mutating func add(_ descriptor: CInt, now: Int64) -> Bool {
+        guard let slot = slots.firstIndex(where: { $0.descriptor < 0 }) else { return false }
+        slots[slot] = ControlClientState(descriptor: descriptor, idleSince: now, lastWriteProgress: now, lastReadAt: now)
+        return true
+    }
+
+    mutating func remove(_ slot: Int) {
+        FileDescriptor(rawValue: slots[slot].descriptor).closeQuietly()
+        slots[slot] = ControlClientState()
+    }
+
+    /// The client to shed for a newcomer: the longest idle, else the one
+    /// whose line has trickled in longest (if over `lineAge`).
+    func sheddable(now: Int64, lineAge: Int64) -> Int? {
+        let used = slots.indices.filter { slots[$0].descriptor >= 0 }
+        if let idle = used.filter({ slots[$0].isIdle }).min(by: { slots[$0].idleSince < slots[$1].idleSince }) {
+            return idle
+        }
+        return used.filter { slots[$0].queued == 0 && (slots[$0].lineStartedAt ?? now) <= now - lineAge }
+            .min { slots[$0].lineStartedAt! < slots[$1].lineStartedAt! }
+    }
+
+    func earliestDeadline() -> Int64? {
+        slots.filter { $0.descriptor >= 0 }.map(\.deadline.at).min()
+    }
+
+    /// Drops clients past their deadline, telling those that wait on us why.
+    mutating func expire(now: Int64) {
+        for slot in slots.indices where slots[slot].descriptor >= 0 {
+            let (at, farewell) = slots[slot].deadline
+            guard at <= now else { continue }
+            if farewell { sendFarewell("error timeout", to: slots[slot].descriptor) }
+            remove(slot)
+        }
     }
 
     mutating func closeAll() {
-        for slot in descriptors.indices where descriptors[slot] >= 0 { remove(slot) }
+        for slot in slots.indices where slots[slot].descriptor >= 0 { remove(slot) }
     }
 }
 

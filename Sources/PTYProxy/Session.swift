@@ -24,8 +24,9 @@ public struct SessionConfiguration: Sendable {
     /// benchmark harness found no consistent gain in growing it to 128 KiB or
     /// 1 MiB (BENCHMARKS.md), so the host's object is not touched unasked.
     public var stdoutPipeSize: Int?
-    /// Where the control socket lives; nil runs without a control channel.
-    public var controlDirectory: String?
+    /// Where the control socket lives (a verified directory, see
+    /// SessionDirectory.forNewSession); nil runs without a control channel.
+    public var controlDirectory: ControlDirectory?
     /// The host's side: stdin and stdout.
     public var hostInput: FileDescriptor = .standardInput
     public var hostOutput: FileDescriptor = .standardOutput

@@ -7,20 +7,188 @@ import SystemPackage
 
 /// Where control sockets live, and the rules for session IDs.
 ///
-/// `$XDG_RUNTIME_DIR/ptyproxy/` when that variable is set (a per-user,
-/// private directory by definition), else `${TMPDIR:-/tmp}/ptyproxy-UID/`.
-/// The directory must be a real directory (not a symlink), owned by us,
-/// with no permissions for group or others; it is created 0700 if absent.
+/// Candidates, in order of preference (the same order for `new` and for the
+/// clients, so both find the same directory):
+///
+/// 1. `$XDG_RUNTIME_DIR/ptyproxy`, when XDG_RUNTIME_DIR is an absolute path
+///    to a directory owned by us with no access for others. When it is, it
+///    is the only candidate: nobody else can create anything in it. (After
+///    `su` without `-`, root inherits the user's XDG_RUNTIME_DIR; it is not
+///    root's, so root falls through to the next candidates.)
+/// 2. `$TMPDIR/ptyproxy-UID` (TMPDIR only when absolute, else `/tmp`).
+/// 3. `$HOME/.cache/ptyproxy`, when HOME is ours (or root's) and not writable
+///    by others: the way out when another user squats candidate 2, since
+///    nobody else can pre-create a name in our home.
+///
+/// Every directory is verified through its own descriptor (opened with
+/// O_DIRECTORY|O_NOFOLLOW, then fstat): a real directory, owned by us,
+/// mode 0700. `new` creates it with an explicit mode (mkdir, then fchmod,
+/// independent of the umask) and repairs one of ours with a wrong mode.
+/// Clients only use a directory that passes the same checks, and act in it
+/// through the descriptor (openat, unlinkat, sockets via /proc/self/fd).
 public enum SessionDirectory {
-    /// The directory path for this user, from the environment.
-    public static func defaultPath() -> String {
-        if let runtime = environmentValue("XDG_RUNTIME_DIR"), !runtime.isEmpty {
-            return runtime + "/ptyproxy"
+    /// One candidate: how it is reached from an environment variable.
+    struct Candidate {
+        /// The absolute base directory (from the environment) and the names below it.
+        let base: String
+        let components: [String]
+        /// Whether `base` itself must be private to us (XDG_RUNTIME_DIR), or
+        /// only not writable by others (HOME), or may be shared (TMPDIR, sticky).
+        let baseRule: BaseRule
+
+        var path: String { ([base] + components).joined(separator: "/") }
+    }
+
+    enum BaseRule { case privateToUs, notWritableByOthers, shared }
+
+    /// The candidates for this process's environment, in order of preference.
+    static func candidates() -> [Candidate] {
+        let uid = getuid()
+        if let runtime = absoluteEnvironmentPath("XDG_RUNTIME_DIR") {
+            let candidate = Candidate(base: runtime, components: ["ptyproxy"], baseRule: .privateToUs)
+            if (try? openBase(candidate)).map({ $0.closeQuietly() }) != nil { return [candidate] }
         }
-        var temporary = environmentValue("TMPDIR") ?? "/tmp"
-        if temporary.isEmpty { temporary = "/tmp" }
-        while temporary.count > 1 && temporary.hasSuffix("/") { temporary.removeLast() }
-        return "\(temporary)/ptyproxy-\(getuid())"
+        var result = [Candidate(base: absoluteEnvironmentPath("TMPDIR") ?? "/tmp",
+                                components: ["ptyproxy-\(uid)"], baseRule: .shared)]
+        if let home = absoluteEnvironmentPath("HOME") {
+            result.append(Candidate(base: home, components: [".cache", "ptyproxy"], baseRule: .notWritableByOthers))
+        }
+        return result
+    }
+
+    /// The directory path a new session would use first (for messages and tests).
+    public static func defaultPath() -> String { candidates().first?.path ?? "/tmp/ptyproxy-\(getuid())" }
+
+    /// The directory for a new session: the first candidate that can be
+    /// created or repaired and verified. Throws the first candidate's problem
+    /// when none can be used.
+    public static func forNewSession() throws(SessionError) -> ControlDirectory {
+        var firstProblem: SessionError?
+        for candidate in candidates() {
+            do {
+                return try open(candidate, create: true)
+            } catch {
+                if firstProblem == nil { firstProblem = error }
+            }
+        }
+        throw firstProblem ?? SessionError("no usable control directory")
+    }
+
+    /// What a client finds: the verified directories, and the problems of the
+    /// candidates that exist but cannot be trusted (one line each).
+    public static func forClients() -> (directories: [ControlDirectory], problems: [String]) {
+        var directories: [ControlDirectory] = []
+        var problems: [String] = []
+        for candidate in candidates() {
+            // A base that is missing or unfit (a HOME others can write to)
+            // only means this candidate is not one: nothing to report.
+            guard let base = try? openBase(candidate) else { continue }
+            base.closeQuietly()
+            do {
+                directories.append(try open(candidate, create: false))
+            } catch {
+                if !error.message.hasSuffix(Self.missingSuffix) { problems.append(error.message) }
+            }
+        }
+        return (directories, problems)
+    }
+
+    /// Opens (and for `new`, creates or repairs) a directory at an explicit path.
+    public static func open(path: String, create: Bool) throws(SessionError) -> ControlDirectory {
+        var parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        guard path.hasPrefix("/"), let last = parts.popLast() else {
+            throw SessionError("control directory \(path) is not an absolute path")
+        }
+        return try open(Candidate(base: "/" + parts.joined(separator: "/"), components: [last], baseRule: .shared),
+                        create: create)
+    }
+
+    private static let missingSuffix = ": does not exist"
+
+    /// Opens the base of a candidate and checks it against its rule.
+    private static func openBase(_ candidate: Candidate) throws(SessionError) -> FileDescriptor {
+        let base = candidate.base
+        let raw = Glibc.open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard raw >= 0 else {
+            let error = Errno(rawValue: errno)
+            if error == .noSuchFileOrDirectory { throw SessionError("\(base)\(missingSuffix)") }
+            throw SessionError("cannot use \(base): \(error)")
+        }
+        let descriptor = FileDescriptor(rawValue: raw)
+        var info = stat()
+        guard fstat(raw, &info) == 0 else {
+            descriptor.closeQuietly()
+            throw SessionError("cannot use \(base): \(Errno(rawValue: errno))")
+        }
+        let owner = info.st_uid, mode = info.st_mode & 0o7777
+        switch candidate.baseRule {
+        case .privateToUs:
+            guard owner == getuid(), mode & 0o077 == 0 else {
+                descriptor.closeQuietly()
+                throw SessionError("\(base) is not private to uid \(getuid()) (owner \(owner), mode \(octal(mode)))")
+            }
+        case .notWritableByOthers:
+            guard owner == getuid() || owner == 0, mode & 0o022 == 0 else {
+                descriptor.closeQuietly()
+                throw SessionError("\(base) is writable by others or not ours (owner \(owner), mode \(octal(mode)))")
+            }
+        case .shared:
+            break
+        }
+        return descriptor
+    }
+
+    /// Walks from the base to the control directory one component at a time,
+    /// each opened with O_NOFOLLOW relative to its parent's descriptor.
+    static func open(_ candidate: Candidate, create: Bool) throws(SessionError) -> ControlDirectory {
+        var current = try openBase(candidate)
+        var path = candidate.base
+        for (index, name) in candidate.components.enumerated() {
+            path += "/" + name
+            let isLast = index == candidate.components.count - 1
+            if create {
+                let made = mkdirat(current.rawValue, name, 0o700) == 0
+                if !made && errno != EEXIST {
+                    let error = Errno(rawValue: errno)
+                    current.closeQuietly()
+                    throw SessionError("cannot create control directory \(path): \(error)")
+                }
+            }
+            let raw = openat(current.rawValue, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let openError = Errno(rawValue: errno)
+            current.closeQuietly()
+            guard raw >= 0 else {
+                if openError == .noSuchFileOrDirectory { throw SessionError("\(path)\(missingSuffix)") }
+                if openError == .tooManySymbolicLinkLevels || openError == .notDirectory {
+                    throw SessionError("control directory \(path) is not a directory (a symlink or a file); remove it")
+                }
+                throw SessionError("cannot use control directory \(path): \(openError)")
+            }
+            current = FileDescriptor(rawValue: raw)
+            var info = stat()
+            guard fstat(raw, &info) == 0 else {
+                current.closeQuietly()
+                throw SessionError("cannot use control directory \(path): \(Errno(rawValue: errno))")
+            }
+            guard info.st_uid == getuid() else {
+                current.closeQuietly()
+                throw SessionError("control directory \(path) belongs to uid \(info.st_uid), not to uid \(getuid()); "
+                                   + "have it removed, or set XDG_RUNTIME_DIR to a private directory")
+            }
+            let mode = info.st_mode & 0o7777
+            let wanted: mode_t = isLast ? 0o700 : mode & ~0o022
+            if mode != wanted {
+                // Ours, with a wrong mode (a strict umask, a chmod): repair it
+                // when creating; a client refuses one that others can enter.
+                if create && fchmod(raw, wanted) == 0 { continue }
+                if !isLast ? mode & 0o022 != 0 : mode & 0o077 != 0 {
+                    current.closeQuietly()
+                    throw SessionError("control directory \(path) is open to other users (mode \(octal(mode))); "
+                                       + "run: chmod 700 \(path)")
+                }
+            }
+        }
+        return ControlDirectory(path: path, descriptor: current)
     }
 
     /// IDs are `[A-Za-z0-9._-]{1,64}`, and not `.` or `..`: safe as file names.
@@ -37,38 +205,8 @@ public enum SessionDirectory {
         "\(directory)/\(id).sock"
     }
 
-    /// Creates the directory if needed and checks that it is private to us.
-    public static func prepare(_ path: String) throws(SessionError) {
-        do {
-            try valueOrErrno { mkdir(path, 0o700) }
-        } catch .fileExists {
-            // Made earlier; checked below like a new one.
-        } catch {
-            throw SessionError("cannot create control directory \(path): \(error)")
-        }
-        try checkPrivate(path)
-    }
-
-    /// Refuses a directory that someone else could use to spoof or hijack sessions.
-    public static func checkPrivate(_ path: String) throws(SessionError) {
-        var info = stat()
-        do {
-            try valueOrErrno { lstat(path, &info) }
-        } catch {
-            throw SessionError("cannot use control directory \(path): \(error)")
-        }
-        guard info.st_mode & S_IFMT == S_IFDIR else {
-            throw SessionError("control directory \(path) is not a directory")
-        }
-        guard info.st_uid == getuid() else {
-            throw SessionError("control directory \(path) is owned by uid \(info.st_uid), not by us")
-        }
-        guard info.st_mode & 0o077 == 0 else {
-            throw SessionError("control directory \(path) is accessible to other users (mode \(String(info.st_mode & 0o777, radix: 8)))")
-        }
-    }
-
-    /// The IDs of the sockets in `directory` (live or stale).
+    /// The IDs of the sockets at `directory` (live or stale), read by path:
+    /// for tests and diagnostics only; the tool reads a verified directory.
     public static func socketIDs(in directory: String) -> [String] {
         guard let handle = opendir(directory) else { return [] }
         defer { closedir(handle) }
@@ -83,6 +221,90 @@ public enum SessionDirectory {
         }
         return ids.sorted()
     }
+
+    /// An environment variable holding an absolute path, trailing slashes removed.
+    private static func absoluteEnvironmentPath(_ name: String) -> String? {
+        guard var value = environmentValue(name), value.hasPrefix("/") else { return nil }
+        while value.count > 1 && value.hasSuffix("/") { value.removeLast() }
+        return value
+    }
+}
+
+/// A verified control directory, held open: everything done in it goes
+/// through `descriptor`, so replacing the path afterwards changes nothing.
+public final class ControlDirectory: Sendable {
+    /// The path it was reached by (messages, PTYPROXY_SOCKET).
+    public let path: String
+    let descriptor: FileDescriptor
+    /// The prefix socket calls use to reach an entry: `/proc/self/fd/N` when
+    /// /proc shows this very directory there (then the kernel resolves the
+    /// name through the descriptor, never through the path again, and a
+    /// long TMPDIR still fits sockaddr_un), else the path itself.
+    private let socketPrefix: String
+
+    init(path: String, descriptor: FileDescriptor) {
+        self.path = path
+        self.descriptor = descriptor
+        let viaProc = "/proc/self/fd/\(descriptor.rawValue)"
+        var own = stat(), seen = stat()
+        if fstat(descriptor.rawValue, &own) == 0, stat(viaProc, &seen) == 0,
+           own.st_dev == seen.st_dev, own.st_ino == seen.st_ino {
+            socketPrefix = viaProc
+        } else {
+            socketPrefix = path
+        }
+    }
+
+    deinit { descriptor.closeQuietly() }
+
+    /// The path to hand to bind/connect for `name`; nil when it does not fit sockaddr_un.
+    func socketAddress(_ name: String) -> String? {
+        let address = "\(socketPrefix)/\(name)"
+        return address.utf8.count <= UnixSocket.maximumPathLength ? address : nil
+    }
+
+    /// The public path of session `id`'s socket.
+    public func socketPath(_ id: String) -> String { SessionDirectory.socketPath(directory: path, id: id) }
+
+    /// The names in the directory. Read through a new open of "." relative
+    /// to the descriptor (not a dup, which would share, and leave at the
+    /// end, the directory offset of the next reading).
+    func entries() -> [String] {
+        let copy = openat(descriptor.rawValue, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard copy >= 0 else { return [] }
+        guard let handle = fdopendir(copy) else { close(copy); return [] }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// The IDs with a socket, a lock or a temporary name (`.ID.PID.tmp`) in
+    /// the directory, live or stale.
+    public func sessionIDs() -> [String] {
+        var ids = Set<String>()
+        for name in entries() {
+            var id: Substring?
+            if name.hasSuffix(".sock") || name.hasSuffix(".lock") {
+                id = name.dropLast(5)
+            } else if name.hasPrefix("."), name.hasSuffix(".tmp"), let dot = name.dropLast(4).lastIndex(of: ".") {
+                id = name[name.index(after: name.startIndex)..<dot]
+            }
+            if let id, SessionDirectory.isValidID(String(id)) { ids.insert(String(id)) }
+        }
+        return ids.sorted()
+    }
+
+    /// Removes `name` if it is still the file `identity` names (unlinkat, no symlinks followed).
+    func remove(_ name: String, ifStill identity: FileIdentity? = nil) {
+        if let identity, FileIdentity(in: self, name: name) != identity { return }
+        unlinkat(descriptor.rawValue, name, 0)
+    }
 }
 
 /// getenv, as a Swift string.
@@ -90,3 +312,5 @@ func environmentValue(_ name: String) -> String? {
     guard let value = getenv(name) else { return nil }
     return String(cString: value)
 }
+
+private func octal(_ mode: mode_t) -> String { "0" + String(mode, radix: 8) }

@@ -11,10 +11,11 @@ enum UnixSocket {
     /// The longest path a sockaddr_un holds, terminator excluded.
     static var maximumPathLength: Int { MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1 }
 
-    /// A new stream socket, close-on-exec.
-    static func make() throws(Errno) -> FileDescriptor {
+    /// A new stream socket, close-on-exec (and non-blocking when asked).
+    static func make(nonblocking: Bool = false) throws(Errno) -> FileDescriptor {
         #if os(Linux)
-        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        var type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        if nonblocking { type |= Int32(SOCK_NONBLOCK.rawValue) }
         #else
         let type = SOCK_STREAM
         #endif
@@ -52,28 +53,47 @@ enum UnixSocket {
         }
     }
 
-    /// Whether something is listening at `path` (a live session).
-    static func isListening(at path: String) -> Bool {
-        guard let probe = try? make() else { return false }
-        defer { probe.closeQuietly() }
-        return (try? connect(probe, to: path)) != nil
+    /// Connects a non-blocking socket to `path`, waiting until `deadline`
+    /// (monotonic ms) at most. A listener whose backlog is full (a stopped
+    /// proxy) makes connect(2) fail with EAGAIN rather than wait: that is
+    /// retried with a short pause until the deadline, then `.timedOut`.
+    static func connect(_ socket: FileDescriptor, to path: String, deadline: Int64) throws(Errno) {
+        var pause: UInt32 = 1000
+        while true {
+            do {
+                try connect(socket, to: path)
+                return
+            } catch .nowInProgress {
+                let ready = try Poller.wait(for: socket, events: .writable, timeoutMilliseconds: pollTimeout(until: deadline))
+                if ready.isEmpty { throw .timedOut }
+                var failure: CInt = 0
+                var length = socklen_t(MemoryLayout<CInt>.size)
+                try valueOrErrno { getsockopt(socket.rawValue, SOL_SOCKET, SO_ERROR, &failure, &length) }
+                if failure != 0 { throw Errno(rawValue: failure) }
+                return
+            } catch .resourceTemporarilyUnavailable {
+                if monotonicMilliseconds() >= deadline { throw .timedOut }
+                usleep(pause)
+                pause = min(pause * 2, 20_000)
+            }
+        }
+    }
+
+    /// Sends all of `bytes` on a non-blocking socket before `deadline`.
+    static func sendAll(_ socket: FileDescriptor, _ bytes: UnsafeRawBufferPointer, deadline: Int64) throws(Errno) {
+        var offset = 0
+        while offset < bytes.count {
+            do {
+                offset += try send(socket, UnsafeRawBufferPointer(rebasing: bytes[offset...]))
+            } catch .wouldBlock {
+                let ready = try Poller.wait(for: socket, events: .writable, timeoutMilliseconds: pollTimeout(until: deadline))
+                if ready.isEmpty { throw .timedOut }
+            }
+        }
     }
 
     /// send(2) without SIGPIPE; returns bytes sent or throws.
     static func send(_ socket: FileDescriptor, _ bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
         try valueOrErrno { Glibc.send(socket.rawValue, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
-    }
-}
-
-/// Identifies a file, to remove a socket only while it is still ours.
-struct FileIdentity: Equatable {
-    let device: UInt64
-    let inode: UInt64
-
-    init?(path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return nil }
-        device = UInt64(info.st_dev)
-        inode = UInt64(info.st_ino)
     }
 }

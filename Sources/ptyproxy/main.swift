@@ -98,8 +98,12 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
     configuration.output.bufferCount = options.outputBufferCount
     configuration.output.bufferSize = options.outputBufferSize
     configuration.stdoutPipeSize = options.stdoutPipeSize
-    configuration.controlDirectory = SessionDirectory.defaultPath()
     do {
+        let directory = try SessionDirectory.forNewSession()
+        if let socket = ControlClient().liveSocket(of: options.id), !socket.hasPrefix(directory.path + "/") {
+            fail("session '\(options.id)' is already running (\(socket))")
+        }
+        configuration.controlDirectory = directory
         let status = try Session(configuration).run()
         exit(status.shellCode)
     } catch {
@@ -124,7 +128,12 @@ case .success(.signal(let id, let signal)):
 case .success(.status(let id)):
     printOut(controlRequest("status", to: id))
 case .success(.list):
-    for session in ControlClient().list() {
+    let client = ControlClient()
+    // A candidate directory that exists but cannot be trusted is named on
+    // stderr (how to fix it) and not read; the others are listed.
+    for problem in client.problems { printError("ptyproxy: \(problem)") }
+    for session in client.list() {
         printOut("\(session.id)\t\(session.status)")
     }
+    if client.directories.isEmpty && !client.problems.isEmpty { exit(ControlExit.refused) }
 }

@@ -7,10 +7,10 @@ import SystemPackage
 final class ControlConnection {
     let socket: FileDescriptor
 
-    init?(_ id: String) {
+    init?(_ id: String, directory: String = TestEnvironment.controlDirectory) {
         guard let socket = try? UnixSocket.make() else { return nil }
         do {
-            try UnixSocket.connect(socket, to: SessionDirectory.socketPath(directory: TestEnvironment.controlDirectory, id: id))
+            try UnixSocket.connect(socket, to: SessionDirectory.socketPath(directory: directory, id: id))
         } catch {
             socket.closeQuietly()
             return nil
@@ -197,19 +197,26 @@ func runTool(_ arguments: [String], environment: [String] = TestEnvironment.vari
         let socket = SessionDirectory.socketPath(directory: directory, id: id)
         let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"], environment: environment)
         #expect(eventually { access(socket, F_OK) == 0 })
-        let asNobody = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", ProxyBinary.path]
+        let asNobody = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
         // The private directory keeps others out...
-        let denied = HostedProcess(asNobody + ["resize", id, "70", "20"], environment: environment)
+        let denied = HostedProcess(asNobody + [ProxyBinary.path, "resize", id, "70", "20"], environment: environment)
         #expect(denied.finish() != .exited(0))
         #expect(denied.errorLines.count == 1)
-        // ...and if it were opened up, the peer credential check still would.
+        // ...and if it were opened up, the client would not trust it (not
+        // nobody's), and the server's peer credential check would refuse a
+        // raw connection.
         chmod(runtime, 0o755)
         chmod(directory, 0o755)
         chmod(socket, 0o666)
-        defer { chmod(directory, 0o700); chmod(socket, 0o600); chmod(runtime, 0o700) }
-        let refused = HostedProcess(asNobody + ["resize", id, "70", "20"], environment: environment)
-        #expect(refused.finish() == .exited(1))
-        #expect(refused.errorText.contains("permission denied"))
+        let refused = HostedProcess(asNobody + [ProxyBinary.path, "resize", id, "70", "20"], environment: environment)
+        #expect(refused.finish() != .exited(0))
+        #expect(refused.errorLines.count == 1)
+        // Only read: the server answers at accept and closes, so a request
+        // written after that would fail with EPIPE and end socat early.
+        let raw = HostedProcess(asNobody + ["/usr/bin/socat", "-u", "UNIX-CONNECT:\(socket)", "-"], environment: environment)
+        #expect(raw.finish() != nil)
+        #expect(raw.outputText.contains("error permission denied"), "\(raw.outputText) \(raw.errorText)")
+        chmod(directory, 0o700); chmod(socket, 0o600); chmod(runtime, 0o700)
         #expect(runTool(["status", id], environment: environment).outputText.contains("\"cols\":80,"))
         proxy.closeInput()
         #expect(proxy.finish() == .exited(0))
@@ -232,7 +239,7 @@ func runTool(_ arguments: [String], environment: [String] = TestEnvironment.vari
     @Test func staleSocketIsReplaced() throws {
         let id = uniqueID("stale")
         let path = SessionDirectory.socketPath(directory: TestEnvironment.controlDirectory, id: id)
-        try SessionDirectory.prepare(TestEnvironment.controlDirectory)
+        _ = try SessionDirectory.open(path: TestEnvironment.controlDirectory, create: true)
         let leftover = try UnixSocket.make()
         try UnixSocket.bind(leftover, to: path)  // bound, never listening: a dead session's socket
         leftover.closeQuietly()

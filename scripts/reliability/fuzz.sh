@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 root=$PWD
 
 seconds=${PTYPROXY_FUZZ_SECONDS:-60}
-targets=${PTYPROXY_FUZZ_TARGETS:-"FuzzControlRequest FuzzInvocation"}
+targets=${PTYPROXY_FUZZ_TARGETS:-"FuzzControlRequest FuzzControlReply FuzzInvocation"}
 scratch=$root/.build-fuzz
 artifacts=$scratch/artifacts
 mkdir -p "$artifacts"
@@ -35,6 +35,7 @@ status=0
 for target in $targets; do
     case $target in
         FuzzControlRequest) seeds=Fuzz/corpus/control; max_len=512 ;;
+        FuzzControlReply) seeds=Fuzz/corpus/reply; max_len=4096 ;;
         FuzzInvocation) seeds=Fuzz/corpus/invocation; max_len=1024 ;;
         *) echo "fuzz: unknown target $target"; exit 1 ;;
     esac

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+
+/// One reply of the control protocol, as a client reads it.
+///
+/// A pure function of the bytes, so that it can be fuzzed on its own. What
+/// it returns is safe to print on a terminal: every byte that is not
+/// printable text (C0 and C1 controls, DEL, bytes that are not UTF-8) is
+/// shown as `\xHH`, so a reply can never move the cursor, set a title or
+/// inject keystrokes through the user's terminal.
+public enum ControlReply: Equatable, Sendable {
+    /// `ok` or `ok TEXT`: the (escaped) text, empty for a bare `ok`.
+    case ok(String)
+    /// `error REASON`: the (escaped) reason.
+    case error(String)
+    /// Anything else: the (escaped, shortened) reply, for a message.
+    case unexpected(String)
+
+    /// The longest reply line a client accepts (a status with a long command line is large).
+    public static let maximumLength = 16 << 20
+    /// How much of an unexpected reply is quoted in a message.
+    static let quotedLength = 80
+
+    /// Parses one reply line (without its newline; a trailing CR is ignored).
+    public static func parse<Bytes: Collection>(_ line: Bytes) -> ControlReply where Bytes.Element == UInt8 {
+        var bytes = Array(line.prefix(maximumLength + 1))
+        if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
+        if bytes.count > maximumLength { return .unexpected(escape(bytes.prefix(quotedLength)) + "...") }
+        if bytes.elementsEqual("ok".utf8) { return .ok("") }
+        if bytes.starts(with: "ok ".utf8) { return .ok(escape(bytes.dropFirst(3))) }
+        if bytes.starts(with: "error ".utf8) { return .error(escape(bytes.dropFirst(6))) }
+        let quoted = escape(bytes.prefix(quotedLength))
+        return .unexpected(bytes.count > quotedLength ? quoted + "..." : quoted)
+    }
+
+    /// Printable text stays (ASCII and valid UTF-8 beyond it); every other
+    /// byte, C0 and C1 controls and DEL included, becomes `\xHH`.
+    public static func escape<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let input = Array(bytes)
+        var result: [UInt8] = []
+        result.reserveCapacity(input.count)
+        let digits = Array("0123456789abcdef".utf8)
+        var index = 0
+        while index < input.count {
+            let length = printableSequenceLength(input, at: index)
+            if length > 0 {
+                result += input[index..<index + length]
+                index += length
+            } else {
+                let byte = input[index]
+                result += [UInt8(ascii: "\\"), UInt8(ascii: "x"), digits[Int(byte >> 4)], digits[Int(byte & 15)]]
+                index += 1
+            }
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+
+    /// The length of the printable, well-formed UTF-8 sequence at `index`, or 0.
+    static func printableSequenceLength(_ bytes: [UInt8], at index: Int) -> Int {
+        let first = bytes[index]
+        if first < 0x80 { return first >= 0x20 && first != 0x7f ? 1 : 0 }
+        let length: Int, minimum: UInt32
+        switch first {
+        case 0xc2...0xdf: (length, minimum) = (2, 0x80)
+        case 0xe0...0xef: (length, minimum) = (3, 0x800)
+        case 0xf0...0xf4: (length, minimum) = (4, 0x10000)
+        default: return 0
+        }
+        guard index + length <= bytes.count else { return 0 }
+        var scalar = UInt32(first) & (0xff >> (length + 1))
+        for offset in 1..<length {
+            let next = bytes[index + offset]
+            guard next & 0xc0 == 0x80 else { return 0 }
+            scalar = scalar << 6 | UInt32(next & 0x3f)
+        }
+        guard scalar >= minimum, scalar <= 0x10ffff, !(0xd800...0xdfff).contains(scalar),
+              !(0x80...0x9f).contains(scalar) else { return 0 }
+        return length
+    }
+}
