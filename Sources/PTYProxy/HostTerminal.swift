@@ -24,15 +24,20 @@ final class HostTerminal: Sendable {
         self.saved = settings
     }
 
+    /// Also registers the saved settings with the fault handlers, so that
+    /// even a crash restores the terminal (`ptyshim_install_fault_handlers`).
     func enterRawMode() {
+        var settings = saved
+        ptyshim_register_host_terminal(descriptor.rawValue, &settings)
         var raw = saved
         ptyshim_make_raw(&raw)
-        _ = try? valueOrErrno { tcsetattr(descriptor.rawValue, TCSADRAIN, &raw) }
+        _ = try? valueOrErrno(on: .host) { tcsetattr(descriptor.rawValue, TCSADRAIN, &raw) }
     }
 
     func restore() {
         var settings = saved
-        _ = try? valueOrErrno { tcsetattr(descriptor.rawValue, TCSADRAIN, &settings) }
+        _ = try? valueOrErrno(on: .host) { tcsetattr(descriptor.rawValue, TCSADRAIN, &settings) }
+        ptyshim_register_host_terminal(-1, nil)
     }
 
     /// The host terminal's size, if it knows one.
