@@ -74,7 +74,9 @@ import Testing
         let elapsed = now() - start
         #expect(status == .exited(0), "stderr: \(proxy.errorText.prefix(300))")
         #expect(proxy.outputText == "x\r\nx\r\n\r\nx\r\n")
-        #expect(elapsed < 1000, "took \(elapsed) ms")
+        // The bound leaves room for sanitizer builds (1.4 s under ASan);
+        // the quadratic code took over 60 s here, in a debug build.
+        #expect(elapsed < 5000, "took \(elapsed) ms")
     }
 
     // MARK: Command line (finding 12d-f)
@@ -187,6 +189,12 @@ import Testing
         let id = uniqueID("full")
         let pidFile = TestEnvironment.runtimeDirectory + "/\(id).pid"
         defer { unlink(pidFile); unlink(pidFile + ".out") }
+        if errorName == "EFBIG" && builtWithThreadSanitizer {
+            // ThreadSanitizer's runtime cannot start under `ulimit -f 8` at
+            // all (SIGBUS in its own set-up, even for `ptyproxy --version`).
+            print("stdoutThatRefusesDataIsReported(EFBIG): skipped: ThreadSanitizer does not run under ulimit -f")
+            return
+        }
         let proxy = HostedProcess(["/bin/sh", "-c", script, ProxyBinary.path, id, pidFile])
         let status = proxy.finish(timeoutMilliseconds: 20_000)
         if status == .exited(77) {
@@ -215,6 +223,8 @@ import Testing
         let number: Int32
         let outcome: SignalOutcome
         var testDescription: String { "SIG\(name)" }
+        /// A synchronous fault signal, here sent by kill(2).
+        var isFault: Bool { [SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSYS].contains(number) }
     }
 
     /// The table of README "The host's side", signal by signal.
@@ -246,6 +256,13 @@ import Testing
     /// its settings back.
     @Test(arguments: signalTable)
     func signalToTheProxy(_ signal: SignalCase) throws {
+        if signal.isFault && builtWithThreadSanitizer {
+            // A kill-sent fault signal goes through ThreadSanitizer's own
+            // handler first, which CHECK-fails now and then when it lands on
+            // a thread it is not ready for (tsan_interceptors_posix.cpp:2184).
+            print("signalToTheProxy(SIG\(signal.name)): skipped under ThreadSanitizer")
+            return
+        }
         let host = try PseudoTerminal(size: WindowSize(columns: 80, rows: 24))
         defer { host.close() }
         let before = try host.lineSettings()
@@ -278,6 +295,10 @@ import Testing
                 "host terminal not restored")
     }
 }
+
+/// True when this test binary, and so the proxy built beside it, runs under
+/// ThreadSanitizer (scripts/reliability/sanitizers.sh thread).
+let builtWithThreadSanitizer = dlsym(nil, "__tsan_init") != nil
 
 /// The contents of a small file, or nil.
 private func readSmallFile(_ path: String) -> String? {
