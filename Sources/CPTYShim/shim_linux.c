@@ -312,3 +312,18 @@ int ptyshim_check_stdio(int fd, int for_writing) {
 int ptyshim_can_enter(const char *dir) {
     return faccessat(AT_FDCWD, dir, X_OK, AT_EACCESS) == 0 ? 0 : errno;
 }
+
+int ptyshim_tcsetattr_as_job(int fd, const struct termios *t) {
+    sigset_t ttou, previous;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    int err = pthread_sigmask(SIG_UNBLOCK, &ttou, &previous);
+    if (err != 0) return err;
+    int result;
+    do {
+        result = tcsetattr(fd, TCSADRAIN, t);
+    } while (result != 0 && errno == EINTR);
+    err = result == 0 ? 0 : errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    return err;
+}

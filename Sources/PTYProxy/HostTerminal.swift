@@ -31,12 +31,15 @@ final class HostTerminal: Sendable {
         ptyshim_register_host_terminal(descriptor.rawValue, &settings)
         var raw = saved
         ptyshim_make_raw(&raw)
-        _ = try? valueOrErrno(on: .host) { tcsetattr(descriptor.rawValue, TCSADRAIN, &raw) }
+        _ = try? zeroOrErrno(on: .host) { ptyshim_tcsetattr_as_job(descriptor.rawValue, &raw) }
     }
 
+    /// Both changes go through job control (`ptyshim_tcsetattr_as_job`): in
+    /// the background, the proxy is stopped instead of changing the terminal
+    /// under the foreground job.
     func restore() {
         var settings = saved
-        _ = try? valueOrErrno(on: .host) { tcsetattr(descriptor.rawValue, TCSADRAIN, &settings) }
+        _ = try? zeroOrErrno(on: .host) { ptyshim_tcsetattr_as_job(descriptor.rawValue, &settings) }
         ptyshim_register_host_terminal(-1, nil)
     }
 

@@ -42,11 +42,11 @@ func valueOrErrno<Result: FixedWidthInteger>(
 
 /// Calls a shim function that returns 0 or an errno value.
 @inline(__always)
-func zeroOrErrno(_ body: () -> CInt) throws(Errno) {
+func zeroOrErrno(on owner: DescriptorOwner = .proxy, _ body: () -> CInt) throws(Errno) {
     let result = body()
     if result == 0 { return }
     let error = Errno(rawValue: result)
-    checkNotProgrammingError(error)
+    if owner == .proxy { checkNotProgrammingError(error) }
     throw error
 }
 

@@ -296,6 +296,65 @@ import Testing
     }
 }
 
+extension HostileProcessTests {
+    /// SIGTTOU is blocked with the rest, but job control still applies: a
+    /// ptyproxy started in the background of an interactive shell (stdin
+    /// its terminal) is stopped before it changes that terminal, and goes
+    /// raw only once `fg` brings it to the foreground. (Not a finding: the
+    /// tree before the fix stopped too; this guards the signal table.)
+    @Test func backgroundProxyIsStoppedBeforeTouchingTheTerminal() throws {
+        guard access("/usr/bin/setsid", X_OK) == 0 else {
+            print("backgroundProxyIsStoppedBeforeTouchingTheTerminal: skipped: no setsid(1)")
+            return
+        }
+        let host = try PseudoTerminal(size: WindowSize(columns: 80, rows: 24))
+        defer { host.close() }
+        let before = try host.lineSettings()
+        let slave = open(host.slavePath, O_RDWR | O_NOCTTY)
+        try #require(slave >= 0)
+        defer { close(slave) }
+        // An interactive-style shell owning the pty: job control on, the
+        // proxy in the background; `fg` once the test says "go".
+        let script = #"set -m; "$0" new "$1" 80 24 -- sh -c 'echo READY; read x' & echo "BG=$!"; read go; fg"#
+        let shell = HostedProcess(["/usr/bin/setsid", "-c", "/bin/sh", "-c", script, ProxyBinary.path, uniqueID("job")],
+                                  standardIO: slave)
+        var screen: [UInt8] = []
+        func readScreen(until needle: String) -> Bool {
+            let wanted = Array(needle.utf8)
+            let deadline = now() + 5000
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while now() < deadline {
+                if screen.contains(wanted) { return true }
+                var entry = pollfd(fd: host.master.rawValue, events: Int16(POLLIN), revents: 0)
+                guard poll(&entry, 1, 100) >= 0 || errno == EINTR else { return false }
+                if entry.revents & Int16(POLLIN) != 0 {
+                    let count = read(host.master.rawValue, &chunk, chunk.count)
+                    if count > 0 { screen += chunk[..<count] }
+                }
+            }
+            return screen.contains(wanted)
+        }
+        #expect(readScreen(until: "\n"))
+        let text = String(decoding: screen, as: UTF8.self)
+        let marker = text.split(separator: "\n").first { $0.hasPrefix("BG=") }
+        let proxyPID = try #require(marker.flatMap { pid_t($0.dropFirst(3).prefix(while: { $0.isNumber })) },
+                                    "no BG= line: \(text.debugDescription)")
+        #expect(eventually { ProcessProbe.stateAndParent(proxyPID)?.0 == "T" }, "the background proxy was not stopped")
+        let whileStopped = try host.lineSettings()
+        #expect(whileStopped.c_lflag == before.c_lflag, "the background proxy changed the terminal")
+        let go = Array("go\n".utf8)
+        #expect(write(host.master.rawValue, go, go.count) == go.count)
+        #expect(readScreen(until: "READY"), "screen: \(String(decoding: screen, as: UTF8.self).debugDescription)")
+        #expect(eventually { (try? host.lineSettings()).map { $0.c_lflag & tcflag_t(ICANON) == 0 } == true },
+                "the proxy did not go raw in the foreground")
+        let line = Array("x\r".utf8)
+        #expect(write(host.master.rawValue, line, line.count) == line.count)
+        #expect(shell.waitForExit(timeoutMilliseconds: 5000) == .exited(0), "screen: \(String(decoding: screen, as: UTF8.self).debugDescription)")
+        let after = try host.lineSettings()
+        #expect(after.c_lflag == before.c_lflag && after.c_iflag == before.c_iflag, "host terminal not restored")
+    }
+}
+
 /// True when this test binary, and so the proxy built beside it, runs under
 /// ThreadSanitizer (scripts/reliability/sanitizers.sh thread).
 let builtWithThreadSanitizer = dlsym(nil, "__tsan_init") != nil

@@ -109,6 +109,14 @@ int ptyshim_install_fault_handlers(void);
 /// handlers; fd -1 unregisters it.
 void ptyshim_register_host_terminal(int fd, const struct termios *saved);
 
+/// tcsetattr(fd, TCSADRAIN, t) with SIGTTOU unblocked in the calling thread
+/// for the call: SIGTTOU is blocked (read from the signalfd and dropped), and
+/// a blocked SIGTTOU lets a background process change the terminal. This
+/// way a ptyproxy started in the background of an interactive shell is
+/// stopped by job control before it touches the terminal, as any terminal
+/// program is, and goes raw only once brought to the foreground.
+int ptyshim_tcsetattr_as_job(int fd, const struct termios *t);
+
 /// Checks one of the host's standard descriptors before anything starts:
 /// 0 when usable; EBADF closed; EACCES opened the wrong way (write-only stdin,
 /// read-only stdout, O_PATH); EISDIR a directory.
