@@ -69,6 +69,12 @@ public final class Session: Sendable {
 
     /// Runs the session to the end and returns the child's exit status.
     public func run() throws(SessionError) -> ExitStatus {
+        // The host's descriptors as handed over (the tool checks them earlier
+        // too, before a closed one is papered over with /dev/null).
+        if let problem = HostStdio.check(input: configuration.hostInput.rawValue,
+                                         output: configuration.hostOutput.rawValue).problem {
+            throw SessionError(problem)
+        }
         // Signals first: the mask must be in place before any thread starts.
         let signals: SignalWatcher
         do {
