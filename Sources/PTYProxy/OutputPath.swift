@@ -40,6 +40,9 @@ public final class OutputPath: Sendable {
     private let counters: RelayCounters
     private let notify: Wakeup
     private let wakeup: Wakeup
+    /// Looked at once, at the start: a terminal that has hung up no longer
+    /// answers isatty() (its ioctls fail with EIO too).
+    private let outputIsTerminal: Bool
     private let handoff: BufferHandoff
     // Written by exactly one thread at a time, as the handoff dictates.
     nonisolated(unsafe) private let storage: UnsafeMutableRawBufferPointer
@@ -62,6 +65,7 @@ public final class OutputPath: Sendable {
         self.tuning = tuning
         self.counters = counters
         self.notify = notify
+        self.outputIsTerminal = isatty(output.rawValue) == 1
         self.wakeup = try Wakeup()
         self.handoff = BufferHandoff(slotCount: tuning.bufferCount)
         self.storage = .allocate(byteCount: tuning.bufferSize * tuning.bufferCount, alignment: 4096)
@@ -213,8 +217,12 @@ public final class OutputPath: Sendable {
             counters.addOutput(bytes.count)
         } catch {
             // EPIPE and ECONNRESET: the host closed its end, the ordinary
-            // hangup. Anything else is kept to be reported.
-            if error != .brokenPipe && error != .connectionReset {
+            // hangup; so is EIO on a terminal (the host's terminal hung up,
+            // its SIGHUP is on the way, and a line to it would go nowhere).
+            // Anything else is kept to be reported.
+            let hostWentAway = error == .brokenPipe || error == .connectionReset
+                || (error == .ioError && outputIsTerminal)
+            if !hostWentAway {
                 _ = hostWriteErrno.compareExchange(expected: 0, desired: error.rawValue, ordering: .acquiringAndReleasing)
             }
             hostGone.store(true, ordering: .releasing)

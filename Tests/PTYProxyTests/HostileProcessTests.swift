@@ -355,6 +355,44 @@ extension HostileProcessTests {
     }
 }
 
+extension HostileProcessTests {
+    /// EIO on a terminal stdout is that terminal hanging up: the host went
+    /// away (129, nothing on stderr), not a write error to report. (Not a
+    /// finding: the guard for the rule that sets it apart from EIO elsewhere.)
+    @Test func hungUpTerminalStdoutIsTheHostGoingAway() throws {
+        // A flood, so that the writer is in the middle of a write when the
+        // terminal goes (else the supervisor's POLLHUP always comes first);
+        // repeated, since which of the two notices first is a race.
+        for run in 0..<20 {
+            let host = try PseudoTerminal(size: WindowSize(columns: 80, rows: 24))
+            let slave = open(host.slavePath, O_RDWR | O_NOCTTY)
+            try #require(slave >= 0)
+            let id = uniqueID("hup")
+            let proxy = HostedProcess([ProxyBinary.path, "new", id, "80", "24", "sh", "-c", "echo PID=$$; exec yes tick"],
+                                      standardIO: slave)
+            close(slave)
+            var screen: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let deadline = now() + 5000
+            while screen.count < 256 * 1024, now() < deadline {
+                var entry = pollfd(fd: host.master.rawValue, events: Int16(POLLIN), revents: 0)
+                if poll(&entry, 1, 100) > 0 {
+                    let count = read(host.master.rawValue, &chunk, chunk.count)
+                    if count > 0 { screen += chunk[..<count] }
+                }
+            }
+            let child = try #require(reportedChildPID(screen), "run \(run): no PID line")
+            host.close()  // the host's terminal hangs up
+            let status = proxy.finish(timeoutMilliseconds: 5000)
+            #expect(status == .exited(128 + SIGHUP), "run \(run): stderr: \(proxy.errorText)")
+            #expect(proxy.errors.isEmpty, "run \(run): stderr: \(proxy.errorText)")
+            #expect(eventually(timeoutMilliseconds: 3000) { processIsGone(child) }, "run \(run): child \(child) still alive")
+            #expect(access(SessionDirectory.socketPath(directory: TestEnvironment.controlDirectory, id: id), F_OK) != 0)
+            if status != .exited(128 + SIGHUP) || !proxy.errors.isEmpty { break }
+        }
+    }
+}
+
 /// True when this test binary, and so the proxy built beside it, runs under
 /// ThreadSanitizer (scripts/reliability/sanitizers.sh thread).
 let builtWithThreadSanitizer = dlsym(nil, "__tsan_init") != nil
