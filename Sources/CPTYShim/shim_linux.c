@@ -192,3 +192,138 @@ int ptyshim_wait_exit_without_reaping(pid_t pid) {
 const char *ptyshim_build_commit(void) {
     return PTYPROXY_COMMIT;
 }
+
+// --- process and signals (sec-process) ---
+
+#include <limits.h>
+#include <sys/stat.h>
+
+/* The file posix_spawnp ran: `path` itself when it has a slash, else the
+   first executable regular file named `path` in our PATH. */
+static int resolve_program(const char *path, int search_path, char *out, size_t out_len) {
+    if (!search_path || strchr(path, '/') != NULL) {
+        if (strlen(path) >= out_len) return ENAMETOOLONG;
+        strcpy(out, path);
+        return 0;
+    }
+    const char *dirs = getenv("PATH");
+    if (dirs == NULL) dirs = "/bin:/usr/bin";
+    size_t name_len = strlen(path);
+    while (1) {
+        const char *end = strchr(dirs, ':');
+        size_t dir_len = end ? (size_t)(end - dirs) : strlen(dirs);
+        const char *dir = dir_len ? dirs : ".";
+        if (dir_len == 0) dir_len = 1;
+        if (dir_len + 1 + name_len < out_len) {
+            memcpy(out, dir, dir_len);
+            out[dir_len] = '/';
+            memcpy(out + dir_len + 1, path, name_len + 1);
+            struct stat info;
+            if (stat(out, &info) == 0 && S_ISREG(info.st_mode) && access(out, X_OK) == 0) return 0;
+        }
+        if (!end) return ENOENT;
+        dirs = end + 1;
+    }
+}
+
+int ptyshim_spawn_session_sh_fallback(pid_t *pid, const char *path, char *const argv[],
+                                      char *const envp[], const char *tty_path,
+                                      const char *cwd, int search_path) {
+    int err = ptyshim_spawn_session(pid, path, argv, envp, tty_path, cwd, search_path);
+    if (err != ENOEXEC) return err;
+    char program[PATH_MAX];
+    if (resolve_program(path, search_path, program, sizeof program) != 0) return err;
+    size_t count = 0;
+    while (argv[count]) count++;
+    char **shell_argv = calloc(count + 2, sizeof *shell_argv);
+    if (shell_argv == NULL) return ENOMEM;
+    shell_argv[0] = (char *)"/bin/sh";
+    shell_argv[1] = program;
+    for (size_t i = 1; i < count; i++) shell_argv[i + 1] = argv[i];
+    err = ptyshim_spawn_session(pid, "/bin/sh", shell_argv, envp, tty_path, cwd, 0);
+    free(shell_argv);
+    return err;
+}
+
+static const int fault_signals[] = {SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSYS};
+#define FAULT_SIGNAL_COUNT (sizeof fault_signals / sizeof fault_signals[0])
+static struct sigaction previous_fault_actions[FAULT_SIGNAL_COUNT];
+static volatile sig_atomic_t host_terminal_fd = -1;
+static struct termios host_terminal_saved;
+
+void ptyshim_register_host_terminal(int fd, const struct termios *saved) {
+    host_terminal_fd = -1;
+    if (fd >= 0 && saved != NULL) {
+        host_terminal_saved = *saved;
+        host_terminal_fd = fd;
+    }
+}
+
+static void fault_handler(int sig, siginfo_t *info, void *context) {
+    int saved_errno = errno;
+    if (info != NULL && info->si_code <= 0 && info->si_pid != getpid()) {
+        /* kill(1) or sigqueue from another process: a request to end. */
+        kill(getpid(), SIGTERM);
+        errno = saved_errno;
+        return;
+    }
+    int fd = host_terminal_fd;
+    if (fd >= 0) tcsetattr(fd, TCSANOW, &host_terminal_saved);
+    size_t index = 0;
+    while (index < FAULT_SIGNAL_COUNT && fault_signals[index] != sig) index++;
+    if (index == FAULT_SIGNAL_COUNT) return;
+    struct sigaction *previous = &previous_fault_actions[index];
+    sigaction(sig, previous, NULL);
+    if ((previous->sa_flags & SA_SIGINFO) && previous->sa_sigaction != NULL) {
+        previous->sa_sigaction(sig, info, context);
+    } else if (!(previous->sa_flags & SA_SIGINFO) && previous->sa_handler != SIG_DFL &&
+               previous->sa_handler != SIG_IGN) {
+        previous->sa_handler(sig);
+    } else if (info == NULL || info->si_code <= 0) {
+        raise(sig);  /* raised by ourselves (abort): deliver it again, now by default */
+    }
+    /* A real fault returns and faults again, under the previous action. */
+    errno = saved_errno;
+}
+
+int ptyshim_install_fault_handlers(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = fault_handler;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    for (size_t i = 0; i < FAULT_SIGNAL_COUNT; i++) {
+        if (sigaction(fault_signals[i], &action, &previous_fault_actions[i]) != 0) return errno;
+    }
+    return 0;
+}
+
+int ptyshim_check_stdio(int fd, int for_writing) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return EBADF;
+    if (flags & O_PATH) return EACCES;
+    int mode = flags & O_ACCMODE;
+    if (for_writing ? (mode != O_WRONLY && mode != O_RDWR) : (mode != O_RDONLY && mode != O_RDWR)) return EACCES;
+    struct stat info;
+    if (fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) return EISDIR;
+    return 0;
+}
+
+int ptyshim_can_enter(const char *dir) {
+    return faccessat(AT_FDCWD, dir, X_OK, AT_EACCESS) == 0 ? 0 : errno;
+}
+
+int ptyshim_tcsetattr_as_job(int fd, const struct termios *t) {
+    sigset_t ttou, previous;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    int err = pthread_sigmask(SIG_UNBLOCK, &ttou, &previous);
+    if (err != 0) return err;
+    int result;
+    do {
+        result = tcsetattr(fd, TCSADRAIN, t);
+    } while (result != 0 && errno == EINTR);
+    err = result == 0 ? 0 : errno;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    return err;
+}

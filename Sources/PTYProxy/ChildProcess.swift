@@ -7,15 +7,18 @@ import CPTYShim
 import SystemPackage
 
 /// What to run on the terminal.
+///
+/// Arguments, environment and directory are bytes (`ByteString`), passed to
+/// posix_spawn exactly as given: nothing on the way decodes them.
 public struct Command: Sendable, Equatable {
     /// argv[0] is the program, searched in PATH when it has no slash.
-    public var arguments: [String]
-    /// The complete environment of the child, as NAME=VALUE strings.
-    public var environment: [String]
+    public var arguments: [ByteString]
+    /// The complete environment of the child, as NAME=VALUE entries.
+    public var environment: [ByteString]
     /// The working directory, or nil to inherit ours.
-    public var workingDirectory: String?
+    public var workingDirectory: ByteString?
 
-    public init(arguments: [String], environment: [String], workingDirectory: String? = nil) {
+    public init(arguments: [ByteString], environment: [ByteString], workingDirectory: ByteString? = nil) {
         precondition(!arguments.isEmpty, "a command needs at least a program")
         self.arguments = arguments
         self.environment = environment
@@ -24,8 +27,8 @@ public struct Command: Sendable, Equatable {
 
     /// conpty_proxy.exe compatibility: a single argument that contains
     /// whitespace is a command line, run by `/bin/sh -c`.
-    public static func argumentsForCompatibility(_ words: [String]) -> [String] {
-        if words.count == 1, words[0].contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" }) {
+    public static func argumentsForCompatibility(_ words: [ByteString]) -> [ByteString] {
+        if words.count == 1, words[0].bytes.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0a }) {
             return ["/bin/sh", "-c", words[0]]
         }
         return words
@@ -44,7 +47,7 @@ public final class ChildProcess: Sendable {
     /// Why a child could not be started, mapped to `env`'s exit codes.
     public struct SpawnError: Error, Sendable {
         public let errno: Errno
-        public let program: String
+        public let program: ByteString
 
         /// 127 when the program does not exist, 126 when it exists but cannot run.
         public var exitCode: Int32 {
@@ -52,19 +55,25 @@ public final class ChildProcess: Sendable {
         }
 
         public var message: String {
-            exitCode == 127 ? "\(program): command not found" : "\(program): cannot execute: \(errno)"
+            exitCode == 127 ? "\(program.printable): command not found" : "\(program.printable): cannot execute: \(errno)"
         }
     }
 
     /// Starts `command` with `terminalPath` as its controlling terminal and
     /// fds 0-2, nothing else open, default signal dispositions, empty mask.
+    /// A program the kernel cannot execute because it has no `#!` line
+    /// (ENOEXEC) is run by /bin/sh, as execvp(3) and every shell do.
     public init(spawning command: Command, terminalPath: String) throws(SpawnError) {
         let program = command.arguments[0]
         var childPID: pid_t = 0
         let result = withCStrings(command.arguments) { argv in
             withCStrings(command.environment) { envp in
-                ptyshim_spawn_session(&childPID, program, argv, envp, terminalPath,
-                                      command.workingDirectory, program.contains("/") ? 0 : 1)
+                program.withCString { path in
+                    withOptionalCString(command.workingDirectory) { directory in
+                        ptyshim_spawn_session_sh_fallback(&childPID, path, argv, envp, terminalPath, directory,
+                                                          program.contains(UInt8(ascii: "/")) ? 0 : 1)
+                    }
+                }
             }
         }
         guard result == 0 else {
@@ -132,10 +141,21 @@ public final class ChildProcess: Sendable {
     }
 }
 
-/// Calls `body` with a NULL-terminated array of C strings, freed afterwards.
-func withCStrings<Result>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> Result) -> Result {
-    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+/// Calls `body` with a NULL-terminated array of C strings (argv, envp), freed afterwards.
+func withCStrings<Result>(_ strings: [ByteString], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> Result) -> Result {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.duplicateCString() }
     pointers.append(nil)
     defer { for pointer in pointers { free(pointer) } }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// The same for UTF-8 text (test harnesses).
+func withCStrings<Result>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> Result) -> Result {
+    withCStrings(strings.map { ByteString($0) }, body)
+}
+
+/// Calls `body` with a C string, or with NULL for nil.
+func withOptionalCString<Result>(_ string: ByteString?, _ body: (UnsafePointer<CChar>?) -> Result) -> Result {
+    guard let string else { return body(nil) }
+    return string.withCString { body($0) }
 }

@@ -118,8 +118,10 @@ public enum SignalName {
                   let value = Int32(text), (1...64).contains(value) else { return nil }
             return value
         }
-        var name = text.uppercased()
-        if name.hasPrefix("SIG") { name.removeFirst(3) }
-        return table.first { $0.0 == name }?.1
+        // ASCII upper-casing of the bytes, not String.uppercased(): Unicode
+        // case mapping would turn the Turkish dotless `ınt` into `INT`.
+        var name = text.utf8.map { $0 >= 0x61 && $0 <= 0x7a ? $0 - 0x20 : $0 }
+        if name.starts(with: "SIG".utf8) { name.removeFirst(3) }
+        return table.first { $0.0.utf8.elementsEqual(name) }?.1
     }
 }

@@ -13,7 +13,7 @@ struct ControlContext: Sendable {
     let terminal: PseudoTerminal
     let child: ChildProcess
     let counters: RelayCounters
-    let command: [String]
+    let command: [ByteString]
     let startedAt = monotonicMilliseconds()
 }
 
@@ -286,7 +286,7 @@ public final class ControlServer: Sendable {
         let uptime = monotonicMilliseconds() - context.startedAt
         let fraction = String(uptime % 1000)
         let seconds = "\(uptime / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
-        let command = context.command.map(JSON.quote).joined(separator: ",")
+        let command = context.command.map(\.jsonQuoted).joined(separator: ",")
         return "{\"id\":\(JSON.quote(context.id)),\"pid\":\(getpid()),\"child_pid\":\(context.child.pid)"
             + ",\"cols\":\(size.columns),\"rows\":\(size.rows)"
             + ",\"bytes_in\":\(context.counters.bytesIn),\"bytes_out\":\(context.counters.bytesOut)"

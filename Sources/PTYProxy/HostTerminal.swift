@@ -24,15 +24,23 @@ final class HostTerminal: Sendable {
         self.saved = settings
     }
 
+    /// Also registers the saved settings with the fault handlers, so that
+    /// even a crash restores the terminal (`ptyshim_install_fault_handlers`).
     func enterRawMode() {
+        var settings = saved
+        ptyshim_register_host_terminal(descriptor.rawValue, &settings)
         var raw = saved
         ptyshim_make_raw(&raw)
-        _ = try? valueOrErrno { tcsetattr(descriptor.rawValue, TCSADRAIN, &raw) }
+        _ = try? zeroOrErrno(on: .host) { ptyshim_tcsetattr_as_job(descriptor.rawValue, &raw) }
     }
 
+    /// Both changes go through job control (`ptyshim_tcsetattr_as_job`): in
+    /// the background, the proxy is stopped instead of changing the terminal
+    /// under the foreground job.
     func restore() {
         var settings = saved
-        _ = try? valueOrErrno { tcsetattr(descriptor.rawValue, TCSADRAIN, &settings) }
+        _ = try? zeroOrErrno(on: .host) { ptyshim_tcsetattr_as_job(descriptor.rawValue, &settings) }
+        ptyshim_register_host_terminal(-1, nil)
     }
 
     /// The host terminal's size, if it knows one.

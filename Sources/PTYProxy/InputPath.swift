@@ -20,6 +20,7 @@ final class InputPath: Sendable {
     private let counters: RelayCounters
     private let wakeup: Wakeup
     private let stopping = Atomic<Bool>(false)
+    private let readErrno = Atomic<Int32>(0)
 
     init(input: FileDescriptor, terminal: PseudoTerminal, counters: RelayCounters) throws(Errno) {
         self.input = input
@@ -40,6 +41,14 @@ final class InputPath: Sendable {
 
     func close() { wakeup.close() }
 
+    /// Why reading the host's stdin failed, if it did with something other
+    /// than EIO (a terminal that hung up, or a background read): that error
+    /// was taken as the end of input, and is worth one line on stderr.
+    var hostReadError: Errno? {
+        let value = readErrno.load(ordering: .acquiring)
+        return value == 0 ? nil : Errno(rawValue: value)
+    }
+
     private func run() {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 16)
         defer { buffer.deallocate() }
@@ -47,11 +56,13 @@ final class InputPath: Sendable {
         while waitUntil(input, is: .readable) {
             let count: Int
             do {
-                count = try valueOrErrno { system_read(input.rawValue, buffer.baseAddress, buffer.count) }
+                count = try valueOrErrno(on: .host) { system_read(input.rawValue, buffer.baseAddress, buffer.count) }
             } catch .wouldBlock {
                 continue  // the host shares a non-blocking stdin with us
             } catch {
-                count = 0  // a failed stdin is the end of the host's input
+                // A failed stdin is the end of the host's input.
+                if error != .ioError { readErrno.store(error.rawValue, ordering: .releasing) }
+                count = 0
             }
             if count == 0 {
                 sendEndOfFile(after: lastByte)

@@ -4,6 +4,14 @@
 /// everything after CMD through untouched and stay call-compatible with
 /// conpty_proxy.exe (`new ID W H CMD`), the grammar is five verbs, and the
 /// parser is a pure function that the fuzzer can drive.
+///
+/// The input is the raw argv bytes (`ByteString`), never decoded: CMD, its
+/// arguments, `--cwd`, `--env` and `--term` reach the child byte for byte.
+/// Verbs, IDs, numbers and signal names are ASCII by definition and are
+/// compared as ASCII bytes. Help is only ever the first argument
+/// (`ptyproxy -h`, `--help`, `help`): after `new`, `-h` is an ID like any other
+/// word (and refused as one), so a host that builds the command line from
+/// data never gets help text on stdout instead of a session.
 public enum Invocation: Equatable, Sendable {
     case new(NewOptions)
     case resize(id: String, size: WindowSize)
@@ -17,10 +25,10 @@ public enum Invocation: Equatable, Sendable {
     public struct NewOptions: Equatable, Sendable {
         public var id: String
         public var size: WindowSize
-        public var command: [String]
-        public var term: String?
-        public var workingDirectory: String?
-        public var environment: [String] = []
+        public var command: [ByteString]
+        public var term: ByteString?
+        public var workingDirectory: ByteString?
+        public var environment: [ByteString] = []
         public var hangupGraceMilliseconds: Int64 = 2000
         public var outputBufferCount = 2
         public var outputBufferSize = 128 * 1024
@@ -53,15 +61,20 @@ public enum Invocation: Equatable, Sendable {
           --output-buffers 1|2     single or double buffered output (default 2)
           --output-buffer-size N   output buffer size in bytes (default 131072)
           --stdout-pipe-size N     grow a smaller stdout pipe to N bytes (default: leave it alone)
-          -h, --help               show this help
-          --version                show the version
+
+        ptyproxy -h, --help shows this help; ptyproxy --version the version.
 
         Exit status of new: CMD's status, 128+N if CMD was killed by signal N,
         125 if ptyproxy itself failed, 126 if CMD cannot run, 127 if not found.
         """
 
-    /// Parses the arguments after the program name.
+    /// Parses the arguments after the program name, as UTF-8 text (tests, tools).
     public static func parse(_ arguments: [String]) -> Result<Invocation, UsageError> {
+        parse(arguments.map { ByteString($0) })
+    }
+
+    /// Parses the arguments after the program name, as the raw bytes of argv.
+    public static func parse(_ arguments: [ByteString]) -> Result<Invocation, UsageError> {
         guard let verb = arguments.first else { return .failure(UsageError("missing command (try: ptyproxy --help)")) }
         let rest = Array(arguments.dropFirst())
         switch verb {
@@ -73,10 +86,10 @@ public enum Invocation: Equatable, Sendable {
             return validID(rest[0]).flatMap { id in size(rest[1], rest[2]).map { .resize(id: id, size: $0) } }
         case "signal":
             guard rest.count == 2 else { return .failure(UsageError("usage: ptyproxy signal ID SIGNAL")) }
-            guard SignalName.number(of: rest[1]) != nil else {
-                return .failure(UsageError("unknown signal '\(printable(rest[1]))'"))
+            guard let signal = rest[1].ascii, SignalName.number(of: signal) != nil else {
+                return .failure(UsageError("unknown signal '\(rest[1].printable)'"))
             }
-            return validID(rest[0]).map { .signal(id: $0, signal: rest[1]) }
+            return validID(rest[0]).map { .signal(id: $0, signal: signal) }
         case "status":
             guard rest.count == 1 else { return .failure(UsageError("usage: ptyproxy status ID")) }
             return validID(rest[0]).map { .status(id: $0) }
@@ -84,12 +97,12 @@ public enum Invocation: Equatable, Sendable {
             guard rest.isEmpty else { return .failure(UsageError("usage: ptyproxy list")) }
             return .success(.list)
         default:
-            return .failure(UsageError("unknown command '\(printable(verb))' (try: ptyproxy --help)"))
+            return .failure(UsageError("unknown command '\(verb.printable)' (try: ptyproxy --help)"))
         }
     }
 
-    private static func parseNew(_ arguments: [String]) -> Result<Invocation, UsageError> {
-        var positional: [String] = []
+    private static func parseNew(_ arguments: [ByteString]) -> Result<Invocation, UsageError> {
+        var positional: [ByteString] = []
         var options = NewOptions(id: "", size: WindowSize(columns: 80, rows: 24), command: [])
         var index = 0
         var optionsEnded = false
@@ -101,7 +114,6 @@ public enum Invocation: Equatable, Sendable {
                 continue
             }
             let isOption = !optionsEnded && argument.hasPrefix("--") && argument.count > 2
-            if argument == "-h" && !optionsEnded { return .success(.help) }
             if positional.count == 3 && !isOption {
                 // CMD starts here; everything after it is CMD's own.
                 options.command = Array(arguments[(index - 1)...])
@@ -112,13 +124,11 @@ public enum Invocation: Equatable, Sendable {
                 continue
             }
             // --name=value or --name value
-            var name = String(argument.dropFirst(2))
-            var value: String?
-            if let equals = name.firstIndex(of: "=") {
-                value = String(name[name.index(after: equals)...])
-                name = String(name[..<equals])
-            }
-            func takeValue() -> Result<String, UsageError> {
+            let spelled = argument.bytes.dropFirst(2)
+            let equals = spelled.firstIndex(of: UInt8(ascii: "="))
+            let name = ByteString(equals.map { spelled[..<$0] } ?? spelled).printable
+            let value = equals.map { ByteString(spelled[($0 + 1)...]) }
+            func takeValue() -> Result<ByteString, UsageError> {
                 if let value { return .success(value) }
                 guard index < arguments.count else { return .failure(UsageError("option --\(name) needs a value")) }
                 index += 1
@@ -126,27 +136,26 @@ public enum Invocation: Equatable, Sendable {
             }
             let outcome: Result<Void, UsageError>
             switch name {
-            case "help": return .success(.help)
             case "term":
                 outcome = takeValue().flatMap { term in
-                    term.isEmpty || term.contains("\0") ? .failure(UsageError("--term needs a terminal type")) : .success(options.term = term)
+                    term.isEmpty || term.contains(0) ? .failure(UsageError("--term needs a terminal type")) : .success(options.term = term)
                 }
             case "cwd":
                 outcome = takeValue().flatMap { dir in
-                    dir.isEmpty || dir.contains("\0") ? .failure(UsageError("--cwd needs a directory")) : .success(options.workingDirectory = dir)
+                    dir.isEmpty || dir.contains(0) ? .failure(UsageError("--cwd needs a directory")) : .success(options.workingDirectory = dir)
                 }
             case "env":
                 outcome = takeValue().flatMap { pair in
-                    guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex, !pair.contains("\0") else {
-                        return .failure(UsageError("--env needs NAME=VALUE, got '\(printable(pair))'"))
+                    guard let equals = pair.bytes.firstIndex(of: UInt8(ascii: "=")), equals != 0, !pair.contains(0) else {
+                        return .failure(UsageError("--env needs NAME=VALUE, got '\(pair.printable)'"))
                     }
                     options.environment.append(pair)
                     return .success(())
                 }
             case "hangup-grace":
                 outcome = takeValue().flatMap { text in
-                    guard let milliseconds = parseSeconds(text) else {
-                        return .failure(UsageError("--hangup-grace needs seconds between 0 and 3600, got '\(printable(text))'"))
+                    guard let milliseconds = text.ascii.flatMap(parseSeconds) else {
+                        return .failure(UsageError("--hangup-grace needs seconds between 0 and 3600, got '\(text.printable)'"))
                     }
                     options.hangupGraceMilliseconds = milliseconds
                     return .success(())
@@ -154,12 +163,12 @@ public enum Invocation: Equatable, Sendable {
             case "output-buffers":
                 outcome = takeValue().flatMap { text in
                     guard text == "1" || text == "2" else { return .failure(UsageError("--output-buffers must be 1 or 2")) }
-                    options.outputBufferCount = Int(text)!
+                    options.outputBufferCount = text == "1" ? 1 : 2
                     return .success(())
                 }
             case "output-buffer-size":
                 outcome = takeValue().flatMap { text in
-                    guard let bytes = Int(text), (1024...(16 << 20)).contains(bytes) else {
+                    guard let bytes = text.ascii.flatMap({ Int($0) }), (1024...(16 << 20)).contains(bytes) else {
                         return .failure(UsageError("--output-buffer-size must be 1024..16777216 bytes"))
                     }
                     options.outputBufferSize = bytes
@@ -167,14 +176,14 @@ public enum Invocation: Equatable, Sendable {
                 }
             case "stdout-pipe-size":
                 outcome = takeValue().flatMap { text in
-                    guard let bytes = Int(text), bytes == 0 || (4096...(64 << 20)).contains(bytes) else {
+                    guard let bytes = text.ascii.flatMap({ Int($0) }), bytes == 0 || (4096...(64 << 20)).contains(bytes) else {
                         return .failure(UsageError("--stdout-pipe-size must be 0 (leave it alone) or 4096..67108864 bytes"))
                     }
                     options.stdoutPipeSize = bytes == 0 ? nil : bytes
                     return .success(())
                 }
             default:
-                return .failure(UsageError("unknown option '--\(printable(name))' (try: ptyproxy --help)"))
+                return .failure(UsageError("unknown option '--\(name)' (try: ptyproxy --help)"))
             }
             if case .failure(let error) = outcome { return .failure(error) }
         }
@@ -186,7 +195,7 @@ public enum Invocation: Equatable, Sendable {
             return .failure(UsageError("missing CMD (usage: ptyproxy new [OPTIONS] ID COLS ROWS CMD [ARG...])"))
         }
         guard !options.command[0].isEmpty else { return .failure(UsageError("CMD is empty")) }
-        guard !options.command.contains(where: { $0.contains("\0") }) else {
+        guard !options.command.contains(where: { $0.contains(0) }) else {
             return .failure(UsageError("CMD contains a NUL byte"))
         }
         switch validID(positional[0]).flatMap({ id in size(positional[1], positional[2]).map { (id, $0) } }) {
@@ -199,18 +208,25 @@ public enum Invocation: Equatable, Sendable {
         }
     }
 
-    private static func validID(_ id: String) -> Result<String, UsageError> {
-        SessionDirectory.isValidID(id)
-            ? .success(id)
-            : .failure(UsageError("invalid ID '\(printable(id))': use 1 to 64 of A-Z a-z 0-9 . _ -"))
+    /// An ID on the command line: the socket name's grammar, and not
+    /// starting with `-`, so that a mistyped option (`new -h 80 24 cmd`) is
+    /// refused as an ID instead of becoming a session called `-h`.
+    private static func validID(_ id: ByteString) -> Result<String, UsageError> {
+        guard let text = id.ascii, SessionDirectory.isValidID(text) else {
+            return .failure(UsageError("invalid ID '\(id.printable)': use 1 to 64 of A-Z a-z 0-9 . _ -"))
+        }
+        guard !text.hasPrefix("-") else {
+            return .failure(UsageError("invalid ID '\(id.printable)': an ID may not start with '-' (options of new are --NAME)"))
+        }
+        return .success(text)
     }
 
-    private static func size(_ columns: String, _ rows: String) -> Result<WindowSize, UsageError> {
-        guard let c = ControlRequest.parseDimension(columns) else {
-            return .failure(UsageError("invalid COLS '\(printable(columns))': must be an integer in 1..65535"))
+    private static func size(_ columns: ByteString, _ rows: ByteString) -> Result<WindowSize, UsageError> {
+        guard let c = columns.ascii.flatMap({ ControlRequest.parseDimension($0) }) else {
+            return .failure(UsageError("invalid COLS '\(columns.printable)': must be an integer in 1..65535"))
         }
-        guard let r = ControlRequest.parseDimension(rows) else {
-            return .failure(UsageError("invalid ROWS '\(printable(rows))': must be an integer in 1..65535"))
+        guard let r = rows.ascii.flatMap({ ControlRequest.parseDimension($0) }) else {
+            return .failure(UsageError("invalid ROWS '\(rows.printable)': must be an integer in 1..65535"))
         }
         return .success(WindowSize(columns: c, rows: r))
     }
@@ -227,14 +243,5 @@ public enum Invocation: Equatable, Sendable {
             milliseconds += Int64(fraction + String(repeating: "0", count: 3 - fraction.count))!
         }
         return milliseconds <= 3_600_000 ? milliseconds : nil
-    }
-
-    /// Quotes user text for a one-line error message (no control characters, bounded).
-    static func printable(_ text: String) -> String {
-        var result = ""
-        for scalar in text.unicodeScalars.prefix(80) {
-            result += scalar.value < 0x20 || scalar.value == 0x7f ? "?" : String(scalar)
-        }
-        return text.unicodeScalars.count > 80 ? result + "..." : result
     }
 }

@@ -40,6 +40,9 @@ public final class OutputPath: Sendable {
     private let counters: RelayCounters
     private let notify: Wakeup
     private let wakeup: Wakeup
+    /// Looked at once, at the start: a terminal that has hung up no longer
+    /// answers isatty() (its ioctls fail with EIO too).
+    private let outputIsTerminal: Bool
     private let handoff: BufferHandoff
     // Written by exactly one thread at a time, as the handoff dictates.
     nonisolated(unsafe) private let storage: UnsafeMutableRawBufferPointer
@@ -49,6 +52,8 @@ public final class OutputPath: Sendable {
     private let complete = Atomic<Bool>(false)
     private let hostGone = Atomic<Bool>(false)
     private let quietEnd = Atomic<Bool>(false)
+    /// The errno of a failed write to the host other than EPIPE/ECONNRESET, 0 if none.
+    private let hostWriteErrno = Atomic<Int32>(0)
 
     /// `notify` is signalled when the output is complete or the host is gone.
     init(terminal: PseudoTerminal, output: FileDescriptor, tuning: Tuning,
@@ -60,6 +65,7 @@ public final class OutputPath: Sendable {
         self.tuning = tuning
         self.counters = counters
         self.notify = notify
+        self.outputIsTerminal = isatty(output.rawValue) == 1
         self.wakeup = try Wakeup()
         self.handoff = BufferHandoff(slotCount: tuning.bufferCount)
         self.storage = .allocate(byteCount: tuning.bufferSize * tuning.bufferCount, alignment: 4096)
@@ -71,8 +77,17 @@ public final class OutputPath: Sendable {
     /// True when output ended because the pty went quiet after the child
     /// exited, not by EIO: some other process of the session still holds it.
     public var endedWithTerminalHeld: Bool { quietEnd.load(ordering: .acquiring) }
-    /// True once a write to the host failed (the host closed its end).
+    /// True once a write to the host failed (the host closed its end, or its
+    /// stdout cannot take more: see `hostWriteError`).
     public var isHostGone: Bool { hostGone.load(ordering: .acquiring) }
+    /// Why writing to the host failed, when it was not the host going away
+    /// (EPIPE, ECONNRESET): ENOSPC on /dev/full, EFBIG over `ulimit -f`, EIO,
+    /// EBADF/EINVAL from a descriptor the host handed over. The session is
+    /// hung up as if the host had gone, and `ptyproxy` reports it (125).
+    public var hostWriteError: Errno? {
+        let value = hostWriteErrno.load(ordering: .acquiring)
+        return value == 0 ? nil : Errno(rawValue: value)
+    }
 
     func start() -> [IOThread] {
         var threads = [IOThread { [self] in readLoop() }]
@@ -198,10 +213,19 @@ public final class OutputPath: Sendable {
     private func writeOut(_ bytes: UnsafeRawBufferPointer) {
         guard !hostGone.load(ordering: .acquiring) else { return }
         do {
-            try output.writeFully(bytes)
+            try output.writeFully(bytes, on: .host)
             counters.addOutput(bytes.count)
         } catch {
-            hostGone.store(true, ordering: .releasing)  // EPIPE: the host closed its end
+            // EPIPE and ECONNRESET: the host closed its end, the ordinary
+            // hangup; so is EIO on a terminal (the host's terminal hung up,
+            // its SIGHUP is on the way, and a line to it would go nowhere).
+            // Anything else is kept to be reported.
+            let hostWentAway = error == .brokenPipe || error == .connectionReset
+                || (error == .ioError && outputIsTerminal)
+            if !hostWentAway {
+                _ = hostWriteErrno.compareExchange(expected: 0, desired: error.rawValue, ordering: .acquiringAndReleasing)
+            }
+            hostGone.store(true, ordering: .releasing)
             notify.signal()
         }
     }

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import CPTYShim
 import SystemPackage
+import Synchronization
 
 /// Everything one `ptyproxy new` needs to know.
 public struct SessionConfiguration: Sendable {
@@ -61,6 +62,7 @@ public struct SessionError: Error, Sendable, CustomStringConvertible {
 public final class Session: Sendable {
     private let configuration: SessionConfiguration
     public let counters = RelayCounters()
+    private let hostInputErrno = Atomic<Int32>(0)
 
     public init(_ configuration: SessionConfiguration) {
         self.configuration = configuration
@@ -68,6 +70,12 @@ public final class Session: Sendable {
 
     /// Runs the session to the end and returns the child's exit status.
     public func run() throws(SessionError) -> ExitStatus {
+        // The host's descriptors as handed over (the tool checks them earlier
+        // too, before a closed one is papered over with /dev/null).
+        if let problem = HostStdio.check(input: configuration.hostInput.rawValue,
+                                         output: configuration.hostOutput.rawValue).problem {
+            throw SessionError(problem)
+        }
         // Signals first: the mask must be in place before any thread starts.
         let signals: SignalWatcher
         do {
@@ -76,7 +84,7 @@ public final class Session: Sendable {
             throw SessionError("cannot watch signals: \(error)")
         }
         defer { signals.close() }
-        signal(SIGPIPE, SIG_IGN)
+        SignalPolicy.applyDispositions()
 
         let host = HostTerminal(configuration.hostInput)
         let size = host?.size() ?? configuration.size
@@ -98,15 +106,20 @@ public final class Session: Sendable {
         if let control { command.environment.append("PTYPROXY_SOCKET=\(control.socketPath)") }
         if let directory = command.workingDirectory {
             // Checked here because posix_spawn would report a bad directory
-            // as ENOENT, indistinguishable from a missing command (127).
+            // as the exec's error: ENOENT (127, "not found") or EACCES (126,
+            // "cannot execute"), when it is the directory that is wrong.
             var info = stat()
             do {
-                try valueOrErrno { stat(directory, &info) }
+                _ = try directory.withCString { path throws(Errno) in try valueOrErrno { stat(path, &info) } }
             } catch {
-                throw SessionError("cannot change to directory '\(directory)': \(error)")
+                throw SessionError("cannot change to directory '\(directory.printable)': \(error)")
             }
             guard info.st_mode & S_IFMT == S_IFDIR else {
-                throw SessionError("cannot change to directory '\(directory)': not a directory")
+                throw SessionError("cannot change to directory '\(directory.printable)': not a directory")
+            }
+            let access = directory.withCString { ptyshim_can_enter($0) }
+            guard access == 0 else {
+                throw SessionError("cannot change to directory '\(directory.printable)': \(Errno(rawValue: access))")
             }
         }
         let child: ChildProcess
@@ -152,6 +165,8 @@ public final class Session: Sendable {
             graceMilliseconds: configuration.hangupGraceMilliseconds)
         let status = supervisor.run(signals: signals, relayEvents: relayEvents,
                                     hostOutput: configuration.hostOutput)
+        let writeError = output.hostWriteError
+        if let readError = input.hostReadError { hostInputErrno.store(readError.rawValue, ordering: .releasing) }
 
         // Cleanup, in reverse order of start.
         control?.stop()
@@ -174,7 +189,37 @@ public final class Session: Sendable {
             SessionSignaller.signal(session: child.pid, [SIGHUP, SIGCONT])
         }
         #endif
+        if let writeError {
+            // Not the host going away (that is EPIPE, and the child's 129):
+            // its stdout refused the data. The session was hung up all the
+            // same; the proxy failed to do its job, hence 125.
+            throw SessionError("cannot write to stdout: \(writeError) (\(errnoName(writeError))); the session was hung up")
+        }
         return status
+    }
+
+    /// Why reading stdin failed during `run()` (other than EIO), if it did:
+    /// it was taken as the end of input; the caller may report it.
+    public var hostInputError: Errno? {
+        let value = hostInputErrno.load(ordering: .acquiring)
+        return value == 0 ? nil : Errno(rawValue: value)
+    }
+}
+
+/// The symbolic name of the errors a host's stdout typically gives, for the
+/// one line that reports them.
+func errnoName(_ error: Errno) -> String {
+    switch error {
+    case .fileTooLarge: return "EFBIG"
+    case .noSpace: return "ENOSPC"
+    case .ioError: return "EIO"
+    case .badFileDescriptor: return "EBADF"
+    case .invalidArgument: return "EINVAL"
+    case .resourceTemporarilyUnavailable: return "EAGAIN"
+    case .permissionDenied: return "EACCES"
+    case .notPermitted: return "EPERM"
+    case .diskQuotaExceeded: return "EDQUOT"
+    default: return "errno \(error.rawValue)"
     }
 }
 
@@ -184,15 +229,52 @@ private func growPipe(_ descriptor: FileDescriptor, to size: Int) {
     _ = ptyshim_grow_pipe(descriptor.rawValue, CInt(clamping: size))
 }
 
-/// What the proxy does with the signals it may be sent.
+/// What the proxy does with every signal it may be sent, decided one by one
+/// (README, "The host's side", has the same table):
+///
+/// | signal | action | why |
+/// |---|---|---|
+/// | HUP INT TERM QUIT | hang up (child's status, 129) | requests to end |
+/// | XCPU | hang up | CPU soft limit: end cleanly before the hard limit's SIGKILL |
+/// | PWR | hang up | power failing: the system is going down |
+/// | ILL TRAP ABRT BUS FPE SEGV SYS, sent by kill | hang up | the fault handler turns them into SIGTERM |
+/// | the same, from a real fault | fatal | a crash: host terminal restored, then the previous handler (Swift's backtracer) or the default |
+/// | WINCH | resize | the host terminal's new size, when stdin is a terminal |
+/// | USR1 USR2 ALRM VTALRM PROF IO STKFLT TSTP TTIN TTOU, RTMIN..RTMAX | ignored | taken from the signalfd and dropped: a stray signal must not end, or stop, a session (with the host terminal raw). TTOU is unblocked around the host terminal's tcsetattr only, so job control still stops a background ptyproxy before it changes the terminal (`HostTerminal`) |
+/// | PIPE XFSZ | ignored (SIG_IGN) | thread-directed; the write fails instead: EPIPE is the host gone, EFBIG one line and 125 |
+/// | CHLD URG CONT | default (ignore; CONT resumes) | harmless |
+/// | KILL STOP | cannot be caught | KILL: the kernel hangs up the child when the pty closes, the socket stays until the next `new`/`list` replaces it, a raw host terminal stays raw. STOP: the relay pauses, CONT resumes it, nothing is lost |
+///
+/// The child gets none of this: posix_spawn resets every disposition to
+/// the default and empties the mask (`ChildProcess`).
 enum SignalPolicy {
     /// Requests to end: the session is hung up and the child's status returned.
-    static let hangup: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT]
-    /// Signals that must not end a session relaying someone's terminal
-    /// (a stray `kill -USR1`, an alarm): received and dropped.
-    static let harmless: [Int32] = [SIGUSR1, SIGUSR2, SIGALRM]
+    static let hangup: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXCPU, SIGPWR]
+    /// Signals that must not end or stop a session relaying someone's
+    /// terminal (a stray `kill -USR1`, a profiling timer, a job-control
+    /// stop): received and dropped.
+    static var ignored: [Int32] {
+        [SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGSTKFLT, SIGTSTP, SIGTTIN, SIGTTOU]
+            + realTimeSignals
+    }
+    /// SIGRTMIN...SIGRTMAX as this C library numbers them (glibc keeps 32 and
+    /// 33 for itself; they are never blocked).
+    static var realTimeSignals: [Int32] {
+        #if os(Linux)
+        Array(__libc_current_sigrtmin()...__libc_current_sigrtmax())
+        #else
+        []
+        #endif
+    }
     /// Everything the supervisor takes from its signalfd.
-    static let watched = hangup + harmless + [SIGWINCH]
+    static var watched: [Int32] { hangup + ignored + [SIGWINCH] }
+
+    /// The dispositions that are not "blocked and read from the signalfd".
+    static func applyDispositions() {
+        signal(SIGPIPE, SIG_IGN)
+        signal(SIGXFSZ, SIG_IGN)
+        _ = ptyshim_install_fault_handlers()
+    }
 }
 
 /// The supervisor's state machine: when to hang up, when to kill, when the

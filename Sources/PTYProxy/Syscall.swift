@@ -10,31 +10,43 @@ import SystemPackage
 //
 // Every system call of the library goes through `valueOrErrno` (calls that
 // report failure as -1 and set errno) or `zeroOrErrno` (shim calls that
-// return an errno value). EINTR is retried; EBADF and EFAULT are programming
-// errors, not conditions a caller could handle, so they stop the process.
+// return an errno value). EINTR is retried; EBADF and EFAULT on descriptors
+// the proxy opened itself are programming errors, not conditions a caller
+// could handle, so they stop the process. The host's stdin and stdout are
+// not ours: whatever the host handed over (a descriptor it closed under us,
+// an O_PATH one, an eventfd answering EINVAL) is bad input, and a call on
+// them passes `.host` so that EBADF is thrown like any other error.
+
+/// Whose descriptor a system call works on: decides whether EBADF is a bug.
+enum DescriptorOwner {
+    /// Opened by the proxy: EBADF means the proxy has a bug.
+    case proxy
+    /// The host's stdin or stdout: EBADF is the host's doing, an error to report.
+    case host
+}
 
 /// Calls `body` until it does not fail with EINTR; returns its result or throws its errno.
 @inline(__always) @discardableResult
 func valueOrErrno<Result: FixedWidthInteger>(
-    retryOnInterrupt: Bool = true, _ body: () -> Result
+    retryOnInterrupt: Bool = true, on owner: DescriptorOwner = .proxy, _ body: () -> Result
 ) throws(Errno) -> Result {
     while true {
         let result = body()
         if result != -1 { return result }
         let error = Errno(rawValue: errno)
         if error == .interrupted && retryOnInterrupt { continue }
-        checkNotProgrammingError(error)
+        if owner == .proxy { checkNotProgrammingError(error) }
         throw error
     }
 }
 
 /// Calls a shim function that returns 0 or an errno value.
 @inline(__always)
-func zeroOrErrno(_ body: () -> CInt) throws(Errno) {
+func zeroOrErrno(on owner: DescriptorOwner = .proxy, _ body: () -> CInt) throws(Errno) {
     let result = body()
     if result == 0 { return }
     let error = Errno(rawValue: result)
-    checkNotProgrammingError(error)
+    if owner == .proxy { checkNotProgrammingError(error) }
     throw error
 }
 
@@ -63,12 +75,12 @@ extension FileDescriptor {
 
     /// Writes all of `bytes`, waiting with poll(2) when the descriptor is
     /// non-blocking. Throws the first error other than EINTR/EAGAIN.
-    func writeFully(_ bytes: UnsafeRawBufferPointer) throws(Errno) {
+    func writeFully(_ bytes: UnsafeRawBufferPointer, on owner: DescriptorOwner = .proxy) throws(Errno) {
         var offset = 0
         while offset < bytes.count {
             let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
             do {
-                offset += try valueOrErrno { system_write(rawValue, rest.baseAddress, rest.count) }
+                offset += try valueOrErrno(on: owner) { system_write(rawValue, rest.baseAddress, rest.count) }
             } catch .wouldBlock {
                 _ = try Poller.wait(for: self, events: .writable, timeoutMilliseconds: -1)
             }

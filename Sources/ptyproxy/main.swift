@@ -61,37 +61,11 @@ func controlRequest(_ request: String, to id: String) -> String {
     }
 }
 
-/// The child's environment: ours, minus COLUMNS/LINES (the pty knows its
-/// size and a stale value would override it), with TERM and PTYPROXY_ID set.
-func childEnvironment(_ options: Invocation.NewOptions) -> [String] {
-    var environment: [String] = []
-    var inheritedTerm: String?
-    var entry = ProcessEnvironment.entries
-    while let pointer = entry.pointee {
-        let pair = String(cString: pointer)
-        entry += 1
-        if pair.hasPrefix("COLUMNS=") || pair.hasPrefix("LINES=") || pair.hasPrefix("PTYPROXY_") { continue }
-        if pair.hasPrefix("TERM=") {
-            inheritedTerm = String(pair.dropFirst(5))
-            continue
-        }
-        environment.append(pair)
-    }
-    let term = options.term ?? (inheritedTerm.flatMap { $0.isEmpty ? nil : $0 } ?? "xterm-256color")
-    environment.append("TERM=\(term)")
-    environment.append("PTYPROXY_ID=\(options.id)")
-    for pair in options.environment {
-        let name = pair[..<pair.firstIndex(of: "=")!]
-        environment.removeAll { $0.hasPrefix(name + "=") }
-        environment.append(pair)
-    }
-    return environment
-}
-
 func runNew(_ options: Invocation.NewOptions) -> Never {
     let command = Command(
         arguments: Command.argumentsForCompatibility(options.command),
-        environment: childEnvironment(options),
+        environment: ProcessEnvironment.forChild(inherited: ProcessEnvironment.current, term: options.term,
+                                                 id: options.id, overrides: options.environment),
         workingDirectory: options.workingDirectory)
     var configuration = SessionConfiguration(id: options.id, size: options.size, command: command)
     configuration.hangupGraceMilliseconds = options.hangupGraceMilliseconds
@@ -104,15 +78,31 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
             fail("session '\(options.id)' is already running (\(socket))")
         }
         configuration.controlDirectory = directory
-        let status = try Session(configuration).run()
+        let session = Session(configuration)
+        let status = try session.run()
+        if let readError = session.hostInputError {
+            printError("ptyproxy: cannot read stdin: \(readError); it was taken as the end of input")
+        }
         exit(status.shellCode)
     } catch {
         fail(error.message, code: error.exitCode)
     }
 }
 
+/// The arguments after the program name, as the bytes the kernel passed:
+/// CommandLine.arguments would decode them as UTF-8 and replace every
+/// invalid byte with U+FFFD.
+func rawArguments() -> [ByteString] {
+    (1..<Int(max(1, CommandLine.argc))).compactMap { index in
+        CommandLine.unsafeArgv[index].map { ByteString(cString: $0) }
+    }
+}
+
+/// How the host's stdin and stdout were handed over, looked at before
+/// ensureStandardDescriptors() papers over a closed one.
+let hostStdio = HostStdio.check()
 ensureStandardDescriptors()
-switch Invocation.parse(Array(CommandLine.arguments.dropFirst())) {
+switch Invocation.parse(rawArguments()) {
 case .failure(let error):
     fail(error.message)
 case .success(.help):
@@ -120,6 +110,7 @@ case .success(.help):
 case .success(.version):
     printOut(Version.description)
 case .success(.new(let options)):
+    if let problem = hostStdio.problem { fail(problem) }
     runNew(options)
 case .success(.resize(let id, let size)):
     _ = controlRequest("resize \(size.columns) \(size.rows)", to: id)

@@ -62,7 +62,11 @@ import Testing
         #expect(Invocation.parse(["signal", "x", "SIGINT"]) == .success(.signal(id: "x", signal: "SIGINT")))
         #expect(Invocation.parse(["status", "x"]) == .success(.status(id: "x")))
         #expect(Invocation.parse(["--help"]) == .success(.help))
-        #expect(Invocation.parse(["new", "-h"]) == .success(.help))
+        #expect(Invocation.parse(["-h"]) == .success(.help))
+        // Help is only ever the first argument: after `new`, -h is a (bad) ID.
+        if case .success(let parsed) = Invocation.parse(["new", "-h", "80", "24", "sh"]) {
+            Issue.record("accepted as \(parsed)")
+        }
     }
 
     @Test func errorMessagesNeverCarryControlCharacters() {

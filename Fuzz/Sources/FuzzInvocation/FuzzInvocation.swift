@@ -1,20 +1,21 @@
 // libFuzzer entry point for the command-line parser.
 //
 // The input is split on NUL bytes into arguments (a NUL can never be inside a
-// real argv element); each argument is decoded as UTF-8 with repair, as
-// CommandLine.arguments does. Beyond "does not crash", usage errors must be
-// one printable line, as the tool prints them to stderr.
+// real argv element); each argument is passed as raw bytes (`ByteString`), as
+// the tool reads argv. Beyond "does not crash", usage errors must be one
+// printable line, as the tool prints them to stderr, and CMD must come out
+// byte for byte as it went in.
 import FuzzDriver
 import PTYProxy
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = UnsafeBufferPointer(start: data, count: size)
-    let arguments = bytes.split(separator: 0, omittingEmptySubsequences: false)
-        .map { String(decoding: $0, as: UTF8.self) }
+    let arguments = bytes.split(separator: 0, omittingEmptySubsequences: false).map { ByteString($0) }
     let result = Invocation.parse(size == 0 ? [] : arguments)
     switch result {
     case .success(.new(let options)):
+        precondition(arguments.suffix(options.command.count).elementsEqual(options.command), "CMD was altered")
         precondition(SessionDirectory.isValidID(options.id), "invalid ID accepted")
         precondition(options.size.columns >= 1 && options.size.rows >= 1, "zero size accepted")
         precondition(!options.command.isEmpty && !options.command[0].isEmpty, "empty CMD accepted")

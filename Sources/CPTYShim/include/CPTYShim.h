@@ -82,6 +82,50 @@ int ptyshim_accept(int fd, int *client);
 /// Sets or clears O_NONBLOCK on an fd this process opened itself.
 int ptyshim_set_nonblocking(int fd, int on);
 
+
+// --- process and signals (sec-process) ---
+
+/// ptyshim_spawn_session, and when the kernel refuses the program with
+/// ENOEXEC (an executable text file without `#!`), runs it with /bin/sh as
+/// execvp(3) does: argv becomes {"/bin/sh", PATH-resolved program, argv[1]...}.
+/// glibc's posix_spawnp dropped that fallback; shells and env(1) keep it.
+int ptyshim_spawn_session_sh_fallback(pid_t *pid, const char *path, char *const argv[],
+                                      char *const envp[], const char *tty_path,
+                                      const char *cwd, int search_path);
+
+/// Installs handlers for the synchronous fault signals (SIGILL, SIGTRAP,
+/// SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSYS), chained to whatever handler was
+/// there (Swift's backtracer, a sanitizer's). They are not blocked in the
+/// signalfd set: a real fault must still be delivered. The handler:
+/// - when the signal was sent by another process (kill, sigqueue), turns it
+///   into a hangup request (SIGTERM to ourselves, taken by the signalfd), so
+///   `kill -SEGV` ends the session as cleanly as `kill -TERM`;
+/// - on a real fault (a crash), restores the host terminal registered with
+///   ptyshim_register_host_terminal, then lets the previous handler or the
+///   default action run. Only async-signal-safe calls (tcsetattr, kill, raise).
+int ptyshim_install_fault_handlers(void);
+
+/// Registers the host terminal (fd and the settings to restore) for the fault
+/// handlers; fd -1 unregisters it.
+void ptyshim_register_host_terminal(int fd, const struct termios *saved);
+
+/// tcsetattr(fd, TCSADRAIN, t) with SIGTTOU unblocked in the calling thread
+/// for the call: SIGTTOU is blocked (read from the signalfd and dropped), and
+/// a blocked SIGTTOU lets a background process change the terminal. This
+/// way a ptyproxy started in the background of an interactive shell is
+/// stopped by job control before it touches the terminal, as any terminal
+/// program is, and goes raw only once brought to the foreground.
+int ptyshim_tcsetattr_as_job(int fd, const struct termios *t);
+
+/// Checks one of the host's standard descriptors before anything starts:
+/// 0 when usable; EBADF closed; EACCES opened the wrong way (write-only stdin,
+/// read-only stdout, O_PATH); EISDIR a directory.
+int ptyshim_check_stdio(int fd, int for_writing);
+
+/// faccessat(dir, X_OK, AT_EACCESS): can this process change into `dir`?
+/// (posix_spawn reports a failed chdir as the exec's error.)
+int ptyshim_can_enter(const char *dir);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CPTYShim
+
+/// The host's stdin and stdout as handed to `ptyproxy new`, checked before
+/// anything starts (no pty, no socket, no child).
+///
+/// A stdout opened read-only, a write-only stdin or a closed one would
+/// otherwise only show up as EBADF in the middle of the relay. They are
+/// the host's mistake, not the proxy's, so they get one line and 125 up
+/// front. Must run before `ensureStandardDescriptors()` puts /dev/null on
+/// a closed descriptor.
+public struct HostStdio: Sendable {
+    /// One line for stderr (without the `ptyproxy: ` prefix), or nil when
+    /// both descriptors are usable.
+    public let problem: String?
+
+    public static func check(input: Int32 = 0, output: Int32 = 1) -> HostStdio {
+        HostStdio(problem: describe(ptyshim_check_stdio(input, 0), name: "stdin", direction: "reading")
+            ?? describe(ptyshim_check_stdio(output, 1), name: "stdout", direction: "writing"))
+    }
+
+    private static func describe(_ result: Int32, name: String, direction: String) -> String? {
+        switch result {
+        case 0: return nil
+        case EBADF: return "\(name) is closed; ptyproxy new needs it open for \(direction) (use \(name == "stdin" ? "</dev/null" : ">/dev/null"))"
+        case EISDIR: return "\(name) is a directory; ptyproxy new needs a pipe, terminal or file"
+        default: return "\(name) is not open for \(direction)"
+        }
+    }
+}
