@@ -129,7 +129,7 @@ dist: check-epoch build windows-exe ## release archives and SHA256SUMS in dist/ 
 	$(MAKE) --no-print-directory install DESTDIR=$(STAGE)/dist/$(LINUX_NAME) PREFIX= INSTALL_BINARY=$(BINARY)
 	strip $(STAGE)/dist/$(LINUX_NAME)/$(BIN_FILE)
 	mv $(STAGE)/dist/$(LINUX_NAME)/$(DOC_DIR)/README.md $(STAGE)/dist/$(LINUX_NAME)/$(DOC_DIR)/LICENSE $(STAGE)/dist/$(LINUX_NAME)/
-	rmdir $(STAGE)/dist/$(LINUX_NAME)/$(DOC_DIR)
+	rmdir $(STAGE)/dist/$(LINUX_NAME)/$(DOC_DIR) $(STAGE)/dist/$(LINUX_NAME)/share/doc
 	$(call normalize,$(STAGE)/dist/$(LINUX_NAME),$(STAGE)/dist/$(LINUX_NAME)/$(BIN_FILE))
 	tar -C $(STAGE)/dist --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$(SOURCE_DATE_EPOCH) \
 	    --format=gnu -cf - $(LINUX_NAME) | gzip -9n > $(DIST)/$(LINUX_NAME).tar.gz

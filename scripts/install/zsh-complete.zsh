@@ -9,7 +9,7 @@
 # the run with timeout(1).
 zmodload zsh/zpty || exit 2
 local dir=$1 buffer=$2 rcdir=$(mktemp -d) line
-trap 'rm -rf $rcdir; zpty -d complete 2>/dev/null' EXIT
+trap 'rm -rf $rcdir' EXIT
 cat >$rcdir/.zshrc <<RC
 PS1='ready> '; PROMPT2=''; RPS1=''; unsetopt prompt_sp
 unsetopt beep
@@ -35,7 +35,7 @@ zpty -w -n complete "$buffer"$'\t'
 # echo cannot be mistaken for it.
 zpty -w complete $'\C-u''print -r done-''completing'
 while zpty -r complete line; do
-  line=${line%$'\r'}
+  line=${${line%$'\n'}%$'\r'}
   [[ $line == done-completing ]] && break
   while [[ $line == *'<candidate>'*'</candidate>'* ]]; do
     local rest=${line#*<candidate>}
@@ -43,3 +43,7 @@ while zpty -r complete line; do
     line=${rest#*</candidate>}
   done
 done
+# Let the shell exit by itself: zpty -d alone waits for it to die of SIGHUP.
+zpty -w complete 'exit'
+zpty -r complete line '*' 2>/dev/null
+zpty -d complete
