@@ -108,8 +108,10 @@ windows: ## build the Windows program (make -C windows)
 	$(MAKE) -C windows
 
 # The Windows program for the zip: built here unless WINDOWS_EXE names another.
+# Always relinked (-B), so that it carries SOURCE_DATE_EPOCH (exported above;
+# GNU ld writes it as the PE timestamp) rather than the time of an earlier build.
 windows-exe:
-	$(if $(filter $(DEFAULT_WINDOWS_EXE),$(WINDOWS_EXE)),$(MAKE) -C windows)
+	$(if $(filter $(DEFAULT_WINDOWS_EXE),$(WINDOWS_EXE)),$(MAKE) -C windows -B build/ptyproxy.exe)
 	@test -f $(WINDOWS_EXE) || { echo "ptyproxy: no Windows program at $(WINDOWS_EXE)" >&2; exit 1; }
 
 # Sets every staged file's mode and time, so that archives do not depend on
