@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: MIT
+#
+# fish completion for ptyproxy. Installed as
+# share/fish/vendor_completions.d/ptyproxy.fish.
+#
+# Completes the subcommands; the options of `new` and the command after
+# `new ... ID COLS ROWS` (then that command's own arguments); live session
+# IDs, from `ptyproxy list`, after resize, signal and status; signal names
+# after `signal ID`.
+
+# The words of `ptyproxy new ...` before the cursor, as ptyproxy parses them:
+# prints "options" while options may come, then "id", "cols", "rows", "cmd",
+# or "args" once CMD is there.
+function __ptyproxy_new_position
+    set -l words (commandline -opc)
+    test "$words[2]" = new; or return 1
+    set -l positional 0
+    set -l ended 0
+    set -l skip 0
+    for word in $words[3..-1]
+        if test $skip = 1
+            set skip 0
+        else if test $ended = 0 -a "$word" = --
+            set ended 1
+        else if test $ended = 0; and string match -q -- '--*=*' $word
+        else if test $ended = 0; and string match -q -- '--*' $word
+            set skip 1
+        else
+            set positional (math $positional + 1)
+        end
+    end
+    if test $skip = 1
+        echo value
+    else
+        switch $positional
+            case 0
+                echo id
+            case 1
+                echo cols
+            case 2
+                echo rows
+            case 3
+                echo cmd
+            case '*'
+                echo args
+        end
+    end
+    # Options are still possible before CMD, unless `--` ended them.
+    test $ended = 0 -a $positional -le 3; and echo options
+    return 0
+end
+
+function __ptyproxy_new_at
+    contains -- $argv[1] (__ptyproxy_new_position)
+end
+
+function __ptyproxy_at_session
+    set -l words (commandline -opc)
+    contains -- "$words[2]" resize signal status; and test (count $words) -eq 2
+end
+
+function __ptyproxy_at_signal
+    set -l words (commandline -opc)
+    test "$words[2]" = signal -a (count $words) -eq 3
+end
+
+function __ptyproxy_sessions
+    # The ptyproxy being completed, so that ./ptyproxy lists its own
+    # sessions; `list` answers within its own timeouts, and this one bounds it.
+    set -l program (commandline -opc)[1]
+    string match -q -- '*/*' $program; and test -x $program; or set program ptyproxy
+    timeout 3 $program list 2>/dev/null | string split -f1 \t
+end
+
+# Signal names as `kill -l` prints them; with SIG when the word starts so.
+function __ptyproxy_signals
+    set -l signals HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM \
+        CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO SYS
+    if string match -qi -- 'sig*' (commandline -ct)
+        printf 'SIG%s\n' $signals
+    else
+        printf '%s\n' $signals
+    end
+end
+
+# `new ... CMD ARG...`: complete as CMD's own command line.
+function __ptyproxy_command_line
+    set -l words (commandline -opc) (commandline -ct)
+    set -l positional 0
+    set -l ended 0
+    set -l skip 0
+    for i in (seq 3 (count $words))
+        set -l word $words[$i]
+        if test $skip = 1
+            set skip 0
+        else if test $ended = 0 -a "$word" = --
+            set ended 1
+        else if test $ended = 0; and string match -q -- '--*=*' $word
+        else if test $ended = 0; and string match -q -- '--*' $word
+            set skip 1
+        else
+            set positional (math $positional + 1)
+            if test $positional = 4
+                complete -C (string join ' ' -- (string escape -- $words[$i..-2]) "$words[-1]")
+                return
+            end
+        end
+    end
+end
+
+complete -c ptyproxy -f
+complete -c ptyproxy -n __fish_use_subcommand -a new -d 'Run a command on a new pseudo-terminal'
+complete -c ptyproxy -n __fish_use_subcommand -a resize -d 'Set the window size of a session'
+complete -c ptyproxy -n __fish_use_subcommand -a signal -d 'Send a signal to the foreground job'
+complete -c ptyproxy -n __fish_use_subcommand -a status -d 'Print the status of a session as JSON'
+complete -c ptyproxy -n __fish_use_subcommand -a list -d 'List your live sessions'
+complete -c ptyproxy -n __fish_use_subcommand -l help -s h -d 'Show the usage'
+complete -c ptyproxy -n __fish_use_subcommand -l version -d 'Show the version'
+
+complete -c ptyproxy -n __ptyproxy_at_session -a '(__ptyproxy_sessions)' -d 'live session'
+complete -c ptyproxy -n __ptyproxy_at_signal -a '(__ptyproxy_signals)' -d signal
+
+complete -c ptyproxy -n '__ptyproxy_new_at options' -l term -r -d 'TERM for CMD'
+complete -c ptyproxy -n '__ptyproxy_new_at options' -l cwd -r -a '(__fish_complete_directories)' -d 'Working directory of CMD'
+complete -c ptyproxy -n '__ptyproxy_new_at options' -l env -r -d 'Set NAME=VALUE for CMD'
+complete -c ptyproxy -n '__ptyproxy_new_at options' -l hangup-grace -r -d 'SIGHUP to SIGKILL grace (seconds)'
+complete -c ptyproxy -n '__ptyproxy_new_at options' -l output-buffers -x -a '1 2' -d 'Single or double buffered output'
+complete -c ptyproxy -n '__ptyproxy_new_at options' -l output-buffer-size -r -d 'Output buffer size in bytes'
+complete -c ptyproxy -n '__ptyproxy_new_at options' -l stdout-pipe-size -r -d 'Grow a smaller stdout pipe to N bytes'
+complete -c ptyproxy -n '__ptyproxy_new_at cmd' -a '(__fish_complete_command)'
+complete -c ptyproxy -n '__ptyproxy_new_at args' -a '(__ptyproxy_command_line)'
