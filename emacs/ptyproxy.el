@@ -96,7 +96,7 @@ See \"ptyproxy --help\" for the options."
   "The TERM of programs started through ptyproxy, or nil.
 When nil, the program inherits TERM from Emacs's `process-environment',
 which vterm and term.el set to what they emulate.  Given to ptyproxy
-as \"--term NAME\" (on Windows as \"--env TERM=NAME\")."
+as \"--term NAME\"."
   :type '(choice (const :tag "Inherited" nil) string))
 
 (defcustom ptyproxy-working-directory nil
@@ -262,9 +262,7 @@ otherwise the words are quoted with `ptyproxy-msvc-quote' and joined."
   "Return the options of \"ptyproxy new\" from the user options."
   (append ptyproxy-new-arguments
           (when ptyproxy-term-name
-            (if (ptyproxy--windows-p)
-                (list "--env" (concat "TERM=" ptyproxy-term-name))
-              (list "--term" ptyproxy-term-name)))
+            (list "--term" ptyproxy-term-name))
           (when ptyproxy-working-directory
             (list "--cwd" (expand-file-name ptyproxy-working-directory)))
           (cl-mapcan (lambda (entry)
@@ -895,7 +893,9 @@ session, or else the selected window."
 (defun ptyproxy-list-kill ()
   "Hang up the session on this line.
 A session of this Emacs gets SIGHUP, which makes ptyproxy hang up its
-program and exit; another session's foreground job gets SIGHUP."
+program and exit; another session's foreground job gets SIGHUP.  On
+Windows, where a console has no SIGHUP, the session's programs get
+TERM (ptyproxy.exe terminates them)."
   (interactive)
   (let* ((id (ptyproxy-list--id))
          (process (ptyproxy--process-of-id id)))
@@ -907,7 +907,7 @@ program and exit; another session's foreground job gets SIGHUP."
                                           (with-current-buffer buffer
                                             (ignore-errors (revert-buffer)))))
                               (current-buffer)))
-        (ptyproxy-list--cli (list "signal" id "HUP"))))))
+        (ptyproxy-list--cli (list "signal" id (if (ptyproxy--windows-p) "TERM" "HUP")))))))
 
 (defvar ptyproxy-list-mode-map
   (let ((map (make-sparse-keymap)))
@@ -1030,6 +1030,7 @@ compilation buffer."
 (defvar vterm-buffer-name)
 (defvar vterm--process)
 (declare-function vterm-mode "vterm" ())
+(declare-function vterm--get-shell "vterm" ())
 
 (defvar ptyproxy--vterm-buffer nil
   "While vterm sets up this buffer, its process starts through ptyproxy.")
@@ -1054,10 +1055,15 @@ installed while vterm sets up `ptyproxy--vterm-buffer': vterm calls
                      (plist-get args :buffer))))
     (if (and buffer ptyproxy--vterm-buffer
              (eq (get-buffer buffer) ptyproxy--vterm-buffer))
-        (let ((ptyproxy--vterm-buffer nil))
-          (apply #'ptyproxy-make-process
-                 :size (ptyproxy--vterm-size args)
-                 (ptyproxy--plist-without args '(:file-handler))))
+        (let ((ptyproxy--vterm-buffer nil)
+              (size (ptyproxy--vterm-size args))
+              (args (ptyproxy--plist-without args '(:file-handler))))
+          ;; vterm's command is "/bin/sh -c 'stty ...; exec SHELL'".  On
+          ;; Windows there is no sh and no stty: run the shell's command
+          ;; line itself, as conpty_proxy.exe is used.
+          (when (ptyproxy--windows-p)
+            (setq args (plist-put args :command (list (vterm--get-shell)))))
+          (apply #'ptyproxy-make-process :size size args))
       (let ((inhibit-file-name-handlers
              (cons 'ptyproxy--file-handler
                    (and (eq inhibit-file-name-operation operation)

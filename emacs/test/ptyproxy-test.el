@@ -796,7 +796,7 @@ No socket path may be computed meanwhile."
                                    :command '("powershell.exe"))
             (ptyproxy-test--wait-text buffer "fake-started")
             (should (equal (car (last (ptyproxy-test--log dir)))
-                           '("new" "--env" "TERM=xterm-256color" "--cwd" "/tmp"
+                           '("new" "--term" "xterm-256color" "--cwd" "/tmp"
                              "--env" "A=1" "--" "w-3" "32767" "24" "powershell.exe"))))
         (ptyproxy-test--cleanup buffer)))))
 
@@ -826,8 +826,35 @@ No socket path may be computed meanwhile."
               (ptyproxy-list-signal "INT")
               (ptyproxy-test--wait (lambda () (member '("signal" "win-1" "INT")
                                                       (ptyproxy-test--log dir)))
-                                   "the list's signal through the CLI")))
+                                   "the list's signal through the CLI")
+              (goto-char (point-min))
+              (re-search-forward "win-1")
+              (cl-letf (((symbol-function 'yes-or-no-p) (lambda (&rest _) t)))
+                (ptyproxy-list-kill))
+              (ptyproxy-test--wait (lambda () (member '("signal" "win-1" "TERM")
+                                                      (ptyproxy-test--log dir)))
+                                   "the list's hang-up through the CLI")))
         (ptyproxy-test--cleanup list)
+        (ptyproxy-test--cleanup buffer)))))
+
+(ert-deftest ptyproxy-test-windows-vterm ()
+  "On Windows: vterm's shell runs as a command line, without sh and stty."
+  (skip-unless (ptyproxy-test--load-vterm))
+  (ptyproxy-test--as-windows dir
+    (let ((vterm-shell "powershell.exe -NoLogo")
+          buffer)
+      (unwind-protect
+          (progn
+            (setq buffer (ptyproxy-vterm (generate-new-buffer-name "*ptyproxy-test-vterm*")))
+            (let ((process (get-buffer-process buffer)))
+              (should (ptyproxy-process-p process))
+              (ptyproxy-test--wait (lambda () (ptyproxy-test--log dir)) "the fake to start")
+              (let ((call (car (last (ptyproxy-test--log dir)))))
+                (should (equal (car call) "new"))
+                (should (equal (nth 1 call) (process-get process 'ptyproxy-id)))
+                (should (string-match-p "\\`[0-9]+\\'" (nth 2 call)))
+                (should (string-match-p "\\`[0-9]+\\'" (nth 3 call)))
+                (should (equal (nthcdr 4 call) '("powershell.exe -NoLogo"))))))
         (ptyproxy-test--cleanup buffer)))))
 
 ;;;; No advice on Emacs's functions; first use
