@@ -1088,7 +1088,11 @@ name of a pipe.  That function of vterm (not of Emacs) is advised
 for the dynamic extent of this call only, to skip that call."
   (if (file-remote-p default-directory)
       (apply function args)
-    (ptyproxy--check-program)
+    (unless (ptyproxy--executable)
+      ;; \[vterm] made this buffer for us: leave nothing half-made.
+      (when (and (zerop (buffer-size)) (not (get-buffer-process (current-buffer))))
+        (kill-buffer (current-buffer)))
+      (ptyproxy--check-program))
     (let ((file-name-handler-alist
            (cons '("\\'" . ptyproxy--file-handler) file-name-handler-alist))
           (ptyproxy--vterm-buffer (current-buffer)))

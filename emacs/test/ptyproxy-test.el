@@ -522,6 +522,21 @@ keyword arguments for `ptyproxy-make-process'."
                   (should (equal (buffer-list) buffers)))))))
       (delete-directory dir t))))
 
+(ert-deftest ptyproxy-test-missing-program-vterm ()
+  "With the mode on and no binary, M-x vterm gives the `user-error', no buffer."
+  (skip-unless (ptyproxy-test--load-vterm))
+  (let ((ptyproxy-program "no-such-ptyproxy-on-path")
+        (vterm-shell "/bin/sh")
+        (buffers (buffer-list)))
+    (ptyproxy-vterm-mode 1)
+    (unwind-protect
+        (progn
+          (should-error (vterm (generate-new-buffer-name "*ptyproxy-test-vterm*"))
+                        :type 'user-error)
+          (should-error (ptyproxy-vterm) :type 'user-error)
+          (should (equal (buffer-list) buffers)))
+      (ptyproxy-vterm-mode -1))))
+
 ;;;; Listing sessions
 
 (ert-deftest ptyproxy-test-parse-list ()
