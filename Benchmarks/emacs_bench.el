@@ -18,6 +18,7 @@
 ;;                    for the plain contenders (ptyproxy turns it off)
 ;;   BENCH_CODING     the coding system of pty, pipe and ptyproxy
 ;;                    processes (default binary)
+;;   BENCH_PPX_ARGS   more options of "ptyproxy new" (space-separated)
 ;;   PTYPROXY_PROGRAM, BENCH_EMACS_LISP (the emacs/ directory)
 ;;
 ;; It prints lines "RESULT KEY VALUE" on stdout.  Every wait is for a
@@ -46,6 +47,8 @@
 (require 'term)
 (defvar bench-have-vterm (condition-case nil (progn (require 'vterm) t) (error nil)))
 (setq ptyproxy-program (bench-env "PTYPROXY_PROGRAM"))
+;; BENCH_PPX_ARGS: more options of "ptyproxy new", separated by spaces.
+(setq ptyproxy-new-arguments (split-string (bench-env "BENCH_PPX_ARGS" "") " " t))
 (defvar vterm-timer-delay)
 (defvar vterm-kill-buffer-on-exit)
 (defvar vterm-exit-functions)
@@ -123,6 +126,7 @@
   (let* ((file (bench-env "BENCH_FILE"))
          (size (file-attribute-size (file-attributes file)))
          (t0 (float-time))
+         (cpu0 (float-time (get-internal-run-time)))
          (process (bench-start contender (list "cat" file)))
          (reads 0))
     ;; How many pieces Emacs read (one filter call each).
@@ -132,7 +136,10 @@
     (when (string-prefix-p "vterm" contender)
       (vterm--delayed-redraw (current-buffer)))
     (bench-result "reads" reads)
-    (let ((elapsed (- (float-time) t0)))
+    (let ((elapsed (- (float-time) t0))
+          (cpu (- (float-time (get-internal-run-time)) cpu0)))
+      ;; Emacs's own CPU time: what the filter and Emacs's reading cost.
+      (bench-result "cpu" cpu)
       (unless (and (memq (process-status process) '(exit))
                    (= (process-exit-status process) 0))
         (error "cat ended with %s %s" (process-status process) (process-exit-status process)))
