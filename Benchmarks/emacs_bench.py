@@ -92,12 +92,17 @@ WHY = """Why, and what was fixed:
 - *Adaptive read buffering* makes no difference to throughput here; it delays
   the read of a process that sent little (a keystroke's echo), so the package
   turns it off for ptyproxy processes only (let-bound around `make-process`).
-- *Pipe size.* Growing ptyproxy's stdout pipe to 1 MiB changes nothing
-  consistent (last row of (d)).
+- *Pipe size.* Growing ptyproxy's stdout pipe to 1 MiB (last row of (d))
+  moves the ratio within the spread of the rounds; a separate 3-round A/B
+  (256 KiB, 1 MiB) showed no consistent change, so ptyproxy's default (leave
+  the host's pipe alone) stays.
 - *What remains* is the relay itself: one more process on the way, whose
-  threads must be scheduled. With a cheap filter (the plain pipe process) and
-  on a loaded machine that shows; with vterm and term, whose filters cost far
-  more, it is within the noise of the rounds. Keystroke echo through ptyproxy
+  threads must be scheduled, and, with a cheap filter (the plain pipe
+  process), more CPU in Emacs for the same number of reads (the CPU column;
+  not explained yet: the reads and the bytes are the same). With vterm and
+  term, whose filters cost far more, it is within the noise of the rounds, and
+  the earlier probes that found ptyproxy's pipe 2.5 times slower ran on a
+  loaded machine. Keystroke echo through ptyproxy
   takes two more hops (the input path and the output path of the relay), a
   fixed cost of some 10-20 us at the median here, a thousandth of a 60 Hz
   frame; the design keeps the input path a plain read and write, so there is
