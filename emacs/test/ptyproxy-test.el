@@ -750,7 +750,22 @@ No socket path may be computed meanwhile."
                    "ptyproxy.exe")))
   (let ((system-type 'gnu/linux))
     (should (equal (eval (car (get 'ptyproxy-program 'standard-value)) t)
-                   "ptyproxy"))))
+                   "ptyproxy")))
+  ;; Locating looks for ptyproxy.exe; building is the Windows program's make.
+  (let* ((dir (make-temp-file "ptyproxy-win-path" t))
+         (exe (expand-file-name "ptyproxy.exe" dir))
+         (ptyproxy-program "unset"))
+    (unwind-protect
+        (let ((exec-path (list dir))
+              (system-type system-type))
+          (write-region "#!/bin/sh\n" nil exe)
+          (set-file-modes exe #o755)
+          ;; (Files are made first: with `system-type' bound, Emacs on
+          ;; GNU/Linux would call Windows file name functions.)
+          (setq system-type 'windows-nt)
+          (should (equal (ptyproxy-locate-program) exe))
+          (should (equal (ptyproxy-build-command) "make -C windows")))
+      (delete-directory dir t))))
 
 (ert-deftest ptyproxy-test-windows-process ()
   "On Windows: conpty_proxy.exe's command line; resize, signal, status by CLI."
@@ -842,6 +857,15 @@ No socket path may be computed meanwhile."
               (ptyproxy-test--wait (lambda () (member '("signal" "win-1" "INT")
                                                       (ptyproxy-test--log dir)))
                                    "the list's signal through the CLI")
+              ;; r: a session of another program: "ptyproxy.exe resize".
+              (goto-char (point-min))
+              (re-search-forward "win-1")
+              (ptyproxy-list-resize)
+              (let ((want (list "resize" "win-1"
+                                (number-to-string (window-max-chars-per-line))
+                                (number-to-string (window-body-height)))))
+                (ptyproxy-test--wait (lambda () (member want (ptyproxy-test--log dir)))
+                                     "the list's resize through the CLI"))
               (goto-char (point-min))
               (re-search-forward "win-1")
               (cl-letf (((symbol-function 'yes-or-no-p) (lambda (&rest _) t)))
