@@ -99,7 +99,9 @@ WHY = """Why, and what was fixed:
 - *What remains* is the relay itself: one more process on the way, whose
   threads must be scheduled, and, with a cheap filter (the plain pipe
   process), more CPU in Emacs for the same number of reads (the CPU column;
-  not explained yet: the reads and the bytes are the same). With vterm and
+  not explained yet: `strace -c` of Emacs shows the same system calls in the
+  same numbers for both, so it is not more work by Emacs; wake-ups across
+  cores are the suspect). With vterm and
   term, whose filters cost far more, it is within the noise of the rounds, and
   the earlier probes that found ptyproxy's pipe 2.5 times slower ran on a
   loaded machine. Keystroke echo through ptyproxy
