@@ -187,8 +187,7 @@
           (push (- (float-time) t0) times)))
       (setq times (sort times #'<))
       (bench-result "p50" (nth (/ (length times) 2) times))
-      (bench-result "p90" (nth (/ (* 9 (length times)) 10) times))
-      (delete-process process))))
+      (bench-result "p90" (nth (/ (* 9 (length times)) 10) times)))))
 
 (defun bench-firstuse ()
   "Time the first (vterm) and the first (ptyproxy-vterm) of this Emacs."
@@ -207,13 +206,28 @@
     (dolist (buffer (list a b))
       (set-process-query-on-exit-flag (get-buffer-process buffer) nil))))
 
+(defun bench-reap ()
+  "Hang up every live process and wait (bounded) until Emacs has reaped it.
+Emacs exiting first would leave them for init to reap."
+  (let ((deadline (+ (float-time) 10)))
+    (dolist (process (process-list))
+      (set-process-query-on-exit-flag process nil)
+      (when (process-live-p process)
+        (ignore-errors (signal-process process 'SIGHUP))))
+    (while (and (cl-some #'process-live-p (process-list))
+                (< (float-time) deadline))
+      (accept-process-output nil 0.05))))
+
+(add-hook 'kill-emacs-hook #'bench-reap)
+
 (pcase (bench-env "BENCH_KIND")
   ("throughput" (bench-throughput (bench-env "BENCH_CONTENDER")))
   ("echo" (bench-echo (bench-env "BENCH_CONTENDER")))
   ("firstuse"
    (when (and (fboundp 'native-comp-available-p) (native-comp-available-p))
-     (setq native-comp-eln-load-path
-           (cons (make-temp-file "bench-eln" t) (last native-comp-eln-load-path))))
+     (let ((cache (make-temp-file "bench-eln" t)))
+       (add-hook 'kill-emacs-hook (lambda () (delete-directory cache t)))
+       (setq native-comp-eln-load-path (cons cache (last native-comp-eln-load-path)))))
    (bench-firstuse))
   (kind (error "Unknown BENCH_KIND %S" kind)))
 

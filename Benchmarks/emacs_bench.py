@@ -38,6 +38,7 @@ import datetime
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -393,6 +394,9 @@ def smoke(ctx):
 
 
 def main():
+    # SIGTERM (a timeout, CI) ends the run through SystemExit, so that the
+    # temporary directory is removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--rounds", type=int, default=5)

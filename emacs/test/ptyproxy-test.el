@@ -1000,8 +1000,9 @@ then `(ptyproxy-vterm)'.  The median of three rounds is compared."
          (script
           (format "(progn
   (when (and (fboundp 'native-comp-available-p) (native-comp-available-p))
-    (setq native-comp-eln-load-path
-          (cons (make-temp-file \"ppx-eln\" t) (last native-comp-eln-load-path))))
+    (let ((cache (make-temp-file \"ppx-eln\" t)))
+      (add-hook 'kill-emacs-hook (lambda () (delete-directory cache t)))
+      (setq native-comp-eln-load-path (cons cache (last native-comp-eln-load-path)))))
   (add-to-list 'load-path %S) (add-to-list 'load-path %S)
   (require 'vterm) (load %S nil t)
   (setq ptyproxy-program %S vterm-shell \"/bin/sh\")
@@ -1011,7 +1012,15 @@ then `(ptyproxy-vterm)'.  The median of three rounds is compared."
     (princ (format \"RESULT %%f %%f %%s\\n\" (- t1 t0) (- t2 t1)
                    (and (fboundp 'native-comp-available-p) (native-comp-available-p))))
     (dolist (buf (list a b))
-      (set-process-query-on-exit-flag (get-buffer-process buf) nil))))"
+      (let ((p (get-buffer-process buf)))
+        (set-process-query-on-exit-flag p nil)
+        (signal-process p 'SIGHUP)))
+    ;; Reap them before exiting (else init must).
+    (let ((deadline (+ (float-time) 10)))
+      (while (and (or (process-live-p (get-buffer-process a))
+                      (process-live-p (get-buffer-process b)))
+                  (< (float-time) deadline))
+        (accept-process-output nil 0.05)))))"
                   vterm-dir module-dir library (ptyproxy--check-program)))
          (diffs nil))
     (dotimes (_ 3)
