@@ -1,42 +1,66 @@
 ;;; ptyproxy.el --- Terminals on a real pty through ptyproxy  -*- lexical-binding: t; -*-
 
-;; Copyright (C) 2026 The ptyproxy authors
+;; Copyright (C) 2026 The ptyproxy developers
+;; SPDX-License-Identifier: MIT
 
-;; Author: The ptyproxy authors
+;; Author: The ptyproxy developers
+;; Maintainer: The ptyproxy developers
+;; URL: https://github.com/ptyproxy/ptyproxy
 ;; Version: 0.2.0
 ;; Package-Requires: ((emacs "27.1"))
 ;; Keywords: terminals, processes, unix
 
 ;; This file is not part of GNU Emacs.
 
+;; Permission is hereby granted, free of charge, to any person
+;; obtaining a copy of this software and associated documentation
+;; files (the "Software"), to deal in the Software without
+;; restriction, including without limitation the rights to use, copy,
+;; modify, merge, publish, distribute, sublicense, and/or sell copies
+;; of the Software, and to permit persons to whom the Software is
+;; furnished to do so, subject to the following conditions:
+;;
+;; The above copyright notice and this permission notice shall be
+;; included in all copies or substantial portions of the Software.
+;;
+;; THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND,
+;; EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF
+;; MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+;; NONINFRINGEMENT.  IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT
+;; HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY,
+;; WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+;; OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER
+;; DEALINGS IN THE SOFTWARE.
+
 ;;; Commentary:
 
 ;; ptyproxy is a small program that runs a command on a pseudo
 ;; terminal of its own and relays the terminal's data over plain
 ;; pipes (its stdin and stdout).  Window size changes and signals
-;; reach the session through a Unix control socket.  It is
-;; call-compatible with conpty_proxy.exe, the helper vterm users run
-;; on Windows.
-;;
-;; Emacs talks to such a process over pipes, which are cheap and have
-;; no line discipline of their own between Emacs and the program, while
-;; the program still sees a real terminal.
+;; reach the session through a control channel: a Unix socket on
+;; GNU/Linux, the ptyproxy command line on Windows (where Emacs cannot
+;; open a named pipe).  It is call-compatible with conpty_proxy.exe,
+;; the helper vterm users run on Windows.
 ;;
 ;; This package provides:
 ;;
 ;; - `ptyproxy-make-process': like `make-process', but the command runs
 ;;   on a pty through "ptyproxy new".
-;; - `ptyproxy-resize', `ptyproxy-signal', `ptyproxy-status': talk to a
-;;   session's control socket directly from Emacs.
 ;; - `ptyproxy-vterm-mode': a global minor mode under which vterm starts
-;;   its shell through ptyproxy.
-;; - `ptyproxy-term': like M-x term, but through ptyproxy.
+;;   its shell through ptyproxy; `ptyproxy-vterm' for one buffer.
+;; - `ptyproxy-term': like M-x term, but through ptyproxy, in a new
+;;   buffer each time.
+;; - `ptyproxy-list': the live sessions, with keys to signal, resize and
+;;   kill them; `ptyproxy-status', `ptyproxy-signal', `ptyproxy-resize'.
+;; - `ptyproxy-locate-program' and `ptyproxy-build-program': find or
+;;   build the ptyproxy binary.
 ;;
-;; Window size changes of a process started through ptyproxy are
-;; routed to its control socket, and so are `interrupt-process' and
-;; friends (they reach the terminal's foreground process group, as
-;; with a pty), and `process-send-eof' sends the terminal's end of
-;; file character instead of closing the pipe.
+;; No function of Emacs is advised.  A ptyproxy process follows its
+;; window's size through its `adjust-window-size-function' property;
+;; in ptyproxy term buffers, \\`C-c C-c' and its siblings are bound to
+;; commands that signal the terminal's foreground job.  Only while a
+;; vterm buffer is being set up is vterm's own `vterm--set-pty-name'
+;; advised (see `ptyproxy--vterm-setup').
 ;;
 ;; Usage:
 ;;
@@ -48,22 +72,42 @@
 ;;; Code:
 
 (require 'cl-lib)
-(require 'json)
 (require 'subr-x)
+(require 'tabulated-list)
 
 (defgroup ptyproxy nil
   "Run terminal programs on a pty through the ptyproxy program."
   :group 'processes
   :prefix "ptyproxy-")
 
-(defcustom ptyproxy-program "ptyproxy"
+(defcustom ptyproxy-program
+  (if (eq system-type 'windows-nt) "ptyproxy.exe" "ptyproxy")
   "The ptyproxy executable.
-Either a file name, or a program name looked up in variable `exec-path'."
+Either a file name, or a program name looked up in variable `exec-path'.
+\\[ptyproxy-locate-program] finds it; \\[ptyproxy-build-program] builds it."
   :type 'string)
 
 (defcustom ptyproxy-new-arguments nil
   "Extra options given to \"ptyproxy new\", such as (\"--hangup-grace\" \"1\").
 See \"ptyproxy --help\" for the options."
+  :type '(repeat string))
+
+(defcustom ptyproxy-term-name nil
+  "The TERM of programs started through ptyproxy, or nil.
+When nil, the program inherits TERM from Emacs's `process-environment',
+which vterm and term.el set to what they emulate.  Given to ptyproxy
+as \"--term NAME\"."
+  :type '(choice (const :tag "Inherited" nil) string))
+
+(defcustom ptyproxy-working-directory nil
+  "The working directory of programs started through ptyproxy, or nil.
+When nil, the program starts in the buffer's `default-directory'.
+Given to ptyproxy as \"--cwd DIR\"."
+  :type '(choice (const :tag "The buffer's directory" nil) directory))
+
+(defcustom ptyproxy-environment nil
+  "Environment variables (\"NAME=VALUE\") set for programs run through ptyproxy.
+Each is given to ptyproxy as \"--env NAME=VALUE\"."
   :type '(repeat string))
 
 (defcustom ptyproxy-resize-delay 0.05
@@ -72,15 +116,26 @@ Size changes within this time are coalesced: only the last one is sent."
   :type 'number)
 
 (defcustom ptyproxy-control-timeout 5
-  "Seconds to wait for a reply on a session's control socket."
+  "Seconds to wait for a reply of a session's control channel."
   :type 'number)
 
 (defcustom ptyproxy-default-size '(80 . 24)
   "Terminal size (COLUMNS . ROWS) used when the buffer is not in a window."
   :type '(cons (integer :tag "Columns") (integer :tag "Rows")))
 
+(defcustom ptyproxy-windows-shell "cmd.exe"
+  "The program `ptyproxy-term' offers on Windows."
+  :type '(choice (const "cmd.exe") (const "powershell.exe") string))
+
 (defvar ptyproxy--counter 0
   "Number of session identifiers made by this Emacs so far.")
+
+(defconst ptyproxy--id-regexp "\\`[A-Za-z0-9._-]\\{1,64\\}\\'"
+  "The session identifiers ptyproxy accepts.")
+
+(defun ptyproxy--windows-p ()
+  "Return non-nil on Windows, where the control channel is the CLI."
+  (eq system-type 'windows-nt))
 
 ;;;; Identifiers and file names
 
@@ -95,7 +150,7 @@ Size changes within this time are coalesced: only the last one is sent."
     (and value (not (equal value "")) value)))
 
 (defun ptyproxy-socket-directory ()
-  "Return the directory of ptyproxy's control sockets.
+  "Return the directory of ptyproxy's control sockets (not on Windows).
 It is computed from `process-environment' as ptyproxy computes it:
 $XDG_RUNTIME_DIR/ptyproxy when XDG_RUNTIME_DIR is set and not empty,
 else ${TMPDIR:-/tmp}/ptyproxy-UID."
@@ -107,7 +162,7 @@ else ${TMPDIR:-/tmp}/ptyproxy-UID."
               (format "ptyproxy-%d" (user-real-uid))))))
 
 (defun ptyproxy-socket-file (id)
-  "Return the control socket file of the session named ID."
+  "Return the control socket file of the session named ID (not on Windows)."
   (concat (file-name-as-directory (ptyproxy-socket-directory)) id ".sock"))
 
 (defun ptyproxy--saved-environment ()
@@ -123,6 +178,27 @@ else ${TMPDIR:-/tmp}/ptyproxy-UID."
       (expand-file-name ptyproxy-program)
     ptyproxy-program))
 
+(defun ptyproxy--executable ()
+  "Return the absolute file name of `ptyproxy-program', or nil.
+Nil when it is not an executable regular file."
+  (let ((program (ptyproxy--program)))
+    (if (file-name-directory program)
+        (let ((file (expand-file-name program)))
+          (and (file-regular-p file) (file-executable-p file) file))
+      (let ((file (executable-find program)))
+        (and file (file-regular-p file) file)))))
+
+(defun ptyproxy--check-program ()
+  "Return the absolute file name of `ptyproxy-program'.
+Signal a `user-error' that says how to get it when it is missing."
+  (or (ptyproxy--executable)
+      (user-error "Ptyproxy: `ptyproxy-program' (%s) is not an executable \
+program.  Build it with M-x ptyproxy-build-program (or run \"swift build \
+-c release -Xswiftc -static-executable\" in the ptyproxy source tree%s), \
+then set `ptyproxy-program' to the binary or put it on `exec-path'"
+                  ptyproxy-program
+                  (if (ptyproxy--windows-p) "; on Windows \"make -C windows\"" ""))))
+
 (defun ptyproxy-process-p (object)
   "Return non-nil if OBJECT is a process started through ptyproxy."
   (and (processp object) (process-get object 'ptyproxy-id) t))
@@ -131,7 +207,7 @@ else ${TMPDIR:-/tmp}/ptyproxy-UID."
   "Return the integer N limited to the sizes ptyproxy accepts."
   (unless (integerp n)
     (signal 'wrong-type-argument (list 'integerp n)))
-  (max 1 (min 65535 n)))
+  (max 1 (min (if (ptyproxy--windows-p) 32767 65535) n)))
 
 (defun ptyproxy--window-size (buffer)
   "Return (COLUMNS . ROWS) of a window showing BUFFER.
@@ -142,7 +218,7 @@ Return `ptyproxy-default-size' when BUFFER is not in any window."
         (cons (window-max-chars-per-line window) (window-body-height window))
       ptyproxy-default-size)))
 
-;;;; Creating processes
+;;;; Command lines
 
 (defun ptyproxy--plist-without (plist keys)
   "Return a copy of the property list PLIST without the properties KEYS."
@@ -153,21 +229,73 @@ Return `ptyproxy-default-size' when BUFFER is not in any window."
       (setq plist (cddr plist)))
     (nreverse result)))
 
-(defun ptyproxy--command (id size command)
-  "Return the argument list of \"ptyproxy new\" for session ID.
-SIZE is (COLUMNS . ROWS); COMMAND is the program and its arguments."
+(defun ptyproxy-msvc-quote (argument)
+  "Return ARGUMENT quoted for a Windows command line.
+The rules are those of the Microsoft C runtime (CommandLineToArgvW):
+backslashes are literal except before a double quote."
+  (if (and (not (equal argument ""))
+           (not (string-match-p "[ \t\n\v\"]" argument)))
+      argument
+    (let ((out (list "\"")) (backslashes 0))
+      (dolist (char (string-to-list argument))
+        (cond ((eq char ?\\) (cl-incf backslashes))
+              ((eq char ?\")
+               (push (make-string (1+ (* 2 backslashes)) ?\\) out)
+               (push "\"" out)
+               (setq backslashes 0))
+              (t (push (make-string backslashes ?\\) out)
+                 (push (string char) out)
+                 (setq backslashes 0))))
+      (push (make-string (* 2 backslashes) ?\\) out)
+      (push "\"" out)
+      (apply #'concat (nreverse out)))))
+
+(defun ptyproxy-windows-command-line (command)
+  "Return the Windows command line of COMMAND, a list of strings.
+A single string is a command line already and is returned as is;
+otherwise the words are quoted with `ptyproxy-msvc-quote' and joined."
+  (if (null (cdr command))
+      (car command)
+    (mapconcat #'ptyproxy-msvc-quote command " ")))
+
+(defun ptyproxy--new-options ()
+  "Return the options of \"ptyproxy new\" from the user options."
+  (append ptyproxy-new-arguments
+          (when ptyproxy-term-name
+            (list "--term" ptyproxy-term-name))
+          (when ptyproxy-working-directory
+            (list "--cwd" (expand-file-name ptyproxy-working-directory)))
+          (cl-mapcan (lambda (entry)
+                       (unless (and (stringp entry) (string-match-p "\\`[^=]+=" entry))
+                         (user-error "Ptyproxy: `ptyproxy-environment' entry %S is not NAME=VALUE"
+                                     entry))
+                       (list "--env" entry))
+                     ptyproxy-environment)))
+
+(defun ptyproxy--command (program id size command)
+  "Return the command line running PROGRAM \"new\" for session ID.
+SIZE is (COLUMNS . ROWS); COMMAND is the program and its arguments.
+On Windows the command is one argument, a command line, as
+conpty_proxy.exe takes it: \"new ID W H CMDLINE\"."
   (unless (and (consp command) (cl-every #'stringp command))
     (signal 'wrong-type-argument (list 'ptyproxy-command command)))
-  ;; ptyproxy runs a single argument containing whitespace through
-  ;; "/bin/sh -c" (conpty_proxy.exe does that).  `make-process' takes
-  ;; an argument vector, so such a program name is passed through a
-  ;; shell that executes it as is.
-  (when (and (null (cdr command)) (string-match-p "[ \t\n]" (car command)))
-    (setq command (list "/bin/sh" "-c" "exec \"$0\"" (car command))))
-  `(,(ptyproxy--program) "new" ,@ptyproxy-new-arguments "--" ,id
-                      ,(number-to-string (car size))
-                      ,(number-to-string (cdr size))
-                      ,@command))
+  (let ((options (ptyproxy--new-options))
+        (cols (number-to-string (car size)))
+        (rows (number-to-string (cdr size))))
+    (if (ptyproxy--windows-p)
+        ;; conpty_proxy.exe knows no options and no "--": give them
+        ;; only when there are options.
+        `(,program "new" ,@(and options (append options '("--")))
+                   ,id ,cols ,rows ,(ptyproxy-windows-command-line command))
+      ;; ptyproxy runs a single argument containing whitespace through
+      ;; "/bin/sh -c" (conpty_proxy.exe does that).  `make-process' takes
+      ;; an argument vector, so such a program name is passed through a
+      ;; shell that executes it as is.
+      (when (and (null (cdr command)) (string-match-p "[ \t\n]" (car command)))
+        (setq command (list "/bin/sh" "-c" "exec \"$0\"" (car command))))
+      `(,program "new" ,@options "--" ,id ,cols ,rows ,@command))))
+
+;;;; Creating processes
 
 ;;;###autoload
 (defun ptyproxy-make-process (&rest args)
@@ -191,34 +319,70 @@ process runs on this machine.
 
 The process's status is the command's: ptyproxy exits with the
 command's exit status.  The process has the properties `ptyproxy-id'
-\(the session identifier), `ptyproxy-socket' (its control socket) and
-`ptyproxy-size' (the last size the session acknowledged)."
-  (let* ((buffer (plist-get args :buffer))
+\(the session identifier), `ptyproxy-socket' (its control socket; nil
+on Windows) and `ptyproxy-size' (the last size the session
+acknowledged).  Its window size follows the windows showing its
+buffer (through the property `adjust-window-size-function').  Signal
+it with `ptyproxy-signal', resize it with `ptyproxy-resize', and send
+it an end of file with `ptyproxy-send-eof': `interrupt-process',
+`set-process-window-size' and `process-send-eof' act on the pipe to
+ptyproxy, not on the terminal.
+
+Signal a `user-error' if `ptyproxy-program' is not an executable."
+  (let* ((program (ptyproxy--check-program))
+         (buffer (plist-get args :buffer))
          (size (or (plist-get args :size) (ptyproxy--window-size buffer)))
          (size (cons (ptyproxy--clamp (car size)) (ptyproxy--clamp (cdr size))))
          (id (or (plist-get args :id) (ptyproxy-new-id)))
          (coding (if (plist-member args :coding)
                      (plist-get args :coding)
                    'no-conversion))
-         (command (ptyproxy--command id size (plist-get args :command)))
+         (command (progn
+                    (unless (and (stringp id) (string-match-p ptyproxy--id-regexp id))
+                      (signal 'wrong-type-argument (list 'ptyproxy-id id)))
+                    (ptyproxy--command program id size (plist-get args :command))))
          (rest (ptyproxy--plist-without
                 args '(:command :connection-type :file-handler :coding
                                 :size :id)))
          (process-connection-type nil)
+         ;; Read ptyproxy's output as soon as it is there: adaptive read
+         ;; buffering delays reads of a process that sent little, which
+         ;; is a keystroke's echo.  (vterm binds it so for its pty too.)
+         (process-adaptive-read-buffering nil)
          (process (apply #'make-process
                          :command command
                          :connection-type 'pipe
                          :coding coding
                          rest)))
-    (ptyproxy--install-advice)
     (process-put process 'ptyproxy-id id)
-    (process-put process 'ptyproxy-socket (ptyproxy-socket-file id))
+    (process-put process 'ptyproxy-socket
+                 (unless (ptyproxy--windows-p) (ptyproxy-socket-file id)))
     (process-put process 'ptyproxy-environment (ptyproxy--saved-environment))
+    (process-put process 'ptyproxy-program program)
     (process-put process 'ptyproxy-size size)
     (process-put process 'ptyproxy-requested-size size)
     (process-put process 'ptyproxy-resize-count 0)
+    (process-put process 'adjust-window-size-function
+                 #'ptyproxy--adjust-window-size)
     (ptyproxy--watch-exit process)
     process))
+
+(defun ptyproxy--adjust-window-size (process windows)
+  "Send PROCESS's new size, for its WINDOWS, to its session; return nil.
+This is the `adjust-window-size-function' of ptyproxy processes.  It
+calls the function that would have computed the size (the process's
+`ptyproxy-adjust-window-size-function' property, else
+`window-adjust-process-window-size-function'), which also lets vterm
+and term.el resize their screens, and sends that size to the session.
+It returns nil: Emacs's `set-process-window-size' on the pipe to
+ptyproxy would do nothing."
+  (let ((size (funcall (or (process-get process 'ptyproxy-adjust-window-size-function)
+                           window-adjust-process-window-size-function)
+                       process windows)))
+    (when (and (consp size) (integerp (car size)) (integerp (cdr size))
+               (process-live-p process))
+      (ptyproxy-resize process (car size) (cdr size)))
+    nil))
 
 (defun ptyproxy--watch-exit (process)
   "Arrange for `ptyproxy--cleanup' to run after PROCESS's sentinel.
@@ -240,7 +404,7 @@ stale socket file is removed here."
         (process-put process 'ptyproxy-stale-socket t)
         (ignore-errors (delete-file socket))))))
 
-;;;; The control socket
+;;;; The control channel
 
 (defun ptyproxy--control-filter (connection output)
   "Collect OUTPUT of the control CONNECTION; hand over its reply line."
@@ -273,19 +437,23 @@ stale socket file is removed here."
 (defun ptyproxy--request (process request callback)
   "Send the line REQUEST to the control socket of the ptyproxy PROCESS.
 Call CALLBACK with the reply line (without its newline), or with nil
-if the socket could not be reached or did not answer."
-  (let ((connection
-         (condition-case nil
-             (make-network-process
-              :name (format " *ptyproxy-control %s*" (process-get process 'ptyproxy-id))
-              :family 'local
-              :service (process-get process 'ptyproxy-socket)
-              :buffer nil
-              :coding 'binary
-              :noquery t
-              :filter #'ptyproxy--control-filter
-              :sentinel #'ptyproxy--control-sentinel)
-           (error nil))))
+if the socket could not be reached or did not answer.  On Windows,
+and for a process without a socket, call CALLBACK with nil at once."
+  (let* ((socket (process-get process 'ptyproxy-socket))
+         (connection
+          (and socket
+               (not (ptyproxy--windows-p))
+               (condition-case nil
+                   (make-network-process
+                    :name (format " *ptyproxy-control %s*" (process-get process 'ptyproxy-id))
+                    :family 'local
+                    :service socket
+                    :buffer nil
+                    :coding 'binary
+                    :noquery t
+                    :filter #'ptyproxy--control-filter
+                    :sentinel #'ptyproxy--control-sentinel)
+                 (error nil)))))
     (if (not connection)
         (funcall callback nil)
       (process-put connection 'ptyproxy-pending "")
@@ -298,18 +466,20 @@ if the socket could not be reached or did not answer."
         (error (ptyproxy--control-done connection nil)
                (delete-process connection))))))
 
-(defun ptyproxy--run-cli (process arguments callback)
-  "Run ptyproxy with ARGUMENTS for the session of PROCESS.
-Call CALLBACK with the exit status and the output when it is done."
-  (let ((process-environment (append (process-get process 'ptyproxy-environment)
-                                     process-environment))
+(defun ptyproxy--run-cli (arguments callback &optional environment program)
+  "Run ptyproxy with ARGUMENTS; call CALLBACK with its exit status and output.
+ENVIRONMENT entries are put in front of `process-environment'.
+PROGRAM is the ptyproxy binary (default: `ptyproxy-program').
+Return the process, or nil if it could not be started (then CALLBACK
+has been called with 127)."
+  (let ((process-environment (append environment process-environment))
         (process-connection-type nil)
         (output ""))
     (condition-case err
         (make-process
          :name (format " *ptyproxy %s*" (car arguments))
          :buffer nil
-         :command (cons (ptyproxy--program) arguments)
+         :command (cons (or program (ptyproxy--check-program)) arguments)
          :connection-type 'pipe
          :coding 'binary
          :noquery t
@@ -317,28 +487,53 @@ Call CALLBACK with the exit status and the output when it is done."
          :sentinel (lambda (proc _event)
                      (unless (process-live-p proc)
                        (funcall callback (process-exit-status proc) output))))
-      (error (funcall callback 127 (error-message-string err))))))
+      (error (funcall callback 127 (error-message-string err))
+             nil))))
+
+(defun ptyproxy--call (arguments &optional environment program)
+  "Run ptyproxy with ARGUMENTS and wait for it; return (STATUS . OUTPUT).
+ENVIRONMENT and PROGRAM are as for `ptyproxy--run-cli'.  Wait at most
+`ptyproxy-control-timeout' seconds; then kill it and return nil."
+  (let* ((result nil)
+         (process (ptyproxy--run-cli arguments
+                                     (lambda (status output)
+                                       (setq result (cons status output)))
+                                     environment program))
+         (deadline (+ (float-time) ptyproxy-control-timeout)))
+    (while (and (not result) process (< (float-time) deadline))
+      (accept-process-output process 0.05))
+    (when (and (not result) (process-live-p process))
+      (delete-process process))
+    result))
+
+(defun ptyproxy--cli-for (process arguments callback)
+  "Run ptyproxy ARGUMENTS for the session of PROCESS; see `ptyproxy--run-cli'.
+CALLBACK receives the exit status and the output."
+  (ptyproxy--run-cli arguments callback
+                     (process-get process 'ptyproxy-environment)
+                     (process-get process 'ptyproxy-program)))
 
 (defun ptyproxy--request-or-cli (process request arguments callback)
   "Send REQUEST to PROCESS's session, else run ptyproxy with ARGUMENTS.
-The socket is tried first; if it cannot be reached, \"ptyproxy
-ARGUMENTS...\" is run instead.  CALLBACK receives t on success, or a
-string describing the failure."
+The socket is tried first; if it cannot be reached (or on Windows),
+\"ptyproxy ARGUMENTS...\" is run instead.  CALLBACK receives t on
+success, or a string describing the failure."
   (ptyproxy--request
    process request
    (lambda (reply)
      (cond
       ((null reply)
-       (ptyproxy--run-cli
+       (ptyproxy--cli-for
         process arguments
         (lambda (status output)
           (funcall callback
                    (if (eq status 0)
                        t
                      (format "ptyproxy %s exited with %s: %s"
-                             (car arguments) status (string-trim output)))))))
+                             (car arguments) status
+                             (ptyproxy--printable (string-trim output))))))))
       ((string-prefix-p "ok" reply) (funcall callback t))
-      (t (funcall callback reply))))))
+      (t (funcall callback (ptyproxy--printable reply)))))))
 
 ;;;; Window size
 
@@ -347,7 +542,13 @@ string describing the failure."
 The size is sent shortly after (see `ptyproxy-resize-delay'); when
 several sizes are asked for in that time, only the last one is sent.
 It is sent on the control socket, or by \"ptyproxy resize\" when the
-socket cannot be reached.  Return the size as (COLS . ROWS)."
+socket cannot be reached and on Windows.  Return the size as (COLS . ROWS)."
+  (interactive
+   (let* ((process (ptyproxy--read-process))
+          (size (ptyproxy--window-size (process-buffer process))))
+     (list process
+           (read-number "Columns: " (car size))
+           (read-number "Rows: " (cdr size)))))
   (unless (ptyproxy-process-p process)
     (signal 'wrong-type-argument (list 'ptyproxy-process-p process)))
   (let ((size (cons (ptyproxy--clamp cols) (ptyproxy--clamp rows))))
@@ -406,12 +607,43 @@ RESULT is t on success, else a string saying what failed."
                  (run-at-time (if (eq result t) 0 0.1) nil
                               #'ptyproxy--send-size process))))
 
-;;;; Signals and status
+;;;; Signals, end of file and status
+
+(defconst ptyproxy--signal-names
+  '("INT" "TERM" "HUP" "QUIT" "KILL" "TSTP" "CONT" "STOP" "USR1" "USR2" "WINCH")
+  "Signal names offered by the commands that send a signal.")
+
+(defun ptyproxy--live-processes ()
+  "Return the live processes started through ptyproxy."
+  (cl-remove-if-not (lambda (p) (and (ptyproxy-process-p p) (process-live-p p)))
+                    (process-list)))
+
+(defun ptyproxy--read-process ()
+  "Return the ptyproxy process of the current buffer, or ask for one."
+  (let ((own (get-buffer-process (current-buffer))))
+    (if (and (ptyproxy-process-p own) (process-live-p own))
+        own
+      (let ((choices (mapcar (lambda (p)
+                               (cons (format "%s (%s)" (process-name p)
+                                             (process-get p 'ptyproxy-id))
+                                     p))
+                             (ptyproxy--live-processes))))
+        (unless choices
+          (user-error "No ptyproxy process is running"))
+        (cdr (assoc (completing-read "ptyproxy process: " choices nil t)
+                    choices))))))
+
+(defun ptyproxy--read-signal ()
+  "Ask for a signal name."
+  (completing-read "Signal (default INT): " ptyproxy--signal-names
+                   nil nil nil nil "INT"))
 
 (defun ptyproxy-signal (process signal)
   "Send SIGNAL to the foreground process group of PROCESS's terminal.
 PROCESS was started through ptyproxy.  SIGNAL is a name such as
-\"INT\" or `INT', or a number.  This is asynchronous."
+\"INT\" or `INT', or a number.  This is asynchronous.
+Interactively, PROCESS is the current buffer's, or one asked for."
+  (interactive (list (ptyproxy--read-process) (ptyproxy--read-signal)))
   (unless (ptyproxy-process-p process)
     (signal 'wrong-type-argument (list 'ptyproxy-process-p process)))
   (let ((name (if (numberp signal) (number-to-string signal) (format "%s" signal))))
@@ -422,6 +654,62 @@ PROCESS was started through ptyproxy.  SIGNAL is a name such as
        (unless (eq result t)
          (message "ptyproxy: signal %s failed: %s" name result))))
     process))
+
+(defun ptyproxy--buffer-process ()
+  "Return the current buffer's ptyproxy process, or signal a `user-error'."
+  (let ((process (get-buffer-process (current-buffer))))
+    (unless (and (ptyproxy-process-p process) (process-live-p process))
+      (user-error "No live ptyproxy process in this buffer"))
+    process))
+
+(defun ptyproxy-interrupt-subjob ()
+  "Interrupt the terminal's foreground job (SIGINT), as \\`C-c' on a pty would."
+  (interactive)
+  (ptyproxy-signal (ptyproxy--buffer-process) "INT"))
+
+(defun ptyproxy-quit-subjob ()
+  "Send SIGQUIT to the terminal's foreground job."
+  (interactive)
+  (ptyproxy-signal (ptyproxy--buffer-process) "QUIT"))
+
+(defun ptyproxy-stop-subjob ()
+  "Stop the terminal's foreground job (SIGTSTP)."
+  (interactive)
+  (ptyproxy-signal (ptyproxy--buffer-process) "TSTP"))
+
+(defun ptyproxy-continue-subjob ()
+  "Continue the terminal's foreground job (SIGCONT)."
+  (interactive)
+  (ptyproxy-signal (ptyproxy--buffer-process) "CONT"))
+
+(defun ptyproxy-kill-subjob ()
+  "Kill the terminal's foreground job (SIGKILL)."
+  (interactive)
+  (ptyproxy-signal (ptyproxy--buffer-process) "KILL"))
+
+(defun ptyproxy-send-eof (&optional process)
+  "Send the terminal's end of file character to the ptyproxy PROCESS.
+That is \\`C-d' (on Windows \\`C-z' and Return), as typed on a pty;
+the pipe to ptyproxy stays open.  PROCESS defaults to the current
+buffer's."
+  (interactive)
+  (let ((process (or process (ptyproxy--buffer-process))))
+    (process-send-string process (if (ptyproxy--windows-p) "\C-z\r" "\C-d"))
+    process))
+
+(defun ptyproxy--parse-json (string)
+  "Parse STRING, one JSON object, into an alist; nil if it is not one."
+  (condition-case nil
+      (let ((value (if (fboundp 'json-parse-string)
+                       (json-parse-string string :object-type 'alist
+                                          :array-type 'list
+                                          :null-object nil :false-object nil)
+                     (require 'json)
+                     (with-no-warnings
+                       (let ((json-object-type 'alist) (json-array-type 'list))
+                         (json-read-from-string string))))))
+        (and (consp value) (cl-every #'consp value) value))
+    (error nil)))
 
 (defun ptyproxy--wait-reply (process request)
   "Send REQUEST to PROCESS's control socket and wait for the reply line.
@@ -442,163 +730,384 @@ seconds."
         (accept-process-output nil 0.05)))
     reply))
 
-(defun ptyproxy-status (process)
+(defun ptyproxy-status (process &optional show)
   "Return the status of PROCESS's ptyproxy session as an alist.
-The keys are those of the control socket's status reply (`id', `pid',
-`child_pid', `cols', `rows', `bytes_in', `bytes_out', `uptime',
-`command').  Return nil if the session does not answer."
-  (let ((reply (and (ptyproxy-process-p process)
-                    (ptyproxy--wait-reply process "status"))))
-    (when (and reply (string-prefix-p "ok " reply))
-      (let ((json-object-type 'alist)
-            (json-array-type 'list))
-        (json-read-from-string (substring reply 3))))))
+The keys are those of the status reply (`id', `pid', `child_pid',
+`cols', `rows', `bytes_in', `bytes_out', `uptime', `command').  Return
+nil if the session does not answer.  It is asked on the control
+socket, or on Windows by \"ptyproxy status ID\".
+With SHOW non-nil (interactively), show it in the echo area."
+  (interactive (list (ptyproxy--read-process) t))
+  (let ((status
+         (when (ptyproxy-process-p process)
+           (if (ptyproxy--windows-p)
+               (let ((result (ptyproxy--call
+                              (list "status" (process-get process 'ptyproxy-id))
+                              (process-get process 'ptyproxy-environment)
+                              (process-get process 'ptyproxy-program))))
+                 (and result (eq (car result) 0)
+                      (ptyproxy--parse-json (string-trim (cdr result)))))
+             (let ((reply (ptyproxy--wait-reply process "status")))
+               (and reply (string-prefix-p "ok " reply)
+                    (ptyproxy--parse-json (substring reply 3))))))))
+    (when show
+      (message "%s" (if status
+                        (ptyproxy--describe-status status)
+                      "ptyproxy: the session did not answer")))
+    status))
 
-;;;; Pty semantics for ptyproxy processes
+;;;; Listing sessions
 
-(defun ptyproxy--resolve (process)
-  "Return the process that PROCESS designates, as process functions do.
-PROCESS is a process, a buffer, a name, or nil for the current buffer."
-  (cond ((processp process) process)
-        ((null process) (get-buffer-process (current-buffer)))
-        ((bufferp process) (get-buffer-process process))
-        ((stringp process) (or (get-process process)
-                               (and (get-buffer process)
-                                    (get-buffer-process process))))))
+(defun ptyproxy--printable (string)
+  "Return STRING with control and bidi control characters escaped.
+Text that came from outside goes through this before display."
+  (replace-regexp-in-string
+   "[[:cntrl:]\u0080-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+   (lambda (match) (format "\\\\x%02x" (string-to-char match)))
+   (if (stringp string) string (format "%s" string))
+   t))
 
-(defun ptyproxy--set-process-window-size (orig process height width)
-  "Resize the ptyproxy PROCESS to WIDTH by HEIGHT, or call ORIG for others."
-  (if (ptyproxy-process-p process)
-      (progn (when (process-live-p process)
-               (ptyproxy-resize process width height))
-             t)
-    (funcall orig process height width)))
+(defun ptyproxy--field (status key)
+  "Return the value of KEY in STATUS if it is a non-negative number, else nil."
+  (let ((value (cdr (assq key status))))
+    (and (numberp value) (>= value 0) value)))
 
-(defun ptyproxy--signal-advice (signal)
-  "Return an :around advice sending SIGNAL to ptyproxy processes' terminals.
-The advice calls the original function for other processes."
-  (lambda (orig &optional process current-group)
-    (let ((proc (ptyproxy--resolve process)))
-      (if (and (ptyproxy-process-p proc) (process-live-p proc))
-          (ptyproxy-signal proc signal)
-        (funcall orig process current-group)))))
+(defun ptyproxy--format-duration (seconds)
+  "Return SECONDS as H:MM:SS, or \"?\"."
+  (if (not seconds)
+      "?"
+    (let ((s (floor seconds)))
+      (format "%d:%02d:%02d" (/ s 3600) (/ (% s 3600) 60) (% s 60)))))
 
-(defalias 'ptyproxy--interrupt-process (ptyproxy--signal-advice "INT")
-  "Send SIGINT to a ptyproxy terminal's foreground process group.")
-(defalias 'ptyproxy--quit-process (ptyproxy--signal-advice "QUIT")
-  "Send SIGQUIT to a ptyproxy terminal's foreground process group.")
-(defalias 'ptyproxy--stop-process (ptyproxy--signal-advice "TSTP")
-  "Send SIGTSTP to a ptyproxy terminal's foreground process group.")
-(defalias 'ptyproxy--continue-process (ptyproxy--signal-advice "CONT")
-  "Send SIGCONT to a ptyproxy terminal's foreground process group.")
+(defun ptyproxy--format-bytes (bytes)
+  "Return BYTES in a short human readable form, or \"?\"."
+  (if bytes (file-size-human-readable bytes) "?"))
 
-(defun ptyproxy--kill-process (orig &optional process current-group)
-  "Call ORIG with PROCESS and CURRENT-GROUP, unless it is a ptyproxy process.
-With CURRENT-GROUP non-nil, send SIGKILL to the terminal's foreground
-process group, as for a pty."
-  (let ((proc (ptyproxy--resolve process)))
-    (if (and current-group (ptyproxy-process-p proc) (process-live-p proc))
-        (ptyproxy-signal proc "KILL")
-      (funcall orig process current-group))))
+(defun ptyproxy--command-text (status)
+  "Return the command of STATUS as printable text."
+  (let ((command (cdr (assq 'command status))))
+    (ptyproxy--printable
+     (cond ((stringp command) command)
+           ((and (listp command) (cl-every #'stringp command))
+            (mapconcat #'identity command " "))
+           (t "?")))))
 
-(defun ptyproxy--process-send-eof (orig &optional process)
-  "Call ORIG with PROCESS, unless it is a ptyproxy process.
-For a ptyproxy process, send the end of file character, as Emacs does
-for a pty, instead of closing the pipe."
-  (let ((proc (ptyproxy--resolve process)))
-    (if (and (ptyproxy-process-p proc) (process-live-p proc))
-        (progn (process-send-string proc "\C-d") proc)
-      (funcall orig process))))
+(defun ptyproxy--describe-status (status)
+  "Return a one-line description of the session STATUS."
+  (format "ptyproxy %s: pid %s, %s, %sx%s, in %s, out %s, up %s"
+          (ptyproxy--printable (or (cdr (assq 'id status)) "?"))
+          (or (ptyproxy--field status 'pid) "?")
+          (ptyproxy--command-text status)
+          (or (ptyproxy--field status 'cols) "?")
+          (or (ptyproxy--field status 'rows) "?")
+          (ptyproxy--format-bytes (ptyproxy--field status 'bytes_in))
+          (ptyproxy--format-bytes (ptyproxy--field status 'bytes_out))
+          (ptyproxy--format-duration (ptyproxy--field status 'uptime))))
 
-(defun ptyproxy--delete-process (&optional process)
-  "Clean up after the ptyproxy PROCESS, which was just deleted."
-  (let ((proc (ptyproxy--resolve process)))
-    (when (ptyproxy-process-p proc)
-      (ptyproxy--cleanup proc))))
+(defun ptyproxy-parse-list (output)
+  "Parse OUTPUT of \"ptyproxy list\" into a list of (ID . STATUS).
+Each line is ID, a tab and the session's status as JSON.  Lines whose
+ID is not a valid session identifier or whose status is not a JSON
+object are skipped."
+  (let (sessions)
+    (dolist (line (split-string output "\n" t))
+      (when (string-match "\\`\\([^\t]*\\)\t\\(.*\\)\\'" line)
+        (let ((id (match-string 1 line))
+              (status (ptyproxy--parse-json (match-string 2 line))))
+          (when (and status (string-match-p ptyproxy--id-regexp id))
+            (push (cons id status) sessions)))))
+    (nreverse sessions)))
 
-(defconst ptyproxy--advice
-  '((set-process-window-size :around ptyproxy--set-process-window-size)
-    (interrupt-process :around ptyproxy--interrupt-process)
-    (quit-process :around ptyproxy--quit-process)
-    (stop-process :around ptyproxy--stop-process)
-    (continue-process :around ptyproxy--continue-process)
-    (kill-process :around ptyproxy--kill-process)
-    (process-send-eof :around ptyproxy--process-send-eof)
-    (delete-process :after ptyproxy--delete-process))
-  "Advice that gives ptyproxy processes the behaviour of pty processes.
-Each advice acts on processes started through ptyproxy only.")
+(defun ptyproxy--list-entry (session)
+  "Return the `tabulated-list-entries' entry of SESSION, (ID . STATUS)."
+  (let ((status (cdr session)))
+    (list (car session)
+          (vector (car session)
+                  (format "%s" (or (ptyproxy--field status 'pid) "?"))
+                  (ptyproxy--command-text status)
+                  (format "%sx%s" (or (ptyproxy--field status 'cols) "?")
+                          (or (ptyproxy--field status 'rows) "?"))
+                  (ptyproxy--format-bytes (ptyproxy--field status 'bytes_in))
+                  (ptyproxy--format-bytes (ptyproxy--field status 'bytes_out))
+                  (ptyproxy--format-duration (ptyproxy--field status 'uptime))))))
 
-(defun ptyproxy--install-advice ()
-  "Install `ptyproxy--advice'."
-  (pcase-dolist (`(,symbol ,how ,function) ptyproxy--advice)
-    (advice-add symbol how function)))
+(defvar-local ptyproxy-list--sessions nil
+  "The sessions shown in this `ptyproxy-list-mode' buffer, (ID . STATUS).")
 
-(defun ptyproxy--remove-advice ()
-  "Remove `ptyproxy--advice'."
-  (pcase-dolist (`(,symbol ,_how ,function) ptyproxy--advice)
-    (advice-remove symbol function)))
+(defun ptyproxy-list--refresh ()
+  "Read the live sessions with \"ptyproxy list\" and show them."
+  (let ((result (ptyproxy--call '("list"))))
+    (unless (and result (eq (car result) 0))
+      (user-error "Ptyproxy list failed: %s"
+                  (if result
+                      (ptyproxy--printable (string-trim (cdr result)))
+                    "no answer")))
+    (setq ptyproxy-list--sessions (ptyproxy-parse-list (cdr result)))
+    (setq tabulated-list-entries
+          (mapcar #'ptyproxy--list-entry ptyproxy-list--sessions))))
 
-;;;; Sending the next process of a buffer through ptyproxy
+(defun ptyproxy-list--id ()
+  "Return the session ID on the current line, or signal a `user-error'."
+  (or (tabulated-list-get-id) (user-error "No session on this line")))
 
-(defvar ptyproxy--redirect nil
-  "While non-nil, (BUFFER . SIZE-FUNCTION) of the next process to redirect.
-The next `make-process' for BUFFER starts through ptyproxy, with the
-terminal size that SIZE-FUNCTION returns, called in BUFFER.")
+(defun ptyproxy--process-of-id (id)
+  "Return the live Emacs process of the session ID, or nil."
+  (cl-find id (ptyproxy--live-processes)
+           :key (lambda (p) (process-get p 'ptyproxy-id)) :test #'equal))
 
-(defun ptyproxy--redirect-make-process (orig &rest args)
-  "Call ORIG with ARGS, or `ptyproxy-make-process' if asked to redirect."
-  (let ((redirect ptyproxy--redirect)
-        (buffer (plist-get args :buffer)))
-    (if (and redirect
-             (plist-get args :command)
-             buffer
-             (eq (get-buffer buffer) (car redirect)))
-        (let ((size (with-current-buffer (car redirect)
-                      (funcall (cdr redirect)))))
-          (setq ptyproxy--redirect nil)
-          (apply #'ptyproxy-make-process :size size args))
-      (apply orig args))))
+(defun ptyproxy-list--cli (arguments)
+  "Run ptyproxy ARGUMENTS; report failure; refresh the list when done."
+  (let ((buffer (current-buffer)))
+    (ptyproxy--run-cli
+     arguments
+     (lambda (status output)
+       (unless (eq status 0)
+         (message "ptyproxy %s failed (%s): %s" (car arguments) status
+                  (ptyproxy--printable (string-trim output))))
+       (when (buffer-live-p buffer)
+         (with-current-buffer buffer
+           (ignore-errors (revert-buffer))))))))
 
-(defun ptyproxy--call-redirected (size-function function &rest args)
-  "Call FUNCTION with ARGS, starting the current buffer's process through ptyproxy.
-SIZE-FUNCTION returns the initial terminal size (COLUMNS . ROWS)."
-  (let ((ptyproxy--redirect (cons (current-buffer) size-function)))
-    (advice-add 'make-process :around #'ptyproxy--redirect-make-process)
-    (unwind-protect
-        (apply function args)
-      (advice-remove 'make-process #'ptyproxy--redirect-make-process))))
+(defun ptyproxy-list-signal (signal)
+  "Send SIGNAL to the foreground job of the session on this line."
+  (interactive (list (ptyproxy--read-signal)))
+  (ptyproxy-list--cli (list "signal" (ptyproxy-list--id) signal)))
+
+(defun ptyproxy-list-resize ()
+  "Resize the session on this line to its window.
+That is a window showing the buffer of the Emacs process of the
+session, or else the selected window."
+  (interactive)
+  (let* ((id (ptyproxy-list--id))
+         (process (ptyproxy--process-of-id id))
+         (window (or (and process (process-buffer process)
+                          (get-buffer-window (process-buffer process) t))
+                     (selected-window)))
+         (size (cons (window-max-chars-per-line window) (window-body-height window))))
+    (if process
+        (progn (ptyproxy-resize process (car size) (cdr size))
+               (message "ptyproxy: resizing %s to %dx%d" id (car size) (cdr size)))
+      (ptyproxy-list--cli (list "resize" id (number-to-string (car size))
+                                (number-to-string (cdr size)))))))
+
+(defun ptyproxy-list-kill ()
+  "Hang up the session on this line.
+A session of this Emacs gets SIGHUP, which makes ptyproxy hang up its
+program and exit; another session's foreground job gets SIGHUP.  On
+Windows, where a console has no SIGHUP, the session's programs get
+TERM (ptyproxy.exe terminates them)."
+  (interactive)
+  (let* ((id (ptyproxy-list--id))
+         (process (ptyproxy--process-of-id id)))
+    (when (yes-or-no-p (format "Hang up ptyproxy session %s? " id))
+      (if (and process (not (ptyproxy--windows-p)))
+          (progn (signal-process process 'SIGHUP)
+                 (run-at-time 0.2 nil (lambda (buffer)
+                                        (when (buffer-live-p buffer)
+                                          (with-current-buffer buffer
+                                            (ignore-errors (revert-buffer)))))
+                              (current-buffer)))
+        (ptyproxy-list--cli (list "signal" id (if (ptyproxy--windows-p) "TERM" "HUP")))))))
+
+(defvar ptyproxy-list-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map "s" #'ptyproxy-list-signal)
+    (define-key map "r" #'ptyproxy-list-resize)
+    (define-key map "k" #'ptyproxy-list-kill)
+    (define-key map "d" #'ptyproxy-list-kill)
+    map)
+  "Keymap of `ptyproxy-list-mode'.")
+
+(define-derived-mode ptyproxy-list-mode tabulated-list-mode "ptyproxy-list"
+  "Major mode of the list of live ptyproxy sessions.
+\\<ptyproxy-list-mode-map>\\[revert-buffer] refreshes, \\[ptyproxy-list-signal] \
+sends a signal, \\[ptyproxy-list-resize] resizes to the window, \
+\\[ptyproxy-list-kill] hangs up.
+Every field comes from the sessions and is shown with control
+characters escaped."
+  (setq tabulated-list-format
+        [("ID" 28 t) ("PID" 8 nil :right-align t) ("Command" 30 t)
+         ("Size" 9 nil) ("In" 8 nil :right-align t)
+         ("Out" 8 nil :right-align t) ("Uptime" 9 nil :right-align t)])
+  (setq tabulated-list-padding 1)
+  (setq tabulated-list-sort-key (cons "ID" nil))
+  (add-hook 'tabulated-list-revert-hook #'ptyproxy-list--refresh nil t)
+  (tabulated-list-init-header))
+
+;;;###autoload
+(defun ptyproxy-list ()
+  "Show the live ptyproxy sessions of this user, from \"ptyproxy list\"."
+  (interactive)
+  (let ((buffer (get-buffer-create "*ptyproxy-list*")))
+    (with-current-buffer buffer
+      (ptyproxy-list-mode)
+      (ptyproxy-list--refresh)
+      (tabulated-list-print))
+    (pop-to-buffer buffer)
+    buffer))
+
+;;;; Finding and building the program
+
+(defun ptyproxy--source-directory ()
+  "Return the ptyproxy source tree this file is in, or nil.
+That is the parent of this file's directory, if it has Package.swift."
+  (let* ((file (or load-file-name (locate-library "ptyproxy.el" t)
+                   (locate-library "ptyproxy")))
+         (dir (and file (file-name-directory
+                         (directory-file-name (file-name-directory file))))))
+    (and dir (file-exists-p (expand-file-name "Package.swift" dir)) dir)))
+
+(defconst ptyproxy--source-directory (ptyproxy--source-directory)
+  "The ptyproxy source tree this package was loaded from, or nil.")
+
+;;;###autoload
+(defun ptyproxy-locate-program ()
+  "Find the ptyproxy binary, set `ptyproxy-program' to it and return it.
+Look on the variable `exec-path', then in the source tree of this package
+\(.build/release, then .build/debug).  Signal a `user-error' if none
+is found."
+  (interactive)
+  (let* ((name (if (ptyproxy--windows-p) "ptyproxy.exe" "ptyproxy"))
+         (found (or (executable-find name)
+                    (and ptyproxy--source-directory
+                         (cl-find-if #'file-executable-p
+                                     (mapcar (lambda (sub)
+                                               (expand-file-name
+                                                sub ptyproxy--source-directory))
+                                             (if (ptyproxy--windows-p)
+                                                 '("windows/build/ptyproxy.exe")
+                                               '(".build/release/ptyproxy"
+                                                 ".build/debug/ptyproxy"))))))))
+    (unless found
+      (user-error "Ptyproxy: no %s on `exec-path' or in the source tree; \
+build it with M-x ptyproxy-build-program" name))
+    (setq ptyproxy-program found)
+    (when (called-interactively-p 'interactive)
+      (message "ptyproxy-program is now %s" found))
+    found))
+
+(defun ptyproxy-build-command ()
+  "Return the shell command that builds ptyproxy in its source tree."
+  (if (ptyproxy--windows-p)
+      "make -C windows"
+    "swift build -c release -Xswiftc -static-executable"))
+
+;;;###autoload
+(defun ptyproxy-build-program (&optional directory)
+  "Build ptyproxy in its source tree DIRECTORY, then use the new binary.
+DIRECTORY defaults to the tree this package was loaded from.  This
+runs `ptyproxy-build-command' in a compilation buffer; when it
+succeeds, `ptyproxy-program' is set to the binary.  Return the
+compilation buffer."
+  (interactive
+   (list (or ptyproxy--source-directory
+             (read-directory-name "ptyproxy source tree: "))))
+  (let ((default-directory (file-name-as-directory
+                            (expand-file-name (or directory ptyproxy--source-directory
+                                                  (user-error "Ptyproxy: no source tree"))))))
+    (unless (file-exists-p "Package.swift")
+      (user-error "Ptyproxy: %s is not the ptyproxy source tree" default-directory))
+    (let ((buffer (compilation-start (ptyproxy-build-command) nil
+                                     (lambda (_) "*ptyproxy-build*")))
+          (binary (expand-file-name (if (ptyproxy--windows-p)
+                                        "windows/build/ptyproxy.exe"
+                                      ".build/release/ptyproxy"))))
+      (with-current-buffer buffer
+        (add-hook 'compilation-finish-functions
+                  (lambda (_buffer how)
+                    (when (and (string-prefix-p "finished" how)
+                               (file-executable-p binary))
+                      (setq ptyproxy-program binary)
+                      (message "ptyproxy built: ptyproxy-program is %s" binary)))
+                  nil t))
+      buffer)))
+
+(declare-function compilation-start "compile"
+                  (command &optional mode name-function highlight-regexp continue))
 
 ;;;; vterm
 
-(defvar vterm-min-window-width)
-(declare-function vterm--get-margin-width "vterm" ())
+(defvar vterm-buffer-name)
+(defvar vterm--process)
+(declare-function vterm-mode "vterm" ())
+(declare-function vterm--get-shell "vterm" ())
 
-(defun ptyproxy--vterm-size ()
-  "Return the size (COLUMNS . ROWS) vterm gives a new terminal."
-  (cons (max (- (window-body-width) (vterm--get-margin-width))
-             vterm-min-window-width)
-        (window-body-height)))
+(defvar ptyproxy--vterm-buffer nil
+  "While vterm sets up this buffer, its process starts through ptyproxy.")
+
+(defun ptyproxy--vterm-size (args)
+  "Return the terminal size (COLUMNS . ROWS) of vterm's `make-process' ARGS.
+vterm's command sets it with \"stty ... rows R columns C\"."
+  (let ((script (nth 2 (plist-get args :command))))
+    (if (and (stringp script)
+             (string-match "rows \\([0-9]+\\) columns \\([0-9]+\\)" script))
+        (cons (string-to-number (match-string 2 script))
+              (string-to-number (match-string 1 script)))
+      (ptyproxy--window-size (plist-get args :buffer)))))
+
+(defun ptyproxy--file-handler (operation &rest args)
+  "Start vterm's process through ptyproxy; pass on other OPERATIONs with ARGS.
+This is a file name handler for the operation `make-process' only,
+installed while vterm sets up `ptyproxy--vterm-buffer': vterm calls
+`make-process' with :file-handler t, which asks the handler of
+`default-directory'."
+  (let ((buffer (and (eq operation 'make-process)
+                     (plist-get args :buffer))))
+    (if (and buffer ptyproxy--vterm-buffer
+             (eq (get-buffer buffer) ptyproxy--vterm-buffer))
+        (let ((ptyproxy--vterm-buffer nil)
+              (size (ptyproxy--vterm-size args))
+              (args (ptyproxy--plist-without args '(:file-handler))))
+          ;; vterm's command is "/bin/sh -c 'stty ...; exec SHELL'".  On
+          ;; Windows there is no sh and no stty: run the shell's command
+          ;; line itself, as conpty_proxy.exe is used.
+          (when (ptyproxy--windows-p)
+            (setq args (plist-put args :command (list (vterm--get-shell)))))
+          (apply #'ptyproxy-make-process :size size args))
+      (let ((inhibit-file-name-handlers
+             (cons 'ptyproxy--file-handler
+                   (and (eq inhibit-file-name-operation operation)
+                        inhibit-file-name-handlers)))
+            (inhibit-file-name-operation operation))
+        (apply operation args)))))
+
+(put 'ptyproxy--file-handler 'operations '(make-process))
 
 (defun ptyproxy--vterm-set-pty-name (orig term name)
   "Call ORIG with TERM and NAME, unless NAME is nil (a pipe process)."
   (when name
     (funcall orig term name)))
 
-(defun ptyproxy--vterm-mode (orig &rest args)
-  "Call `vterm-mode' (ORIG) with ARGS, its shell going through ptyproxy."
-  (cond
-   ((file-remote-p default-directory)
-    (apply orig args))
-   ((not (executable-find (ptyproxy--program)))
-    (display-warning 'ptyproxy
-                     (format "Program %s not found; vterm uses a pty of its own"
-                             ptyproxy-program))
-    (apply orig args))
-   (t
-    (advice-add 'vterm--set-pty-name :around #'ptyproxy--vterm-set-pty-name)
-    (unwind-protect
-        (apply #'ptyproxy--call-redirected #'ptyproxy--vterm-size orig args)
-      (advice-remove 'vterm--set-pty-name #'ptyproxy--vterm-set-pty-name)))))
+(defun ptyproxy--vterm-setup (function &rest args)
+  "Call FUNCTION (`vterm-mode') with ARGS, its shell going through ptyproxy.
+vterm's `make-process' is redirected by `ptyproxy--file-handler'.
+
+Advice, and why it stays: vterm passes the process's tty name to its
+module function `vterm--set-pty-name', which fails on nil, the tty
+name of a pipe.  That function of vterm (not of Emacs) is advised
+for the dynamic extent of this call only, to skip that call."
+  (if (file-remote-p default-directory)
+      (apply function args)
+    (unless (ptyproxy--executable)
+      ;; \[vterm] made this buffer for us: leave nothing half-made.
+      (when (and (zerop (buffer-size)) (not (get-buffer-process (current-buffer))))
+        (kill-buffer (current-buffer)))
+      (ptyproxy--check-program))
+    (let ((file-name-handler-alist
+           (cons '("\\'" . ptyproxy--file-handler) file-name-handler-alist))
+          (ptyproxy--vterm-buffer (current-buffer)))
+      (advice-add 'vterm--set-pty-name :around #'ptyproxy--vterm-set-pty-name)
+      (unwind-protect
+          (apply function args)
+        (advice-remove 'vterm--set-pty-name #'ptyproxy--vterm-set-pty-name)))
+    (let ((process (and (boundp 'vterm--process) vterm--process)))
+      (when (ptyproxy-process-p process)
+        ;; vterm set its own size function; call it from ours.
+        (let ((own (process-get process 'adjust-window-size-function)))
+          (unless (eq own #'ptyproxy--adjust-window-size)
+            (process-put process 'ptyproxy-adjust-window-size-function own)
+            (process-put process 'adjust-window-size-function
+                         #'ptyproxy--adjust-window-size)))))))
 
 ;;;###autoload
 (define-minor-mode ptyproxy-vterm-mode
@@ -606,65 +1115,175 @@ SIZE-FUNCTION returns the initial terminal size (COLUMNS . ROWS)."
 While this global mode is on, a new vterm buffer starts its shell
 through \"ptyproxy new\" over pipes instead of on a pty of Emacs, and
 its window size reaches the shell's terminal through ptyproxy's
-control socket.  Buffers made while the mode was off are not changed,
-and buffers made while it was on keep using ptyproxy."
+control channel.  Buffers made while the mode was off are not changed,
+and buffers made while it was on keep using ptyproxy.
+
+This mode advises vterm's function `vterm-mode' (not a function of
+Emacs) while it is on: vterm has no hook that runs before it starts
+its process.  \\[ptyproxy-vterm] starts one vterm through ptyproxy
+without this mode."
   :global t
   :group 'ptyproxy
   (if ptyproxy-vterm-mode
-      (advice-add 'vterm-mode :around #'ptyproxy--vterm-mode)
-    (advice-remove 'vterm-mode #'ptyproxy--vterm-mode)))
+      (advice-add 'vterm-mode :around #'ptyproxy--vterm-setup)
+    (advice-remove 'vterm-mode #'ptyproxy--vterm-setup)))
+
+;;;###autoload
+(defun ptyproxy-vterm (&optional name)
+  "Start a new vterm buffer, its shell running through ptyproxy.
+NAME is the buffer's name (default: `vterm-buffer-name', made unique).
+This is \\[vterm] through ptyproxy, whether or not
+`ptyproxy-vterm-mode' is on.  Return the buffer."
+  (interactive)
+  (require 'vterm)
+  (ptyproxy--check-program)
+  (let ((buffer (generate-new-buffer (or name vterm-buffer-name))))
+    (condition-case err
+        (with-current-buffer buffer
+          (if (advice-member-p #'ptyproxy--vterm-setup 'vterm-mode)
+              (vterm-mode)
+            (ptyproxy--vterm-setup #'vterm-mode)))
+      (error (kill-buffer buffer)
+             (signal (car err) (cdr err))))
+    (pop-to-buffer-same-window buffer)
+    buffer))
 
 ;;;; term
 
 (defvar term-height)
 (defvar term-width)
+(defvar term-term-name)
+(defvar term-termcap-format)
+(defvar term-protocol-version)
+(defvar term-ptyp)
+(defvar term-exec-hook)
 (defvar explicit-shell-file-name)
 (declare-function term-mode "term" ())
 (declare-function term-char-mode "term" ())
+(declare-function term-check-proc "term" (buffer))
+(declare-function term-emulate-terminal "term" (proc str))
+(declare-function term-sentinel "term" (proc msg))
+(declare-function term-send-string "term" (proc str))
 
-(defun ptyproxy--term-size ()
-  "Return the size (COLUMNS . ROWS) term.el gives a new terminal."
-  (cons term-width term-height))
+(defvar ptyproxy-term-keys-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map [remap term-interrupt-subjob] #'ptyproxy-interrupt-subjob)
+    (define-key map [remap term-quit-subjob] #'ptyproxy-quit-subjob)
+    (define-key map [remap term-stop-subjob] #'ptyproxy-stop-subjob)
+    (define-key map [remap term-continue-subjob] #'ptyproxy-continue-subjob)
+    (define-key map [remap term-kill-subjob] #'ptyproxy-kill-subjob)
+    (define-key map [remap term-send-eof] #'ptyproxy-send-eof)
+    (define-key map [remap term-delchar-or-maybe-eof] #'ptyproxy-delchar-or-maybe-eof)
+    map)
+  "Keymap of `ptyproxy-term-keys-mode'.
+It gives term's signal and end of file commands ptyproxy's.")
+
+(define-minor-mode ptyproxy-term-keys-mode
+  "Make term's signal keys reach the terminal of ptyproxy.
+term.el's commands signal the process of the buffer, which through
+ptyproxy is ptyproxy itself; this buffer-local mode rebinds them to
+commands that signal the terminal's foreground job through ptyproxy's
+control channel, and that send end of file to the terminal."
+  :lighter nil
+  :keymap ptyproxy-term-keys-mode-map)
+
+(defun ptyproxy-delchar-or-maybe-eof (arg)
+  "Delete ARG characters forward, or send end of file at the end of buffer."
+  (interactive "p")
+  (if (eobp)
+      (ptyproxy-send-eof)
+    (delete-char arg)))
+
+(defun ptyproxy--term-environment ()
+  "Return the environment entries that term.el gives its programs."
+  (append
+   (unless (ptyproxy--windows-p)
+     (list (format "TERM=%s" term-term-name)
+           (format "TERMINFO=%s" data-directory)
+           (format term-termcap-format "TERMCAP="
+                   term-term-name term-height term-width)))
+   (list (format "INSIDE_EMACS=%s,term:%s" emacs-version term-protocol-version))))
+
+(defun ptyproxy--term-exec (buffer name command)
+  "Start COMMAND through ptyproxy in the term BUFFER, for process NAME.
+This does what `term-exec' does, with the process started by
+`ptyproxy-make-process'.  ptyproxy gives the terminal sane settings
+and the size, so the \"stty\" that term.el runs first is not needed."
+  (with-current-buffer buffer
+    (let ((old (get-buffer-process buffer)))
+      (when old (delete-process old)))
+    (let* ((process-environment (append (ptyproxy--term-environment)
+                                        process-environment))
+           (process (ptyproxy-make-process
+                     :name name :buffer buffer :command command
+                     :size (cons term-width term-height)
+                     :coding 'binary
+                     :filter #'term-emulate-terminal
+                     :sentinel #'term-sentinel)))
+      (setq-local term-ptyp t)
+      (goto-char (point-max))
+      (set-marker (process-mark process) (point))
+      (ptyproxy-term-keys-mode 1)
+      (run-hooks 'term-exec-hook)
+      process)))
 
 ;;;###autoload
 (defun ptyproxy-make-term (name program &optional startfile &rest switches)
   "Make a term process NAME running PROGRAM through ptyproxy.
 This is `make-term' (which see), with PROGRAM started by
-`ptyproxy-make-process'.
-NAME, PROGRAM, STARTFILE and SWITCHES are as for `make-term'.
+`ptyproxy-make-process': the buffer is \"*NAME*\"; if it has a live
+process already, it is left alone.  NAME, PROGRAM, STARTFILE and
+SWITCHES are as for `make-term'.  On Windows PROGRAM alone is a
+command line (\"cmd.exe\", \"powershell.exe -NoLogo\").
 Return the buffer."
   (require 'term)
+  (ptyproxy--check-program)
   (let ((buffer (get-buffer-create (concat "*" name "*"))))
-    (with-current-buffer buffer
-      (apply #'ptyproxy--call-redirected #'ptyproxy--term-size
-             #'make-term name program startfile switches)
-      (let ((process (get-buffer-process buffer)))
-        ;; term.el replaced the sentinel.
-        (when (ptyproxy-process-p process)
-          (ptyproxy--watch-exit process))))
+    (unless (term-check-proc buffer)
+      (with-current-buffer buffer
+        (term-mode)
+        (let ((process (ptyproxy--term-exec
+                        buffer name (cons program switches))))
+          (when startfile
+            (goto-char (point-max))
+            (insert-file-contents startfile)
+            (term-send-string process
+                              (delete-and-extract-region (point) (point-max)))))))
     buffer))
+
+(defun ptyproxy--default-shell ()
+  "Return the default program of `ptyproxy-term'."
+  (if (ptyproxy--windows-p)
+      ptyproxy-windows-shell
+    (or explicit-shell-file-name (getenv "ESHELL") shell-file-name)))
 
 ;;;###autoload
 (defun ptyproxy-term (program)
   "Start a terminal emulator like `term', with PROGRAM run through ptyproxy.
-The buffer is in Term mode and char mode; its window size follows
-the window through ptyproxy's control socket."
-  (interactive (list (read-shell-command "Run program: "
-                                         (or explicit-shell-file-name
-                                             (getenv "ESHELL")
-                                             shell-file-name))))
-  (let ((buffer (ptyproxy-make-term "terminal" program)))
-    (set-buffer buffer)
-    (term-char-mode)
-    (switch-to-buffer buffer)))
+Each call makes a new buffer, *ptyproxy-term*, *ptyproxy-term*<2>...
+The buffer is in Term mode and char mode; its window size follows the
+window through ptyproxy's control channel.  On Windows PROGRAM is a
+command line, by default `ptyproxy-windows-shell'.  Return the buffer."
+  (interactive (list (read-shell-command "Run program: " (ptyproxy--default-shell))))
+  (require 'term)
+  (ptyproxy--check-program)
+  (let ((buffer (generate-new-buffer "*ptyproxy-term*")))
+    (condition-case err
+        (with-current-buffer buffer
+          (term-mode)
+          ;; One program name (a command line on Windows), as for M-x term.
+          (ptyproxy--term-exec buffer "ptyproxy-term" (list program))
+          (term-char-mode))
+      (error (kill-buffer buffer)
+             (signal (car err) (cdr err))))
+    (switch-to-buffer buffer)
+    buffer))
 
 ;;;; Unloading
 
 (defun ptyproxy-unload-function ()
   "Remove ptyproxy's advice before the feature `ptyproxy' is unloaded."
   (ptyproxy-vterm-mode -1)
-  (ptyproxy--remove-advice)
-  (advice-remove 'make-process #'ptyproxy--redirect-make-process)
   (advice-remove 'vterm--set-pty-name #'ptyproxy--vterm-set-pty-name)
   nil)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The tests of the Emacs package: byte-compilation (warnings are errors),
-# checkdoc, the ERT tests and the tmux end-to-end test.
+# SPDX-License-Identifier: MIT
+# The tests of the Emacs package: package-lint, byte-compilation (warnings
+# are errors), checkdoc, the ERT tests and the tmux end-to-end test.
 #
 # Usage: emacs/run-tests.sh
 # Environment:
@@ -9,6 +10,8 @@
 #   EMACS              the Emacs to use (default: emacs)
 #   PTYPROXY_VTERM_DIR vterm's lisp directory, if not the Debian package's
 #   PTYPROXY_ALLOW_SKIP=1  do not count skipped ERT tests as a failure
+#   PTYPROXY_PACKAGE_LINT_DIR  package-lint's directory, if not the Debian
+#                      package's (elpa-package-lint)
 #
 # Prints one line per check and, last, "N passed, N failed" (followed by
 # ", N skipped" when tests were skipped); exits non-zero if anything failed.
@@ -79,7 +82,29 @@ else
     fail "byte-compile with no warnings"
 fi
 
-# 2. checkdoc: any output is a complaint.
+# 2. package-lint (Debian: elpa-package-lint): any output is a complaint.
+lint_dir=${PTYPROXY_PACKAGE_LINT_DIR:-}
+if [ -z "$lint_dir" ]; then
+    for d in /usr/share/emacs/site-lisp/elpa-src/package-lint-* \
+             /usr/share/emacs/site-lisp/elpa/package-lint-*; do
+        [ -f "$d/package-lint.el" ] && lint_dir=$d && break
+    done
+fi
+if [ -z "$lint_dir" ]; then
+    fail "package-lint not found (install elpa-package-lint)"
+else
+    lint_output=$(cd "$here" && emacs_batch -L "$lint_dir" \
+        --eval '(require (quote package-lint))' \
+        -f package-lint-batch-and-exit ptyproxy.el 2>&1)
+    if [ $? -eq 0 ] && [ -z "$lint_output" ]; then
+        pass "package-lint"
+    else
+        printf '%s\n' "$lint_output"
+        fail "package-lint"
+    fi
+fi
+
+# 3. checkdoc: any output is a complaint.
 checkdoc_output=$(emacs_batch --eval '(progn
    (require (quote checkdoc))
    (setq checkdoc-spellcheck-documentation-flag nil)
@@ -91,7 +116,7 @@ else
     fail "checkdoc"
 fi
 
-# 3. ERT, with the compiled files.
+# 4. ERT, with the compiled files.
 results=$work/ert-results
 load_test=$work/lisp/ptyproxy-test.elc
 [ -f "$load_test" ] || load_test=$here/test/ptyproxy-test.el
@@ -119,7 +144,7 @@ else
     fail "ERT did not finish (exit status $ert_status)"
 fi
 
-# 4. The tmux end-to-end test.
+# 5. The tmux end-to-end test.
 if bounded 300 bash "$here/test/tmux-e2e.sh" </dev/null 2>&1; then
     pass "tmux end-to-end"
 else

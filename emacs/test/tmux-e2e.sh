@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # End-to-end test of ptyproxy-vterm-mode, as a user would see it:
 # `emacs -nw -Q` inside a tmux session, vterm with the mode on, keys
 # typed with `tmux send-keys`, the screen read with `tmux capture-pane`.
