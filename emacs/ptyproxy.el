@@ -149,28 +149,62 @@ Size changes within this time are coalesced: only the last one is sent."
   (let ((value (getenv name)))
     (and value (not (equal value "")) value)))
 
-(defun ptyproxy-socket-directory ()
-  "Return the directory of ptyproxy's control sockets (not on Windows).
-It is computed from `process-environment' as ptyproxy computes it:
-$XDG_RUNTIME_DIR/ptyproxy when XDG_RUNTIME_DIR is set and not empty,
-else ${TMPDIR:-/tmp}/ptyproxy-UID."
-  (let ((runtime (ptyproxy--nonempty-env "XDG_RUNTIME_DIR")))
-    (if runtime
-        (concat (file-name-as-directory runtime) "ptyproxy")
-      (concat (file-name-as-directory
-               (or (ptyproxy--nonempty-env "TMPDIR") "/tmp"))
-              (format "ptyproxy-%d" (user-real-uid))))))
+(defun ptyproxy--absolute-env (name)
+  "Return environment variable NAME if it is an absolute file name, else nil."
+  (let ((value (ptyproxy--nonempty-env name)))
+    (and value (string-prefix-p "/" value) value)))
+
+(defun ptyproxy--directory-mode-p (directory modes)
+  "Return non-nil if DIRECTORY is a real directory of this user matching MODES.
+MODES is a regexp for the mode string of `file-attributes', which does
+not follow symbolic links: a symbolic link is never accepted."
+  (let ((attributes (file-attributes directory 'integer)))
+    (and attributes
+         (eq (file-attribute-type attributes) t)
+         (eql (file-attribute-user-id attributes) (user-uid))
+         (string-match-p modes (file-attribute-modes attributes)))))
+
+(defun ptyproxy-socket-directories ()
+  "Return the directories that may hold ptyproxy's control sockets, in order.
+They are computed from `process-environment' by ptyproxy's own rule
+\(docs/INTERFACE.md): $XDG_RUNTIME_DIR/ptyproxy alone, when
+XDG_RUNTIME_DIR is an absolute directory of this user closed to
+others; otherwise $TMPDIR/ptyproxy-UID (/tmp when TMPDIR is unset or
+relative), then $HOME/.cache/ptyproxy, where ptyproxy goes when another
+user has taken the name under TMPDIR.  Not used on Windows."
+  (let ((runtime (ptyproxy--absolute-env "XDG_RUNTIME_DIR"))
+        (home (ptyproxy--absolute-env "HOME")))
+    (if (and runtime (ptyproxy--directory-mode-p runtime "\\`d...------\\'"))
+        (list (concat (file-name-as-directory runtime) "ptyproxy"))
+      (delq nil
+            (list (concat (file-name-as-directory
+                           (or (ptyproxy--absolute-env "TMPDIR") "/tmp"))
+                          (format "ptyproxy-%d" (user-real-uid)))
+                  (and home (concat (file-name-as-directory home)
+                                    ".cache/ptyproxy")))))))
 
 (defun ptyproxy-socket-file (id)
-  "Return the control socket file of the session named ID (not on Windows)."
-  (concat (file-name-as-directory (ptyproxy-socket-directory)) id ".sock"))
+  "Return the control socket of the session named ID, or nil (not on Windows).
+The socket is looked for in `ptyproxy-socket-directories', in order,
+and only in a directory that ptyproxy itself would trust: a real
+directory (not a symbolic link) owned by this user with mode 0700.
+Nobody else can put a socket there, so Emacs, which cannot check the
+server's user as ptyproxy's own client does, never talks to another
+user's server.  Without such a socket the caller falls back to the
+\"ptyproxy\" command, which makes every check itself."
+  (cl-some (lambda (directory)
+             (let ((socket (concat (file-name-as-directory directory) id ".sock")))
+               (and (ptyproxy--directory-mode-p directory "\\`drwx------\\'")
+                    (file-exists-p socket)
+                    socket)))
+           (ptyproxy-socket-directories)))
 
 (defun ptyproxy--saved-environment ()
   "Return the entries of `process-environment' that locate control sockets."
   (mapcar (lambda (name)
             (let ((value (getenv name)))
               (if value (concat name "=" value) name)))
-          '("XDG_RUNTIME_DIR" "TMPDIR")))
+          '("XDG_RUNTIME_DIR" "TMPDIR" "HOME")))
 
 (defun ptyproxy--program ()
   "Return `ptyproxy-program', with a leading \"~\" expanded."
@@ -319,10 +353,11 @@ process runs on this machine.
 
 The process's status is the command's: ptyproxy exits with the
 command's exit status.  The process has the properties `ptyproxy-id'
-\(the session identifier), `ptyproxy-socket' (its control socket; nil
-on Windows) and `ptyproxy-size' (the last size the session
-acknowledged).  Its window size follows the windows showing its
-buffer (through the property `adjust-window-size-function').  Signal
+\(the session identifier), `ptyproxy-socket' (its control socket, once
+found in a directory ptyproxy trusts; nil on Windows) and
+`ptyproxy-size' (the last size the session acknowledged).  Its
+window size follows the windows showing its buffer (through the
+property `adjust-window-size-function').  Signal
 it with `ptyproxy-signal', resize it with `ptyproxy-resize', and send
 it an end of file with `ptyproxy-send-eof': `interrupt-process',
 `set-process-window-size' and `process-send-eof' act on the pipe to
@@ -355,8 +390,6 @@ Signal a `user-error' if `ptyproxy-program' is not an executable."
                          :coding coding
                          rest)))
     (process-put process 'ptyproxy-id id)
-    (process-put process 'ptyproxy-socket
-                 (unless (ptyproxy--windows-p) (ptyproxy-socket-file id)))
     (process-put process 'ptyproxy-environment (ptyproxy--saved-environment))
     (process-put process 'ptyproxy-program program)
     (process-put process 'ptyproxy-size size)
@@ -390,9 +423,12 @@ Call this again after replacing the sentinel with `set-process-sentinel'."
   (add-function :after (process-sentinel process) #'ptyproxy--cleanup))
 
 (defun ptyproxy--cleanup (process &rest _)
-  "Cancel the timer of the dead ptyproxy PROCESS; remove a stale socket.
+  "Cancel the timer of the dead ptyproxy PROCESS; note a stale socket.
 If ptyproxy could not remove its control socket (it was killed), the
-stale socket file is removed here."
+property `ptyproxy-stale-socket' says so.  The file is left alone:
+only the holder of the session's lock may remove it, and the next
+\"ptyproxy list\" or \"ptyproxy new\" with that ID proves it stale and
+removes it."
   (when (and (ptyproxy-process-p process)
              (memq (process-status process) '(exit signal)))
     (let ((timer (process-get process 'ptyproxy-resize-timer)))
@@ -401,8 +437,7 @@ stale socket file is removed here."
     (process-put process 'ptyproxy-resize-timer nil)
     (let ((socket (process-get process 'ptyproxy-socket)))
       (when (and socket (file-exists-p socket))
-        (process-put process 'ptyproxy-stale-socket t)
-        (ignore-errors (delete-file socket))))))
+        (process-put process 'ptyproxy-stale-socket t)))))
 
 ;;;; The control channel
 
@@ -434,12 +469,26 @@ stale socket file is removed here."
   (ptyproxy--control-done connection nil)
   (delete-process connection))
 
+(defun ptyproxy--socket (process)
+  "Return the control socket of the ptyproxy PROCESS, or nil if none is found.
+The socket appears once ptyproxy has started, so it is looked up on
+first use, in the environment PROCESS was started with, and then kept."
+  (or (process-get process 'ptyproxy-socket)
+      (unless (ptyproxy--windows-p)
+        (let* ((process-environment
+                (append (process-get process 'ptyproxy-environment)
+                        process-environment))
+               (socket (ptyproxy-socket-file (process-get process 'ptyproxy-id))))
+          (when socket
+            (process-put process 'ptyproxy-socket socket))
+          socket))))
+
 (defun ptyproxy--request (process request callback)
   "Send the line REQUEST to the control socket of the ptyproxy PROCESS.
 Call CALLBACK with the reply line (without its newline), or with nil
 if the socket could not be reached or did not answer.  On Windows,
 and for a process without a socket, call CALLBACK with nil at once."
-  (let* ((socket (process-get process 'ptyproxy-socket))
+  (let* ((socket (ptyproxy--socket process))
          (connection
           (and socket
                (not (ptyproxy--windows-p))

@@ -41,6 +41,10 @@ Fail the test, mentioning WHAT, after TIMEOUT (default
     (or value
         (ert-fail (list "Timed out waiting for" what)))))
 
+(defun ptyproxy-test--socket (process)
+  "Wait until the control socket of the ptyproxy PROCESS is found; return it."
+  (ptyproxy-test--wait (lambda () (ptyproxy--socket process)) "the control socket"))
+
 (defun ptyproxy-test--buffer-has (buffer regexp)
   "Return non-nil when BUFFER's text matches REGEXP."
   (and (buffer-live-p buffer)
@@ -99,7 +103,8 @@ keyword arguments for `ptyproxy-make-process'."
               :sentinel (lambda (p _event)
                           (unless (process-live-p p)
                             (push (list (process-status p) (process-exit-status p)
-                                        (file-exists-p (process-get p 'ptyproxy-socket)))
+                                        (let ((socket (process-get p 'ptyproxy-socket)))
+                                          (and socket (file-exists-p socket))))
                                   ,exits)))
               ,@args)))
        (ignore ,exits ,process)
@@ -112,20 +117,72 @@ keyword arguments for `ptyproxy-make-process'."
 
 ;;;; Plain processes
 
-(ert-deftest ptyproxy-test-socket-file ()
-  "The socket file name follows the rule of docs/INTERFACE.md."
-  (let ((process-environment (append '("XDG_RUNTIME_DIR=/run/user/7")
-                                     process-environment)))
-    (should (equal (ptyproxy-socket-file "a-b.c")
-                   "/run/user/7/ptyproxy/a-b.c.sock")))
-  (let ((process-environment (append '("XDG_RUNTIME_DIR=" "TMPDIR=/var/tmp/")
-                                     process-environment)))
-    (should (equal (ptyproxy-socket-file "x")
-                   (format "/var/tmp/ptyproxy-%d/x.sock" (user-real-uid)))))
-  (let ((process-environment (append '("XDG_RUNTIME_DIR" "TMPDIR")
-                                     process-environment)))
-    (should (equal (ptyproxy-socket-directory)
-                   (format "/tmp/ptyproxy-%d" (user-real-uid))))))
+(defmacro ptyproxy-test--with-directory (dir &rest body)
+  "Run BODY with DIR bound to a new private temporary directory; remove it."
+  (declare (indent 1))
+  `(let ((,dir (make-temp-file "ptyproxy-dirs" t)))
+     (unwind-protect (progn (set-file-modes ,dir #o700) ,@body)
+       (delete-directory ,dir t))))
+
+(ert-deftest ptyproxy-test-socket-directories ()
+  "The candidate directories follow the order of docs/INTERFACE.md."
+  (ptyproxy-test--with-directory dir
+    (let ((uid (user-real-uid)))
+      ;; A private XDG_RUNTIME_DIR is the only place.
+      (let ((process-environment (append (list (concat "XDG_RUNTIME_DIR=" dir)
+                                               "TMPDIR=/var/tmp" "HOME=/home/h")
+                                         process-environment)))
+        (should (equal (ptyproxy-socket-directories)
+                       (list (concat dir "/ptyproxy")))))
+      ;; One that others can enter is not used; then TMPDIR, then HOME.
+      (set-file-modes dir #o755)
+      (let ((process-environment (append (list (concat "XDG_RUNTIME_DIR=" dir)
+                                               "TMPDIR=/var/tmp/" "HOME=/home/h")
+                                         process-environment)))
+        (should (equal (ptyproxy-socket-directories)
+                       (list (format "/var/tmp/ptyproxy-%d" uid)
+                             "/home/h/.cache/ptyproxy"))))
+      ;; Unset, empty or relative variables are not used.
+      (let ((process-environment (append '("XDG_RUNTIME_DIR" "TMPDIR=tmp" "HOME=")
+                                         process-environment)))
+        (should (equal (ptyproxy-socket-directories)
+                       (list (format "/tmp/ptyproxy-%d" uid))))))))
+
+(ert-deftest ptyproxy-test-socket-file-trusts-only-private-directories ()
+  "A socket is used only in a real directory of this user with mode 0700.
+Another user can create /tmp/ptyproxy-UID first and serve a socket in
+it; Emacs must not send it anything."
+  (ptyproxy-test--with-directory tmp
+    (let* ((process-environment (append (list "XDG_RUNTIME_DIR" (concat "TMPDIR=" tmp)
+                                              (concat "HOME=" tmp "/home"))
+                                        process-environment))
+           (control (format "%s/ptyproxy-%d" tmp (user-real-uid)))
+           (socket (concat control "/s1.sock")))
+      (make-directory control)
+      (write-region "" nil socket)
+      (set-file-modes control #o777)
+      (should-not (ptyproxy-socket-file "s1"))
+      (set-file-modes control #o700)
+      (should (equal (ptyproxy-socket-file "s1") socket))
+      (should-not (ptyproxy-socket-file "s2"))
+      (when (zerop (user-uid))
+        ;; Owned by another user (root can make one): refused.
+        (set-file-modes control #o700)
+        (call-process "chown" nil nil nil "65534" control)
+        (should-not (ptyproxy-socket-file "s1"))
+        (call-process "chown" nil nil nil "0" control))
+      ;; A symbolic link to a private directory is refused too.
+      (let ((real (concat tmp "/real")))
+        (rename-file control real)
+        (make-symbolic-link real control)
+        (should (file-exists-p socket))
+        (should-not (ptyproxy-socket-file "s1"))
+        ;; The fallback in HOME is found when it holds the socket.
+        (make-directory (concat tmp "/home/.cache/ptyproxy") t)
+        (set-file-modes (concat tmp "/home/.cache/ptyproxy") #o700)
+        (write-region "" nil (concat tmp "/home/.cache/ptyproxy/s1.sock"))
+        (should (equal (ptyproxy-socket-file "s1")
+                       (concat tmp "/home/.cache/ptyproxy/s1.sock")))))))
 
 (ert-deftest ptyproxy-test-new-id ()
   "Identifiers are fresh and match the syntax ptyproxy accepts."
@@ -147,7 +204,7 @@ keyword arguments for `ptyproxy-make-process'."
     (ptyproxy-test--send process "echo \"id=$PTYPROXY_ID\"")
     (ptyproxy-test--wait-text
      buffer (concat "id=" (regexp-quote (process-get process 'ptyproxy-id))))
-    (should (file-exists-p (process-get process 'ptyproxy-socket)))))
+    (should (file-exists-p (ptyproxy-test--socket process)))))
 
 (ert-deftest ptyproxy-test-resize ()
   "A resize reaches the terminal; a burst of resizes sends only the last size."
@@ -182,7 +239,7 @@ keyword arguments for `ptyproxy-make-process'."
   (ptyproxy-test--with-shell (process buffer exits :size '(80 . 24))
     (let ((socket (process-get process 'ptyproxy-socket)))
       (process-put process 'ptyproxy-socket
-                   (concat (ptyproxy-socket-directory) "/no-such-session.sock"))
+                   (concat (car (ptyproxy-socket-directories)) "/no-such-session.sock"))
       (ptyproxy-resize process 90 20)
       (ptyproxy-test--wait (lambda () (equal (process-get process 'ptyproxy-size)
                                              '(90 . 20)))
@@ -204,7 +261,7 @@ keyword arguments for `ptyproxy-make-process'."
 (ert-deftest ptyproxy-test-exit-status ()
   "The sentinel sees the shell's exit status, and the socket is gone."
   (ptyproxy-test--with-shell (process buffer exits)
-    (let ((socket (process-get process 'ptyproxy-socket))
+    (let ((socket (ptyproxy-test--socket process))
           (pid (process-id process)))
       (ptyproxy-test--send process "echo rea''dy")
       (ptyproxy-test--wait-text buffer "ready\\_>")
@@ -255,7 +312,7 @@ keyword arguments for `ptyproxy-make-process'."
 (ert-deftest ptyproxy-test-kill-buffer ()
   "Killing the buffer ends the proxy and its shell and leaves no socket."
   (ptyproxy-test--with-shell (process buffer exits)
-    (let ((socket (process-get process 'ptyproxy-socket))
+    (let ((socket (ptyproxy-test--socket process))
           (pid (process-id process))
           child)
       (ptyproxy-test--send process "echo \"pid=$$\"")
@@ -278,9 +335,12 @@ keyword arguments for `ptyproxy-make-process'."
 ;; `delete-process' kills ptyproxy at once (SIGKILL): it cannot remove
 ;; its socket, so Emacs does; the kernel hangs up the shell.
 (ert-deftest ptyproxy-test-delete-process ()
-  "Deleting the process leaves no socket file and no shell behind."
+  "Deleting the process leaves no shell behind; list removes its socket.
+`delete-process' kills ptyproxy at once, so its socket stays; the
+package leaves it alone (only the session's lock holder may remove
+it), and \"ptyproxy list\" proves it stale and removes it."
   (ptyproxy-test--with-shell (process buffer exits)
-    (let ((socket (process-get process 'ptyproxy-socket))
+    (let ((socket (ptyproxy-test--socket process))
           child)
       (ptyproxy-test--send process "echo \"pid=$$\"")
       (ptyproxy-test--wait-text buffer "pid=[0-9]+\\_>")
@@ -291,7 +351,12 @@ keyword arguments for `ptyproxy-make-process'."
       (should (file-exists-p socket))
       (delete-process process)
       (should exits)
-      (should-not (file-exists-p socket))
+      (should (process-get process 'ptyproxy-stale-socket))
+      (should (file-exists-p socket))
+      (ptyproxy-test--wait (lambda ()
+                             (call-process ptyproxy-program nil nil nil "list")
+                             (not (file-exists-p socket)))
+                           "ptyproxy list to remove the stale socket")
       (ptyproxy-test--wait (lambda () (not (ptyproxy-test--pid-alive-p child)))
                            "the shell to end"))))
 
@@ -360,7 +425,7 @@ keyword arguments for `ptyproxy-make-process'."
               (ptyproxy-test--vterm-send buffer "echo \"si\"\"ze=$(stty size)\"")
               (ptyproxy-test--wait-text
                buffer (format "size=%d %d\\_>" (cdr size) (car size)))))
-          (let ((socket (process-get process 'ptyproxy-socket))
+          (let ((socket (ptyproxy-test--socket process))
                 (pid (process-id process)))
             (ptyproxy-test--vterm-send buffer "exit 7")
             (ptyproxy-test--wait (lambda () events) "vterm-exit-functions")
@@ -450,7 +515,7 @@ keyword arguments for `ptyproxy-make-process'."
           (should-not (eq second buffer))
           (should (equal (buffer-name second) "*ptyproxy-term*<2>"))
           (should (process-live-p (get-buffer-process buffer)))
-          (let ((socket (process-get process 'ptyproxy-socket)))
+          (let ((socket (ptyproxy-test--socket process)))
             (process-send-string process "exit 7\n")
             (ptyproxy-test--wait-text
              buffer "Process ptyproxy-term exited abnormally with code 7")
@@ -610,7 +675,7 @@ keyword arguments for `ptyproxy-make-process'."
               (cl-letf (((symbol-function 'yes-or-no-p) (lambda (&rest _) t)))
                 (ptyproxy-list-kill))
               (ptyproxy-test--wait (lambda () exits) "the session to end")
-              (should-not (file-exists-p (process-get process 'ptyproxy-socket)))
+              (should-not (file-exists-p (ptyproxy-test--socket process)))
               (revert-buffer)
               (goto-char (point-min))
               (should-not (re-search-forward (regexp-quote id) nil t))))
@@ -718,13 +783,13 @@ No socket path may be computed meanwhile."
           (ptyproxy-program (ptyproxy-test--fake-windows-program ,dir))
           (socket-calls 0)
           (spy (lambda (&rest _) (cl-incf socket-calls))))
-     (advice-add 'ptyproxy-socket-directory :before spy)
+     (advice-add 'ptyproxy-socket-directories :before spy)
      (advice-add 'ptyproxy-socket-file :before spy)
      (unwind-protect
          (let ((system-type 'windows-nt))
            ,@body
            (should (= socket-calls 0)))
-       (advice-remove 'ptyproxy-socket-directory spy)
+       (advice-remove 'ptyproxy-socket-directories spy)
        (advice-remove 'ptyproxy-socket-file spy)
        (delete-directory ,dir t))))
 

@@ -78,10 +78,14 @@ cat >"$work/init.el" <<'EOF'
           (lambda (_buffer event) (write-region event nil (e2e-file "exit-event"))))
 (ptyproxy-vterm-mode 1)
 (vterm)
+;; The control socket appears once ptyproxy has started: wait for it.
+(let ((deadline (+ (float-time) 10)))
+  (while (and (not (ptyproxy--socket vterm--process)) (< (float-time) deadline))
+    (accept-process-output nil 0.05)))
 (write-region (format "%d %s %s\n"
                       (process-id vterm--process)
                       (process-get vterm--process 'ptyproxy-id)
-                      (process-get vterm--process 'ptyproxy-socket))
+                      (ptyproxy--socket vterm--process))
               nil (e2e-file "session"))
 EOF
 
