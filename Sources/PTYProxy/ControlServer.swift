@@ -287,7 +287,7 @@ public final class ControlServer: Sendable {
         let fraction = String(uptime % 1000)
         let seconds = "\(uptime / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
         let command = context.command.map(\.jsonQuoted).joined(separator: ",")
-        return "{\"id\":\(JSON.quote(context.id)),\"pid\":\(getpid()),\"child_pid\":\(context.child.pid)"
+        return "{\"id\":\(ByteString(context.id).jsonQuoted),\"pid\":\(getpid()),\"child_pid\":\(context.child.pid)"
             + ",\"cols\":\(size.columns),\"rows\":\(size.rows)"
             + ",\"bytes_in\":\(context.counters.bytesIn),\"bytes_out\":\(context.counters.bytesOut)"
             + ",\"uptime\":\(seconds),\"command\":[\(command)]}"
@@ -488,26 +488,5 @@ struct ClientTable: ~Copyable {
 
     mutating func closeAll() {
         for slot in slots.indices where slots[slot].descriptor >= 0 { remove(slot) }
-    }
-}
-
-/// Just enough JSON to write the status line.
-enum JSON {
-    static func quote(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
     }
 }
