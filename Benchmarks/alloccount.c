@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * alloccount.so: counts a process's heap allocations, for the benchmark
  * harness (heap allocations per MiB relayed).

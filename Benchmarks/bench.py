@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Benchmark harness of ptyproxy.
 
     python3 Benchmarks/bench.py [--rounds N] [--ptyproxy PATH]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * benchtool: the child-side workloads of the benchmark harness (bench.py).
  * They run *inside* the pty of every contender, so they are small C

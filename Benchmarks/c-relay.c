@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /*
  * c-relay: the smallest honest pty relay, written for the benchmark harness
  * as the floor a relay can reach on this machine.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Python's pty.spawn as a relay contender for the benchmark harness.
 
     python3 pty_spawn.py CMD [ARG...]

@@ -1,4 +1,5 @@
 // swift-tools-version: 6.0
+// SPDX-License-Identifier: MIT
 // libFuzzer harnesses for ptyproxy's pure parsers (control request, control
 // reply, command line). A package of its own so
 // that the sanitizer flags never touch the main build. See RELIABILITY.md and

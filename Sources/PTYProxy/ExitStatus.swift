@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// How a child process ended, and the exit code a shell would report for it.
 public enum ExitStatus: Equatable, Sendable, CustomStringConvertible {
     case exited(Int32)

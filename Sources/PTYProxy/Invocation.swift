@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /// The command line of the `ptyproxy` tool, parsed.
 ///
 /// Hand-written rather than built on swift-argument-parser: `new` must pass

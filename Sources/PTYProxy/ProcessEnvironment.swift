@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import CPTYShim
 
 /// The process environment, as the C library holds it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import Synchronization
 
 /// Bytes moved by the relay, readable from any thread (for `status`).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 import SystemPackage
 
 /// A self-pipe that lets one thread interrupt another one's poll(2).

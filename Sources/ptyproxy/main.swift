@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ptyproxy: run a program on a pseudo-terminal for a host that only has pipes.
 //
 // A thin layer over the PTYProxy library: parse the command line, run the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the libFuzzer harnesses in Fuzz/ (ASan + libFuzzer instrumentation,
 # own scratch path) and runs each one for a bounded time, starting from the
 # committed seed corpus. Fails if a harness does not build, or any run finds

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Runs the test suite under ThreadSanitizer and AddressSanitizer, each build in
 # its own scratch path (.build-tsan, .build-asan). The end-to-end tests start
 # the ptyproxy binary built next to the test bundle, so the proxy itself runs

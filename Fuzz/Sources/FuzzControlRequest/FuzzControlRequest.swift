@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer entry point for the control protocol's line parser.
 //
 // The whole input is one request line, as the control server hands it to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // libFuzzer entry point for the command-line parser.
 //
 // The input is split on NUL bytes into arguments (a NUL can never be inside a

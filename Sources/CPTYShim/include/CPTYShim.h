@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // CPTYShim: the few POSIX calls that Swift cannot reach through `import Glibc`.
 //
 // Why each one exists:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Why this shim exists: SwiftPM links an executable target with
 // `--defsym main=<Module>_main`, so libFuzzer's own main() is never used and
 // the link fails when the module has no Swift entry point (-parse-as-library).
