@@ -6,7 +6,7 @@ Windows programs (cmd.exe, and the helpers in this directory).
     python3 windows/e2e/test_wine.py [-k SUBSTRING] [--list]
 
 PTYPROXY_EXE names the program (default: windows/build/ptyproxy.exe of this
-repository, built with `make -C windows` when missing). The helpers are
+repository, brought up to date with `make -C windows` first). The helpers are
 built with `make -C windows/e2e`. Each test makes its own sessions in one
 private Wine prefix; every wait is bounded. Ends with "N passed, N failed"
 and exits 1 on any failure.
@@ -474,8 +474,10 @@ def main():
         return 0
 
     started = time.monotonic()
-    if "PTYPROXY_EXE" not in os.environ and not os.path.exists(EXE):
-        subprocess.run(["make", "-s", "-C", os.path.join(REPO, "windows")], timeout=600)
+    if "PTYPROXY_EXE" not in os.environ:       # the in-tree program, rebuilt when stale
+        if subprocess.run(["make", "-s", "-C", os.path.join(REPO, "windows")], timeout=600).returncode != 0:
+            print("cannot build windows/build/ptyproxy.exe\n0 passed, 1 failed")
+            return 1
     for directory in (HERE, os.path.join(REPO, "Benchmarks", "windows")):   # helpers; the floor relay
         if subprocess.run(["make", "-s", "-C", directory], timeout=300).returncode != 0:
             print("cannot build the helpers in %s\n0 passed, 1 failed" % directory)
