@@ -176,6 +176,16 @@ def rng(values, fmt):
     return "%s..%s" % (fmt % min(values), fmt % max(values))
 
 
+def verdict(per_round, above, below):
+    """Words for per-round ratios: a difference only when every round agrees."""
+    med, lo, hi = statistics.median(per_round), min(per_round), max(per_round)
+    if lo > 1.0:
+        return "%.0f%% %s in every round (median ratio %.3f, %.3f..%.3f)" % ((med - 1) * 100, above, med, lo, hi)
+    if hi < 1.0:
+        return "%.0f%% %s in every round (median ratio %.3f, %.3f..%.3f)" % ((1 - med) * 100, below, med, lo, hi)
+    return "no difference this run can show (median ratio %.3f, rounds %.3f..%.3f straddle 1)" % (med, lo, hi)
+
+
 def smoke(prefix):
     passed = failed = 0
     for contender in CONTENDERS:
@@ -221,12 +231,14 @@ def full(prefix, rounds, mib, keys):
     return tp, ks, ks_round
 
 
-def report(tp, ks, ks_round, rounds, mib, keys, load_before, load_after, seconds):
+def report(prefix_dir, tp, ks, ks_round, rounds, mib, keys, load_before, load_after, seconds):
     def ratios(values, base, index):
         return [a[index] / b[index] for a, b in zip(values, base)]
 
     wine_version = subprocess.run([WINE64, "--version"], capture_output=True, text=True).stdout.strip()
     gcc = subprocess.run(["x86_64-w64-mingw32-gcc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    version = subprocess.run([WINE64, EXE, "--version"], capture_output=True, text=True, timeout=60,
+                             env=dict(os.environ, WINEDEBUG="-all", WINEPREFIX=prefix_dir)).stdout.strip()
     cpu_model = ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -242,8 +254,10 @@ def report(tp, ks, ks_round, rounds, mib, keys, load_before, load_after, seconds
                                                        datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                                                        seconds))
     add("")
-    add("Machine: %d CPUs (%s), Linux %s; %s; %s. Load average before %s, after %s." % (
-        os.cpu_count(), cpu_model, platform.release(), wine_version, gcc, load_before, load_after))
+    add("Program: %s (%s). Machine: %d CPUs (%s), Linux %s; %s; %s. Load average before %s, after %s "
+        "(other work on the machine adds noise; the per-round ratios absorb most of it)." % (
+            version or "unknown version", EXE.replace(REPO + os.sep, ""), os.cpu_count(), cpu_model,
+            platform.release(), wine_version, gcc, load_before, load_after))
     add("")
     add("**Wine's conhost sets the absolute pace**: every byte goes through Wine's headless conhost, which "
         "writes its output in pieces of a few hundred bytes, and through wineserver, which carries Wine's pipe "
@@ -275,6 +289,12 @@ def report(tp, ks, ks_round, rounds, mib, keys, load_before, load_after, seconds
     add("Double against single buffering, throughput per round: %s (median %.3f)." % (
         ", ".join("%.3f" % x for x in single), statistics.median(single)))
     add("")
+    add("Reading: throughput of ptyproxy against the floor: %s. Double against single buffering: %s. "
+        "Relay CPU of ptyproxy against the floor: %s." % (
+            verdict(ratios(tp["ptyproxy"], tp["floor"], 0), "faster", "slower"),
+            verdict(single, "faster", "slower"),
+            verdict(ratios(tp["ptyproxy"], tp["floor"], 1), "more", "less")))
+    add("")
     add("### Keystroke round trip")
     add("")
     add("`echoer.exe` (console input raw) echoes each byte written to the relay's stdin; time from the write to "
@@ -286,6 +306,10 @@ def report(tp, ks, ks_round, rounds, mib, keys, load_before, load_after, seconds
         r = [a / b for a, b in zip(ks_round[c], ks_round["floor"])]
         add("| %s | %.0f | %.0f | %.0f | %.3f (%s) | %d |" % (
             c, statistics.median(ks[c]), pct(ks[c], 99), max(ks[c]), statistics.median(r), rng(r, "%.3f"), len(ks[c])))
+    add("")
+    diffs = [a - b for a, b in zip(ks_round["ptyproxy"], ks_round["floor"])]
+    add("Reading: ptyproxy's p50 minus the floor's, per round: %s us (median %+.0f us)." % (
+        ", ".join("%+.0f" % d for d in diffs), statistics.median(diffs)))
     return "\n".join(lines)
 
 
@@ -326,7 +350,7 @@ def main():
             return 1 if failed else 0
         load_before = loadavg()
         tp, ks, ks_round = full(prefix, args.rounds, args.mib, args.keys)
-        text = report(tp, ks, ks_round, args.rounds, args.mib, args.keys, load_before, loadavg(),
+        text = report(prefix.prefix, tp, ks, ks_round, args.rounds, args.mib, args.keys, load_before, loadavg(),
                       time.monotonic() - started)
         print(text)
         report_sections.replace_section(args.report, "windows", text)
