@@ -44,7 +44,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 E2E = os.path.join(REPO, "windows", "e2e")
 sys.path.insert(0, E2E)
 sys.path.insert(0, os.path.dirname(HERE))
-from winehost import WINE64, Failure, WinePrefix, cpu_seconds, missing_tools, winpath  # noqa: E402
+from winehost import WINE64, Failure, WinePrefix, cpu_seconds, exit_on_sigterm, missing_tools, winpath  # noqa: E402
 import report_sections  # noqa: E402
 
 EXE = os.path.abspath(os.environ.get("PTYPROXY_EXE", os.path.join(REPO, "windows", "build", "ptyproxy.exe")))
@@ -341,6 +341,7 @@ def main():
         return 1
 
     started = time.monotonic()
+    exit_on_sigterm()
     prefix = WinePrefix()
     try:
         prefix.start()

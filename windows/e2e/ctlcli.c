@@ -4,8 +4,10 @@
  * Without "reply" it is conpty_proxy.exe's own resize client, byte for byte:
  * connect, write MESSAGE (e.g. "120 40": no newline, no NUL) and close without
  * reading. With "reply" it writes MESSAGE and "\n", prints the reply line on
- * stdout and exits 0 if the reply starts "ok". Exit 2 when the pipe is
- * missing, 3 when it stays busy for 5 s, 4 when the write or read fails. */
+ * stdout, the time from connecting to the reply on stderr ("elapsed_ms N":
+ * a round trip without Wine's process start-up in it), and exits 0 if the
+ * reply starts "ok". Exit 2 when the pipe is missing, 3 when it stays busy
+ * for 5 s, 4 when the write or read fails. */
 #include <windows.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +19,9 @@ int main(int argc, char **argv) {
     DWORD n = 0, got = 0;
     snprintf(name, sizeof name, "\\\\.\\pipe\\conpty-proxy-ctrl-%s", argv[1]);
     int want_reply = argc > 3 && strcmp(argv[3], "reply") == 0;
+    LARGE_INTEGER freq, t0, t1;
+    QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&t0);
     HANDLE h = INVALID_HANDLE_VALUE;
     DWORD deadline = GetTickCount() + 5000;
     for (;;) {
@@ -45,8 +50,10 @@ int main(int argc, char **argv) {
         if (buf[got++] == '\n')
             break;
     }
+    QueryPerformanceCounter(&t1);
     buf[got] = 0;
     CloseHandle(h);
     fputs(buf, stdout);
+    fprintf(stderr, "elapsed_ms %.1f\n", (double)(t1.QuadPart - t0.QuadPart) * 1000.0 / (double)freq.QuadPart);
     return strncmp(buf, "ok", 2) == 0 ? 0 : 4;
 }

@@ -22,7 +22,9 @@ cost a day to learn (see ../shared/windows/NOTES.md in the project's history):
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -73,6 +75,12 @@ def winpath(path):
     return '"%s"' % name if " " in name or "\t" in name else name
 
 
+def exit_on_sigterm():
+    """SIGTERM (a timeout's kill) ends the harness through its finally
+    blocks, so the prefix's processes are killed and its directory removed."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 class WinePrefix:
     """A private Wine prefix with a persistent wineserver, for one run."""
 
@@ -88,7 +96,9 @@ class WinePrefix:
         os.makedirs(self.prefix, mode=0o700)
         quiet = dict(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env)
         try:
-            subprocess.run([WINESERVER, "-p"], timeout=30, check=True, **quiet)
+            # Persistent for the run, and gone 60 s after its last process if
+            # this harness dies without stop() (SIGKILL, a CI timeout).
+            subprocess.run([WINESERVER, "-p60"], timeout=30, check=True, **quiet)
             subprocess.run([WINE64, "wineboot.exe", "-i"], timeout=timeout, check=True, **quiet)
             subprocess.run([WINE64, "cmd.exe", "/c", "exit"], timeout=120, check=True, **quiet)
         except (subprocess.SubprocessError, OSError) as error:
