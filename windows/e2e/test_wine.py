@@ -53,6 +53,11 @@ def helper(name):
     return winpath(os.path.join(HELPERS, name + ".exe"))
 
 
+def helper_path(name):
+    """The Windows path of a helper as one argv element (no quotes)."""
+    return winpath(os.path.join(HELPERS, name + ".exe")).strip('"')
+
+
 def check(condition, message):
     if not condition:
         raise Failure(message)
@@ -215,6 +220,32 @@ def bulk_3000_lines_from_cmd(s):
     check(code == 0, "exit %d" % code)
 
 
+@test
+def several_arguments_arrive_exactly(s):
+    """CMD given as several arguments is joined with the Microsoft quoting
+    rules; the child's C runtime must split it back into the same argv."""
+    odd = ["a b", 'say "hi"', "back\\", "trail\\ing", "", "tab\tin", "%PATH%", "x&y", "semi;colon"]
+    p = s.proxy(["new", s.new_id("argv"), "80", "24", helper_path("conhelper"), helper_path("args")] + odd)
+    code = p.wait(30)
+    text = p.text().decode("utf-8", "replace")
+    got = [bytes.fromhex(h).decode("utf-8", "replace") for h in re.findall(r"<([0-9a-f]*)>", text)]
+    check(code == 0 and ("args-end-%d" % len(odd)) in text, "exit %d, output %r" % (code, text[-400:]))
+    check(got == odd, "argv arrived as %r, expected %r" % (got, odd))
+
+
+@test
+def options_cwd_and_env(s):
+    workdir = os.path.join(s.prefix.root, "work dir")
+    os.makedirs(workdir, exist_ok=True)
+    p = s.session(s.new_id("opts"), "%s cmd.exe /c cd & echo var=%%PTYPROXY_TEST_VAR%%" % helper("conhelper"),
+                  options=["--cwd", winpath(workdir).strip('"'), "--env", "PTYPROXY_TEST_VAR=hello env"])
+    code = p.wait(30)
+    text = p.text().decode("utf-8", "replace")
+    check(code == 0, "exit %d (stderr %r)" % (code, p.stderr_text()))
+    check(winpath(workdir).strip('"').lower() in text.lower(), "--cwd: cd printed %r" % text[-300:])
+    check("var=hello env" in text, "--env: %r" % text[-300:])
+
+
 # --- start errors ------------------------------------------------------------
 
 @test
@@ -274,6 +305,32 @@ def duplicate_id_125(s):
     check(first.wait(30) == 0, "first session did not exit 0")
 
 
+@test
+def duplicate_id_race_never_two(s):
+    """Two starts with one ID at the same moment, 10 times: never two live
+    sessions (both refusing is allowed and safe); a refusal is 125 with one line."""
+    both_refused = 0
+    for n in range(10):
+        sid = s.new_id("race")
+        pair = [s.session(sid, "%s cmd.exe /k rem %s-%d" % (helper("conhelper"), sid, k)) for k in range(2)]
+        prompt = re.compile(rb">\s*$")
+        s.prefix.wait_for(lambda: all(p.proc.poll() is not None or prompt.search(p.text()) for p in pair), 30,
+                          "both racing starts to settle")
+        running = [p for p in pair if p.proc.poll() is None]
+        check(len(running) <= 1, "race %d: two live sessions with ID %s" % (n, sid))
+        for p in pair:
+            if p not in running:
+                code = p.wait(10)
+                check(code == 125, "race %d: the loser exited %d, expected 125" % (n, code))
+                one_error_line(p.stderr_text(), "race loser")
+        both_refused += not running
+        if running:
+            status, _ = status_json(s, sid)
+            check(status.get("id") == sid, "race %d: the winner does not answer: %r" % (n, status))
+        s.cleanup()
+    print("   (both starts refused in %d of 10 races)" % both_refused)
+
+
 # --- control commands -------------------------------------------------------
 
 @test
@@ -325,6 +382,22 @@ def status_and_list(s):
     code, out, err, _ = s.cli(["list"])
     ids = [line.split("\t")[0] for line in out.decode("utf-8", "replace").splitlines()]
     check(code == 0 and a not in ids and b in ids, "list after %s ended: exit %d, %r" % (a, code, out))
+
+
+@test
+def signal_term_and_kill_end_the_session(s):
+    for name, expected in (("TERM", 143), ("KILL", 137)):
+        sid = s.new_id("sig")
+        marker = "sig-" + sid
+        p = interactive(s, sid, marker)
+        code, out, err, _ = s.cli(["signal", sid, "HUP"])
+        check(code == 1, "signal HUP (not supported on Windows): exit %d, expected 1" % code)
+        one_error_line(err, "signal HUP")
+        code, out, err, _ = s.cli(["signal", sid, name])
+        check(code == 0, "signal %s: exit %d (stderr %r)" % (name, code, err))
+        code = p.wait(15)
+        check(code == expected, "after signal %s the session exited %d, expected %d" % (name, code, expected))
+        s.gone("cmd.exe", marker, 10, "the shell to end after signal " + name)
 
 
 @test

@@ -46,9 +46,14 @@ class Failure(Exception):
     """A check failed; the message says what was expected and what was seen."""
 
 
+_CURSOR_FORWARD = re.compile(rb"\x1b\[([0-9]*)C")
+
+
 def strip_vt(data):
     """Terminal output without its escape sequences (conhost wraps every
-    update in cursor on/off sequences)."""
+    update in cursor on/off sequences). Cursor-forward becomes spaces: conhost
+    renders blanks that way ("a b" arrives as a, ESC[K ESC[1C, b)."""
+    data = _CURSOR_FORWARD.sub(lambda m: b" " * min(int(m.group(1) or b"1"), 1000), data)
     return _VT.sub(b"", data)
 
 
