@@ -199,6 +199,23 @@ def typed_input_and_typed_exit_3(s):
 
 
 @test
+def large_paste_arrives_whole(s):
+    """64 KiB typed at once (a paste) reaches the program whole and in order."""
+    size = 64 * 1024
+    data = bytes(ord("a") + (i * 7 + i // 26) % 26 for i in range(size))
+    weights = [(k % 7) + 1 for k in range(1, size + 1)]
+    expected = sum(b * w for b, w in zip(data, weights)) % (1 << 32)
+    p = s.session(s.new_id("paste"), "%s %s %d" % (helper("conhelper"), helper("incount"), size))
+    p.wait_text(b"READY", 30)
+    p.send(data)
+    p.wait_text(re.compile(rb"got \d+ sum \d+"), 60)
+    found = re.search(rb"got (\d+) sum (\d+)", p.text())
+    check((int(found.group(1)), int(found.group(2))) == (size, expected),
+          "paste arrived as %s, expected got %d sum %d" % (found.group(0), size, expected))
+    check(p.wait(30) == 0, "incount did not exit 0")
+
+
+@test
 def last_line_kept_20_runs(s):
     for run_no in range(20):
         p = s.session(s.new_id("last"), "%s %s 200 %d" % (helper("conhelper"), helper("lines"), run_no % 5))
