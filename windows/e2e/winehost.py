@@ -97,7 +97,18 @@ class WinePrefix:
 
     def start(self, timeout=300):
         """Builds the prefix (about a minute the first time on a slow machine)
-        and warms it up with stdio on /dev/null. Raises Failure on error."""
+        and warms it up with stdio on /dev/null. A failed start is retried
+        once in a new prefix (seen once in many runs, at the very first Wine
+        call; the reason is printed). Raises Failure on a second error."""
+        try:
+            self._start(timeout)
+        except Failure as error:
+            print("note: %s; retrying once" % error, flush=True)
+            self.stop()
+            self.__init__()
+            self._start(timeout)
+
+    def _start(self, timeout):
         os.makedirs(self.prefix, mode=0o700)
         quiet = dict(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=self.env)
         try:
