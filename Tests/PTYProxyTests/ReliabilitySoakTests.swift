@@ -136,6 +136,12 @@ extension ReliabilityTests {
         // of a few bytes per round (~150 rounds/s) would be several hundred.
         // Noise (malloc trimming, page cache of the binary) stays far below.
         #expect(abs(rssSlope) < 64, "RSS slope \(oneDecimal(rssSlope)) KiB/min (samples \(rssValues.prefix(60)))")
-        #expect(fdValues.min() == fdValues.max(), "descriptor count moved: \(fdValues.prefix(60))")
+        // At rest the count must not move. A sample can land while a resize's
+        // control connection is open (one more descriptor for a moment), so
+        // the floor is compared, and at most that one extra is allowed: a leak
+        // of one descriptor per resize would add over 200 here.
+        let restBefore = fdValues.prefix(10).min() ?? 0, restAfter = fdValues.suffix(10).min() ?? 0
+        #expect(restBefore == restAfter, "descriptor count at rest moved: \(fdValues.prefix(60))")
+        #expect((fdValues.max() ?? 0) - (fdValues.min() ?? 0) <= 1, "descriptor count moved: \(fdValues.prefix(60))")
     }
 }
