@@ -21,6 +21,7 @@ cost a day to learn (see ../shared/windows/NOTES.md in the project's history):
 """
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -278,8 +279,31 @@ class WinProcess:
         except subprocess.TimeoutExpired:
             raise Failure("%s did not exit within %.1f s" % (" ".join(self.argv[:3]), timeout))
         for t in self.threads:
+            if t is self.threads[0] and not self.gate.is_set():
+                continue                      # paused on purpose: it waits for resume_reading()
             t.join(5)
         return code
+
+    def read_paused(self, needle, timeout):
+        """While the stdout reader is paused (``reading=False``), reads the
+        pipe here until ``needle`` (a compiled bytes regex) is in the output
+        with escape sequences removed; what is read is kept in the output.
+        Lets a test see a prompt and still leave the pipe unread after it."""
+        assert not self.gate.is_set(), "read_paused needs reading=False"
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while not needle.search(self.text()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Failure("%r not seen in the output within %.1f s; output ends with %r"
+                              % (needle.pattern, timeout, self.text()[-300:]))
+            ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+            if ready:
+                data = os.read(fd, 1 << 16)
+                if not data:
+                    raise Failure("stdout ended before %r was seen" % needle.pattern)
+                with self.cond:
+                    self.out += data
 
     def stderr_text(self):
         with self.cond:

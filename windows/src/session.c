@@ -204,8 +204,13 @@ static void hang_up(pp_session *s) {
     // Nobody will read the console's output any more. Before Windows 11
     // 24H2, ClosePseudoConsole waits until that output is drained: closing
     // our end of the pipe (once the output thread has stopped using it)
-    // lets conhost fail its writes and go.
-    if (WaitForSingleObject(s->output_thread, 0) == WAIT_OBJECT_0) close_handle(&s->output_read);
+    // lets conhost fail its writes and go. The output thread is ending (it
+    // set s->hangup; or, on a console event, its read is cancelled here), so
+    // wait for it, bounded, rather than look once: a look at once nearly
+    // always came too early, left the pipe open, and let the console close
+    // spend its whole bound here and again in the cleanup.
+    if (s->output_read) CancelIoEx(s->output_read, NULL);
+    if (stop_thread(&s->output_thread, 500)) close_handle(&s->output_read);
     close_console_bounded(s, 1000);
     WaitForSingleObject(s->process, s->invocation->hangup_grace_ms);
     TerminateJobObject(s->job, EXIT_HANGUP);
