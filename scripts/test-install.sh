@@ -220,6 +220,23 @@ if check "make dist" dist; then
     check "the zip's ptyproxy.exe is the Windows program" bash -c "unzip -p dist/$windows.zip $windows/ptyproxy.exe | cmp -s - '$windows_exe'"
     check "the zip's ptyproxy.exe has the version" bash -c "grep -qaF '$version' '$windows_exe'"
     check "the zip's README.txt has Windows line ends" bash -c "unzip -p dist/$windows.zip $windows/README.txt | head -1 | grep -q $'\r\$'"
+    # The Windows user's path: unzip and run. Under Wine (where it is
+    # installed, as in CI): --version, and a session whose command's exit
+    # code comes back. stdin stays open (a closed one ends Wine's conhost).
+    wine64=${WINE64:-/usr/lib/wine/wine64}
+    if [[ -x $wine64 ]]; then
+        mkdir -p "$work/winzip" && (cd "$work/winzip" && unzip -q "$root/dist/$windows.zip")
+        unzipped_exe="$work/winzip/$windows/ptyproxy.exe"
+        winerun() { WINEDEBUG=-all WINEPREFIX="$work/wineprefix" timeout 300 "$wine64" "$@"; }
+        winerun wineboot.exe -i >/dev/null 2>&1
+        shown=$(winerun "$unzipped_exe" --version 2>/dev/null | tr -d '\r')
+        same "the unzipped ptyproxy.exe runs under Wine (--version)" "ptyproxy $version" "${shown%% (commit *}"
+        winerun "$unzipped_exe" new zip-check 80 24 "cmd.exe /c exit 5" < <(sleep 60) >/dev/null 2>&1
+        same "the unzipped ptyproxy.exe runs a session under Wine (exit code 5)" 5 "$?"
+        WINEPREFIX="$work/wineprefix" "${WINESERVER:-/usr/lib/wine/wineserver64}" -k 2>/dev/null
+    else
+        echo "skip - the unzipped ptyproxy.exe is not run: no Wine at $wine64"
+    fi
 fi
 
 # --- make deb + lintian + install/remove --------------------------------------
