@@ -104,8 +104,9 @@ public struct ByteString: Hashable, Sendable, ExpressibleByStringLiteral, Expres
     }
 
     /// One well-formed UTF-8 scalar at `index` (no overlongs, no surrogates,
-    /// nothing above U+10FFFF), or nil.
-    private static func decodeScalar(_ bytes: [UInt8], at index: Int) -> (Unicode.Scalar, Int)? {
+    /// nothing above U+10FFFF), or nil. Also what ControlReply's escaping
+    /// reads replies with.
+    static func decodeScalar(_ bytes: [UInt8], at index: Int) -> (Unicode.Scalar, Int)? {
         let lead = bytes[index]
         if lead < 0x80 { return (Unicode.Scalar(lead), 1) }
         let length: Int, minimum: UInt32

@@ -54,26 +54,10 @@ public enum ControlReply: Equatable, Sendable {
         return String(decoding: result, as: UTF8.self)
     }
 
-    /// The length of the printable, well-formed UTF-8 sequence at `index`, or 0.
+    /// The length of the printable, well-formed UTF-8 sequence at `index`, or
+    /// 0: C0 and C1 controls and DEL are not printable.
     static func printableSequenceLength(_ bytes: [UInt8], at index: Int) -> Int {
-        let first = bytes[index]
-        if first < 0x80 { return first >= 0x20 && first != 0x7f ? 1 : 0 }
-        let length: Int, minimum: UInt32
-        switch first {
-        case 0xc2...0xdf: (length, minimum) = (2, 0x80)
-        case 0xe0...0xef: (length, minimum) = (3, 0x800)
-        case 0xf0...0xf4: (length, minimum) = (4, 0x10000)
-        default: return 0
-        }
-        guard index + length <= bytes.count else { return 0 }
-        var scalar = UInt32(first) & (0xff >> (length + 1))
-        for offset in 1..<length {
-            let next = bytes[index + offset]
-            guard next & 0xc0 == 0x80 else { return 0 }
-            scalar = scalar << 6 | UInt32(next & 0x3f)
-        }
-        guard scalar >= minimum, scalar <= 0x10ffff, !(0xd800...0xdfff).contains(scalar),
-              !(0x80...0x9f).contains(scalar) else { return 0 }
-        return length
+        guard let (scalar, length) = ByteString.decodeScalar(bytes, at: index) else { return 0 }
+        return scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) ? 0 : length
     }
 }

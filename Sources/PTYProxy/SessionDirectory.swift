@@ -210,17 +210,11 @@ public enum SessionDirectory {
     /// for tests and diagnostics only; the tool reads a verified directory.
     public static func socketIDs(in directory: String) -> [String] {
         guard let handle = opendir(directory) else { return [] }
-        defer { closedir(handle) }
-        var ids: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            guard name.hasSuffix(".sock") else { continue }
+        return entryNames(closing: handle).compactMap { name in
+            guard name.hasSuffix(".sock") else { return nil }
             let id = String(name.dropLast(5))
-            if isValidID(id) { ids.append(id) }
-        }
-        return ids.sorted()
+            return isValidID(id) ? id : nil
+        }.sorted()
     }
 
     /// An environment variable holding an absolute path, trailing slashes removed.
@@ -274,15 +268,7 @@ public final class ControlDirectory: Sendable {
         let copy = openat(descriptor.rawValue, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard copy >= 0 else { return [] }
         guard let handle = fdopendir(copy) else { close(copy); return [] }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+        return entryNames(closing: handle)
     }
 
     /// The IDs with a socket, a lock or a temporary name (`.ID.PID.tmp`) in
@@ -309,6 +295,19 @@ public final class ControlDirectory: Sendable {
 }
 
 /// getenv, as a Swift string.
+/// The names in an open directory stream, `.` and `..` left out; closes it.
+private func entryNames(closing handle: OpaquePointer) -> [String] {
+    defer { closedir(handle) }
+    var names: [String] = []
+    while let entry = readdir(handle) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+}
+
 func environmentValue(_ name: String) -> String? {
     guard let value = getenv(name) else { return nil }
     return String(cString: value)
