@@ -55,13 +55,25 @@ public struct ByteString: Hashable, Sendable, ExpressibleByStringLiteral, Expres
 
     /// For messages only: decoded as UTF-8 with repair, control characters
     /// replaced by `?`, at most 80 characters.
-    public var printable: String {
+    public var printable: String { printable(limit: 80) }
+
+    /// For messages naming a path: as `printable`, but whole (a shortened
+    /// path is no help), so only its control characters and invalid bytes
+    /// are lost, and only in the message.
+    public var printablePath: String { printable(limit: nil) }
+
+    private func printable(limit: Int?) -> String {
         var result = ""
         let scalars = String(decoding: bytes, as: UTF8.self).unicodeScalars
-        for scalar in scalars.prefix(80) {
+        for scalar in scalars.prefix(limit ?? scalars.count) {
             result += scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) ? "?" : String(scalar)
         }
-        return scalars.count > 80 ? result + "..." : result
+        return scalars.count > (limit ?? scalars.count) ? result + "..." : result
+    }
+
+    /// This string followed by `/` and `name`.
+    public func appending(component name: String) -> ByteString {
+        ByteString(bytes + [UInt8(ascii: "/")] + Array(name.utf8))
     }
 
     public var description: String { printable }

@@ -58,7 +58,7 @@ public struct ControlClient: Sendable {
     /// The socket path of a live session `id` in any of the directories, if
     /// there is one: `new` refuses an ID that is live in another candidate
     /// directory (one made while its preferred directory was squatted).
-    public func liveSocket(of id: String) -> String? {
+    public func liveSocket(of id: String) -> ByteString? {
         for directory in directories where (try? liveness(of: id, in: directory, cleanUpStale: false)) == .live {
             return directory.socketPath(id)
         }
@@ -81,14 +81,14 @@ public struct ControlClient: Sendable {
                 return .gone
             }
         } catch {
-            throw .failed("cannot check session '\(id)' in \(directory.path): \(error)")
+            throw .failed("cannot check session '\(id)' in \(directory.path.printablePath): \(error)")
         }
     }
 
     private func send(_ request: String, to id: String, in directory: ControlDirectory,
                       deadline: Int64) throws(Failure) -> String {
         guard let address = directory.socketAddress("\(id).sock") else {
-            throw .failed("socket path too long: \(directory.socketPath(id))")
+            throw .failed("socket path too long: \(directory.socketPath(id).printablePath)")
         }
         let socket: FileDescriptor
         do { socket = try UnixSocket.make(nonblocking: true) } catch { throw .failed("cannot create a socket: \(error)") }
@@ -100,15 +100,15 @@ public struct ControlClient: Sendable {
         } catch .timedOut {
             throw .failed("session '\(id)' did not accept the connection in time (is the proxy stopped?)")
         } catch {
-            throw .failed("cannot connect to \(directory.socketPath(id)): \(error)")
+            throw .failed("cannot connect to \(directory.socketPath(id).printablePath): \(error)")
         }
         var peer: uid_t = 0
         let credentials = ptyshim_peer_uid(socket.rawValue, &peer)
         guard credentials == 0 else {
-            throw .failed("cannot check who serves \(directory.socketPath(id)): \(Errno(rawValue: credentials))")
+            throw .failed("cannot check who serves \(directory.socketPath(id).printablePath): \(Errno(rawValue: credentials))")
         }
         guard peer == getuid() else {
-            throw .failed("\(directory.socketPath(id)) is served by uid \(peer), not by you; not trusting it")
+            throw .failed("\(directory.socketPath(id).printablePath) is served by uid \(peer), not by you; not trusting it")
         }
         var line = request + "\n"
         let sendError: Errno? = line.withUTF8 { bytes in

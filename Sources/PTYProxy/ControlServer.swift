@@ -56,7 +56,8 @@ public final class ControlServer: Sendable {
     /// cleaning up a stale socket, before it calls the ID taken.
     static let lockWaitMilliseconds: Int64 = 300
 
-    public let socketPath: String
+    /// The socket's path, as bytes (the directory's may not be UTF-8).
+    public let socketPath: ByteString
     private let directory: ControlDirectory
     private let lock: SessionLock
     private let socketName: String
@@ -68,7 +69,7 @@ public final class ControlServer: Sendable {
     /// Takes the ID's lock (refusing an ID whose session is alive), replaces
     /// whatever a dead session left, and publishes `ID.sock`.
     init(directory: ControlDirectory, id: String) throws(SessionError) {
-        let path = directory.socketPath(id)
+        let path = directory.socketPath(id).printablePath  // for messages
         let giveUp = monotonicMilliseconds() + Self.lockWaitMilliseconds
         var taken: SessionLock?
         while taken == nil {
@@ -84,7 +85,7 @@ public final class ControlServer: Sendable {
             } catch let error as SessionError {
                 throw error
             } catch {
-                throw SessionError("cannot lock session '\(id)' in \(directory.path): \(error)")
+                throw SessionError("cannot lock session '\(id)' in \(directory.path.printablePath): \(error)")
             }
         }
         let lock = taken!
@@ -117,7 +118,7 @@ public final class ControlServer: Sendable {
             lock.release()
             throw SessionError("cannot create control socket \(path): \(error)")
         }
-        self.socketPath = path
+        self.socketPath = directory.socketPath(id)
         self.directory = directory
         self.lock = lock
         self.socketName = socketName

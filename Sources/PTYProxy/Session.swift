@@ -104,7 +104,7 @@ public final class Session: Sendable {
         defer { control?.removeSocket() }
 
         var command = configuration.command
-        if let control { command.environment.append("PTYPROXY_SOCKET=\(control.socketPath)") }
+        if let control { command.environment.append(ByteString("PTYPROXY_SOCKET=") + control.socketPath) }
         if let directory = command.workingDirectory {
             // Checked here because posix_spawn would report a bad directory
             // as the exec's error: ENOENT (127, "not found") or EACCES (126,

@@ -29,15 +29,20 @@ import SystemPackage
 /// through the descriptor (openat, unlinkat, sockets via /proc/self/fd).
 public enum SessionDirectory {
     /// One candidate: how it is reached from an environment variable.
+    ///
+    /// The base is bytes, exactly as the environment holds it: a TMPDIR or
+    /// HOME that is not UTF-8 names the same directory for `new`, for the
+    /// clients and in the child's PTYPROXY_SOCKET (decoding it would name
+    /// another one, or none). The names below it are ASCII.
     struct Candidate {
         /// The absolute base directory (from the environment) and the names below it.
-        let base: String
+        let base: ByteString
         let components: [String]
         /// Whether `base` itself must be private to us (XDG_RUNTIME_DIR), or
         /// only not writable by others (HOME), or may be shared (TMPDIR, sticky).
         let baseRule: BaseRule
 
-        var path: String { ([base] + components).joined(separator: "/") }
+        var path: ByteString { components.reduce(base) { $0.appending(component: $1) } }
     }
 
     enum BaseRule { case privateToUs, notWritableByOthers, shared }
@@ -49,7 +54,7 @@ public enum SessionDirectory {
             let candidate = Candidate(base: runtime, components: ["ptyproxy"], baseRule: .privateToUs)
             if (try? openBase(candidate)).map({ $0.closeQuietly() }) != nil { return [candidate] }
         }
-        var result = [Candidate(base: absoluteEnvironmentPath("TMPDIR") ?? "/tmp",
+        var result = [Candidate(base: absoluteEnvironmentPath("TMPDIR") ?? ByteString("/tmp"),
                                 components: ["ptyproxy-\(uid)"], baseRule: .shared)]
         if let home = absoluteEnvironmentPath("HOME") {
             result.append(Candidate(base: home, components: [".cache", "ptyproxy"], baseRule: .notWritableByOthers))
@@ -58,7 +63,7 @@ public enum SessionDirectory {
     }
 
     /// The directory path a new session would use first (for messages and tests).
-    public static func defaultPath() -> String { candidates().first?.path ?? "/tmp/ptyproxy-\(getuid())" }
+    public static func defaultPath() -> ByteString { candidates().first?.path ?? ByteString("/tmp/ptyproxy-\(getuid())") }
 
     /// The directory for a new session: the first candidate that can be
     /// created or repaired and verified. Throws the first candidate's problem
@@ -100,7 +105,8 @@ public enum SessionDirectory {
         guard path.hasPrefix("/"), let last = parts.popLast() else {
             throw SessionError("control directory \(path) is not an absolute path")
         }
-        return try open(Candidate(base: "/" + parts.joined(separator: "/"), components: [last], baseRule: .shared),
+        return try open(Candidate(base: ByteString("/" + parts.joined(separator: "/")), components: [last],
+                                  baseRule: .shared),
                         create: create)
     }
 
@@ -108,8 +114,8 @@ public enum SessionDirectory {
 
     /// Opens the base of a candidate and checks it against its rule.
     private static func openBase(_ candidate: Candidate) throws(SessionError) -> FileDescriptor {
-        let base = candidate.base
-        let raw = Glibc.open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let base = candidate.base.printablePath
+        let raw = candidate.base.withCString { Glibc.open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         guard raw >= 0 else {
             let error = Errno(rawValue: errno)
             if error == .noSuchFileOrDirectory { throw SessionError("\(base)\(missingSuffix)") }
@@ -143,9 +149,10 @@ public enum SessionDirectory {
     /// each opened with O_NOFOLLOW relative to its parent's descriptor.
     static func open(_ candidate: Candidate, create: Bool) throws(SessionError) -> ControlDirectory {
         var current = try openBase(candidate)
-        var path = candidate.base
+        var bytePath = candidate.base
         for (index, name) in candidate.components.enumerated() {
-            path += "/" + name
+            bytePath = bytePath.appending(component: name)
+            let path = bytePath.printablePath  // for messages
             let isLast = index == candidate.components.count - 1
             if create {
                 let made = mkdirat(current.rawValue, name, 0o700) == 0
@@ -189,7 +196,7 @@ public enum SessionDirectory {
                 }
             }
         }
-        return ControlDirectory(path: path, descriptor: current)
+        return ControlDirectory(path: bytePath, descriptor: current)
     }
 
     /// IDs are `[A-Za-z0-9._-]{1,64}`, and not `.` or `..`: safe as file names.
@@ -217,10 +224,13 @@ public enum SessionDirectory {
         }.sorted()
     }
 
-    /// An environment variable holding an absolute path, trailing slashes removed.
-    private static func absoluteEnvironmentPath(_ name: String) -> String? {
-        guard var value = environmentValue(name), value.hasPrefix("/") else { return nil }
-        while value.count > 1 && value.hasSuffix("/") { value.removeLast() }
+    /// An environment variable holding an absolute path, trailing slashes
+    /// removed; its bytes as they are.
+    private static func absoluteEnvironmentPath(_ name: String) -> ByteString? {
+        guard let raw = getenv(name) else { return nil }
+        var value = ByteString(cString: raw)
+        guard value.bytes.first == UInt8(ascii: "/") else { return nil }
+        while value.count > 1 && value.bytes.last == UInt8(ascii: "/") { value.bytes.removeLast() }
         return value
     }
 }
@@ -228,23 +238,23 @@ public enum SessionDirectory {
 /// A verified control directory, held open: everything done in it goes
 /// through `descriptor`, so replacing the path afterwards changes nothing.
 public final class ControlDirectory: Sendable {
-    /// The path it was reached by (messages, PTYPROXY_SOCKET).
-    public let path: String
+    /// The path it was reached by, as bytes (PTYPROXY_SOCKET, messages).
+    public let path: ByteString
     let descriptor: FileDescriptor
     /// The prefix socket calls use to reach an entry: `/proc/self/fd/N` when
     /// /proc shows this very directory there (then the kernel resolves the
     /// name through the descriptor, never through the path again, and a
     /// long TMPDIR still fits sockaddr_un), else the path itself.
-    private let socketPrefix: String
+    private let socketPrefix: ByteString
 
-    init(path: String, descriptor: FileDescriptor) {
+    init(path: ByteString, descriptor: FileDescriptor) {
         self.path = path
         self.descriptor = descriptor
         let viaProc = "/proc/self/fd/\(descriptor.rawValue)"
         var own = stat(), seen = stat()
         if fstat(descriptor.rawValue, &own) == 0, stat(viaProc, &seen) == 0,
            own.st_dev == seen.st_dev, own.st_ino == seen.st_ino {
-            socketPrefix = viaProc
+            socketPrefix = ByteString(viaProc)
         } else {
             socketPrefix = path
         }
@@ -253,13 +263,13 @@ public final class ControlDirectory: Sendable {
     deinit { descriptor.closeQuietly() }
 
     /// The path to hand to bind/connect for `name`; nil when it does not fit sockaddr_un.
-    func socketAddress(_ name: String) -> String? {
-        let address = "\(socketPrefix)/\(name)"
-        return address.utf8.count <= UnixSocket.maximumPathLength ? address : nil
+    func socketAddress(_ name: String) -> ByteString? {
+        let address = socketPrefix.appending(component: name)
+        return address.count <= UnixSocket.maximumPathLength ? address : nil
     }
 
     /// The public path of session `id`'s socket.
-    public func socketPath(_ id: String) -> String { SessionDirectory.socketPath(directory: path, id: id) }
+    public func socketPath(_ id: String) -> ByteString { path.appending(component: "\(id).sock") }
 
     /// The names in the directory. Read through a new open of "." relative
     /// to the descriptor (not a dup, which would share, and leave at the
@@ -294,7 +304,6 @@ public final class ControlDirectory: Sendable {
     }
 }
 
-/// getenv, as a Swift string.
 /// The names in an open directory stream, `.` and `..` left out; closes it.
 private func entryNames(closing handle: OpaquePointer) -> [String] {
     defer { closedir(handle) }
@@ -306,11 +315,6 @@ private func entryNames(closing handle: OpaquePointer) -> [String] {
         if name != "." && name != ".." { names.append(name) }
     }
     return names
-}
-
-func environmentValue(_ name: String) -> String? {
-    guard let value = getenv(name) else { return nil }
-    return String(cString: value)
 }
 
 private func octal(_ mode: mode_t) -> String { "0" + String(mode, radix: 8) }

@@ -23,13 +23,13 @@ enum UnixSocket {
         return FileDescriptor(rawValue: try valueOrErrno { socket(AF_UNIX, type, 0) })
     }
 
-    /// Calls `body` with a sockaddr_un for `path`.
+    /// Calls `body` with a sockaddr_un for `path` (bytes, copied as they are).
     static func withAddress<Result, Failure: Error>(
-        _ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) throws(Failure) -> Result
+        _ path: ByteString, _ body: (UnsafePointer<sockaddr>, socklen_t) throws(Failure) -> Result
     ) throws(Failure) -> Result {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
+        let bytes = path.bytes
         precondition(bytes.count <= maximumPathLength, "socket path checked by the caller")
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: bytes)
@@ -42,13 +42,13 @@ enum UnixSocket {
         }
     }
 
-    static func bind(_ socket: FileDescriptor, to path: String) throws(Errno) {
+    static func bind(_ socket: FileDescriptor, to path: ByteString) throws(Errno) {
         _ = try withAddress(path) { address, length throws(Errno) in
             try valueOrErrno { Glibc.bind(socket.rawValue, address, length) }
         }
     }
 
-    static func connect(_ socket: FileDescriptor, to path: String) throws(Errno) {
+    static func connect(_ socket: FileDescriptor, to path: ByteString) throws(Errno) {
         _ = try withAddress(path) { address, length throws(Errno) in
             try valueOrErrno { Glibc.connect(socket.rawValue, address, length) }
         }
@@ -58,7 +58,7 @@ enum UnixSocket {
     /// (monotonic ms) at most. A listener whose backlog is full (a stopped
     /// proxy) makes connect(2) fail with EAGAIN rather than wait: that is
     /// retried with a short pause until the deadline, then `.timedOut`.
-    static func connect(_ socket: FileDescriptor, to path: String, deadline: Int64) throws(Errno) {
+    static func connect(_ socket: FileDescriptor, to path: ByteString, deadline: Int64) throws(Errno) {
         var pause: UInt32 = 1000
         while true {
             do {

@@ -75,8 +75,9 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
     configuration.stdoutPipeSize = options.stdoutPipeSize
     do {
         let directory = try SessionDirectory.forNewSession()
-        if let socket = ControlClient().liveSocket(of: options.id), !socket.hasPrefix(directory.path + "/") {
-            fail("session '\(options.id)' is already running (\(socket))")
+        if let socket = ControlClient().liveSocket(of: options.id),
+           !socket.hasPrefix(directory.path.appending(component: "")) {
+            fail("session '\(options.id)' is already running (\(socket.printablePath))")
         }
         configuration.controlDirectory = directory
         let session = Session(configuration)

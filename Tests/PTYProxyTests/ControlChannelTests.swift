@@ -11,7 +11,7 @@ final class ControlConnection {
     init?(_ id: String, directory: String = TestEnvironment.controlDirectory) {
         guard let socket = try? UnixSocket.make() else { return nil }
         do {
-            try UnixSocket.connect(socket, to: SessionDirectory.socketPath(directory: directory, id: id))
+            try UnixSocket.connect(socket, to: ByteString(SessionDirectory.socketPath(directory: directory, id: id)))
         } catch {
             socket.closeQuietly()
             return nil
@@ -242,7 +242,7 @@ func runTool(_ arguments: [String], environment: [String] = TestEnvironment.vari
         let path = SessionDirectory.socketPath(directory: TestEnvironment.controlDirectory, id: id)
         _ = try SessionDirectory.open(path: TestEnvironment.controlDirectory, create: true)
         let leftover = try UnixSocket.make()
-        try UnixSocket.bind(leftover, to: path)  // bound, never listening: a dead session's socket
+        try UnixSocket.bind(leftover, to: ByteString(path))  // bound, never listening: a dead session's socket
         leftover.closeQuietly()
         let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c", "echo OK"])
         #expect(proxy.finish() == .exited(0))

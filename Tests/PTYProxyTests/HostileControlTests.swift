@@ -121,7 +121,7 @@ let rootOnly = "needs root to create a second user and play the attacker as that
             exec /usr/bin/socat UNIX-LISTEN:"$1/x.sock",fork,mode=777 SYSTEM:'printf "ok \\033]0;pwned\\007\\n"'
 
             """
-        let fd = open(script, O_WRONLY | O_CREAT | O_TRUNC, 0o755)
+        let fd = open(script, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
         _ = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
         close(fd)
         chmod(script, 0o755)
@@ -170,7 +170,7 @@ let rootOnly = "needs root to create a second user and play the attacker as that
         // One of the victim's own directories, with files named like sockets.
         let precious = scratch.directory("precious")
         for name in ["a.sock", "b.sock"] {
-            let fd = open("\(precious)/\(name)", O_WRONLY | O_CREAT, 0o600)
+            let fd = open("\(precious)/\(name)", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
             close(fd)
         }
         // A real (not listening) socket too: the old client unlinked those as well.
@@ -234,7 +234,7 @@ let rootOnly = "needs root to create a second user and play the attacker as that
         while fillers.count < 1000 {
             let filler = try UnixSocket.make(nonblocking: true)
             do {
-                try UnixSocket.connect(filler, to: path)
+                try UnixSocket.connect(filler, to: ByteString(path))
                 fillers.append(filler)
             } catch {
                 filler.closeQuietly()
@@ -384,7 +384,7 @@ let rootOnly = "needs root to create a second user and play the attacker as that
             let path = SessionDirectory.socketPath(directory: TestEnvironment.controlDirectory, id: id)
             _ = try SessionDirectory.open(path: TestEnvironment.controlDirectory, create: true)
             let leftover = try UnixSocket.make()
-            try UnixSocket.bind(leftover, to: path)  // a dead session's socket
+            try UnixSocket.bind(leftover, to: ByteString(path))  // a dead session's socket
             leftover.closeQuietly()
             let script = "mkdir \(flag) 2>/dev/null || echo DOUBLE; sleep 0.3; rmdir \(flag) 2>/dev/null"
             var contenders: [HostedProcess] = []
@@ -416,7 +416,7 @@ let rootOnly = "needs root to create a second user and play the attacker as that
         // A temporary name such as a proxy killed mid-start leaves.
         let temporary = "\(directory)/.\(id).999999.tmp"
         let socket = try UnixSocket.make()
-        try UnixSocket.bind(socket, to: temporary)
+        try UnixSocket.bind(socket, to: ByteString(temporary))
         socket.closeQuietly()
         // A second dead session, cleaned by `list` alone.
         let other = uniqueID("dead")
@@ -424,7 +424,7 @@ let rootOnly = "needs root to create a second user and play the attacker as that
         #expect(eventually { access("\(directory)/\(other).sock", F_OK) == 0 })
         let otherTemporary = "\(directory)/.\(other).999998.tmp"
         let otherSocket = try UnixSocket.make()
-        try UnixSocket.bind(otherSocket, to: otherTemporary)
+        try UnixSocket.bind(otherSocket, to: ByteString(otherTemporary))
         otherSocket.closeQuietly()
         kill(otherProxy.pid, SIGKILL)
         _ = otherProxy.waitForExit(timeoutMilliseconds: 5000)

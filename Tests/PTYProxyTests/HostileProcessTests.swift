@@ -43,6 +43,29 @@ import Testing
         #expect(proxy.output.suffix(3) == [0xff, 0x0d, 0x0a], "got \(proxy.output.suffix(3).map { String($0, radix: 16) })")
     }
 
+    /// A TMPDIR that is not UTF-8 is used as it is, by `new` and by the
+    /// clients alike, and the child's PTYPROXY_SOCKET names it byte for
+    /// byte. Before: decoded with U+FFFD, it named a directory that does
+    /// not exist, and the session quietly went to the next candidate.
+    @Test func controlDirectoryUnderATmpdirThatIsNotUTF8() {
+        let id = uniqueID("tmpdir")
+        let base = TestEnvironment.runtimeDirectory + "/tmp-\(id)-"
+        // $2 + \377 is TMPDIR; no XDG_RUNTIME_DIR, and a HOME that does not exist.
+        let environment = #"unset XDG_RUNTIME_DIR; export TMPDIR="$2$(printf '\377')" HOME="$2.nohome"; "#
+        let proxy = viaShell(environment + #"mkdir "$TMPDIR" && exec "$0" new "$1" 80 24 -- sh -c 'printf "%s\n" "$PTYPROXY_SOCKET"; read x'"#,
+                             [base], id: id)
+        #expect(proxy.read { $0.contains(0x0a) }, "stderr: \(proxy.errorText)")
+        let expected = Array(base.utf8) + [0xff] + Array("/ptyproxy-\(getuid())/\(id).sock\r\n".utf8)
+        #expect(proxy.output == expected, "got \(proxy.outputText.debugDescription)")
+        let status = viaShell(environment + #"exec "$0" status "$1""#, [base], id: id)
+        #expect(status.finish() == .exited(0), "stderr: \(status.errorText)")
+        #expect(status.outputText.contains("\"id\":\"\(id)\""), "status: \(status.outputText)")
+        proxy.write("\n")
+        #expect(proxy.finish() == .exited(0))
+        let cleanup = viaShell(#"rm -r "$2$(printf '\377')""#, [base], id: id)
+        #expect(cleanup.finish() == .exited(0), "stderr: \(cleanup.errorText)")
+    }
+
     /// The status line carries CMD as JSON; a byte that is not UTF-8 is
     /// written as \u00XX so the line stays valid JSON (and valid UTF-8).
     @Test func statusOfACommandWithBytesIsValidJSON() {
@@ -85,7 +108,7 @@ import Testing
         let directory = TestEnvironment.runtimeDirectory + "/noshebang-\(getpid())"
         mkdir(directory, 0o700)
         let script = directory + "/plain-script"
-        let fd = open(script, O_CREAT | O_WRONLY | O_TRUNC, 0o755)
+        let fd = open(script, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0o755)
         try #require(fd >= 0)
         let text = Array("echo \"ran by $0 with $1\"\n".utf8)
         #expect(write(fd, text, text.count) == text.count)
@@ -310,7 +333,7 @@ extension HostileProcessTests {
         let host = try PseudoTerminal(size: WindowSize(columns: 80, rows: 24))
         defer { host.close() }
         let before = try host.lineSettings()
-        let slave = open(host.slavePath, O_RDWR | O_NOCTTY)
+        let slave = open(host.slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
         try #require(slave >= 0)
         defer { close(slave) }
         // An interactive-style shell owning the pty: job control on, the
@@ -365,7 +388,7 @@ extension HostileProcessTests {
         // repeated, since which of the two notices first is a race.
         for run in 0..<20 {
             let host = try PseudoTerminal(size: WindowSize(columns: 80, rows: 24))
-            let slave = open(host.slavePath, O_RDWR | O_NOCTTY)
+            let slave = open(host.slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
             try #require(slave >= 0)
             let id = uniqueID("hup")
             let proxy = HostedProcess([ProxyBinary.path, "new", id, "80", "24", "sh", "-c", "echo PID=$$; exec yes tick"],
@@ -399,7 +422,7 @@ let builtWithThreadSanitizer = dlsym(nil, "__tsan_init") != nil
 
 /// The contents of a small file, or nil.
 private func readSmallFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY)
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
     var buffer = [UInt8](repeating: 0, count: 256)

@@ -12,7 +12,7 @@ import Testing
             let proxy = HostedProcess(proxy: ["new", uniqueID("tail"), "80", "24", "--", "seq", "1", "150000"])
             let status = proxy.finish()
             if status != .exited(0) || proxy.output != expected {  // never dump 1 MiB into the log
-                failures.append("run \(run): \(String(describing: status)), \(proxy.output.count) of \(expected.count) bytes, checksum \(checksum(proxy.output)) vs \(checksum(expected))")
+                failures.append("run \(run): \(String(describing: status)), \(bytesDifference(proxy.output, expected)), stderr \(proxy.errorText.debugDescription)")
             }
         }
         #expect(failures.isEmpty, "\(failures.count) runs lost output: \(failures.prefix(5))")
@@ -40,7 +40,7 @@ import Testing
 
     @Test func nonExecutableFileIs126() {
         let path = TestEnvironment.runtimeDirectory + "/not-executable"
-        let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0o644)
         close(fd)
         let proxy = HostedProcess(proxy: ["new", uniqueID(), "80", "24", path])
         #expect(proxy.finish() == .exited(126))
@@ -251,22 +251,24 @@ import Testing
     }
 }
 
-/// FNV-1a, to name a mismatch compactly in a failure message.
-func checksum(_ bytes: [UInt8]) -> String {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-    return String(hash, radix: 16)
-}
-
 /// Compares byte strings and names the first difference instead of dumping them.
 func expectSameBytes(_ actual: [UInt8], _ expected: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) {
     guard actual != expected else { return }
-    let firstDifference = zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(actual.count, expected.count)
+    Issue.record(Comment(rawValue: bytesDifference(actual, expected)), sourceLocation: sourceLocation)
+}
+
+/// Where two byte strings part, with a little context around it (never the
+/// megabytes themselves): a lost tail, a hole in the middle and a reordering
+/// look different here.
+func bytesDifference(_ actual: [UInt8], _ expected: [UInt8]) -> String {
+    let firstDifference = zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        ?? min(actual.count, expected.count)
     let context = { (bytes: [UInt8]) in
-        String(decoding: bytes[max(0, firstDifference - 20)..<min(bytes.count, firstDifference + 20)], as: UTF8.self)
+        String(decoding: bytes[min(bytes.count, max(0, firstDifference - 20))..<min(bytes.count, firstDifference + 20)],
+               as: UTF8.self)
     }
-    Issue.record("\(actual.count) bytes, expected \(expected.count); first difference at \(firstDifference): got \(context(actual).debugDescription), expected \(context(expected).debugDescription)",
-                 sourceLocation: sourceLocation)
+    return "\(actual.count) bytes, expected \(expected.count); first difference at \(firstDifference): "
+        + "got \(context(actual).debugDescription), expected \(context(expected).debugDescription)"
 }
 
 /// `ptyproxy status ID`'s output (empty on failure).
