@@ -79,6 +79,9 @@ final class HostedProcess {
     private(set) var status: ExitStatus?
     var output: [UInt8] = []
     var errors: [UInt8] = []
+    /// The first poll or read error while reading (never EOF or EINTR), for
+    /// failure messages: a run that lost output says whether the test lost it.
+    private(set) var readFailure: String?
 
     /// Starts `arguments[0]` (a path) with `environment`.
     /// `standardInput` nil: a pipe the test writes to; else a path opened read-only.
@@ -183,6 +186,7 @@ final class HostedProcess {
             if left <= 0 { return false }
             let ready = poll(&entries, 2, Int32(left))
             if ready < 0 && errno == EINTR { continue }
+            if ready < 0 { readFailure = readFailure ?? "poll: errno \(errno)" }
             if ready <= 0 { return false }
             for (index, entry) in entries.enumerated() where entry.revents != 0 {
                 let fd = entry.fd
@@ -190,6 +194,7 @@ final class HostedProcess {
                 if count > 0 {
                     if index == 0 { output += chunk[..<count] } else { errors += chunk[..<count] }
                 } else if count == 0 || errno != EINTR {
+                    if count < 0 { readFailure = readFailure ?? "read fd \(fd): errno \(errno), revents \(entry.revents)" }
                     close(fd)
                     if index == 0 { stdoutRead = -1 } else { stderrRead = -1 }
                 }

@@ -9,10 +9,13 @@ import Testing
         let expected = sequenceThroughTerminal(150_000)  // about 1 MiB
         var failures: [String] = []
         for run in 0..<300 {
+            let started = now()
             let proxy = HostedProcess(proxy: ["new", uniqueID("tail"), "80", "24", "--", "seq", "1", "150000"])
             let status = proxy.finish()
             if status != .exited(0) || proxy.output != expected {  // never dump 1 MiB into the log
-                failures.append("run \(run): \(String(describing: status)), \(bytesDifference(proxy.output, expected)), stderr \(proxy.errorText.debugDescription)")
+                failures.append("run \(run): \(String(describing: status)) after \(now() - started) ms, "
+                                + "\(bytesDifference(proxy.output, expected)), stderr \(proxy.errorText.debugDescription), "
+                                + "test's read: \(proxy.readFailure ?? "no error")")
             }
         }
         #expect(failures.isEmpty, "\(failures.count) runs lost output: \(failures.prefix(5))")
