@@ -127,7 +127,8 @@ let rootOnly = "needs root to create a second user and play the attacker as that
         chmod(script, 0o755)
         let fake = HostedProcess(attacker.command(["/bin/sh", script, squatted]))
         #expect(eventually { access("\(squatted)/x.sock", F_OK) == 0 })
-        defer { kill(fake.pid, SIGKILL) }
+        // (If the test stops early, HostedProcess's deinit kills it: only a
+        // process not yet reaped may be signalled, or a reused pid is hit.)
 
         let environment = environmentWithoutRuntimeDirectory(tmp: tmp, home: home)
         // new still works: it falls back to a directory nobody else can pre-create.
@@ -227,7 +228,7 @@ let rootOnly = "needs root to create a second user and play the attacker as that
         let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"], environment: environment)
         #expect(eventually { ControlConnection(id, directory: directory)?.request("ping") == "ok pong" })
         kill(proxy.pid, SIGSTOP)
-        defer { kill(proxy.pid, SIGCONT) }
+        defer { if proxy.status == nil { kill(proxy.pid, SIGCONT) } }  // never a reaped, maybe reused, pid
         let path = SessionDirectory.socketPath(directory: directory, id: id)
         var fillers: [FileDescriptor] = []
         defer { for filler in fillers { filler.closeQuietly() } }
