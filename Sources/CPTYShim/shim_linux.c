@@ -190,6 +190,21 @@ int ptyshim_wait_exit_without_reaping(pid_t pid) {
     }
 }
 
+int ptyshim_exit_status_without_reaping(pid_t pid, int *wait_status) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+        if (errno != EINTR) return errno;
+    }
+    if (info.si_pid == 0) return EAGAIN; /* still running */
+    switch (info.si_code) {
+    case CLD_EXITED: *wait_status = (info.si_status & 0xff) << 8; return 0;
+    case CLD_KILLED: *wait_status = info.si_status & 0x7f; return 0;
+    case CLD_DUMPED: *wait_status = (info.si_status & 0x7f) | 0x80; return 0;
+    default: return EAGAIN;
+    }
+}
+
 const char *ptyshim_build_commit(void) {
     return PTYPROXY_COMMIT;
 }

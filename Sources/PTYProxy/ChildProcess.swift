@@ -39,7 +39,16 @@ public struct Command: Sendable, Equatable {
 /// A child process started as the leader of a new session on a terminal.
 ///
 /// It is never reaped behind its owner's back: `exitDescriptor` (a pidfd on
-/// Linux) becomes readable when it exits, and `reap()` collects the status.
+/// Linux) becomes readable when it exits, `exitStatus()` reads the status
+/// and `reap()` collects it.
+///
+/// Until it is reaped, an exited child stays a zombie, and its pid, process
+/// group id and session id stay reserved: no new process can take the
+/// number. So an owner that signals the child's group or session after it
+/// exited (a hangup of what is left on the terminal) reads the status with
+/// `exitStatus()`, signals, and only then reaps. Reaped first, the number
+/// could be reused in between (pid_max is 32768 on many systems), and the
+/// hangup would reach a stranger's processes.
 public final class ChildProcess: Sendable {
     public let pid: pid_t
     /// Readable once the child has exited (a pidfd, or a pipe; see `exitNotification`).
@@ -107,6 +116,14 @@ public final class ChildProcess: Sendable {
             writeEnd.closeQuietly()
         }.detach()
         return ends.readEnd
+    }
+
+    /// The exit status if the child has exited, leaving it unreaped (waitid
+    /// WNOWAIT): its pid, group and session stay reserved until `reap()`.
+    public func exitStatus() -> ExitStatus? {
+        var status: CInt = 0
+        guard ptyshim_exit_status_without_reaping(pid, &status) == 0 else { return nil }
+        return ExitStatus(waitStatus: status)
     }
 
     /// Collects the exit status if the child has exited (waitpid, WNOHANG).

@@ -190,6 +190,7 @@ public final class Session: Sendable {
             SessionSignaller.signal(session: child.pid, [SIGHUP, SIGCONT])
         }
         #endif
+        _ = child.reap()  // only now: see `ChildProcess`
         if let writeError {
             // Not the host going away (that is EPIPE, and the child's 129):
             // its stdout refused the data. The session was hung up all the
@@ -344,7 +345,10 @@ struct Supervisor {
     }
 
     private mutating func childExited() {
-        guard let status = child.reap() else { return }
+        // Read, not reaped: the zombie keeps the child's pid, group and
+        // session reserved until `run` has hung up what is left of the
+        // session (`endedWithTerminalHeld`) and reaps it.
+        guard let status = child.exitStatus() else { return }
         self.status = status
         killAt = nil
         output.childExited()

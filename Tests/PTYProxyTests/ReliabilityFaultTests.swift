@@ -148,6 +148,41 @@ extension ReliabilityTests {
         reliabilityLog("job ignoring SIGHUP holds the pty: exit \(String(describing: status)) after \(elapsed) ms")
     }
 
+    /// A job that left the child's session (setsid) but keeps writing to the
+    /// terminal: the proxy drains it up to its limit, then hangs up what is
+    /// left of the child's session and group. Until then the exited child
+    /// stays its unreaped zombie, so its pid, group and session ids cannot
+    /// be taken by a new process in between (pid_max is 32768 here) and
+    /// the hangup cannot reach a stranger. Before: reaped at once, the
+    /// numbers were free for the whole drain. (The job ignores SIGHUP: the
+    /// child's exit hangs up its foreground group, which the job may still
+    /// be in until `setsid` has run.)
+    @Test func exitedChildStaysAZombieUntilTheSessionIsHungUp() {
+        let proxy = HostedProcess(proxy: ["new", uniqueID("zombie"), "80", "24", "sh", "-c",
+                                          "trap '' HUP; echo CHILD=$$; setsid yes tick & echo DAEMON=$!"])
+        #expect(proxy.read { String(decoding: $0, as: UTF8.self).contains(/DAEMON=[0-9]+\r\n/) })
+        guard let child = number(after: "CHILD=", in: proxy.outputText).map({ pid_t($0) }),
+              let daemon = number(after: "DAEMON=", in: proxy.outputText).map({ pid_t($0) }) else {
+            Issue.record("no CHILD/DAEMON lines in \(proxy.outputText.prefix(200).debugDescription)")
+            return
+        }
+        #expect(eventually { ProcessProbe.stateAndParent(child).map { $0.state == "Z" } ?? true }, "the child never exited")
+        // Well after the exit (256 KiB more of the job's output), the proxy
+        // still draining: the child is still its zombie.
+        let mark = proxy.output.count
+        #expect(proxy.read { $0.count > mark + 256 * 1024 })
+        let probe = ProcessProbe.stateAndParent(child)
+        #expect(proxy.waitForExit(timeoutMilliseconds: 0) == nil, "the proxy ended before the drain limit")
+        #expect(probe?.state == "Z" && probe?.parent == proxy.pid,
+                "child \(child) after its exit: \(probe.map { "state \($0.state), parent \($0.parent)" } ?? "reaped") (proxy \(proxy.pid))")
+        proxy.closeOutput()  // stop reading the flood; the proxy ends at its drain limit
+        #expect(proxy.finish(timeoutMilliseconds: 10_000) != nil)
+        // The master closed, the job's writes fail and `yes` ends.
+        let jobEnded = eventually { processIsGone(daemon) }
+        #expect(jobEnded, "the job \(daemon) outlived the terminal")
+        if !jobEnded { kill(daemon, SIGKILL) }
+    }
+
     /// A child that puts the terminal in raw mode and exits at once.
     @Test func childSettingRawModeAndExiting() {
         for _ in 0..<20 {

@@ -71,6 +71,11 @@ int ptyshim_pidfd_open(pid_t pid, int *fd);
 /// Blocks until `pid` has exited, without reaping it (waitid WEXITED|WNOWAIT).
 int ptyshim_wait_exit_without_reaping(pid_t pid);
 
+/// If `pid` has exited, stores its status as a wait(2) status word and
+/// returns 0, leaving it unreaped (waitid WEXITED|WNOHANG|WNOWAIT); EAGAIN
+/// while it runs, else an errno.
+int ptyshim_exit_status_without_reaping(pid_t pid, int *wait_status);
+
 /// The process environment (`environ`), which Swift 6 cannot read as a global.
 char **ptyshim_environ(void);
 
