@@ -8,16 +8,20 @@
 # IDs, from `ptyproxy list`, after resize, signal and status; signal names
 # after `signal ID`.
 
-# The words of `ptyproxy new ...` before the cursor, as ptyproxy parses them:
-# prints "options" while options may come, then "id", "cols", "rows", "cmd",
-# or "args" once CMD is there.
-function __ptyproxy_new_position
-    set -l words (commandline -opc)
-    test "$words[2]" = new; or return 1
+# Walks the words of `ptyproxy new ...` (argv: the words, the command name
+# first) as ptyproxy parses them: options may come anywhere before CMD, `--`
+# ends them, and every word after CMD is CMD's own. Prints what the next word
+# is: "value" (an option's), "id", "cols", "rows", "cmd" or "args"; then
+# "options" while options may still come; then "cmd-at N" once CMD is word N.
+# The one walker behind both the position and CMD's own completion.
+function __ptyproxy_new_scan
+    test "$argv[2]" = new; or return 1
     set -l positional 0
     set -l ended 0
     set -l skip 0
-    for word in $words[3..-1]
+    set -l command_at 0
+    for i in (seq 3 (count $argv))
+        set -l word $argv[$i]
         if test $skip = 1
             set skip 0
         else if test $ended = 0 -a "$word" = --
@@ -27,6 +31,10 @@ function __ptyproxy_new_position
             set skip 1
         else
             set positional (math $positional + 1)
+            if test $positional = 4
+                set command_at $i
+                set ended 1
+            end
         end
     end
     if test $skip = 1
@@ -45,13 +53,13 @@ function __ptyproxy_new_position
                 echo args
         end
     end
-    # Options are still possible before CMD, unless `--` ended them.
-    test $ended = 0 -a $positional -le 3; and echo options
+    test $ended = 0; and echo options
+    test $command_at -gt 0; and echo "cmd-at $command_at"
     return 0
 end
 
 function __ptyproxy_new_at
-    contains -- $argv[1] (__ptyproxy_new_position)
+    contains -- $argv[1] (__ptyproxy_new_scan (commandline -opc))
 end
 
 function __ptyproxy_at_session
@@ -86,26 +94,9 @@ end
 # `new ... CMD ARG...`: complete as CMD's own command line.
 function __ptyproxy_command_line
     set -l words (commandline -opc) (commandline -ct)
-    set -l positional 0
-    set -l ended 0
-    set -l skip 0
-    for i in (seq 3 (count $words))
-        set -l word $words[$i]
-        if test $skip = 1
-            set skip 0
-        else if test $ended = 0 -a "$word" = --
-            set ended 1
-        else if test $ended = 0; and string match -q -- '--*=*' $word
-        else if test $ended = 0; and string match -q -- '--*' $word
-            set skip 1
-        else
-            set positional (math $positional + 1)
-            if test $positional = 4
-                complete -C (string join ' ' -- (string escape -- $words[$i..-2]) "$words[-1]")
-                return
-            end
-        end
-    end
+    set -l at (__ptyproxy_new_scan $words | string replace -rf '^cmd-at ' '')
+    test -n "$at"; or return
+    complete -C (string join ' ' -- (string escape -- $words[$at..-2]) "$words[-1]")
 end
 
 complete -c ptyproxy -f

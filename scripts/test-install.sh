@@ -148,6 +148,10 @@ for shell in bash zsh fish; do
     [[ $shell == fish ]] || expected_options=$(printf '%s\n' $new_options -- | sort -u)
     same "$shell: options of new (those of --help)" "$expected_options" "$(complete_in $shell 'ptyproxy new --term xterm -')"
     same "$shell: command after new ID COLS ROWS" "ptyproxy-compl-cmd" "$(complete_in $shell 'ptyproxy new x 80 24 ptyproxy-compl-c')"
+    # CMD's own arguments are completed as CMD's command line, even after a
+    # word of CMD's that looks like one of new's options.
+    same "$shell: CMD's own arguments" "status" "$(complete_in $shell 'ptyproxy new x 80 24 ptyproxy sta')"
+    same "$shell: CMD's own option values" "$(printf '%s\n' 1 2)" "$(complete_in $shell 'ptyproxy new x 80 24 ptyproxy new --output-buffers ')"
     for verb in resize signal status; do
         same "$shell: live session ID after $verb" "$session" "$(complete_in $shell "ptyproxy $verb ")"
     done

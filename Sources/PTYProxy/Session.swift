@@ -97,18 +97,12 @@ public final class Session: Sendable {
         }
         defer { terminal.close() }
 
-        var control: ControlServer?
-        if let directory = configuration.controlDirectory {
-            control = try ControlServer(directory: directory, id: configuration.id)
-        }
-        defer { control?.removeSocket() }
-
-        var command = configuration.command
-        if let control { command.environment.append(ByteString("PTYPROXY_SOCKET=") + control.socketPath) }
-        if let directory = command.workingDirectory {
-            // Checked here because posix_spawn would report a bad directory
-            // as the exec's error: ENOENT (127, "not found") or EACCES (126,
-            // "cannot execute"), when it is the directory that is wrong.
+        // The working directory is checked before the session is published
+        // (no client may reach a session that never starts), and here rather
+        // than by posix_spawn, which would report a bad directory as the
+        // exec's error: ENOENT (127, "not found") or EACCES (126, "cannot
+        // execute"), when it is the directory that is wrong.
+        if let directory = configuration.command.workingDirectory {
             var info = stat()
             do {
                 _ = try directory.withCString { path throws(Errno) in try valueOrErrno { stat(path, &info) } }
@@ -123,6 +117,14 @@ public final class Session: Sendable {
                 throw SessionError("cannot change to directory '\(directory.printable)': \(Errno(rawValue: access))")
             }
         }
+        var control: ControlServer?
+        if let directory = configuration.controlDirectory {
+            control = try ControlServer(directory: directory, id: configuration.id)
+        }
+        defer { control?.removeSocket() }
+
+        var command = configuration.command
+        if let control { command.environment.append(ByteString("PTYPROXY_SOCKET=") + control.socketPath) }
         let child: ChildProcess
         do {
             child = try ChildProcess(spawning: command, terminalPath: terminal.slavePath)
