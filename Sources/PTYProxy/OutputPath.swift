@@ -22,6 +22,25 @@ import Synchronization
 /// the child has exited, the pty staying quiet for `idleMilliseconds` (a
 /// background job still holds it) or `drainLimitMilliseconds` passing.
 public final class OutputPath: Sendable {
+    /// Why reading the pty stopped: what `PTYPROXY_TRACE` reports, so that
+    /// a session that ends with less output than expected says how.
+    public enum Ending: Int32, Sendable, CustomStringConvertible {
+        case running, endOfFile, hangUp, readFailed, quietAfterExit, drainLimit, stopped, pollFailed
+
+        public var description: String {
+            switch self {
+            case .running: "not yet"
+            case .endOfFile: "end of file"
+            case .hangUp: "EIO (every slave descriptor closed)"
+            case .readFailed: "a read error"
+            case .quietAfterExit: "the pty staying quiet after the child exited (a process still holds it)"
+            case .drainLimit: "the drain limit after the child exited (a process still writes to it)"
+            case .stopped: "the session stopping it"
+            case .pollFailed: "poll failing"
+            }
+        }
+    }
+
     public struct Tuning: Sendable, Equatable {
         /// Bytes per buffer (default 128 KiB, the seed's figure).
         public var bufferSize = 128 * 1024
@@ -55,6 +74,7 @@ public final class OutputPath: Sendable {
     private let quietEnd = Atomic<Bool>(false)
     /// The errno of a failed write to the host other than EPIPE/ECONNRESET, 0 if none.
     private let hostWriteErrno = Atomic<Int32>(0)
+    private let endingValue = Atomic<Int32>(Ending.running.rawValue)
 
     /// `notify` is signalled when the output is complete or the host is gone.
     init(terminal: PseudoTerminal, output: FileDescriptor, tuning: Tuning,
@@ -78,6 +98,8 @@ public final class OutputPath: Sendable {
     /// True when output ended because the pty went quiet after the child
     /// exited, not by EIO: some other process of the session still holds it.
     public var endedWithTerminalHeld: Bool { quietEnd.load(ordering: .acquiring) }
+    /// Why reading the pty stopped (`.running` while it goes on).
+    public var ending: Ending { Ending(rawValue: endingValue.load(ordering: .acquiring)) ?? .running }
     /// True once a write to the host failed (the host closed its end, or its
     /// stdout cannot take more: see `hostWriteError`).
     public var isHostGone: Bool { hostGone.load(ordering: .acquiring) }
@@ -161,42 +183,49 @@ public final class OutputPath: Sendable {
                 let got = try valueOrErrno {
                     system_read(terminal.master.rawValue, buffer.baseAddress! + count, buffer.count - count)
                 }
-                if got == 0 { return (count, true) }
+                if got == 0 { record(.endOfFile); return (count, true) }
                 count += got
             } catch .wouldBlock {
                 if count > 0 { return (count, false) }
-                if !waitForOutput() { return (count, true) }
+                if !waitForOutput() { return (count, true) }  // `ending` set there
             } catch {
-                return (count, true)  // EIO: every slave descriptor is closed
+                record(error == .ioError ? .hangUp : .readFailed)  // EIO: every slave descriptor is closed
+                return (count, true)
             }
         }
         return (count, false)
     }
 
-    /// Waits until the pty is readable; false when output should be considered ended.
+    /// Waits until the pty is readable; false when output should be
+    /// considered ended (and `ending` says why).
     private func waitForOutput() -> Bool {
         var entries = (pollfd(terminal.master, .readable), pollfd(wakeup.readEnd, .readable))
         return withUnsafeMutableBytes(of: &entries) { raw in
             let list = raw.bindMemory(to: pollfd.self)
             while true {
-                if stopping.load(ordering: .acquiring) { return false }
+                if stopping.load(ordering: .acquiring) { record(.stopped); return false }
                 let exitedAt = childExitedAt.load(ordering: .acquiring)
                 var timeout: Int32 = -1
                 if exitedAt != 0 {
                     let now = monotonicMilliseconds()
                     let limit = exitedAt + tuning.drainLimitMilliseconds
-                    if now >= limit { quietEnd.store(true, ordering: .releasing); return false }
+                    if now >= limit { quietEnd.store(true, ordering: .releasing); record(.drainLimit); return false }
                     timeout = Int32(min(tuning.idleMilliseconds, limit - now))
                 }
-                guard let ready = try? Poller.wait(list, timeoutMilliseconds: timeout) else { return false }
+                guard let ready = try? Poller.wait(list, timeoutMilliseconds: timeout) else { record(.pollFailed); return false }
                 if ready == 0 {  // quiet since the child exited
                     quietEnd.store(true, ordering: .releasing)
+                    record(.quietAfterExit)
                     return false
                 }
                 if list[1].reported(.readable) { wakeup.drain() }
                 if list[0].revents != 0 { return true }
             }
         }
+    }
+
+    private func record(_ why: Ending) {
+        endingValue.store(why.rawValue, ordering: .releasing)
     }
 
     // MARK: Writing

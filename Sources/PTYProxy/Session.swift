@@ -64,6 +64,7 @@ public final class Session: Sendable {
     private let configuration: SessionConfiguration
     public let counters = RelayCounters()
     private let hostInputErrno = Atomic<Int32>(0)
+    private let outputEndingValue = Atomic<Int32>(OutputPath.Ending.running.rawValue)
 
     public init(_ configuration: SessionConfiguration) {
         self.configuration = configuration
@@ -169,6 +170,7 @@ public final class Session: Sendable {
         let status = supervisor.run(signals: signals, relayEvents: relayEvents,
                                     hostOutput: configuration.hostOutput)
         let writeError = output.hostWriteError
+        outputEndingValue.store(output.ending.rawValue, ordering: .releasing)
         if let readError = input.hostReadError { hostInputErrno.store(readError.rawValue, ordering: .releasing) }
 
         // Cleanup, in reverse order of start.
@@ -200,6 +202,11 @@ public final class Session: Sendable {
             throw SessionError("cannot write to stdout: \(writeError) (\(errnoName(writeError))); the session was hung up")
         }
         return status
+    }
+
+    /// Why reading the pty stopped, once `run()` has returned.
+    public var outputEnding: OutputPath.Ending {
+        OutputPath.Ending(rawValue: outputEndingValue.load(ordering: .acquiring)) ?? .running
     }
 
     /// Why reading stdin failed during `run()` (other than EIO), if it did:

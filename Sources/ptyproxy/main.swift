@@ -85,6 +85,11 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
         if let readError = session.hostInputError {
             printError("ptyproxy: cannot read stdin: \(readError); it was taken as the end of input")
         }
+        if getenv("PTYPROXY_TRACE") != nil {
+            // A diagnostic, asked for: how the session ended, on stderr.
+            printError("ptyproxy: trace: session '\(options.id)': \(session.counters.bytesOut) bytes out; "
+                       + "output ended by \(session.outputEnding); the child \(status)")
+        }
         exit(status.shellCode)
     } catch {
         fail(error.message, code: error.exitCode)

@@ -10,7 +10,9 @@ import Testing
         var failures: [String] = []
         for run in 0..<300 {
             let started = now()
-            let proxy = HostedProcess(proxy: ["new", uniqueID("tail"), "80", "24", "--", "seq", "1", "150000"])
+            // PTYPROXY_TRACE: a failed run's stderr says how the proxy's output ended.
+            let proxy = HostedProcess(proxy: ["new", uniqueID("tail"), "80", "24", "--", "seq", "1", "150000"],
+                                      environment: TestEnvironment.variables(["PTYPROXY_TRACE=1"]))
             let status = proxy.finish()
             if status != .exited(0) || proxy.output != expected {  // never dump 1 MiB into the log
                 failures.append("run \(run): \(String(describing: status)) after \(now() - started) ms, "
@@ -19,6 +21,21 @@ import Testing
             }
         }
         #expect(failures.isEmpty, "\(failures.count) runs lost output: \(failures.prefix(5))")
+    }
+
+    /// PTYPROXY_TRACE: one line on stderr saying how the session ended.
+    @Test(arguments: [
+        ("seq 3", "9 bytes out; output ended by EIO"),
+        ("set -m; sleep 30 & echo x", "3 bytes out; output ended by the pty staying quiet after the child exited"),
+    ])
+    func traceSaysHowTheOutputEnded(script: String, expected: String) {
+        let id = uniqueID("trace")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c", script],
+                                  environment: TestEnvironment.variables(["PTYPROXY_TRACE=1"]))
+        #expect(proxy.finish() == .exited(0))
+        #expect(proxy.errorLines.count == 1, "stderr: \(proxy.errorText)")
+        #expect(proxy.errorText.hasPrefix("ptyproxy: trace: session '\(id)': \(expected)"), "stderr: \(proxy.errorText)")
+        #expect(proxy.errorText.hasSuffix("; the child exited with 0\n"), "stderr: \(proxy.errorText)")
     }
 
     @Test(arguments: [0, 1, 42])
