@@ -71,6 +71,12 @@ public final class Session: Sendable {
     }
 
     /// Runs the session to the end and returns the child's exit status.
+    ///
+    /// When the hang-up's grace period runs out before the output is done (a
+    /// host that stopped reading, or a process that outlived the child and
+    /// keeps writing), it returns with the output threads still running and
+    /// the pty's master still open: made for a caller that exits next, as
+    /// `ptyproxy` does.
     public func run() throws(SessionError) -> ExitStatus {
         // The host's descriptors as handed over (the tool checks them earlier
         // too, before a closed one is papered over with /dev/null).
@@ -96,7 +102,12 @@ public final class Session: Sendable {
         } catch {
             throw SessionError("cannot open a pseudo-terminal: \(error)")
         }
-        defer { terminal.close() }
+        // Output threads that cannot be joined (below) still use the
+        // master and the relay's wake-up pipe: those are then left open for
+        // the process's exit to close, never closed under a running thread
+        // (a read on a closed, or reused, descriptor number).
+        var outputThreadsStillRunning = false
+        defer { if !outputThreadsStillRunning { terminal.close() } }
 
         // The working directory is checked before the session is published
         // (no client may reach a session that never starts), and here rather
@@ -156,7 +167,7 @@ public final class Session: Sendable {
             _ = child.wait()
             throw SessionError("cannot set up the relay: \(error)")
         }
-        defer { relayEvents.close() }
+        defer { if !outputThreadsStillRunning { relayEvents.close() } }
 
         let outputThreads = output.start()
         let inputThread = input.start()
@@ -184,10 +195,15 @@ public final class Session: Sendable {
             for thread in outputThreads { thread.join() }
             output.close()
         } else {
-            // A host that stopped reading keeps the writer inside write(2);
-            // it cannot be interrupted, and the process is about to exit.
+            // The session gave up on the output (the hang-up's grace period
+            // ran out): a host that stopped reading keeps a thread inside
+            // write(2), which cannot be interrupted, and the reader may be
+            // in the middle of a flood from a process that outlived the
+            // child. The threads are left to the process's exit, with
+            // everything they use (see `outputThreadsStillRunning`).
             output.stop()
             for thread in outputThreads { thread.detach() }
+            outputThreadsStillRunning = true
         }
         #if os(Linux)
         if output.endedWithTerminalHeld {

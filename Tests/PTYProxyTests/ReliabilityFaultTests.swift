@@ -183,6 +183,35 @@ extension ReliabilityTests {
         if !jobEnded { kill(daemon, SIGKILL) }
     }
 
+    /// The host goes away while a job that left the child's session floods
+    /// the terminal: the child is hung up, and when the grace period runs out
+    /// the proxy exits with its status while its reader is still reading.
+    /// Before: the master was closed under the running reader, whose next
+    /// read failed with EBADF, a precondition: the proxy crashed, its
+    /// backtrace on stderr (seen under ThreadSanitizer in CI; in a debug
+    /// build here, in the first of the five runs).
+    @Test func givingUpOnOutputLeavesTheReaderNothingClosed() {
+        for run in 0..<5 {
+            let proxy = HostedProcess(proxy: ["new", "--hangup-grace", "0.3", uniqueID("giveup"), "80", "24", "sh", "-c",
+                                              "(trap '' HUP; exec setsid yes tick) & echo JOB=$!; exec sleep 100"])
+            #expect(proxy.read { String(decoding: $0, as: UTF8.self).contains(/JOB=[0-9]+\r\n(.|\r|\n)*tick\r\n/) })
+            let job = number(after: "JOB=", in: proxy.outputText).map { pid_t($0) }
+            proxy.closeOutput()  // the host goes away: hang-up, then 0.3 s of grace
+            let status = proxy.finish(timeoutMilliseconds: 10_000)
+            #expect(status == .exited(128 + SIGHUP), "run \(run): \(String(describing: status)); stderr: \(proxy.errorText.prefix(300))")
+            #expect(proxy.errors.isEmpty, "run \(run): stderr: \(proxy.errorText.prefix(300))")
+            // The master closed with the proxy: the job's writes fail and `yes` ends.
+            if let job {
+                let ended = eventually { processIsGone(job) }
+                #expect(ended, "run \(run): the job \(job) outlived the terminal")
+                if !ended { kill(job, SIGKILL) }
+            } else {
+                Issue.record("run \(run): no JOB line")
+            }
+            if status != .exited(128 + SIGHUP) || !proxy.errors.isEmpty { break }
+        }
+    }
+
     /// A child that puts the terminal in raw mode and exits at once.
     @Test func childSettingRawModeAndExiting() {
         for _ in 0..<20 {
