@@ -138,8 +138,11 @@ public final class OutputPath: Sendable {
         handoff.cancel()
     }
 
-    /// Frees the buffers; only after the threads have been joined.
-    func close() {
+    /// The buffers and the wake-up pipe go with the object, which each
+    /// running thread keeps alive: threads that had to be left running when
+    /// the session gave up on its output (`Session`) never see them freed,
+    /// and nothing is left unfreed once they end.
+    deinit {
         storage.deallocate()
         wakeup.close()
     }

@@ -193,7 +193,6 @@ public final class Session: Sendable {
         input.close()
         if output.isComplete {
             for thread in outputThreads { thread.join() }
-            output.close()
         } else {
             // The session gave up on the output (the hang-up's grace period
             // ran out): a host that stopped reading keeps a thread inside

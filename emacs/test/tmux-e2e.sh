@@ -140,7 +140,14 @@ session_size() {
 }
 session_size_is() { [ "$(session_size)" = "$1" ]; }
 
+# Emacs may make that one-column adjustment just after the first `stty
+# size` ran (seen once in CI: stty 100 columns, then status 99): sample
+# again, at most five times, until the pty and ptyproxy agree.
 seen=$(stty_size 1)
+for again in 2 3 4 5; do
+    [ "$(session_size)" = "$seen" ] && break
+    seen=$(stty_size "1r$again")
+done
 case $seen in
     "$((rows - 3)) $cols" | "$((rows - 3)) $((cols - 1))") ;;
     *) fail "initial stty size: '$seen', expected $((rows - 3)) rows, $cols or $((cols - 1)) columns" ;;

@@ -600,11 +600,22 @@ def control_floor_relay_without_job_leaves_grandchild(s):
 def hundred_sessions_leave_nothing(s):
     before = set(s.prefix.processes())
     started = time.monotonic()
+    # Wine's CreatePseudoConsole now and then fails to start its conhost
+    # ("Invalid function", HRESULT 0x80070001: once in 100 sessions in one
+    # CI run, never on the same session twice). Such a session is started
+    # once more; a second failure, or more than 3 such sessions, fail.
+    wine_refusals = 0
     for n in range(100):
-        p = s.session(s.new_id("churn"), "%s 1 %d" % (helper("lines"), n % 7))
-        code = p.wait(30)
+        for attempt in range(2):
+            p = s.session(s.new_id("churn"), "%s 1 %d" % (helper("lines"), n % 7))
+            code = p.wait(30)
+            refused = code == 125 and "cannot create a pseudo console" in p.stderr_text()
+            s.cleanup()
+            if not refused or attempt == 1:
+                break
+            wine_refusals += 1
         check(code == n % 7, "session %d: exit %d, expected %d (stderr %r)" % (n, code, n % 7, p.stderr_text()))
-        s.cleanup()
+    check(wine_refusals <= 3, "Wine refused %d pseudo consoles in 100 sessions" % wine_refusals)
     per_session = (time.monotonic() - started) / 100
     try:
         s.prefix.wait_for(lambda: not s.prefix.leftovers(before), 15, "the sessions' processes to end")
@@ -612,7 +623,7 @@ def hundred_sessions_leave_nothing(s):
         raise Failure("processes left behind: %r" % s.prefix.leftovers(before))
     code, out, err, _ = s.cli(["list"])
     check(code == 0 and b"churn-" not in out, "list still names ended sessions: %d %r" % (code, out))
-    print("   (%.2f s per session)" % per_session)
+    print("   (%.2f s per session; %d pseudo console(s) refused by Wine and started again)" % (per_session, wine_refusals))
 
 
 def settle(prefix):
