@@ -71,7 +71,6 @@ public final class OutputPath: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let complete = Atomic<Bool>(false)
     private let hostGone = Atomic<Bool>(false)
-    private let quietEnd = Atomic<Bool>(false)
     /// The errno of a failed write to the host other than EPIPE/ECONNRESET, 0 if none.
     private let hostWriteErrno = Atomic<Int32>(0)
     private let endingValue = Atomic<Int32>(Ending.running.rawValue)
@@ -97,7 +96,7 @@ public final class OutputPath: Sendable {
     public var isComplete: Bool { complete.load(ordering: .acquiring) }
     /// True when output ended because the pty went quiet after the child
     /// exited, not by EIO: some other process of the session still holds it.
-    public var endedWithTerminalHeld: Bool { quietEnd.load(ordering: .acquiring) }
+    public var endedWithTerminalHeld: Bool { ending == .quietAfterExit || ending == .drainLimit }
     /// Why reading the pty stopped (`.running` while it goes on).
     public var ending: Ending { Ending(rawValue: endingValue.load(ordering: .acquiring)) ?? .running }
     /// True once a write to the host failed (the host closed its end, or its
@@ -212,12 +211,11 @@ public final class OutputPath: Sendable {
                 if exitedAt != 0 {
                     let now = monotonicMilliseconds()
                     let limit = exitedAt + tuning.drainLimitMilliseconds
-                    if now >= limit { quietEnd.store(true, ordering: .releasing); record(.drainLimit); return false }
+                    if now >= limit { record(.drainLimit); return false }
                     timeout = Int32(min(tuning.idleMilliseconds, limit - now))
                 }
                 guard let ready = try? Poller.wait(list, timeoutMilliseconds: timeout) else { record(.pollFailed); return false }
                 if ready == 0 {  // quiet since the child exited
-                    quietEnd.store(true, ordering: .releasing)
                     record(.quietAfterExit)
                     return false
                 }
