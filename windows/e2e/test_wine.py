@@ -626,6 +626,100 @@ def hundred_sessions_leave_nothing(s):
     print("   (%.2f s per session; %d pseudo console(s) refused by Wine and started again)" % (per_session, wine_refusals))
 
 
+# --- by the book: what real Windows expects (issue 21) ------------------------
+# Each test here fails with the program of be44be4. Run them alone with
+# `-k book_`.
+
+@test
+def book_env_last_given_wins_once(s):
+    """--env A=1 --env A=2: the child has A=2, once (an unsorted block with
+    both made Windows see A=1); names compare without case."""
+    p = s.session(s.new_id("envdup"), "%s cmd.exe /c set PPBOOK_" % helper("conhelper"),
+                  options=["--env", "PPBOOK_DUP=1", "--env", "PPBOOK_DUP=2", "--env", "ppbook_case=lower",
+                           "--env", "PPBOOK_CASE=upper"])
+    code = p.wait(30)
+    found = re.findall(r"(?im)^(ppbook_\w*)=(.*?)\s*$", strip_vt(p.text()).decode("utf-8", "replace"))
+    check(code == 0, "exit %d (stderr %r)" % (code, p.stderr_text()))
+    check(found == [("PPBOOK_CASE", "upper"), ("PPBOOK_DUP", "2")],
+          "set PPBOOK_ in the child shows %r, expected PPBOOK_CASE=upper and PPBOOK_DUP=2 once each" % found)
+
+
+def book_batch_file(s):
+    """A batch file that makes a directory named after its first argument,
+    in a fresh directory: (the directory, the batch file's Windows path)."""
+    work = os.path.join(s.prefix.root, s.new_id("batdir"))
+    os.makedirs(work)
+    with open(os.path.join(work, "mk.bat"), "w") as f:
+        f.write('@mkdir "ran-%~1"\r\n')
+    return work, winpath(os.path.join(work, "mk.bat")).strip('"')
+
+
+@test
+def book_batch_file_arguments_inject_nothing(s):
+    """BatBadBut (CVE-2024-24576): cmd.exe parses a batch file's command line
+    again: an argument without blanks is not quoted, so "a&echo.>pwned" would
+    run echo, and "a>pwned" redirect (both make the file pwned; Wine's cmd.exe
+    does this as Windows' does) and "%COMSPEC%" expand. The several-arguments
+    form refuses such an argument (125, one line) and runs nothing; plain
+    arguments still run."""
+    for payload in ("a&echo.>pwned", "a|echo.>pwned", "a>pwned", "%COMSPEC%", "a^&b", "(a)"):
+        work, bat = book_batch_file(s)
+        p = s.proxy(["new", "--cwd", winpath(work).strip('"'), s.new_id("bat"), "80", "24", bat, payload])
+        code = p.wait(30)
+        made = sorted(os.listdir(work))
+        check(made == ["mk.bat"], "%r: the batch file ran, and made %r" % (payload, made))
+        check(code == 125, "%r: exit %d, expected 125 (stderr %r)" % (payload, code, p.stderr_text()))
+        one_error_line(p.stderr_text(), payload)
+        check("batch file" in p.stderr_text() and "one string" in p.stderr_text(),
+              "%r: the refusal does not say why or what to do: %r" % (payload, p.stderr_text()))
+    work, bat = book_batch_file(s)
+    p = s.proxy(["new", "--cwd", winpath(work).strip('"'), s.new_id("bat"), "80", "24", bat, "plain-1.0"])
+    code = p.wait(30)
+    check(code == 0, "plain argument: exit %d (stderr %r)" % (code, p.stderr_text()))
+    check(sorted(os.listdir(work)) == ["mk.bat", "ran-plain-1.0"], "plain argument: made %r" % os.listdir(work))
+
+
+def book_exit_code_seen_by_windows(s, command):
+    """Runs `new` under exitcode.exe: the 32-bit code a Windows parent sees."""
+    code, out, err, _ = s.tool("exitcode", [winpath(EXE), "new", s.new_id("exit"), "80", "24", command], timeout=60)
+    found = re.search(rb"exit-code (\d+)", out)
+    check(code == 0 and found, "exitcode.exe: exit %d, stdout ends %r, stderr %r" % (code, out[-200:], err))
+    return int(found.group(1))
+
+
+@test
+def book_exit_259_is_reported_as_3(s):
+    """259 is STILL_ACTIVE, which a Windows parent (Emacs's sys_wait) cannot
+    tell from "running": reported as 3, its low byte. Other codes above 255
+    pass unchanged."""
+    got = book_exit_code_seen_by_windows(s, "%s cmd.exe /c exit 259" % helper("conhelper"))
+    check(got == 3, "a child's exit 259 reached the Windows parent as %d, expected 3" % got)
+    got = book_exit_code_seen_by_windows(s, "%s cmd.exe /c exit 260" % helper("conhelper"))
+    check(got == 260, "a child's exit 260 reached the Windows parent as %d, expected 260" % got)
+
+
+@test
+def book_breakaway_outlives_session_the_rest_dies(s):
+    """A process started with CREATE_BREAKAWAY_FROM_JOB leaves the job and
+    outlives the session; a detached one that did not ask dies with it."""
+    sid = s.new_id("away")
+    away, stay = "away-" + sid, "stay-" + sid
+    p = s.session(sid, "%s cmd.exe /k %s %s 120 %s & %s %s 120 %s" % (
+        helper("conhelper"), helper("breakaway"), helper("sleeper"), away, helper("detach"), helper("sleeper"), stay))
+    p.wait_text(re.compile(rb"breakaway (ok|error \d+)"), 30)
+    check(b"breakaway ok" in p.text(), "CREATE_BREAKAWAY_FROM_JOB refused: %r" % p.text()[-200:])
+    s.alive("sleeper.exe", stay, 30, "the detached grandchild that stays in the job")
+    s.alive("sleeper.exe", away, 30, "the grandchild that broke away")
+    p.send(b"exit 0\r")
+    check(p.wait(30) == 0, "the session did not exit 0 (stderr %r)" % p.stderr_text())
+    s.gone("sleeper.exe", stay, 15, "the grandchild in the job to die with the session")
+    try:
+        check(s.prefix.find("sleeper.exe", away), "the grandchild that broke away died with the session")
+    finally:
+        for pid in s.prefix.find("sleeper.exe", away):
+            os.kill(pid, 9)
+
+
 def settle(prefix):
     """After a test and its cleanup, every process it started must be gone
     within 10 s (leftovers are a failure of that test)."""
