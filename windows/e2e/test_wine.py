@@ -720,6 +720,62 @@ def book_breakaway_outlives_session_the_rest_dies(s):
             os.kill(pid, 9)
 
 
+
+def book_run_on_tty(s, args, timeout=30):
+    """Runs ptyproxy.exe with a Linux pty as its stdin, stdout and stderr:
+    Wine then gives it a console (GetConsoleMode succeeds) whose code page
+    is the OEM one, 437, as a console window's is on Windows. Returns (exit
+    code, everything written to the terminal)."""
+    import pty
+    import select as select_module
+    from winehost import WINE64
+    master, slave = pty.openpty()
+    env = dict(s.prefix.env, LANG="C.UTF-8", LC_ALL="C.UTF-8")
+    proc = subprocess.Popen([WINE64, EXE] + args, stdin=slave, stdout=slave, stderr=slave, env=env,
+                            cwd=s.prefix.root, start_new_session=True)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select_module.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:            # EIO: every writer has gone
+                    break
+                if not data:
+                    break
+                out += data
+            elif proc.poll() is not None:
+                break
+        try:
+            code = proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise Failure("ptyproxy.exe on a terminal did not end within %d s: %r" % (timeout, out[-300:]))
+    finally:
+        os.close(master)
+    # The console wraps long lines at 80 columns: join them again.
+    return code, strip_vt(out).replace(b"\r", b"").replace(b"\n", b"")
+
+
+@test
+def book_console_lines_are_utf16(s):
+    """Run by hand in a console: error lines and status output reach it
+    through WriteConsoleW, so non-ASCII text shows as itself, not as UTF-8
+    bytes read in the console's OEM code page ("é" as "├⌐")."""
+    code, out = book_run_on_tty(s, ["new", "--cwd", "C:\\no-such-dir-\u00e9t\u00e9", s.new_id("tty"), "80", "24",
+                                    "cmd.exe"])
+    check(code == 125, "new with a missing --cwd on a terminal: exit %d, output %r" % (code, out))
+    check("no-such-dir-\u00e9t\u00e9".encode() in out, "the error line on a console is garbled: %r" % out)
+    sid = s.new_id("ttystatus")
+    interactive(s, sid, "marker-\u00e9t\u00e9-" + sid)
+    code, out = book_run_on_tty(s, ["status", sid])   # one long line, which the console wraps
+    check(code == 0, "status on a terminal: exit %d, output %r" % (code, out))
+    check(("marker-\u00e9t\u00e9-" + sid).encode() in out, "status on a console is garbled: %r" % out)
+
+
 def settle(prefix):
     """After a test and its cleanup, every process it started must be gone
     within 10 s (leftovers are a failure of that test)."""
