@@ -644,6 +644,50 @@ def book_env_last_given_wins_once(s):
           "set PPBOOK_ in the child shows %r, expected PPBOOK_CASE=upper and PPBOOK_DUP=2 once each" % found)
 
 
+def book_upper(unit):
+    """The upper case of one UTF-16 unit, for ASCII and Latin-1 (the names
+    of a Wine prefix's environment are ASCII)."""
+    if 0x61 <= unit <= 0x7A or (0xE0 <= unit <= 0xFE and unit != 0xF7):
+        return unit - 32
+    return unit
+
+
+# Names Wine itself appends to every new process's block, after the block
+# the parent gave (Windows adds nothing).
+BOOK_WINE_APPENDS = re.compile(r"^(WINE(DATADIR|HOMEDIR|CONFIGDIR|DLLDIR\d+|LOADER|USERNAME|USERLOCALE)"
+                               r"|SystemDrive|SystemRoot)$")
+
+
+@test
+def book_env_block_sorted_each_name_once(s):
+    """The child's environment block, in its own order, is sorted as
+    Windows sorts (ordinal over upper case) with each name once, although
+    the proxy adds PTYPROXY_ID, TERM and --env names after its inherited ones."""
+    p = s.session(s.new_id("envsort"), "%s %s" % (helper("conhelper"), helper("envdump")),
+                  options=["--term", "xterm-book", "--env", "AAA_BOOK=1", "--env", "zzz_book=2", "--env", "Path=C:\\x",
+                           "--env", "aaa_book=3"])
+    code = p.wait(30)
+    # Long entries wrap at the screen's edge: join the lines again.
+    text = strip_vt(p.text()).decode("utf-8", "replace").replace("\r", "").replace("\n", "")
+    entries = [re.sub(r"\\u([0-9a-f]{4})", lambda m: chr(int(m.group(1), 16)), e)
+               for e in re.findall(r"<([^<>]*)>", text)]
+    found = re.search(r"env-end (\d+)", text)
+    check(code == 0 and found and int(found.group(1)) == len(entries) > 3,
+          "envdump: exit %d, %d entries, output ends %r" % (code, len(entries), text[-300:]))
+    names = []
+    for entry in entries:
+        units = [ord(c) for c in entry]      # one character per UTF-16 unit (envdump escapes units)
+        end = units.index(0x3D, 1) if 0x3D in units[1:] else len(units)
+        if not BOOK_WINE_APPENDS.match("".join(map(chr, units[:end]))):
+            names.append(([book_upper(u) for u in units[:end]], "".join(map(chr, units))))
+    for (a, shown_a), (b, shown_b) in zip(names, names[1:]):
+        check(a < b, "the child's block is not sorted, or names one twice: %r before %r" % (shown_a, shown_b))
+    values = dict((n[1].split("=", 1)[0].upper(), n[1]) for n in names)
+    check(values.get("AAA_BOOK") == "aaa_book=3" and values.get("ZZZ_BOOK") == "zzz_book=2"
+          and values.get("TERM") == "TERM=xterm-book" and values.get("PATH") == "Path=C:\\x",
+          "the child's variables: %r" % {k: values.get(k) for k in ("AAA_BOOK", "ZZZ_BOOK", "TERM", "PATH")})
+
+
 def book_batch_file(s):
     """A batch file that makes a directory named after its first argument,
     in a fresh directory: (the directory, the batch file's Windows path)."""
