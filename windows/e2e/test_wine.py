@@ -627,8 +627,8 @@ def hundred_sessions_leave_nothing(s):
 
 
 # --- by the book: what real Windows expects (issue 21) ------------------------
-# Each test here fails with the program of be44be4. Run them alone with
-# `-k book_`.
+# Rules of real Windows that Wine does not enforce by itself, checked where
+# Wine can show them. Run them alone with `-k book_`.
 
 @test
 def book_env_last_given_wins_once(s):
