@@ -51,6 +51,7 @@ typedef struct {
     uint64_t bytes_in, bytes_out;
     uint64_t uptime_ms;
     const char *command_json;       // a JSON array, already formatted
+    const char *conpty_json;        // a JSON string ("system" or a DLL's path); NULL: no "conpty" key
 } pp_status;
 
 /// Writes `ok {"id":...}` (no newline). Returns the length, or (size_t)-1 if it does not fit.
