@@ -207,14 +207,16 @@ def bad_conpty_option_is_125_and_leaves_nothing(s):
     missing = winpath(os.path.join(program, "nothing-here.dll")).strip('"')
     cases = (("conpty.dll", "full path"),                       # relative: never searched for
              (winpath(os.path.join(broken, "conpty.dll")).strip('"'), "lacks ResizePseudoConsole"),
-             (missing, "cannot be loaded"))
+             (missing, "cannot be loaded"),
+             (missing[:-4] + "\x1b[2J.dll", "cannot be loaded"))        # shown without its ESC
     for value, reason in cases:
         sid = s.new_id("badopt")
         code, out, err, _ = s.cli(program, ["new", "--conpty", value, sid, "80", "24", "%s cmd.exe /c echo ran" % helper("conhelper")])
         lines = stderr_lines(err.decode("utf-8", "replace"))
         check(code == 125, "--conpty %s: exit %d, expected 125 (stderr %r)" % (value, code, err))
-        check(len(lines) == 1 and lines[0].startswith("ptyproxy: ") and reason in lines[0],
-              "--conpty %s: expected one line saying %r, got %r" % (value, reason, lines))
+        check(len(lines) == 1 and lines[0].startswith("ptyproxy: ") and reason in lines[0]
+              and not re.search(r"[\x00-\x1f\x7f]", lines[0]),
+              "--conpty %r: expected one printable line saying %r, got %r" % (value, reason, lines))
         check(b"ran" not in out, "--conpty %s: the command ran: %r" % (value, out))
         code, _, _, _ = s.cli(program, ["status", sid])
         check(code == 4, "--conpty %s: a session is left (status exit %d)" % (value, code))

@@ -34,6 +34,14 @@ static int is_full_path(const wchar_t *path) {
     return (path[0] == L'\\' || path[0] == L'/') && (path[1] == L'\\' || path[1] == L'/');
 }
 
+/// The path for a one-line message: control characters as '?'.
+static const wchar_t *printable(const wchar_t *path, wchar_t out[MAX_PATH]) {
+    size_t i = 0;
+    for (; path[i] && i < MAX_PATH - 1; i++) out[i] = path[i] < 0x20 || path[i] == 0x7f ? L'?' : path[i];
+    out[i] = 0;
+    return out;
+}
+
 /// Loads `path` and takes the three functions from it. Returns 0, or fills
 /// `why` with the reason it cannot be used.
 static int try_dll(const wchar_t *path, wchar_t why[PP_ERROR_TEXT_CAPACITY + 64]) {
@@ -67,7 +75,7 @@ static int try_dll(const wchar_t *path, wchar_t why[PP_ERROR_TEXT_CAPACITY + 64]
 }
 
 int pp_conpty_load(const wchar_t *explicit_path) {
-    wchar_t why[PP_ERROR_TEXT_CAPACITY + 64];
+    wchar_t why[PP_ERROR_TEXT_CAPACITY + 64], shown[MAX_PATH];
     if (explicit_path) {
         if (!is_full_path(explicit_path) || wcslen(explicit_path) >= MAX_PATH) {
             pp_print_error(L"--conpty needs the full path of a DLL (such as C:\\tools\\conpty.dll), "
@@ -75,7 +83,7 @@ int pp_conpty_load(const wchar_t *explicit_path) {
             return 125;
         }
         if (try_dll(explicit_path, why) != 0) {
-            pp_print_error(L"--conpty %ls %ls", explicit_path, why);
+            pp_print_error(L"--conpty %ls %ls", printable(explicit_path, shown), why);
             return 125;
         }
         return 0;
@@ -90,7 +98,7 @@ int pp_conpty_load(const wchar_t *explicit_path) {
     wcscpy(slash + 1, L"conpty.dll");
     if (GetFileAttributesW(path) == INVALID_FILE_ATTRIBUTES) return 0;  // not there: the usual case
     if (try_dll(path, why) != 0)
-        pp_print_error(L"warning: %ls %ls; using the system's ConPTY", path, why);
+        pp_print_error(L"warning: %ls %ls; using the system's ConPTY", printable(path, shown), why);
     return 0;
 }
 
