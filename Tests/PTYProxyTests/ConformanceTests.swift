@@ -417,17 +417,40 @@ enum StatusJSON {
 
     // MARK: status.tsv
 
+    /// The status of a live session, from its socket and from the tool
+    /// (`status ID`, and its line of `list`), against status.tsv.
     @Test func statusFields() throws {
         let id = uniqueID("conf-status")
         let extra = ["a \"b\" \\ c", "caf\u{e9}", "tab\there"]
         let session = try #require(Self.startSession(id, arguments: extra))
+        let command = ["/bin/sh", "-c", "echo READY; exec cat"] + extra
         #expect(Self.reply(id, Array("resize 132 43".utf8)) == "ok 132 43")
         let reply = try #require(Self.reply(id, Array("status".utf8)))
         #expect(reply.hasPrefix("ok {"))
-        let fields = try #require(StatusJSON.fields(String(reply.dropFirst(3))), "not a JSON object: \(reply)")
+        Self.checkStatus(String(reply.dropFirst(3)), id: id, command: command)
+
+        let status = runTool(["status", id], environment: Self.runtime.environment)
+        #expect(status.status == .exited(0) && status.errors.isEmpty, "status: \(status.errorText)")
+        #expect(status.outputText.hasSuffix("\n") && status.outputText.filter { $0 == "\n" }.count == 1, "\(status.outputText)")
+        Self.checkStatus(String(status.outputText.dropLast()), id: id, command: command)
+
+        let list = runTool(["list"], environment: Self.runtime.environment)
+        #expect(list.status == .exited(0) && list.errors.isEmpty, "list: \(list.errorText)")
+        let line = list.outputText.split(separator: "\n").first { $0.hasPrefix(id + "\t") }
+        #expect(line != nil, "list names no \(id): \(list.outputText)")
+        if let line { Self.checkStatus(String(line.dropFirst(id.count + 1)), id: id, command: command) }
+
+        kill(session.pid, SIGTERM)
+        #expect(session.finish() != nil)
+    }
+
+    static func checkStatus(_ json: String, id: String, command: [String]) {
+        guard let fields = StatusJSON.fields(json) else {
+            Issue.record("not a JSON object: \(json)")
+            return
+        }
         let table = Conformance.rows("status.tsv").rows
-        #expect(fields.map(\.0) == table.map { $0.text(0) }, "fields of \(reply)")
-        let command = ["/bin/sh", "-c", "echo READY; exec cat"] + extra
+        #expect(fields.map(\.0) == table.map { $0.text(0) }, "fields of \(json)")
         for (row, (name, value)) in zip(table, fields) where row.text(0) == name {
             let type = row.text(1), expected = row.text(2)
             switch (type, value) {
@@ -450,8 +473,6 @@ enum StatusJSON {
                 Issue.record("\(name): \(value) is not of type \(type)")
             }
         }
-        kill(session.pid, SIGTERM)
-        #expect(session.finish() != nil)
     }
 
     // MARK: json-strings.tsv
