@@ -128,6 +128,9 @@ struct CommandLineCase: Sendable, CustomTestStringConvertible {
             if text.hasPrefix("{exit "), text.hasSuffix("}") {
                 return [Array("/bin/sh".utf8), Array("-c".utf8), Array(text.dropFirst().dropLast().utf8)]
             }
+            if text.hasPrefix("{shell "), text.hasSuffix("}") {
+                return [Array("/bin/sh".utf8), Array("-c".utf8), Array(argument.dropFirst(7).dropLast())]
+            }
             switch text {
             case "{not-executable}": return [Array("/dev/null".utf8)]
             case "{missing-dir}": return [Array("/nonexistent/ptyproxy-conformance".utf8)]

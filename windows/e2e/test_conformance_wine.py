@@ -66,6 +66,9 @@ def expand(argument, root):
     found = re.fullmatch(rb"\{exit ([0-9]+)\}", argument)
     if found:
         return [CONHELPER.encode(), b"cmd.exe", b"/c", b"exit " + found.group(1)]
+    found = re.fullmatch(rb"\{shell (.*)\}", argument, re.S)
+    if found:
+        return [CONHELPER.encode(), b"cmd.exe", b"/c", found.group(1)]
     if argument == b"{not-executable}":
         path = os.path.join(root, "not-a-program.exe")
         with open(path, "w") as f:

@@ -210,6 +210,12 @@ static void cli_case(const char *file, row *r) {
             snprintf(last, sizeof last, "exit %d", code);
             const char *words[] = { "conhelper.exe", "cmd.exe", "/c", last };
             for (size_t w = 0; w < 4; w++, argc++) argv[argc] = widen_text(words[w], pool[argc]);
+        } else if (strncmp(text, "{shell ", 7) == 0 && r->fields[i].length > 8 && text[r->fields[i].length - 1] == '}') {
+            // What the Wine runner passes: the script run by cmd.exe.
+            static char script[FIELD_CAPACITY];
+            snprintf(script, sizeof script, "%.*s", (int)(r->fields[i].length - 8), text + 7);
+            const char *words[] = { "conhelper.exe", "cmd.exe", "/c", script };
+            for (size_t w = 0; w < 4; w++, argc++) argv[argc] = widen_text(words[w], pool[argc]);
         } else if (strcmp(text, "{not-executable}") == 0) {
             argv[argc] = widen_text("C:\\conformance\\not-a-program.exe", pool[argc]);
             argc++;
