@@ -188,11 +188,21 @@ struct RawRun {
         posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        // As a host would start it: no signal blocked or ignored, whatever this test process does.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv = arguments.map { bytes in strdup(bytes.map { CChar(bitPattern: $0) } + [0]) } + [nil]
         let envp = environment.map { strdup($0) } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, arguments[0].map { CChar(bitPattern: $0) } + [0], &actions, nil, argv, envp)
+        let spawned = posix_spawn(&pid, arguments[0].map { CChar(bitPattern: $0) } + [0], &actions, &attributes, argv, envp)
         close(inPipe[0]); close(outPipe[1]); close(errPipe[1])
         defer { close(inPipe[1]) }
         guard spawned == 0 else { close(outPipe[0]); close(errPipe[0]); return }
@@ -414,6 +424,27 @@ enum StatusJSON {
                 #expect(own.finish() != nil)
             }
         }
+        kill(session.pid, SIGTERM)
+        #expect(session.finish() != nil)
+    }
+
+    /// "A connection may carry several requests. Every request gets its
+    /// reply, in order and whole": every line that neither signals nor is
+    /// too long (which ends what the connection may ask), written at once;
+    /// then a last line ended by shutting down the write side.
+    @Test func oneConnectionCarriesEveryRequest() throws {
+        let id = uniqueID("conf-many")
+        let session = try #require(Self.startSession(id))
+        let cases = ControlCase.all.filter { !$0.request.hasPrefix("signal ") && !$0.request.contains("too long") }
+        let connection = try #require(ControlConnection(id, directory: Self.runtime.controlDirectory))
+        connection.send(cases.flatMap { $0.line + [10] } + Array("ping".utf8))
+        connection.shutdownWrite()
+        let replies = connection.readLines(cases.count + 1, timeoutMilliseconds: 10_000)
+        #expect(replies.count == cases.count + 1, "\(replies.count) replies to \(cases.count + 1) requests")
+        for (test, reply) in zip(cases, replies) {
+            #expect(test.matches(reply: reply), "\(test.name): reply \(reply), expected \(test.reply)")
+        }
+        #expect(replies.count == cases.count + 1 && replies.last == "ok pong", "the line ended by shutdown")
         kill(session.pid, SIGTERM)
         #expect(session.finish() != nil)
     }
