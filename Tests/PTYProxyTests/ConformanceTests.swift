@@ -121,6 +121,13 @@ struct CommandLineCase: Sendable, CustomTestStringConvertible {
 
     static let all = Conformance.posixRows("cli.tsv").rows.map(CommandLineCase.init)
 
+    /// An executable file without `#!` holding `text`, in the tests' own directory.
+    static func script(_ text: [UInt8]) -> String {
+        let path = ConformanceTests.runtime.runtimeDirectory + "/script-\(text.hashValue & 0xffff_ffff)"
+        FileManager.default.createFile(atPath: path, contents: Data(text + [10]), attributes: [.posixPermissions: 0o755])
+        return path
+    }
+
     /// The arguments with the placeholders replaced by this system's commands.
     var expandedArguments: [[UInt8]] {
         arguments.flatMap { argument -> [[UInt8]] in
@@ -130,6 +137,9 @@ struct CommandLineCase: Sendable, CustomTestStringConvertible {
             }
             if text.hasPrefix("{shell "), text.hasSuffix("}") {
                 return [Array("/bin/sh".utf8), Array("-c".utf8), Array(argument.dropFirst(7).dropLast())]
+            }
+            if text.hasPrefix("{script "), text.hasSuffix("}") {
+                return [Array(Self.script(Array(argument.dropFirst(8).dropLast())).utf8)]
             }
             switch text {
             case "{not-executable}": return [Array("/dev/null".utf8)]
