@@ -6,12 +6,14 @@
 
 Runs every case of cli.tsv for Windows (platform `all` or `windows`): the
 real program with that argv, its exit status and the shape of its stdout
-and stderr; then checks the fields of a live session's status JSON (from
-`status ID`, and from its line of `list`) against status.tsv. The same cases run against the Swift program
-(Tests/PTYProxyTests/ConformanceTests.swift) and against the Windows parsers
-natively (windows/tests/conformance_tests.c). The request parser's cases
-(control.tsv) run natively only: the control client of this suite
-(ctlcli.exe) takes its line from argv, which cannot carry every byte.
+and stderr. Checks the fields of a live session's status JSON (from
+`status ID`, and from its line of `list`) against status.tsv. Sends every
+control.tsv case for Windows to a live session with ctlline.exe and
+compares the reply; Wine's refusal to resize a pseudo console (E_NOTIMPL,
+which INTERFACE.md names) counts as a resize reply, and is counted. The
+same cases run against the Swift program (Tests/PTYProxyTests/
+ConformanceTests.swift) and against the Windows parsers natively
+(windows/tests/conformance_tests.c).
 
 PTYPROXY_EXE names the program (default: windows/build/ptyproxy.exe, rebuilt
 first). Ends with "N passed, N failed" and exits 1 on any failure.
@@ -32,7 +34,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 CASES = os.path.join(REPO, "docs", "conformance")
 EXE = os.path.abspath(os.environ.get("PTYPROXY_EXE", os.path.join(REPO, "windows", "build", "ptyproxy.exe")))
 CONHELPER = winpath(os.path.join(HERE, "build", "conhelper.exe")).strip('"')
+CTLLINE = os.path.join(HERE, "build", "ctlline.exe")
 MAX_SIZE = b"32767"
+WINE_RESIZE_REFUSAL = re.compile(r"error resize failed: .*\(HRESULT 0x80004001\)")
 
 # Wine's own diagnostics on a process's stderr are not the program's output
 # (see test_wine.py, WINE_DIAGNOSTIC).
@@ -177,6 +181,73 @@ def check_status_fields(prefix):
     check_status_json(mine[0][len(sid) + 1:], sid, command, "list")
 
 
+def control_reply(prefix, sid, line):
+    """The session's reply to one request line (bytes), sent by ctlline.exe."""
+    done = subprocess.run([WINE64, CTLLINE, sid, line.hex()], capture_output=True, env=prefix.env,
+                          cwd=prefix.root, timeout=30)
+    if done.returncode != 0:
+        raise Failure("ctlline exit %d, stdout %r, stderr %r" % (done.returncode, done.stdout, done.stderr[-300:]))
+    return done.stdout[:-1].decode("utf-8", "replace")
+
+
+def interactive_session(prefix, sid):
+    """A session running cmd.exe at its prompt (stdin kept open)."""
+    p = WinProcess(prefix, [EXE, "new", sid, "80", "24", CONHELPER, "cmd.exe", "/k", "rem", sid])
+    try:
+        p.wait_text(re.compile(rb">\s*$"), 60)
+    except Failure:
+        p.kill()
+        raise
+    return p
+
+
+def check_control_case(prefix, sid, name, line, request, expected):
+    """Sends one control.tsv line; raises Failure on a wrong reply. Returns
+    True when the reply was Wine's refusal to resize."""
+    if request.startswith("signal ") and expected.startswith("ok"):
+        own = interactive_session(prefix, "%s-%s" % (sid, name))
+        try:
+            got = control_reply(prefix, "%s-%s" % (sid, name), line)
+        finally:
+            own.kill()
+    else:
+        got = control_reply(prefix, sid, line)
+    if got == expected or expected.endswith("*") and got.startswith(expected[:-1]):
+        return False
+    # INTERFACE.md: under Wine, ResizePseudoConsole fails with E_NOTIMPL.
+    if request.startswith("resize ") and WINE_RESIZE_REFUSAL.fullmatch(got):
+        return True
+    raise Failure("reply %r, expected %r" % (got, expected))
+
+
+def check_control_cases(prefix, only):
+    """Every control.tsv case for Windows, sent to a live session: (passed,
+    failed, resize requests that Wine refused). A request that signals gets a
+    session of its own (^C ends conhost under Wine, TERM and KILL end the
+    job). A reply that ends the connection races the disconnect after it, so
+    such cases are sent 10 times."""
+    passed = failed = wine_refusals = 0
+    sid = "conformance-ctl-%d" % os.getpid()
+    main_session = interactive_session(prefix, sid)
+    try:
+        for _, fields in rows("control.tsv"):
+            name, platform, line = fields[0].decode(), fields[1], fields[2]
+            request, expected = (f.decode("utf-8").replace("{max-size}", MAX_SIZE.decode()) for f in fields[3:5])
+            if platform not in (b"all", b"windows") or (only and only not in name):
+                continue
+            repeats = 10 if expected.startswith("error line too long") else 1
+            try:
+                for _ in range(repeats):
+                    wine_refusals += check_control_case(prefix, sid, name, line, request, expected)
+                passed += 1
+            except (Failure, OSError, ValueError, subprocess.SubprocessError) as error:
+                failed += 1
+                print("FAIL control.tsv %s: %s" % (name, error), flush=True)
+    finally:
+        main_session.kill()
+    return passed, failed, wine_refusals
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-k", dest="only", help="run the cases whose name holds this")
@@ -202,7 +273,7 @@ def main():
 
     exit_on_sigterm()
     prefix = WinePrefix()
-    passed = failed = 0
+    passed = failed = wine_refusals = 0
     started = time.monotonic()
     try:
         prefix.start()
@@ -221,6 +292,9 @@ def main():
             except (Failure, OSError, ValueError, subprocess.SubprocessError) as error:
                 failed += 1
                 print("FAIL status fields: %s" % error, flush=True)
+        control_passed, control_failed, wine_refusals = check_control_cases(prefix, args.only)
+        passed += control_passed
+        failed += control_failed
         try:
             prefix.wait_for(lambda: not prefix.leftovers(before), 15, "the cases' processes to end")
         except Failure:
@@ -233,6 +307,8 @@ def main():
         prefix.stop()
     print("conformance under Wine: %d cli.tsv cases for Windows, %d for POSIX only (not run here); %.0f s"
           % (len(ours), posix_only, time.monotonic() - started))
+    if wine_refusals:
+        print("note: Wine refused %d resize requests (E_NOTIMPL), as INTERFACE.md says it does" % wine_refusals)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 
