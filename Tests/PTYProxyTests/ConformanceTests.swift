@@ -128,10 +128,14 @@ struct CommandLineCase: Sendable, CustomTestStringConvertible {
         return path
     }
 
-    /// The arguments with the placeholders replaced by this system's commands.
-    var expandedArguments: [[UInt8]] {
+    var needsLiveSession: Bool { arguments.contains(Array("{live}".utf8)) }
+
+    /// The arguments with the placeholders replaced by this system's
+    /// commands, and `{live}` by `liveID`.
+    func expandedArguments(liveID: String = "") -> [[UInt8]] {
         arguments.flatMap { argument -> [[UInt8]] in
             let text = String(decoding: argument, as: UTF8.self)
+            if text == "{live}" { return [Array(liveID.utf8)] }
             if text.hasPrefix("{exit "), text.hasSuffix("}") {
                 return [Array("/bin/sh".utf8), Array("-c".utf8), Array(text.dropFirst().dropLast().utf8)]
             }
@@ -337,7 +341,7 @@ enum StatusJSON {
     // MARK: cli.tsv
 
     @Test(arguments: CommandLineCase.all) func commandLineParser(_ test: CommandLineCase) {
-        let parsed = Invocation.parse(test.expandedArguments.map { ByteString($0) })
+        let parsed = Invocation.parse(test.expandedArguments(liveID: "conformance-live").map { ByteString($0) })
         switch (test.parser, parsed) {
         case ("refuse", .failure): break
         case ("help", .success(.help)), ("version", .success(.version)): break
@@ -357,8 +361,17 @@ enum StatusJSON {
         }
     }
 
-    @Test(arguments: CommandLineCase.all) func commandLine(_ test: CommandLineCase) {
-        let run = RawRun([Array(ProxyBinary.path.utf8)] + test.expandedArguments, environment: Self.runtime.environment)
+    @Test(arguments: CommandLineCase.all) func commandLine(_ test: CommandLineCase) throws {
+        let liveID = uniqueID("conf-live")
+        let live = test.needsLiveSession ? try #require(Self.startSession(liveID)) : nil
+        defer {
+            if let live {
+                kill(live.pid, SIGTERM)
+                _ = live.finish()
+            }
+        }
+        let run = RawRun([Array(ProxyBinary.path.utf8)] + test.expandedArguments(liveID: liveID),
+                         environment: Self.runtime.environment)
         #expect(run.status == PTYProxy.ExitStatus.exited(test.exit), "exit: stderr \(String(decoding: run.errors, as: UTF8.self))")
         let out = String(decoding: run.output, as: UTF8.self)
         switch test.stdout {
@@ -366,6 +379,9 @@ enum StatusJSON {
         case "usage": #expect(out.hasPrefix("usage: ptyproxy "), "stdout: \(out)")
         case "version":
             #expect(out.hasPrefix("ptyproxy ") && out.hasSuffix("\n") && out.filter { $0 == "\n" }.count == 1, "stdout: \(out)")
+        case "json":
+            #expect(out.hasSuffix("\n") && out.filter { $0 == "\n" }.count == 1, "stdout: \(out)")
+            #expect(StatusJSON.fields(String(out.dropLast())) != nil, "stdout is not a JSON object: \(out)")
         case "any": break
         default: Issue.record("unknown stdout shape '\(test.stdout)'")
         }

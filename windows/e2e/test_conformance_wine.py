@@ -65,8 +65,10 @@ def rows(name):
                 yield number, [unescape(field) for field in line.split(b"\t")]
 
 
-def expand(argument, root):
+def expand(argument, root, live_id=""):
     """An argument with its placeholder replaced by what Wine runs."""
+    if argument == b"{live}":
+        return [live_id.encode()]
     found = re.fullmatch(rb"\{exit ([0-9]+)\}", argument)
     if found:
         return [CONHELPER.encode(), b"cmd.exe", b"/c", b"exit " + found.group(1)]
@@ -83,11 +85,20 @@ def expand(argument, root):
     return [argument]
 
 
+def is_json_object(data):
+    try:
+        return isinstance(json.loads(data.decode("utf-8")), dict)
+    except ValueError:
+        return False
+
+
 def check_cli_case(prefix, fields):
     """Runs one case of cli.tsv; raises Failure saying what differs."""
     name, _, _, exit_code, out_shape, err_shape = (f.decode("utf-8") for f in fields[:6])
+    live_id = "conformance-live-%d" % os.getpid()
+    live = interactive_session(prefix, live_id) if b"{live}" in fields[6:] else None
     # Bytes as str (os.fsdecode), which Popen turns back into the same bytes.
-    argv = [EXE] + [os.fsdecode(a) for argument in fields[6:] for a in expand(argument, prefix.root)]
+    argv = [EXE] + [os.fsdecode(a) for argument in fields[6:] for a in expand(argument, prefix.root, live_id)]
     # stdin stays open until the program ends: closing a pseudo console's
     # input ends conhost under Wine, which would end a session early.
     p = WinProcess(prefix, argv)
@@ -95,6 +106,8 @@ def check_cli_case(prefix, fields):
         code = p.wait(60)
     finally:
         p.kill()
+        if live:
+            live.kill()
     out = bytes(p.out).replace(b"\r\n", b"\n")
     err = WINE_DIAGNOSTIC.sub(b"", bytes(p.err).replace(b"\r\n", b"\n"))
     problems = []
@@ -106,7 +119,9 @@ def check_cli_case(prefix, fields):
         problems.append("stdout is not the usage: %r" % out[:200])
     elif out_shape == "version" and not (out.startswith(b"ptyproxy ") and out.count(b"\n") == 1 and out.endswith(b"\n")):
         problems.append("stdout is not one version line: %r" % out[:200])
-    elif out_shape not in ("empty", "usage", "version", "any"):
+    elif out_shape == "json" and not (out.count(b"\n") == 1 and out.endswith(b"\n") and is_json_object(out)):
+        problems.append("stdout is not one line of a JSON object: %r" % out[:200])
+    elif out_shape not in ("empty", "usage", "version", "json", "any"):
         problems.append("unknown stdout shape %r" % out_shape)
     if err_shape == "empty":
         if err:

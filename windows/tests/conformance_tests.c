@@ -216,6 +216,9 @@ static void cli_case(const char *file, row *r) {
             snprintf(script, sizeof script, "%.*s", (int)(r->fields[i].length - 8), text + 7);
             const char *words[] = { "conhelper.exe", "cmd.exe", "/c", script };
             for (size_t w = 0; w < 4; w++, argc++) argv[argc] = widen_text(words[w], pool[argc]);
+        } else if (strcmp(text, "{live}") == 0) {
+            argv[argc] = widen_text("conformance-live", pool[argc]);
+            argc++;
         } else if (strcmp(text, "{not-executable}") == 0) {
             argv[argc] = widen_text("C:\\conformance\\not-a-program.exe", pool[argc]);
             argc++;
