@@ -19,7 +19,9 @@ enum Conformance {
         let file: String
         let lineNumber: Int
         let fields: [[UInt8]]
-        func text(_ index: Int) -> String { String(decoding: fields[index], as: UTF8.self) }
+        /// Field `index`, empty when the row is short (caseFilesAreWellFormed reports it).
+        func field(_ index: Int) -> [UInt8] { index < fields.count ? fields[index] : [] }
+        func text(_ index: Int) -> String { String(decoding: field(index), as: UTF8.self) }
     }
 
     /// The rows of `name` (comments left out), and what was wrong with the file.
@@ -123,7 +125,8 @@ struct CommandLineCase: Sendable, CustomTestStringConvertible {
 
     /// An executable file without `#!` holding `text`, in the tests' own directory.
     static func script(_ text: [UInt8]) -> String {
-        let path = ConformanceTests.runtime.runtimeDirectory + "/script-\(text.hashValue & 0xffff_ffff)"
+        let name = text.map { String($0, radix: 16) }.joined().prefix(64)
+        let path = ConformanceTests.runtime.runtimeDirectory + "/script-\(name)"
         FileManager.default.createFile(atPath: path, contents: Data(text + [10]), attributes: [.posixPermissions: 0o755])
         return path
     }
@@ -136,7 +139,7 @@ struct CommandLineCase: Sendable, CustomTestStringConvertible {
         arguments.flatMap { argument -> [[UInt8]] in
             let text = String(decoding: argument, as: UTF8.self)
             if text == "{live}" { return [Array(liveID.utf8)] }
-            if text.hasPrefix("{exit "), text.hasSuffix("}") {
+            if text.hasPrefix("{exit "), text.hasSuffix("}") {  // /bin/sh -c 'exit N'
                 return [Array("/bin/sh".utf8), Array("-c".utf8), Array(text.dropFirst().dropLast().utf8)]
             }
             if text.hasPrefix("{shell "), text.hasSuffix("}") {
@@ -163,7 +166,7 @@ struct ControlCase: Sendable, CustomTestStringConvertible {
 
     init(_ row: Conformance.Row) {
         name = row.text(0)
-        line = row.fields[2]
+        line = row.field(2)
         request = Conformance.expandMaximumSize(row.text(3))
         reply = Conformance.expandMaximumSize(row.text(4))
     }
@@ -181,7 +184,7 @@ struct JSONStringCase: Sendable, CustomTestStringConvertible {
     let argument, json: [UInt8]
     var testDescription: String { name }
     static let all = Conformance.posixRows("json-strings.tsv").rows.map {
-        JSONStringCase(name: $0.text(0), argument: $0.fields[2], json: $0.fields[3])
+        JSONStringCase(name: $0.text(0), argument: $0.field(2), json: $0.field(3))
     }
 }
 

@@ -402,8 +402,7 @@ static void status_field(const char *file, row *r) {
     if (*json == ',') json++;
     if (scan_string(key, sizeof key) != 0 || *json++ != ':') { failed(file, field_name, "%s", "no field here"); return; }
     if (strcmp(key, field_name) != 0) { failed(file, field_name, "found field '%s' in its place", key); return; }
-    // Rows of status.tsv have a type (field 1, read as the platform by
-    // for_each_case) and a value (field 2).
+    // A row of status.tsv: field, type, value.
     const char *problem = check_value(r->fields[1].bytes, r->fields[2].bytes, sample);
     if (problem) failed(file, field_name, "%s", problem);
 }
