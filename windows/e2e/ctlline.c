@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
- * ctlline.exe ID HEX - one request line, given as hex so that any byte can be
- * sent (NUL, control bytes, bytes that are not UTF-8, long lines), to
- * \\.\pipe\conpty-proxy-ctrl-ID. Writes the bytes and "\n", prints the reply
- * line as it arrived on stdout, and exits 0 when a whole line came back.
+ * ctlline.exe ID HEX [open] - one request line, given as hex so that any byte
+ * can be sent (NUL, control bytes, bytes that are not UTF-8, long lines), to
+ * \\.\pipe\conpty-proxy-ctrl-ID. Writes the bytes and "\n" (with "open", no
+ * "\n": the line stays unfinished), prints the reply line as it arrived on
+ * stdout, and exits 0 when a whole line came back.
  * Exit 2 when the pipe is missing, 3 when it stays busy for 5 s, 4 when the
  * write or read fails or the reply is not one line, 64 for bad arguments.
  * Used by test_conformance_wine.py to run docs/conformance/control.tsv. */
@@ -21,14 +22,15 @@ static int hex(char c) {
 
 int main(int argc, char **argv) {
     static char line[4096], reply[4096];
-    if (argc != 3 || strlen(argv[2]) % 2 || strlen(argv[2]) / 2 >= sizeof line - 1) return 64;
+    if (argc < 3 || argc > 4 || strlen(argv[2]) % 2 || strlen(argv[2]) / 2 >= sizeof line - 1) return 64;
+    int unfinished = argc == 4 && strcmp(argv[3], "open") == 0;
     size_t length = strlen(argv[2]) / 2;
     for (size_t i = 0; i < length; i++) {
         int high = hex(argv[2][2 * i]), low = hex(argv[2][2 * i + 1]);
         if (high < 0 || low < 0) return 64;
         line[i] = (char)(high * 16 + low);
     }
-    line[length++] = '\n';
+    if (!unfinished) line[length++] = '\n';
     char name[256];
     snprintf(name, sizeof name, "\\\\.\\pipe\\conpty-proxy-ctrl-%s", argv[1]);
     HANDLE h = INVALID_HANDLE_VALUE;

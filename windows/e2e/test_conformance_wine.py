@@ -197,9 +197,11 @@ def check_status_fields(prefix):
 
 
 def control_reply(prefix, sid, line):
-    """The session's reply to one request line (bytes), sent by ctlline.exe."""
-    done = subprocess.run([WINE64, CTLLINE, sid, line.hex()], capture_output=True, env=prefix.env,
-                          cwd=prefix.root, timeout=30)
+    """The session's reply to one request line (bytes), sent by ctlline.exe;
+    a line ending in {unfinished} is sent without its newline."""
+    unfinished = line.endswith(b"{unfinished}")
+    argv = [WINE64, CTLLINE, sid, line[:-12].hex() if unfinished else line.hex()] + (["open"] if unfinished else [])
+    done = subprocess.run(argv, capture_output=True, env=prefix.env, cwd=prefix.root, timeout=30)
     if done.returncode != 0:
         raise Failure("ctlline exit %d, stdout %r, stderr %r" % (done.returncode, done.stdout, done.stderr[-300:]))
     return done.stdout[:-1].decode("utf-8", "replace")

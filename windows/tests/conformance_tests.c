@@ -271,8 +271,16 @@ static void cli_case(const char *file, row *r) {
 
 // ---- control.tsv -----------------------------------------------------------
 
+static int live_only;
+
 static void control_case(const char *file, row *r) {
     const char *name = r->fields[0].bytes;
+    if (strcmp(r->fields[3].bytes, "-") == 0) {
+        // An unfinished line: only a live session (its deadline) answers it.
+        live_only++;
+        ran--;
+        return;
+    }
     pp_request request;
     const char *reason = NULL;
     char got[512];
@@ -437,6 +445,7 @@ int main(int argc, char **argv) {
     for_each_case(directory, "control.tsv", 5, control_case);
     for_each_case(directory, "json-strings.tsv", 4, json_case);
     for_each_status_field(directory);
-    printf("conformance (Windows parsers): %d cases run, %d for POSIX only, %d failed\n", ran, elsewhere, failures);
+    printf("conformance (Windows parsers): %d cases run, %d for POSIX only, %d for a live session only, %d failed\n",
+           ran, elsewhere, live_only, failures);
     return failures || ran == 0 ? 1 : 0;
 }
