@@ -1135,8 +1135,12 @@ No socket path may be computed meanwhile."
     (should (equal (ptyproxy--conpty-split long) (cons (list long) "")))))
 
 (defconst ptyproxy-test--directory
-  (file-name-directory (or load-file-name buffer-file-name))
-  "The directory of this file (and of its fixtures).")
+  (file-name-as-directory
+   (or (getenv "PTYPROXY_TEST_DIRECTORY")
+       (file-name-directory (or load-file-name buffer-file-name))))
+  "The directory of this file's sources and fixtures.
+run-tests.sh loads a compiled copy from elsewhere and says where the
+sources are in PTYPROXY_TEST_DIRECTORY.")
 
 (defun ptyproxy-test--fixture (name)
   "Return the contents of the fixture NAME as a unibyte string."
@@ -1288,6 +1292,77 @@ A stand-in defines the fork's module function `vterm--conpty-init'."
         (should (= (length warnings) 1))
         (should (string-match-p "kiennq's fork" (car warnings))))
       (should-not (ptyproxy-test--log dir)))))
+
+;;;; term.el through the real ptyproxy.exe under Wine (issue 22)
+
+(defun ptyproxy-test--winpath (file)
+  "Return the Windows name under Wine of the local FILE (drive Z:)."
+  (concat "Z:" (replace-regexp-in-string "/" "\\\\" (expand-file-name file))))
+
+(defun ptyproxy-test--wine-ready-p ()
+  "Return non-nil when run-tests.sh has set up ptyproxy.exe under Wine."
+  (cl-every (lambda (name)
+              (let ((value (getenv name)))
+                (and value (file-exists-p value))))
+            '("PTYPROXY_WINE_EXE" "PTYPROXY_WINE_CONHELPER" "WINEPREFIX")))
+
+(ert-deftest ptyproxy-test-wine-term ()
+  "term.el through the real ptyproxy.exe under Wine, as on Windows.
+The Windows branch of the package is forced (`system-type'), the
+locale's coding is a Windows code page, the working directory and
+the command line hold José and 日本, and Wine's conhost is a real
+ConPTY.  Checked: the program starts in that directory with that
+command line, its UTF-8 output and typed input, the title it sets,
+a resize through \"ptyproxy.exe resize\", and its exit status."
+  (skip-unless (ptyproxy-test--wine-ready-p))
+  (require 'term)
+  (let* ((ptyproxy-test-timeout 90)    ; each Wine program starts slowly
+         (dir (make-temp-file "ptyproxy-wine" t))
+         (unicode (expand-file-name "José日本" dir))
+         (ptyproxy-program (expand-file-name "wine-ptyproxy.sh" ptyproxy-test--directory))
+         (ptyproxy-new-arguments (list "--cwd" (ptyproxy-test--winpath unicode)))
+         (ptyproxy-windows-resize-delay 0.1)
+         (locale-coding-system 'cp1252)
+         (results nil)
+         (spy (lambda (_process size result) (push (cons size result) results)))
+         buffer process)
+    (make-directory unicode)
+    (advice-add 'ptyproxy--size-sent :after spy)
+    (unwind-protect
+        (let ((system-type 'windows-nt))
+          (setq buffer (ptyproxy-term
+                        (format "%s cmd.exe /k echo started-日本-José"
+                                (ptyproxy-test--winpath (getenv "PTYPROXY_WINE_CONHELPER")))))
+          (setq process (get-buffer-process buffer))
+          ;; The command line and the working directory arrived whole.
+          (ptyproxy-test--wait-text buffer "^started-日本-José *$")
+          (ptyproxy-test--wait-text buffer "José日本>")
+          ;; Typed input, and output in UTF-8.
+          (process-send-string process (encode-coding-string "echo typed-日本 %CD%\r" 'utf-8))
+          (ptyproxy-test--wait-text buffer "^typed-日本 Z:.*\\\\José日本 *$")
+          ;; A title: kept, not shown as text, no bell.
+          (process-send-string process (encode-coding-string "title Wine-日本\r" 'utf-8))
+          (ptyproxy-test--wait (lambda () (equal (buffer-local-value 'ptyproxy-term-title buffer)
+                                                 "Wine-日本"))
+                               "the title")
+          (should-not (ptyproxy-test--buffer-has buffer "\e\\|\a\\|0;"))
+          ;; Resize through the CLI: it reaches the session, which
+          ;; resizes (Windows, newer Wine) or answers that Wine 8's
+          ;; ResizePseudoConsole is not implemented.
+          (ptyproxy-resize process 100 30)
+          (ptyproxy-test--wait (lambda () results) "the resize through ptyproxy.exe")
+          (let ((result (cdar (last results))))
+            (should (or (eq result t)
+                        (string-match-p "resize failed.*80004001" result))))
+          ;; The exit status is the program's.
+          (process-send-string process "exit 7\r")
+          (ptyproxy-test--wait (lambda () (memq (process-status process) '(exit signal)))
+                               "cmd.exe to exit")
+          (should (eq (process-status process) 'exit))
+          (should (= (process-exit-status process) 7)))
+      (advice-remove 'ptyproxy--size-sent spy)
+      (ptyproxy-test--cleanup buffer)
+      (delete-directory dir t))))
 
 ;;;; No advice on Emacs's functions; first use
 
