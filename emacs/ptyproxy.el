@@ -1319,7 +1319,11 @@ and buffers made while it was on keep using ptyproxy.
 This mode advises vterm's function `vterm-mode' (not a function of
 Emacs) while it is on: vterm has no hook that runs before it starts
 its process.  \\[ptyproxy-vterm] starts one vterm through ptyproxy
-without this mode."
+without this mode.
+
+On Windows, kiennq's vterm fork since v0.1.34 runs its pseudo console
+inside its module and starts no process: with it, vterm runs as it
+is, and this mode says so once (see `ptyproxy--vterm-in-process-p')."
   :global t
   :group 'ptyproxy
   (if ptyproxy-vterm-mode
@@ -1331,7 +1335,9 @@ without this mode."
   "Start a new vterm buffer, its shell running through ptyproxy.
 NAME is the buffer's name (default: `vterm-buffer-name', made unique).
 This is \\[vterm] through ptyproxy, whether or not
-`ptyproxy-vterm-mode' is on.  Return the buffer."
+`ptyproxy-vterm-mode' is on.  Return the buffer.
+On Windows, with a vterm that has its pseudo console inside its
+module (kiennq's fork since v0.1.34), signal a `user-error' saying so."
   (interactive)
   (require 'vterm)
   (when (ptyproxy--vterm-in-process-p)

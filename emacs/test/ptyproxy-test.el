@@ -761,8 +761,8 @@ DIR/log.  \"new\" prints a line and reads its stdin; \"status\" and
              "echo >> \"$log\"\n"
              "case $1 in\n"
              "new) echo fake-started; exec cat >/dev/null ;;\n"
-             ;; While DIR/hold exists, a resize stays on its way (10 s at most).
-             "resize) i=0; while [ -e \"$(dirname \"$0\")/hold\" ] && [ $i -lt 200 ]; do "
+             ;; While DIR/hold exists, a resize stays on its way (30 s at most).
+             "resize) i=0; while [ -e \"$(dirname \"$0\")/hold\" ] && [ $i -lt 600 ]; do "
              "sleep 0.05; i=$((i+1)); done ;;\n"
              "status) printf '{\"id\":\"%s\",\"pid\":4242,\"cols\":77,\"rows\":22,"
              "\"bytes_in\":1,\"bytes_out\":2,\"uptime\":3,\"command\":[\"cmd.exe\"]}\\n' \"$2\" ;;\n"
