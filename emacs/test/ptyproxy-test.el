@@ -1317,7 +1317,7 @@ a resize through \"ptyproxy.exe resize\", and its exit status."
   (skip-unless (ptyproxy-test--wine-ready-p))
   (require 'term)
   (let* ((ptyproxy-test-timeout 90)    ; each Wine program starts slowly
-         (dir (make-temp-file "ptyproxy-wine" t))
+         (dir (make-temp-file "ptyproxy-test-wine" t))
          (unicode (expand-file-name "José日本" dir))
          (ptyproxy-program (expand-file-name "wine-ptyproxy.sh" ptyproxy-test--directory))
          (ptyproxy-new-arguments (list "--cwd" (ptyproxy-test--winpath unicode)))
