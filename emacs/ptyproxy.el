@@ -1358,6 +1358,7 @@ module (kiennq's fork since v0.1.34), signal a `user-error' saying so."
 
 (defvar term-height)
 (defvar term-width)
+(defvar term-do-line-wrapping)
 (defvar term-term-name)
 (defvar term-termcap-format)
 (defvar term-protocol-version)
@@ -1482,15 +1483,19 @@ to be put in front of the next output."
 (defun ptyproxy--term-erase (process count)
   "Return what term.el knows that erases COUNT characters for PROCESS.
 That is ECH (CSI COUNT X) at the cursor of PROCESS's term buffer:
-blanks up to the end of the line at most, then as many steps back."
+blanks up to the end of the line at most, then back to where the
+cursor was.  A wrap that was pending (the last column written) ends,
+as ECH ends it; blanks that reach the last column leave term.el's
+cursor on it, so the way back is one step shorter."
   (with-current-buffer (process-buffer process)
-    (let ((n (min count (- term-width
-                           (save-excursion
-                             (goto-char (process-mark process))
-                             (term-horizontal-column))))))
-      (if (> n 0)
-          (concat (make-string n ?\s) (format "\e[%dD" n))
-        ""))))
+    (let* ((column (save-excursion
+                     (goto-char (process-mark process))
+                     (term-horizontal-column)))
+           (n (min count (- term-width column)))
+           (back (if (= (+ column n) term-width) (1- n) n)))
+      (setq term-do-line-wrapping nil)
+      (concat (make-string (max n 0) ?\s)
+              (if (> back 0) (format "\e[%dD" back) "")))))
 
 (defun ptyproxy--term-osc (process body)
   "Act on the OSC sequence BODY from PROCESS: keep a title, drop the rest."

@@ -36,10 +36,13 @@ COLS, ROWS = 80, 24
 PROMPT = re.compile(rb">\s*$")
 
 # Sequences Windows's conhost sends and Wine 8's does not (it repaints with
-# EL and cursor moves): ECH inside a line, ECH past the line's end, an OSC
-# title ended by ST, an OSC that is not a title.
+# EL and cursor moves): ECH inside a line, ECH past the line's end, ECH to
+# the last column then text, an OSC title ended by ST, an OSC that is not a
+# title. (ECH while a wrap is pending is left out: pyte erases nothing
+# there, xterm and conhost the last column; ptyproxy-test.el checks it.)
 WINDOWS_TAIL = (b"\r\nerase-me-please\r\x1b[6C\x1b[3X"
                 b"\r\nkeep-the-start-of-this-line\x1b[14D\x1b[200X"
+                b"\r\nabcdefghij\x1b[3D\x1b[80XZ"
                 b"\x1b]2;Last \xe6\x97\xa5 title\x1b\\"
                 b"\x1b]9;4;1;50\x07"
                 b"\r\nend\xc3\xa9")

@@ -1204,6 +1204,17 @@ coding is a Windows code page, as on Windows."
     (should-not (equal (ptyproxy-test--replay #'term-emulate-terminal data (list (length data)))
                        want))))
 
+(ert-deftest ptyproxy-test-conpty-erase-at-pending-wrap ()
+  "ECH right after the last column is written erases that column, as xterm does.
+The cursor stays on the line: the next line's text is not pushed down."
+  (require 'term)
+  (let ((filter (let ((system-type 'windows-nt)) (ptyproxy--term-filter)))
+        (data (concat (make-string 79 ?x) "y\e[5X\r\nnext")))
+    (dolist (sizes (list (list (length data)) '(1) '(80 3)))
+      (let ((screen (split-string (ptyproxy-test--replay filter data sizes) "\n")))
+        (should (equal (nth 0 screen) (make-string 79 ?x)))
+        (should (equal (nth 1 screen) "next"))))))
+
 ;;;; vterm forks on Windows (issue 22)
 
 (defmacro ptyproxy-test--with-functions (definitions &rest body)
