@@ -464,6 +464,7 @@ it), and \"ptyproxy list\" proves it stale and removes it."
 (defvar term-height)
 (defvar term-width)
 (declare-function term-char-mode "term" ())
+(declare-function term-send-raw-string "term" (chars))
 (declare-function term-line-mode "term" ())
 (declare-function term-send-raw-string "term" (chars))
 (declare-function term-send-raw "term" ())
@@ -981,6 +982,7 @@ No socket path may be computed meanwhile."
 (declare-function term-mode "term" ())
 (declare-function term-reset-size "term" (height width))
 (declare-function term-char-mode "term" ())
+(declare-function term-send-raw-string "term" (chars))
 (declare-function term-emulate-terminal "term" (proc str))
 (declare-function vterm--conpty-proxy-resize "vterm" (&rest args))
 (declare-function vterm--conpty-proxy-debounce-resize "vterm" (width height))
@@ -1348,11 +1350,14 @@ a resize through \"ptyproxy.exe resize\", and its exit status."
           ;; The command line and the working directory arrived whole.
           (ptyproxy-test--wait-text buffer "^started-日本-José *$")
           (ptyproxy-test--wait-text buffer "José日本>")
-          ;; Typed input, and output in UTF-8.
-          (process-send-string process (encode-coding-string "echo typed-日本 %CD%\r" 'utf-8))
+          ;; Typed input (as term.el's char mode sends keys), and output
+          ;; in UTF-8.
+          (with-current-buffer buffer
+            (term-send-raw-string "echo typed-日本 %CD%\r"))
           (ptyproxy-test--wait-text buffer "^typed-日本 Z:.*\\\\José日本 *$")
           ;; A title: kept, not shown as text, no bell.
-          (process-send-string process (encode-coding-string "title Wine-日本\r" 'utf-8))
+          (with-current-buffer buffer
+            (term-send-raw-string "title Wine-日本\r"))
           (ptyproxy-test--wait (lambda () (equal (buffer-local-value 'ptyproxy-term-title buffer)
                                                  "Wine-日本"))
                                "the title")
