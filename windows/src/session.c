@@ -77,7 +77,6 @@ static BOOL WINAPI on_console_event(DWORD event);
 static void pp_session_cleanup(pp_session *s) {
     int buffers_free = 1;
     SetConsoleCtrlHandler(on_console_event, FALSE);
-    pp_host_console_restore(s);
     // 7. threads
     if (s->ending) SetEvent(s->ending);
     if (s->control_thread && WaitForSingleObject(s->control_thread, 2000) == WAIT_OBJECT_0) close_handle(&s->control_thread);
@@ -86,6 +85,7 @@ static void pp_session_cleanup(pp_session *s) {
     close_console_bounded(s, CLOSE_WAIT_MS);
     if (s->output_read) CancelIoEx(s->output_read, NULL);
     if (!stop_thread(&s->output_thread, 500)) buffers_free = 0;
+    pp_host_console_restore(s);  // after the output thread: its last writes need VT processing
     // The input thread may sit in ReadFile on the host's stdin, which some
     // pipes do not let us cancel; if it does not end, ExitProcess ends it,
     // and the buffer it reads into is left for ExitProcess too.
@@ -246,6 +246,7 @@ int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv) {
     }
     DWORD exit_code = 0;
     if (!GetExitCodeProcess(s->process, &exit_code)) exit_code = 125;
+    exit_code = pp_child_exit_code(exit_code);
     // Stop taking requests, then close the console while the output thread
     // is still reading, then let it deliver the rest.
     SetEvent(s->ending);
