@@ -8,6 +8,7 @@
 // against ptyproxy.exe under Wine (e2e/test_conformance_wine.py), so a
 // difference between the two programs is a failure here or there. Cases of
 // platform `posix` are counted, not run.
+#include "arg_encoding.h"
 #include "cli.h"
 #include "control_line.h"
 
@@ -194,9 +195,47 @@ static const char *verb_name(pp_verb verb) {
     return names[verb];
 }
 
-static void cli_case(const char *file, row *r) {
+/// Checks what the program's first steps made of a case's argv: `result`
+/// and `message` from decoding and parsing, `inv` when both succeeded.
+static void check_outcome(const char *file, const row *r, int result, const pp_invocation *inv, const wchar_t *message) {
     const char *name = r->fields[0].bytes, *parser = r->fields[2].bytes, *stdout_shape = r->fields[4].bytes;
     const char *stderr_shape = r->fields[5].bytes;
+    char narrow[PP_MESSAGE_CAPACITY * 4];
+    utf8(message, narrow);
+    if (strcmp(parser, "refuse") == 0) {
+        if (result == 0) { failed(file, name, "accepted (verb %s), expected a usage error", verb_name(inv->verb)); return; }
+        if (!message[0] || wcschr(message, L'\n')) failed(file, name, "the error is not one line: '%s'", narrow);
+        if (strncmp(stderr_shape, "error~", 6) == 0) {
+            // The message as a wide string, compared with the expected UTF-8 text widened.
+            const char *text = expand_max_size(stderr_shape + 6);
+            static wchar_t wide[FIELD_CAPACITY];
+            if (!wcsstr(message, widen_text(text, wide))) {
+                char both[PP_MESSAGE_CAPACITY * 4 + FIELD_CAPACITY];
+                snprintf(both, sizeof both, "'%s' does not contain '%s'", narrow, text);
+                failed(file, name, "error %s", both);
+            }
+        } else if (strcmp(stderr_shape, "error") != 0) {
+            failed(file, name, "a refusal must expect stderr 'error', not '%s'", stderr_shape);
+        }
+        if (strcmp(r->fields[3].bytes, "125") != 0) failed(file, name, "a refusal exits 125, the case says %s", r->fields[3].bytes);
+        return;
+    }
+    if (result != 0) { failed(file, name, "refused: '%s'", narrow); return; }
+    if (strcmp(parser, "help") == 0) {
+        if (inv->verb != PP_VERB_HELP) failed(file, name, "verb %s, expected help", verb_name(inv->verb));
+        if (strcmp(stdout_shape, "usage") != 0 || wcsncmp(pp_cli_usage, L"usage: ptyproxy ", 16) != 0)
+            failed(file, name, "%s", "help must print the usage, starting 'usage: ptyproxy '");
+    } else if (strcmp(parser, "version") == 0) {
+        if (inv->verb != PP_VERB_VERSION) failed(file, name, "verb %s, expected version", verb_name(inv->verb));
+    } else if (strcmp(parser, "accept") == 0) {
+        if (r->count < 7 || strcmp(verb_name(inv->verb), r->fields[6].bytes) != 0)
+            failed(file, name, "parsed as verb %s, not the first argument", verb_name(inv->verb));
+    } else {
+        failed(file, name, "unknown parser outcome '%s'", parser);
+    }
+}
+
+static void cli_case(const char *file, row *r) {
     static wchar_t pool[MAX_FIELDS * 4][FIELD_CAPACITY];
     wchar_t *argv[MAX_FIELDS * 4 + 2];
     int argc = 0;
@@ -231,42 +270,15 @@ static void cli_case(const char *file, row *r) {
         }
     }
     argv[argc] = NULL;
+    // As wmain: the arguments decoded first (--arg-encoding), then parsed.
+    wchar_t **args = argv;
+    int count = argc;
     static pp_invocation inv;
     wchar_t message[PP_MESSAGE_CAPACITY];
-    int result = pp_cli_parse(argc, argv, &inv, message);
-    char narrow[PP_MESSAGE_CAPACITY * 4];
-    utf8(message, narrow);
-    if (strcmp(parser, "refuse") == 0) {
-        if (result == 0) { failed(file, name, "accepted (verb %s), expected a usage error", verb_name(inv.verb)); return; }
-        if (!message[0] || wcschr(message, L'\n')) failed(file, name, "the error is not one line: '%s'", narrow);
-        if (strncmp(stderr_shape, "error~", 6) == 0) {
-            // The message as a wide string, compared with the expected UTF-8 text widened.
-            const char *text = expand_max_size(stderr_shape + 6);
-            static wchar_t wide[FIELD_CAPACITY];
-            if (!wcsstr(message, widen_text(text, wide))) {
-                char both[PP_MESSAGE_CAPACITY * 4 + FIELD_CAPACITY];
-                snprintf(both, sizeof both, "'%s' does not contain '%s'", narrow, text);
-                failed(file, name, "error %s", both);
-            }
-        } else if (strcmp(stderr_shape, "error") != 0) {
-            failed(file, name, "a refusal must expect stderr 'error', not '%s'", stderr_shape);
-        }
-        if (strcmp(r->fields[3].bytes, "125") != 0) failed(file, name, "a refusal exits 125, the case says %s", r->fields[3].bytes);
-        return;
-    }
-    if (result != 0) { failed(file, name, "refused: '%s'", narrow); return; }
-    if (strcmp(parser, "help") == 0) {
-        if (inv.verb != PP_VERB_HELP) failed(file, name, "verb %s, expected help", verb_name(inv.verb));
-        if (strcmp(stdout_shape, "usage") != 0 || wcsncmp(pp_cli_usage, L"usage: ptyproxy ", 16) != 0)
-            failed(file, name, "%s", "help must print the usage, starting 'usage: ptyproxy '");
-    } else if (strcmp(parser, "version") == 0) {
-        if (inv.verb != PP_VERB_VERSION) failed(file, name, "verb %s, expected version", verb_name(inv.verb));
-    } else if (strcmp(parser, "accept") == 0) {
-        if (r->count < 7 || strcmp(verb_name(inv.verb), r->fields[6].bytes) != 0)
-            failed(file, name, "parsed as verb %s, not the first argument", verb_name(inv.verb));
-    } else {
-        failed(file, name, "unknown parser outcome '%s'", parser);
-    }
+    int result = pp_arg_decode_argv(&count, &args, message);
+    if (result == 0) result = pp_cli_parse(count, args, &inv, message);
+    check_outcome(file, r, result, &inv, message);
+    if (args != argv) free(args);  // the decoded vector, one block
 }
 
 // ---- control.tsv -----------------------------------------------------------
