@@ -75,6 +75,11 @@ def expand(argument, root, live_id=""):
     found = re.fullmatch(rb"\{shell (.*)\}", argument, re.S)
     if found:
         return [CONHELPER.encode(), b"cmd.exe", b"/c", found.group(1)]
+    if argument == b"{batch}":
+        path = os.path.join(root, "conformance.bat")
+        with open(path, "w") as f:
+            f.write("@exit /b 0\r\n")
+        return [winpath(path).strip('"').encode()]
     if argument == b"{not-executable}":
         path = os.path.join(root, "not-a-program.exe")
         with open(path, "w") as f:

@@ -258,6 +258,9 @@ static void cli_case(const char *file, row *r) {
         } else if (strcmp(text, "{live}") == 0) {
             argv[argc] = widen_text("conformance-live", pool[argc]);
             argc++;
+        } else if (strcmp(text, "{batch}") == 0) {
+            argv[argc] = widen_text("C:\\conformance\\conformance.bat", pool[argc]);
+            argc++;
         } else if (strcmp(text, "{not-executable}") == 0) {
             argv[argc] = widen_text("C:\\conformance\\not-a-program.exe", pool[argc]);
             argc++;
