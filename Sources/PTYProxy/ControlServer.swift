@@ -65,6 +65,7 @@ public final class ControlServer: Sendable {
     private let identity: FileIdentity?
     private let wakeup: Wakeup
     private let stopping = Atomic<Bool>(false)
+    private let context = Mutex<ControlContext?>(nil)
 
     /// Takes the ID's lock (refusing an ID whose session is alive), replaces
     /// whatever a dead session left, and publishes `ID.sock`.
@@ -134,8 +135,17 @@ public final class ControlServer: Sendable {
         }
     }
 
-    func start(context: ControlContext) -> IOThread {
-        IOThread { [self] in serve(context) }
+    /// Creates the serving thread, parked at `gate`; it serves the context
+    /// given to `publish` before the gate opens (the child's, which does not
+    /// exist yet when the thread is made).
+    func start(after gate: StartGate) throws(Errno) -> IOThread {
+        try IOThread(after: gate) { [self] in
+            if let context = context.withLock({ $0 }) { serve(context) }
+        }
+    }
+
+    func publish(_ context: ControlContext) {
+        self.context.withLock { $0 = context }
     }
 
     func stop() {
@@ -474,8 +484,13 @@ struct ClientTable: ~Copyable {
             .min { slots[$0].lineStartedAt! < slots[$1].lineStartedAt! }
     }
 
+    /// Allocates nothing: it runs on every round of the server's loop.
     func earliestDeadline() -> Int64? {
-        slots.filter { $0.descriptor >= 0 }.map(\.deadline.at).min()
+        var earliest: Int64?
+        for slot in slots where slot.descriptor >= 0 {
+            earliest = min(earliest ?? slot.deadline.at, slot.deadline.at)
+        }
+        return earliest
     }
 
     /// Drops clients past their deadline, telling those that wait on us why.
