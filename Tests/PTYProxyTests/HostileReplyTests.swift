@@ -140,6 +140,71 @@ import Testing
     }
 }
 
+/// Clients that pipeline requests and take their replies slowly: every
+/// slot holds a full reply queue that moves just often enough never to time
+/// out. A newcomer must still get in (issue 15, finding 7).
+@Suite(.serialized) struct SlowReplyReaderTests {
+    /// Sends `ping` lines until the socket takes no more (the server stopped
+    /// reading: this client's reply queue is full), at most 1 MiB.
+    private static func pipelinePings(_ socket: CInt) {
+        let pings = Array(String(repeating: "ping\n", count: 800).utf8)
+        var total = 0
+        while total < 1 << 20 {
+            let sent = pings.withUnsafeBytes {
+                Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            }
+            if sent <= 0 { return }
+            total += sent
+        }
+    }
+
+    /// Takes what has arrived, without waiting.
+    private static func drain(_ socket: CInt) {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while chunk.withUnsafeMutableBytes({
+            Glibc.recv(socket, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
+        }) > 0 {}
+    }
+
+    /// 16 such clients, each draining its replies every 2 s (well within
+    /// the 5 s a stalled reader is given): `resize` and `status` are
+    /// answered, each within 2 s. (Before: `refused: busy`, for as long as
+    /// the clients kept going.)
+    @Test func clientsReadingRepliesSlowlyDoNotLockOutResizeOrStatus() throws {
+        let (environment, _, directory) = TestEnvironment.privateRuntime("slowread")
+        defer { _ = HostedProcess(["/bin/rm", "-rf", directory]).finish() }
+        let id = uniqueID("slowread")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"], environment: environment)
+        #expect(eventually { ControlConnection(id, directory: directory)?.request("ping") == "ok pong" })
+        let readers = (0..<ControlServer.maximumClients).compactMap { _ in ControlConnection(id, directory: directory) }
+        #expect(readers.count == ControlServer.maximumClients)
+        let descriptors = readers.map(\.socket.rawValue)
+        for socket in descriptors { Self.pipelinePings(socket) }
+        let stop = SharedFlag()
+        let slowReading = try IOThread {
+            while !stop.isSet {
+                for _ in 0..<20 where !stop.isSet { usleep(100_000) }
+                for socket in descriptors { Self.drain(socket); Self.pipelinePings(socket) }
+            }
+        }
+        usleep(1_500_000)  // every queue has been full for over a second
+        for round in 0..<4 {
+            let (resize, resizeTime) = timedTool(["resize", id, "\(90 + round)", "20"], environment: environment)
+            #expect(resize.status == .exited(0), "round \(round): \(resize.errorText)")
+            #expect(resizeTime < 2000, "round \(round): resize took \(resizeTime) ms")
+            let (status, statusTime) = timedTool(["status", id], environment: environment)
+            #expect(status.status == .exited(0), "round \(round): \(status.errorText)")
+            #expect(statusTime < 2000, "round \(round): status took \(statusTime) ms")
+            usleep(500_000)
+        }
+        stop.set()
+        slowReading.join()
+        withExtendedLifetime(readers) {}
+        proxy.closeInput()
+        #expect(proxy.finish() == .exited(0))
+    }
+}
+
 /// The first `name` in PATH that can be run.
 private func which(_ name: String) -> String? {
     guard let path = getenv("PATH") else { return nil }
