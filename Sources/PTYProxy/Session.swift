@@ -142,10 +142,11 @@ public final class Session: Sendable {
 
         // Everything the relay needs is acquired before the child is
         // spawned: descriptors, buffers, wake-up pipes and the threads
-        // themselves, parked at `gate` until the child runs. Threads cannot
-        // start later, since creating one can fail (RLIMIT_NPROC, a pids
-        // cgroup, address space), and a failure then would leave a command
-        // that already ran: 125 always means that CMD did not run.
+        // themselves, created now and parked at `gate` until the child
+        // runs. Creating a thread can fail (RLIMIT_NPROC, a pids cgroup, no
+        // address space for its stack); after the spawn, that failure would
+        // come with a command that already ran. So a 125 from setting up
+        // always means that CMD did not run.
         //
         // The little the process allocates after the spawn (a control
         // reply, first use of a code path) comes from `reserve`, given back
