@@ -158,12 +158,7 @@ public final class Session: Sendable {
         } catch {
             throw SessionError("cannot set up the relay: \(error)")
         }
-        let relay: Relay
-        do {
-            relay = try Relay(configuration: configuration, terminal: terminal, counters: counters, control: control)
-        } catch {
-            throw SessionError("cannot set up the relay: \(error)")
-        }
+        let relay = try Relay(configuration: configuration, terminal: terminal, counters: counters, control: control)
         let relayEvents = relay.events, input = relay.input, output = relay.output
 
         var command = configuration.command
@@ -267,13 +262,17 @@ private struct Relay {
     let controlThread: IOThread?
 
     init(configuration: SessionConfiguration, terminal: PseudoTerminal, counters: RelayCounters,
-         control: ControlServer?) throws(Errno) {
-        events = try Wakeup()
+         control: ControlServer?) throws(SessionError) {
+        do {
+            events = try Wakeup()
+        } catch {
+            throw SessionError("cannot set up the relay: \(error)")
+        }
         do {
             input = try InputPath(input: configuration.hostInput, terminal: terminal, counters: counters)
         } catch {
             events.close()
-            throw error
+            throw SessionError("cannot set up the relay: \(error)")
         }
         do {
             output = try OutputPath(terminal: terminal, output: configuration.hostOutput,
@@ -281,7 +280,7 @@ private struct Relay {
         } catch {
             input.close()
             events.close()
-            throw error
+            throw SessionError("cannot set up the relay: \(error)")
         }
         var started: [IOThread] = []
         do {
@@ -294,7 +293,7 @@ private struct Relay {
             Self.cancel(gate: gate, threads: started)
             input.close()
             events.close()
-            throw error
+            throw SessionError("cannot start a thread: \(error) (a limit on processes or memory?)")
         }
     }
 
