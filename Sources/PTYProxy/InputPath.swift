@@ -30,8 +30,9 @@ final class InputPath: Sendable {
         self.wakeup = try Wakeup()
     }
 
-    func start() -> IOThread {
-        IOThread { [self] in run() }
+    /// Creates the thread, parked at `gate` (see `Session`).
+    func start(after gate: StartGate) throws(Errno) -> IOThread {
+        try IOThread(after: gate) { [self] in run() }
     }
 
     /// Makes the thread return promptly, wherever it waits.

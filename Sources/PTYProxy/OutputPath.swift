@@ -88,7 +88,7 @@ public final class OutputPath: Sendable {
         self.outputIsTerminal = isatty(output.rawValue) == 1
         self.wakeup = try Wakeup()
         self.handoff = BufferHandoff(slotCount: tuning.bufferCount)
-        self.storage = .allocate(byteCount: tuning.bufferSize * tuning.bufferCount, alignment: 4096)
+        self.storage = try allocateBuffer(byteCount: tuning.bufferSize * tuning.bufferCount, alignment: 4096)
     }
 
     /// True once every byte of the child's output was written (or dropped
@@ -111,10 +111,16 @@ public final class OutputPath: Sendable {
         return value == 0 ? nil : Errno(rawValue: value)
     }
 
-    func start() -> [IOThread] {
-        var threads = [IOThread { [self] in readLoop() }]
-        if tuning.bufferCount == 2 { threads.append(IOThread { [self] in writeLoop() }) }
-        return threads
+    /// Creates the threads, parked at `gate` (see `Session`).
+    func start(after gate: StartGate) throws(Errno) -> [IOThread] {
+        let reader = try IOThread(after: gate) { [self] in readLoop() }
+        guard tuning.bufferCount == 2 else { return [reader] }
+        do {
+            return [reader, try IOThread(after: gate) { [self] in writeLoop() }]
+        } catch {
+            reader.detach()  // it returns once the gate is cancelled
+            throw error
+        }
     }
 
     /// The child has exited: finish once the pty is drained.
@@ -142,7 +148,7 @@ public final class OutputPath: Sendable {
     /// the session gave up on its output (`Session`) never see them freed,
     /// and nothing is left unfreed once they end.
     deinit {
-        storage.deallocate()
+        free(storage.baseAddress)
         wakeup.close()
     }
 

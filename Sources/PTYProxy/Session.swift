@@ -66,6 +66,11 @@ public final class Session: Sendable {
     private let hostInputErrno = Atomic<Int32>(0)
     private let outputEndingValue = Atomic<Int32>(OutputPath.Ending.running.rawValue)
 
+    /// Address space held until the child runs (see `run`): what a session
+    /// allocates after the spawn (a control reply, an 8 KiB input buffer,
+    /// the first use of a code path) is a small part of it.
+    static let memoryReservedForAfterTheSpawn = 1 << 20
+
     public init(_ configuration: SessionConfiguration) {
         self.configuration = configuration
     }
@@ -135,15 +140,41 @@ public final class Session: Sendable {
         }
         defer { control?.removeSocket() }
 
+        // Everything the relay needs is acquired before the child is
+        // spawned: descriptors, buffers, wake-up pipes and the threads
+        // themselves, created now and parked at `gate` until the child
+        // runs. Creating a thread can fail (RLIMIT_NPROC, a pids cgroup, no
+        // address space for its stack); after the spawn, that failure would
+        // come with a command that already ran. So a 125 from setting up
+        // always means that CMD did not run.
+        //
+        // The little the process allocates after the spawn (a control
+        // reply, first use of a code path) comes from `reserve`, given back
+        // only then: under an address-space limit, memory runs out before
+        // the spawn (125) rather than after it (a crash, with CMD running).
+        var reserve: AddressSpaceReserve
+        do {
+            reserve = try AddressSpaceReserve(bytes: Self.memoryReservedForAfterTheSpawn)
+        } catch {
+            throw SessionError("cannot set up the relay: \(error)")
+        }
+        let relay = try Relay(configuration: configuration, terminal: terminal, counters: counters, control: control)
+        let relayEvents = relay.events, input = relay.input, output = relay.output
+
         var command = configuration.command
-        if let control { command.environment.append(ByteString("PTYPROXY_SOCKET=") + control.socketPath) }
+        if let control {
+            command.environment = ProcessEnvironment.setting("PTYPROXY_SOCKET", to: control.socketPath,
+                                                             in: command.environment)
+        }
         let child: ChildProcess
         do {
             child = try ChildProcess(spawning: command, terminalPath: terminal.slavePath)
         } catch {
+            relay.cancel()
             throw SessionError(exitCode: error.exitCode, error.message)
         }
         defer { child.close() }
+        reserve.release()
         #if os(Linux)
         terminal.releaseSlave()
         #endif
@@ -153,27 +184,14 @@ public final class Session: Sendable {
         }
         host?.enterRawMode()
         defer { host?.restore() }
-
-        let relayEvents: Wakeup
-        let input: InputPath
-        let output: OutputPath
-        do {
-            relayEvents = try Wakeup()
-            input = try InputPath(input: configuration.hostInput, terminal: terminal, counters: counters)
-            output = try OutputPath(terminal: terminal, output: configuration.hostOutput,
-                                    tuning: configuration.output, counters: counters, notify: relayEvents)
-        } catch {
-            child.send(SIGKILL)
-            _ = child.wait()
-            throw SessionError("cannot set up the relay: \(error)")
-        }
         defer { if !outputThreadsStillRunning { relayEvents.close() } }
 
-        let outputThreads = output.start()
-        let inputThread = input.start()
-        let controlThread = control?.start(context: ControlContext(
+        control?.publish(ControlContext(
             id: configuration.id, terminal: terminal, child: child, counters: counters,
             command: configuration.command.arguments))
+        relay.gate.open()
+        let outputThreads = relay.outputThreads, inputThread = relay.inputThread
+        let controlThread = relay.controlThread
 
         var supervisor = Supervisor(
             child: child, output: output, host: host, terminal: terminal,
@@ -229,6 +247,66 @@ public final class Session: Sendable {
     public var hostInputError: Errno? {
         let value = hostInputErrno.load(ordering: .acquiring)
         return value == 0 ? nil : Errno(rawValue: value)
+    }
+}
+
+/// The relay's parts, all acquired before the child is spawned, with its
+/// threads created and parked at `gate`.
+private struct Relay {
+    let events: Wakeup
+    let input: InputPath
+    let output: OutputPath
+    let gate = StartGate()
+    let outputThreads: [IOThread]
+    let inputThread: IOThread
+    let controlThread: IOThread?
+
+    init(configuration: SessionConfiguration, terminal: PseudoTerminal, counters: RelayCounters,
+         control: ControlServer?) throws(SessionError) {
+        do {
+            events = try Wakeup()
+        } catch {
+            throw SessionError("cannot set up the relay: \(error)")
+        }
+        do {
+            input = try InputPath(input: configuration.hostInput, terminal: terminal, counters: counters)
+        } catch {
+            events.close()
+            throw SessionError("cannot set up the relay: \(error)")
+        }
+        do {
+            output = try OutputPath(terminal: terminal, output: configuration.hostOutput,
+                                    tuning: configuration.output, counters: counters, notify: events)
+        } catch {
+            input.close()
+            events.close()
+            throw SessionError("cannot set up the relay: \(error)")
+        }
+        var started: [IOThread] = []
+        do {
+            outputThreads = try output.start(after: gate)
+            started += outputThreads
+            inputThread = try input.start(after: gate)
+            started.append(inputThread)
+            controlThread = try control?.start(after: gate)
+        } catch {
+            Self.cancel(gate: gate, threads: started)
+            input.close()
+            events.close()
+            throw SessionError("cannot start a thread: \(error) (a limit on processes or memory?)")
+        }
+    }
+
+    /// The child did not start: the parked threads return without running.
+    func cancel() {
+        Self.cancel(gate: gate, threads: outputThreads + [inputThread] + (controlThread.map { [$0] } ?? []))
+        input.close()
+        events.close()
+    }
+
+    private static func cancel(gate: StartGate, threads: [IOThread]) {
+        gate.cancel()
+        for thread in threads { thread.join() }
     }
 }
 
