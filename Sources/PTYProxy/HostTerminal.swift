@@ -35,6 +35,18 @@ final class HostTerminal: Sendable {
         _ = try? zeroOrErrno(on: .host) { ptyshim_tcsetattr_as_job(descriptor.rawValue, &raw) }
     }
 
+    /// Back from a stop (SIGCONT): the shell put its own modes on the
+    /// terminal while this job was stopped, so raw mode is applied again,
+    /// as vim and less do. Only in the foreground: after `bg` the terminal
+    /// is the shell's, and the next SIGCONT (from `fg`) comes here again.
+    func resumeRawMode() {
+        let foreground = tcgetpgrp(descriptor.rawValue)
+        guard foreground > 0, foreground == getpgrp() else { return }
+        var raw = saved
+        ptyshim_make_raw(&raw)
+        _ = try? zeroOrErrno(on: .host) { ptyshim_tcsetattr_as_job(descriptor.rawValue, &raw) }
+    }
+
     /// Both changes go through job control (`ptyshim_tcsetattr_as_job`): in
     /// the background, the proxy is stopped instead of changing the terminal
     /// under the foreground job.
