@@ -30,9 +30,7 @@ final class HostTerminal: Sendable {
     func enterRawMode() {
         var settings = saved
         ptyshim_register_host_terminal(descriptor.rawValue, &settings)
-        var raw = saved
-        ptyshim_make_raw(&raw)
-        _ = try? zeroOrErrno(on: .host) { ptyshim_tcsetattr_as_job(descriptor.rawValue, &raw) }
+        applyRawSettings()
     }
 
     /// Back from a stop (SIGCONT): the shell put its own modes on the
@@ -42,6 +40,10 @@ final class HostTerminal: Sendable {
     func resumeRawMode() {
         let foreground = tcgetpgrp(descriptor.rawValue)
         guard foreground > 0, foreground == getpgrp() else { return }
+        applyRawSettings()
+    }
+
+    private func applyRawSettings() {
         var raw = saved
         ptyshim_make_raw(&raw)
         _ = try? zeroOrErrno(on: .host) { ptyshim_tcsetattr_as_job(descriptor.rawValue, &raw) }
