@@ -269,16 +269,17 @@ private struct Relay {
             throw SessionError("cannot set up the relay: \(error)")
         }
         do {
-            input = try InputPath(input: configuration.hostInput, terminal: terminal, counters: counters)
+            output = try OutputPath(terminal: terminal, output: configuration.hostOutput,
+                                    tuning: configuration.output, counters: counters, notify: events)
         } catch {
             events.close()
             throw SessionError("cannot set up the relay: \(error)")
         }
         do {
-            output = try OutputPath(terminal: terminal, output: configuration.hostOutput,
-                                    tuning: configuration.output, counters: counters, notify: events)
+            // A typed ^C drops the output held for the host (see InputPath).
+            input = try InputPath(input: configuration.hostInput, terminal: terminal, counters: counters,
+                                  discardHeldOutput: { [output] in output.discardHeldOutput() })
         } catch {
-            input.close()
             events.close()
             throw SessionError("cannot set up the relay: \(error)")
         }
@@ -344,9 +345,10 @@ private func growPipe(_ descriptor: FileDescriptor, to size: Int) {
 /// | ILL TRAP ABRT BUS FPE SEGV SYS, sent by kill | hang up | the fault handler turns them into SIGTERM |
 /// | the same, from a real fault | fatal | a crash: host terminal restored, then the previous handler (Swift's backtracer) or the default |
 /// | WINCH | resize | the host terminal's new size, when stdin is a terminal |
-/// | USR1 USR2 ALRM VTALRM PROF IO STKFLT TSTP TTIN TTOU, RTMIN..RTMAX | ignored | taken from the signalfd and dropped: a stray signal must not end, or stop, a session (with the host terminal raw). TTOU is unblocked around the host terminal's tcsetattr only, so job control still stops a background ptyproxy before it changes the terminal (`HostTerminal`) |
+/// | CONT | resumes (the kernel), then raw mode again | a shell puts its own modes back on the terminal while a job is stopped: once in the foreground again, the host terminal's raw settings and size are applied anew, as vim and less do |
+/// | USR1 USR2 ALRM VTALRM PROF IO STKFLT TSTP TTIN TTOU, RTMIN..RTMAX | ignored | taken from the signalfd and dropped: a stray signal must not end, or stop, a session (with the host terminal raw). TTOU is unblocked around the host terminal's tcsetattr only, so job control still stops a background ptyproxy before it changes the terminal (`HostTerminal`); TTIN likewise around a read of a terminal stdin that failed in the background, so job control stops it rather than it taking EIO for the end of input (`InputPath`) |
 /// | PIPE XFSZ | ignored (SIG_IGN) | thread-directed; the write fails instead: EPIPE is the host gone, EFBIG one line and 125 |
-/// | CHLD URG CONT | default (ignore; CONT resumes) | harmless |
+/// | CHLD URG | default (ignore) | harmless |
 /// | KILL STOP | cannot be caught | KILL: the kernel hangs up the child when the pty closes, the socket stays until the next `new`/`list` replaces it, a raw host terminal stays raw. STOP: the relay pauses, CONT resumes it, nothing is lost |
 ///
 /// The child gets none of this: posix_spawn resets every disposition to
@@ -370,8 +372,10 @@ enum SignalPolicy {
         []
         #endif
     }
-    /// Everything the supervisor takes from its signalfd.
-    static var watched: [Int32] { hangup + ignored + [SIGWINCH] }
+    /// Everything the supervisor takes from its signalfd. Blocking SIGCONT
+    /// does not keep it from resuming the process: the kernel does that when
+    /// it is sent; the signalfd only tells the supervisor that it happened.
+    static var watched: [Int32] { hangup + ignored + [SIGWINCH, SIGCONT] }
 
     /// The dispositions that are not "blocked and read from the signalfd".
     static func applyDispositions() {
@@ -439,11 +443,18 @@ struct Supervisor {
     private mutating func handleSignals(_ signals: SignalWatcher) {
         while let signal = signals.next() {
             if signal == SIGWINCH {
-                if let size = host?.size() { try? terminal.resize(to: size) }
+                followHostSize()
+            } else if signal == SIGCONT {
+                host?.resumeRawMode()
+                followHostSize()
             } else if SignalPolicy.hangup.contains(signal) {
                 hangUp()
             }
         }
+    }
+
+    private func followHostSize() {
+        if let size = host?.size() { try? terminal.resize(to: size) }
     }
 
     private mutating func childExited() {
