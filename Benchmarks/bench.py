@@ -8,6 +8,11 @@
         contenders, for N rounds, and writes Benchmarks/BENCHMARKS.md and
         Benchmarks/benchmarks.png.
 
+    python3 Benchmarks/bench.py --only {keystroke,ctrlc-flush} [--rounds N] [--ptyproxy PATH]
+        One workload alone, for ptyproxy, c-relay, script and a direct pty:
+        keystroke prints its figures; ctrlc-flush (bytes reaching the host
+        after ^C under a flood) also writes its own section of BENCHMARKS.md.
+
     python3 Benchmarks/bench.py --smoke [--ptyproxy PATH]
         Each workload once on a small input for every installed contender,
         checks that the results are sane, writes nothing, and ends with the
@@ -623,6 +628,78 @@ def run_ctrlc(ctx, c, timeout=30):
     return rec
 
 
+FLUSH_SCRIPT = "trap 'echo TRAPPED' INT; echo READY; read go; yes; echo AFTER"
+FLUSH_STALL_S = 0.3           # the host stops reading while yes floods
+FLUSH_REACT_S = 0.05          # after ^C, before the host reads again
+
+
+def queued_bytes(fd):
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+
+
+def run_ctrlc_flush(ctx, c, timeout=30):
+    """CMD = bash running yes, with a trap on SIGINT that prints TRAPPED.
+    The host stops reading for FLUSH_STALL_S while yes floods, notes what its
+    pipe holds (FIONREAD), writes 0x03, waits FLUSH_REACT_S (any relay may
+    pass the ^C on meanwhile) and reads everything.  The figure: the bytes
+    before TRAPPED beyond what the host's pipe held at ^C, i.e. what the
+    relay and the pty let through after ^C.  On a terminal the kernel flushes
+    its output queue (ISIG, NOFLSH clear); the floor is a pty the harness
+    reads directly, its pipe being the master's own queue."""
+    rec = {}
+    p = launch(ctx, c, ["bash", "-c", FLUSH_SCRIPT])
+    try:
+        with Watchdog(timeout, "ctrlc-flush/" + c.name):
+            read_until(p.out_r, b"READY")
+            os.write(p.in_w, b"go\n")
+            time.sleep(FLUSH_STALL_S)
+            queued = queued_bytes(p.out_r)
+            os.write(p.in_w, b"\x03")
+            time.sleep(FLUSH_REACT_S)
+            after = read_until(p.out_r, b"AFTER")
+            code = p.wait()
+    except (Timeout, EOFError, OSError) as e:
+        p.kill()
+        p.close()
+        return fail(rec, str(e), p)
+    p.close()
+    trapped = after.find(b"TRAPPED")
+    if trapped < 0:
+        return fail(rec, "no TRAPPED line after ^C", p)
+    rec["queued"] = queued
+    rec["after"] = trapped
+    rec["beyond"] = trapped - queued
+    if c.kind != "floor" and not c.status_ok(code, 0):
+        return fail(rec, "exit status %s, expected %s" % (code, c.expected_desc(0)), p)
+    return rec
+
+
+def ctrlc_flush_section(ctx, runs):
+    """The ctrlc-flush section of BENCHMARKS.md: medians and ranges per contender."""
+    rows = []
+    for name, recs in runs.items():
+        ok = [r for r in recs if "error" not in r]
+        if not ok:
+            rows.append([name, "failed: %s" % recs[0].get("error", "?"), "", ""])
+            continue
+        beyond = sorted(r["beyond"] for r in ok)
+        queued = sorted(r["queued"] for r in ok)
+        rows.append([name, "%d" % med(beyond), "%d-%d" % (beyond[0], beyond[-1]),
+                     "%d (of %d runs)" % (med(queued), len(ok))])
+    text = ["## ^C flushes held output", "",
+            "CMD = `bash -c` running `yes` under `trap 'echo TRAPPED' INT`. The host stops reading "
+            "for %d ms while `yes` floods, notes what its stdout pipe holds (FIONREAD), writes ^C, "
+            "waits %d ms and reads everything. The figure: bytes of `yes` output that reach it after "
+            "^C beyond what its pipe already held. On ^C the kernel flushes the pty's own queue "
+            "(ISIG set, NOFLSH clear); what a relay holds comes through unless it drops it too. "
+            "The floor is a pty the harness reads directly (its \"pipe\" is the master's queue). "
+            "Written by `python3 Benchmarks/bench.py --only ctrlc-flush --rounds %d`." %
+            (FLUSH_STALL_S * 1000, FLUSH_REACT_S * 1000, ctx.args.rounds),
+            "",
+            md_table(["relay", "bytes beyond the pipe, median", "range", "in the pipe at ^C, median"], rows)]
+    return "\n".join(text)
+
+
 def run_to_exit(ctx, c, cmd, expected, label, timeout=30):
     """Runs CMD through the relay to its exit: the wall time from posix_spawn
     to wait4 returning, and whether the relay's status is `expected`."""
@@ -1009,6 +1086,9 @@ def smoke(ctx):
     for c in ctx.contenders + [ctx.floor_pty]:
         r = run_ctrlc(ctx, c, 30)
         report("ctrl-c/" + c.name, r, "exit %s after %s ms" % (r.get("code"), fmt(r.get("ms"))))
+    for c in [c for c in ctx.contenders if c.name == "ptyproxy"] + [ctx.floor_pty]:
+        r = run_ctrlc_flush(ctx, c, 30)
+        report("ctrlc-flush/" + c.name, r, "%s bytes beyond the pipe after ^C" % r.get("beyond"))
     for c in ctx.contenders + [ctx.floor_spawn]:
         r = run_startup(ctx, c, 30)
         report("start-up/" + c.name, r, "%s ms" % fmt(r.get("ms")))
@@ -1652,6 +1732,40 @@ def ensure_std_fds():
             os.open(os.devnull, os.O_RDWR)
 
 
+def only_run(ctx):
+    """One workload alone (--only), a few rounds, contenders taking turns:
+    the keystroke figures are printed; the ctrlc-flush figures are printed
+    and written as their own section of BENCHMARKS.md."""
+    what, rounds = ctx.args.only, ctx.args.rounds
+    names = ("ptyproxy", "c-relay", "script")
+    cs = [c for c in ctx.contenders if c.name in names] + [ctx.floor_pty]
+    runs = {c.name: [] for c in cs}
+    for rnd in range(rounds):
+        for c in cs[rnd % len(cs):] + cs[:rnd % len(cs)]:
+            if what == "ctrlc-flush":
+                runs[c.name].append(run_ctrlc_flush(ctx, c))
+            else:
+                runs[c.name].append(run_keystroke(ctx, c, KEYSTROKES[0]))
+        print("bench: round %d/%d done" % (rnd + 1, rounds), flush=True)
+    if what == "keystroke":
+        for name, recs in runs.items():
+            for i, r in enumerate(recs):
+                if "error" in r:
+                    print("  %-24s round %d: %s" % (name, i + 1, r["error"]))
+                    continue
+                ns = sorted(r["samples_ns"])
+                print("  %-24s round %d: p50 %s us, p99 %s us (%d keys)" %
+                      (name, i + 1, fmt(pct(ns, .5) / 1e3), fmt(pct(ns, .99) / 1e3), len(ns)))
+        return 0
+    section = ctrlc_flush_section(ctx, runs)
+    print(section)
+    os.makedirs(ctx.args.out, exist_ok=True)
+    path = os.path.join(ctx.args.out, "BENCHMARKS.md")
+    report_sections.replace_section(path, "ctrlc-flush", section)
+    print("bench: wrote the ctrlc-flush section of %s" % path)
+    return 0
+
+
 def main():
     ensure_std_fds()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -1664,6 +1778,9 @@ def main():
                     help="throughput payload in bytes, a multiple of 64 (default %d)" % THROUGHPUT_BYTES[0])
     ap.add_argument("--out", metavar="DIR", default=HERE,
                     help="where BENCHMARKS.md and benchmarks.png go (default: %(default)s)")
+    ap.add_argument("--only", choices=("keystroke", "ctrlc-flush"),
+                    help="run one workload alone for ptyproxy, c-relay, script and a direct pty "
+                         "(ctrlc-flush writes its own section of BENCHMARKS.md)")
     ap.add_argument("--no-ptyproxy", action="store_true",
                     help="run the other contenders only (while ptyproxy does not build)")
     args = ap.parse_args()
@@ -1671,7 +1788,7 @@ def main():
         ap.error("--rounds must be >= 1 and --bytes a positive multiple of 64")
 
     want_build = not args.ptyproxy and not args.no_ptyproxy
-    tools, missing = find_tools(not args.smoke, want_build)
+    tools, missing = find_tools(not args.smoke and not args.only, want_build)
     if missing:
         print("bench: missing tools:", file=sys.stderr)
         for name, why, how in missing:
@@ -1706,6 +1823,8 @@ def main():
         ctx.floor_spawn = Contender("no relay (spawn true)", None, kind="floor")
         if args.smoke:
             return smoke(ctx)
+        if args.only:
+            return only_run(ctx)
         command = shlex.join(["python3", os.path.relpath(os.path.abspath(sys.argv[0]), REPO)] + sys.argv[1:])
         print("bench: contenders: %s" % ", ".join(c.name for c in ctx.contenders), flush=True)
         ctx.load_before = "%.2f %.2f %.2f" % os.getloadavg()

@@ -8,14 +8,23 @@
 # `new ... ID COLS ROWS` (then that command's own arguments); live session
 # IDs, from `ptyproxy list`, after resize, signal and status; signal names
 # after `signal ID`.
+#
+# The one program completion runs is the ptyproxy found on PATH, by an
+# absolute path: never the word being completed (`./ptyproxy status <TAB>`
+# in a directory someone else filled must not run their ./ptyproxy). What
+# it prints is data: read line by line, kept only when it is a valid ID,
+# never word-expanded (no compgen -W, no unquoted $(...)).
 
+# Adds the live session IDs that start with $1 to COMPREPLY.
 _ptyproxy_sessions()
 {
-    # The ptyproxy being completed, so that ./ptyproxy lists its own
-    # sessions; `list` answers within its own timeouts, and this one bounds it.
-    local program=$1
-    [[ $program == */* && -x $program ]] || program=ptyproxy
-    timeout 3 "$program" list 2>/dev/null | cut -f1
+    local program line id
+    program=$(type -P ptyproxy) && [[ $program == /* ]] || return
+    # `list` answers within its own timeouts; this one bounds it.
+    while IFS= read -r line; do
+        id=${line%%$'\t'*}
+        [[ $id =~ ^[A-Za-z0-9._-]{1,64}$ && $id == "$1"* ]] && COMPREPLY+=("$id")
+    done < <(timeout 3 "$program" list 2>/dev/null)
 }
 
 _ptyproxy()
@@ -37,11 +46,11 @@ _ptyproxy()
 
     case ${words[1]} in
         resize | status)
-            ((cword == 2)) && COMPREPLY=($(compgen -W "$(_ptyproxy_sessions "${words[0]}")" -- "$cur"))
+            ((cword == 2)) && _ptyproxy_sessions "$cur"
             ;;
         signal)
             if ((cword == 2)); then
-                COMPREPLY=($(compgen -W "$(_ptyproxy_sessions "${words[0]}")" -- "$cur"))
+                _ptyproxy_sessions "$cur"
             elif ((cword == 3)); then
                 if [[ ${cur^^} == SIG* ]]; then
                     COMPREPLY=($(compgen -W "$(printf 'SIG%s ' $signals)" -- "${cur^^}"))
@@ -92,7 +101,7 @@ _ptyproxy()
                 fi
             fi
             if ((positional == 3)); then
-                COMPREPLY=($(compgen -c -- "$cur" | sort -u))
+                mapfile -t COMPREPLY < <(compgen -c -- "$cur" | sort -u)
             fi
             ;;
     esac

@@ -7,6 +7,12 @@
 # `new ... ID COLS ROWS` (then that command's own arguments); live session
 # IDs, from `ptyproxy list`, after resize, signal and status; signal names
 # after `signal ID`.
+#
+# The one program completion runs is the ptyproxy found on PATH, by an
+# absolute path: never the word being completed (`./ptyproxy status <TAB>`
+# in a directory someone else filled must not run their ./ptyproxy). What
+# it prints is data: each line kept only when it is a valid ID, never
+# evaluated.
 
 # Walks the words of `ptyproxy new ...` (argv: the words, the command name
 # first) as ptyproxy parses them: options may come anywhere before CMD, `--`
@@ -73,11 +79,10 @@ function __ptyproxy_at_signal
 end
 
 function __ptyproxy_sessions
-    # The ptyproxy being completed, so that ./ptyproxy lists its own
-    # sessions; `list` answers within its own timeouts, and this one bounds it.
-    set -l program (commandline -opc)[1]
-    string match -q -- '*/*' $program; and test -x $program; or set program ptyproxy
-    timeout 3 $program list 2>/dev/null | string split -f1 \t
+    set -l program (command -s ptyproxy); or return
+    string match -q -- '/*' $program; or return
+    # `list` answers within its own timeouts; this one bounds it.
+    timeout 3 $program list 2>/dev/null | string split -f1 \t | string match -r -- '^[A-Za-z0-9._-]{1,64}$'
 end
 
 # Signal names as `kill -l` prints them; with SIG when the word starts so.

@@ -135,8 +135,8 @@ check "the test session is live" live "$session"
 mkdir -p "$work/home"
 complete_in() { # SHELL LINE: the candidates, sorted, one per line
     case $1 in
-        bash) timeout 20 bash --norc --noprofile scripts/install/bash-complete.sh "$2" ;;
-        zsh) timeout 20 zsh -f scripts/install/zsh-complete.zsh "$prefix/share/zsh/site-functions" "$2" ;;
+        bash) timeout 20 bash --norc --noprofile "$root/scripts/install/bash-complete.sh" "$2" ;;
+        zsh) timeout 20 zsh -f "$root/scripts/install/zsh-complete.zsh" "$prefix/share/zsh/site-functions" "$2" ;;
         fish) HOME=$work/home timeout 20 fish -c 'complete -C $argv[1]' "$2" | cut -f1 ;;
     esac | sort -u
 }
@@ -157,6 +157,28 @@ for shell in bash zsh fish; do
     done
     same "$shell: signal names after signal ID" "$(printf '%s\n' SIGILL SIGINT SIGIO)" "$(complete_in $shell "ptyproxy signal $session SIGI")"
     same "$shell: signal names without SIG" "$(printf '%s\n' TERM TRAP TSTP TTIN TTOU)" "$(complete_in $shell "ptyproxy signal $session T")"
+done
+# Completion runs the ptyproxy on PATH only, and reads what it prints as
+# data. A hostile ./ptyproxy in the current directory is never run, and a
+# `list` whose output a shell would expand or split offers only valid IDs.
+mkdir "$work/hostile" "$work/fakebin"
+cat >"$work/hostile/ptyproxy" <<EOF
+#!/bin/sh
+: >"$work/hostile-ran"
+printf 'hostile-id\\t{}\\n'
+EOF
+cat >"$work/fakebin/ptyproxy" <<EOF
+#!/bin/sh
+printf '%s\\t{}\\n' fake-id '\$(touch $work/expanded)' '\`touch $work/expanded\`' '*' 'a b'
+EOF
+chmod 755 "$work/hostile/ptyproxy" "$work/fakebin/ptyproxy"
+for shell in bash zsh fish; do
+    same "$shell: ./ptyproxy status <TAB> offers the sessions of the ptyproxy on PATH" "$session" \
+        "$(cd "$work/hostile" && complete_in $shell './ptyproxy status ')"
+    check "$shell: ./ptyproxy status <TAB> does not run ./ptyproxy" test ! -e "$work/hostile-ran"
+    same "$shell: what list prints is data" "fake-id" "$(PATH=$work/fakebin:$PATH complete_in $shell 'ptyproxy status ')"
+    check "$shell: nothing list printed was expanded" test ! -e "$work/expanded"
+    rm -f "$work/hostile-ran" "$work/expanded"
 done
 kill -TERM "$session_pid"
 for _ in $(seq 100); do kill -0 "$session_pid" 2>/dev/null || break; sleep 0.1; done

@@ -343,3 +343,34 @@ int ptyshim_tcsetattr_as_job(int fd, const struct termios *t) {
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     return err;
 }
+
+int ptyshim_read_as_job(int fd, void *buffer, size_t count, ssize_t *got) {
+    sigset_t ttin, previous;
+    sigemptyset(&ttin);
+    sigaddset(&ttin, SIGTTIN);
+    int err = pthread_sigmask(SIG_UNBLOCK, &ttin, &previous);
+    if (err != 0) return err;
+    ssize_t result;
+    do {
+        result = read(fd, buffer, count);
+    } while (result < 0 && errno == EINTR);
+    err = result < 0 ? errno : 0;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    *got = result < 0 ? 0 : result;
+    return err;
+}
+
+int ptyshim_pipe_capacity(int fd, int *capacity) {
+    int size = fcntl(fd, F_GETPIPE_SZ);
+    if (size < 0) return errno;
+    *capacity = size;
+    return 0;
+}
+
+int ptyshim_bytes_queued(int fd, int *count) {
+    return ioctl(fd, FIONREAD, count) == 0 ? 0 : errno;
+}
+
+int ptyshim_set_pipe_size(int fd, int size) {
+    return fcntl(fd, F_SETPIPE_SZ, size) >= 0 ? 0 : errno;
+}

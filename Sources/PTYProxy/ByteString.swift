@@ -79,40 +79,54 @@ public struct ByteString: Hashable, Sendable, ExpressibleByStringLiteral, Expres
     public var description: String { printable }
 
     /// A JSON string literal for these bytes that is valid JSON whatever the
-    /// bytes are. Valid UTF-8 sequences appear as their characters (control
-    /// characters, `"` and `\` escaped); each byte that is not part of a valid
-    /// UTF-8 sequence appears as `\u00XX`, XX its value. So `\xff` becomes
-    /// `"\u00ff"`. Not injective: the byte 0xFF and the character U+00FF both
-    /// read back as U+00FF (a consumer that needs the exact bytes of such an
-    /// argument should not take them from `status`). Documented in
-    /// docs/INTERFACE.md.
+    /// bytes are, and safe to print on a terminal. Valid UTF-8 sequences
+    /// appear as their characters, except `"` and `\` (escaped), C0 and C1
+    /// controls, DEL, U+2028 and U+2029 (written `\uXXXX`: JSON itself only
+    /// requires it of C0, but a raw C1 control acts on a terminal, and some
+    /// JavaScript parsers end a line at U+2028/U+2029). Each byte that is not
+    /// part of a valid UTF-8 sequence appears as `\u00XX`, XX its value:
+    /// `\xff` becomes `"\u00ff"`. Not injective: the byte 0xFF and the
+    /// character U+00FF both read back as U+00FF (a consumer that needs the
+    /// exact bytes of such an argument should not take them from `status`).
+    /// Documented in docs/INTERFACE.md.
     public var jsonQuoted: String {
         var result = "\""
         var index = 0
         while index < bytes.count {
             if let (scalar, length) = Self.decodeScalar(bytes, at: index) {
-                switch scalar {
-                case "\"": result += "\\\""
-                case "\\": result += "\\\\"
-                case "\n": result += "\\n"
-                case "\r": result += "\\r"
-                case "\t": result += "\\t"
-                case _ where scalar.value < 0x20 || scalar.value == 0x7f:
-                    result += Self.unicodeEscape(UInt8(scalar.value))
-                default: result.unicodeScalars.append(scalar)
-                }
+                result += Self.jsonEscaped(scalar)
                 index += length
             } else {
-                result += Self.unicodeEscape(bytes[index])
+                result += Self.unicodeEscape(UInt32(bytes[index]))
                 index += 1
             }
         }
         return result + "\""
     }
 
-    private static func unicodeEscape(_ byte: UInt8) -> String {
+    /// One character as it appears inside a JSON string (see `jsonQuoted`).
+    static func jsonEscaped(_ scalar: Unicode.Scalar) -> String {
+        switch scalar {
+        case "\"": return "\\\""
+        case "\\": return "\\\\"
+        case "\n": return "\\n"
+        case "\r": return "\\r"
+        case "\t": return "\\t"
+        case _ where needsUnicodeEscape(scalar): return unicodeEscape(scalar.value)
+        default: return String(scalar)
+        }
+    }
+
+    /// C0 and C1 controls, DEL, LINE SEPARATOR and PARAGRAPH SEPARATOR.
+    static func needsUnicodeEscape(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+    }
+
+    /// `\uXXXX` for a value of the Basic Multilingual Plane.
+    static func unicodeEscape(_ value: UInt32) -> String {
         let digits = Array("0123456789abcdef".utf8)
-        return "\\u00" + String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
+        let nibbles = [12, 8, 4, 0].map { digits[Int((value >> UInt32($0)) & 15)] }
+        return "\\u" + String(decoding: nibbles, as: UTF8.self)
     }
 
     /// One well-formed UTF-8 scalar at `index` (no overlongs, no surrogates,

@@ -6,6 +6,7 @@ import Darwin
 #endif
 import CPTYShim
 import SystemPackage
+import Synchronization
 
 /// What to run on the terminal.
 ///
@@ -59,13 +60,26 @@ public final class ChildProcess: Sendable {
         public let errno: Errno
         public let program: ByteString
 
-        /// 127 when the program does not exist, 126 when it exists but cannot run.
+        /// 125 when the proxy ran out of something it needs to start any
+        /// program (processes, memory, descriptors: `resources`), 127 when
+        /// the program does not exist, 126 when it exists but cannot run.
         public var exitCode: Int32 {
-            errno == .noSuchFileOrDirectory || errno == .notDirectory ? 127 : 126
+            if Self.resources.contains(errno) { return 125 }
+            return errno == .noSuchFileOrDirectory || errno == .notDirectory ? 127 : 126
         }
 
+        /// What the system refuses when the proxy, not CMD, is short of
+        /// something: EAGAIN from clone (RLIMIT_NPROC, a pids cgroup), ENOMEM,
+        /// EMFILE and ENFILE (the terminal opened for the child, a pipe).
+        static let resources: [Errno] = [.resourceTemporarilyUnavailable, .noMemory,
+                                         .tooManyOpenFiles, .tooManyOpenFilesInSystem]
+
         public var message: String {
-            exitCode == 127 ? "\(program.printable): command not found" : "\(program.printable): cannot execute: \(errno)"
+            switch exitCode {
+            case 125: return "cannot start \(program.printable): \(errno)"
+            case 127: return "\(program.printable): command not found"
+            default: return "\(program.printable): cannot execute: \(errno)"
+            }
         }
     }
 
@@ -73,8 +87,18 @@ public final class ChildProcess: Sendable {
     /// fds 0-2, nothing else open, default signal dispositions, empty mask.
     /// A program the kernel cannot execute because it has no `#!` line
     /// (ENOEXEC) is run by /bin/sh, as execvp(3) and every shell do.
+    ///
+    /// Nothing can fail once the child runs: the fallback exit watcher (a
+    /// pipe and a parked thread, see `ExitWatch`) is made before the spawn,
+    /// so a thrown error always means that the command did not run.
     public init(spawning command: Command, terminalPath: String) throws(SpawnError) {
         let program = command.arguments[0]
+        let watch: ExitWatch
+        do {
+            watch = try ExitWatch()
+        } catch {
+            throw SpawnError(errno: error, program: program)
+        }
         var childPID: pid_t = 0
         let result = withCStrings(command.arguments) { argv in
             withCStrings(command.environment) { envp in
@@ -87,35 +111,17 @@ public final class ChildProcess: Sendable {
             }
         }
         guard result == 0 else {
+            watch.discard()
             throw SpawnError(errno: Errno(rawValue: result), program: program)
         }
         pid = childPID
-        exitDescriptor = Self.exitNotification(for: childPID)
+        exitDescriptor = watch.descriptor(for: childPID)
     }
 
-    /// A descriptor that becomes readable when `pid` exits: its pidfd, or,
-    /// where pidfd_open is missing (kernels before 5.3, seccomp filters,
-    /// valgrind), a pipe written by a thread that waits for the exit
-    /// without reaping (waitid WNOWAIT), so `reap()` still collects it.
-    static func exitNotification(for pid: pid_t, tryingPidfd: Bool = true) -> FileDescriptor {
-        var descriptor: CInt = -1
-        if tryingPidfd && ptyshim_pidfd_open(pid, &descriptor) == 0 {
-            return FileDescriptor(rawValue: descriptor)
-        }
-        let ends: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
-        do {
-            ends = try FileDescriptor.makePipe(nonblocking: false)
-        } catch {
-            preconditionFailure("ptyproxy: cannot create a pipe to watch the child: \(error)")
-        }
-        let writeEnd = ends.writeEnd
-        IOThread {
-            _ = ptyshim_wait_exit_without_reaping(pid)
-            var byte: UInt8 = 1
-            _ = system_write(writeEnd.rawValue, &byte, 1)
-            writeEnd.closeQuietly()
-        }.detach()
-        return ends.readEnd
+    /// A descriptor that becomes readable when `pid` exits (see `ExitWatch`);
+    /// `tryingPidfd: false` forces the fallback (tests).
+    static func exitNotification(for pid: pid_t, tryingPidfd: Bool = true) throws(Errno) -> FileDescriptor {
+        try ExitWatch().descriptor(for: pid, tryingPidfd: tryingPidfd)
     }
 
     /// The exit status if the child has exited, leaving it unreaped (waitid
@@ -157,6 +163,67 @@ public final class ChildProcess: Sendable {
     public func close() {
         exitDescriptor.closeQuietly()
     }
+}
+
+/// What tells a child's exit: its pidfd, or, where pidfd_open is refused
+/// (kernels before 5.3, seccomp filters, valgrind, no descriptor or memory
+/// left at that moment), a pipe written by a thread that waits for the exit
+/// without reaping (waitid WNOWAIT), so `reap()` still collects it.
+///
+/// The pidfd can only be opened once the child exists, and may then fail;
+/// so the fallback's pipe and thread are made before the spawn, the thread
+/// parked at a gate until it is told the pid, or cancelled when the pidfd
+/// is had. Both cost a few microseconds per session; in exchange nothing
+/// is left that can fail after CMD started.
+final class ExitWatch: Sendable {
+    private let readEnd: FileDescriptor
+    private let writeEnd: FileDescriptor
+    private let gate = StartGate()
+    private let watched = WatchedPID()
+    private let thread: IOThread
+
+    init() throws(Errno) {
+        (readEnd, writeEnd) = try FileDescriptor.makePipe(nonblocking: false)
+        let (gate, watched, writeEnd) = (self.gate, self.watched, self.writeEnd)
+        do {
+            thread = try IOThread(after: gate) {
+                _ = ptyshim_wait_exit_without_reaping(watched.value.load(ordering: .acquiring))
+                var byte: UInt8 = 1
+                _ = system_write(writeEnd.rawValue, &byte, 1)
+                writeEnd.closeQuietly()
+            }
+        } catch {
+            readEnd.closeQuietly()
+            writeEnd.closeQuietly()
+            throw error
+        }
+    }
+
+    /// The child's pidfd, else the prepared pipe (the thread is released).
+    func descriptor(for pid: pid_t, tryingPidfd: Bool = true) -> FileDescriptor {
+        var pidfd: CInt = -1
+        if tryingPidfd && ptyshim_pidfd_open(pid, &pidfd) == 0 {
+            discard()
+            return FileDescriptor(rawValue: pidfd)
+        }
+        watched.value.store(pid, ordering: .releasing)
+        gate.open()
+        thread.detach()
+        return readEnd
+    }
+
+    /// Not needed: the thread returns without waiting, the pipe is closed.
+    func discard() {
+        gate.cancel()
+        thread.join()
+        readEnd.closeQuietly()
+        writeEnd.closeQuietly()
+    }
+}
+
+/// The pid the fallback thread waits for, handed over through the gate.
+private final class WatchedPID: Sendable {
+    let value = Atomic<pid_t>(0)
 }
 
 /// Calls `body` with a NULL-terminated array of C strings (argv, envp), freed afterwards.

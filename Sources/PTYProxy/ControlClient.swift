@@ -42,12 +42,14 @@ public struct ControlClient: Sendable {
     }
 
     /// Sends `request` (one line, no newline) to session `id` and returns the
-    /// text after `ok` in the reply (escaped for printing).
-    public func send(_ request: String, to id: String, timeoutMilliseconds: Int32 = 5000) throws(Failure) -> String {
+    /// text after `ok` in the reply (escaped for printing, the JSON way for
+    /// a `.json` reply).
+    public func send(_ request: String, to id: String, reply form: ControlReply.Form = .text,
+                     timeoutMilliseconds: Int32 = 5000) throws(Failure) -> String {
         let deadline = monotonicMilliseconds() + Int64(timeoutMilliseconds)
         for directory in directories {
             switch try liveness(of: id, in: directory, cleanUpStale: false) {
-            case .live: return try send(request, to: id, in: directory, deadline: deadline)
+            case .live: return try send(request, to: id, in: directory, form: form, deadline: deadline)
             case .gone: continue
             }
         }
@@ -86,7 +88,7 @@ public struct ControlClient: Sendable {
     }
 
     private func send(_ request: String, to id: String, in directory: ControlDirectory,
-                      deadline: Int64) throws(Failure) -> String {
+                      form: ControlReply.Form = .text, deadline: Int64) throws(Failure) -> String {
         guard let address = directory.socketAddress("\(id).sock") else {
             throw .failed("socket path too long: \(directory.socketPath(id).printablePath)")
         }
@@ -128,7 +130,7 @@ public struct ControlClient: Sendable {
             if let sendError { throw .failed("cannot send to session '\(id)': \(sendError)") }
             throw error
         }
-        switch ControlReply.parse(reply) {
+        switch ControlReply.parse(reply, form: form) {
         case .ok(let text): return text
         case .error(let reason): throw .refused(reason)
         case .unexpected(let quoted): throw .failed("unexpected reply from session '\(id)': \(quoted)")
@@ -173,7 +175,7 @@ public struct ControlClient: Sendable {
                 guard (try? liveness(of: id, in: directory, cleanUpStale: true)) == .live else { continue }
                 seen.insert(id)
                 let deadline = monotonicMilliseconds() + Int64(timeoutMilliseconds)
-                if let status = try? send("status", to: id, in: directory, deadline: deadline) {
+                if let status = try? send("status", to: id, in: directory, form: .json, deadline: deadline) {
                     sessions.append((id, status))
                 }
             }

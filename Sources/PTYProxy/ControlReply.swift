@@ -7,6 +7,9 @@
 /// printable text (C0 and C1 controls, DEL, bytes that are not UTF-8) is
 /// shown as `\xHH`, so a reply can never move the cursor, set a title or
 /// inject keystrokes through the user's terminal.
+///
+/// A reply that carries JSON (`status`) is escaped the JSON way instead
+/// (`escapeJSON`), so that what is printed stays a JSON document.
 public enum ControlReply: Equatable, Sendable {
     /// `ok` or `ok TEXT`: the (escaped) text, empty for a bare `ok`.
     case ok(String)
@@ -20,13 +23,19 @@ public enum ControlReply: Equatable, Sendable {
     /// How much of an unexpected reply is quoted in a message.
     static let quotedLength = 80
 
+    /// What the text of an `ok` reply is: text, or a JSON document.
+    public enum Form: Sendable { case text, json }
+
     /// Parses one reply line (without its newline; a trailing CR is ignored).
-    public static func parse<Bytes: Collection>(_ line: Bytes) -> ControlReply where Bytes.Element == UInt8 {
+    public static func parse<Bytes: Collection>(_ line: Bytes, form: Form = .text) -> ControlReply
+    where Bytes.Element == UInt8 {
         var bytes = Array(line.prefix(maximumLength + 1))
         if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
         if bytes.count > maximumLength { return .unexpected(escape(bytes.prefix(quotedLength)) + "...") }
         if bytes.elementsEqual("ok".utf8) { return .ok("") }
-        if bytes.starts(with: "ok ".utf8) { return .ok(escape(bytes.dropFirst(3))) }
+        if bytes.starts(with: "ok ".utf8) {
+            return .ok(form == .json ? escapeJSON(bytes.dropFirst(3)) : escape(bytes.dropFirst(3)))
+        }
         if bytes.starts(with: "error ".utf8) { return .error(escape(bytes.dropFirst(6))) }
         let quoted = escape(bytes.prefix(quotedLength))
         return .unexpected(bytes.count > quotedLength ? quoted + "..." : quoted)
@@ -52,6 +61,29 @@ public enum ControlReply: Equatable, Sendable {
             }
         }
         return String(decoding: result, as: UTF8.self)
+    }
+
+    /// The JSON text of a reply, kept JSON and made safe to print: what
+    /// `ByteString.jsonQuoted` escapes (C0 and C1 controls, DEL, U+2028,
+    /// U+2029) becomes `\uXXXX`, and each byte that is not UTF-8 `\u00XX`.
+    /// A ptyproxy's own reply holds none of them; one of another version
+    /// that writes them raw, inside its strings, stays valid JSON this way,
+    /// where `\xHH` would not be.
+    public static func escapeJSON<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let input = Array(bytes)
+        var result = ""
+        result.reserveCapacity(input.count)
+        var index = 0
+        while index < input.count {
+            if let (scalar, length) = ByteString.decodeScalar(input, at: index) {
+                result += ByteString.needsUnicodeEscape(scalar) ? ByteString.unicodeEscape(scalar.value) : String(scalar)
+                index += length
+            } else {
+                result += ByteString.unicodeEscape(UInt32(input[index]))
+                index += 1
+            }
+        }
+        return result
     }
 
     /// The length of the printable, well-formed UTF-8 sequence at `index`, or

@@ -30,8 +30,12 @@ struct ControlContext: Sendable {
 /// - replies are queued per client and sent as the client takes them, never
 ///   dropped or cut; a client is read no further while its queue is over
 ///   64 KiB, and one that takes nothing for 5 s is dropped;
-/// - when all slots are taken, the longest-idle client (or one whose line has
-///   been trickling in for over a second) is shed before a newcomer is refused;
+/// - when all slots are taken, a client is shed for a newcomer, who is never
+///   refused: the longest idle; else one whose line has been trickling in
+///   for over a second; else one whose replies have waited for over a second
+///   (a client that pipelines requests and takes the replies slowly holds
+///   a full queue that moves just often enough never to time out); else the
+///   one connected longest;
 /// - out of descriptors (EMFILE), a spare one is given up to accept the
 ///   newcomer and answer `error busy`, instead of spinning on accept.
 ///
@@ -48,7 +52,8 @@ public final class ControlServer: Sendable {
     static let idleTimeoutMilliseconds: Int64 = 5000
     /// A client that takes none of its queued replies for this long is dropped.
     static let writeTimeoutMilliseconds: Int64 = 5000
-    /// A line trickling in for this long makes its client sheddable when full.
+    /// A line trickling in, or replies waiting, for this long make a client
+    /// sheddable when all slots are taken.
     static let sheddableLineMilliseconds: Int64 = 1000
     /// Queued reply bytes above which a client is not read.
     static let replyQueueLimit = 64 << 10
@@ -65,6 +70,7 @@ public final class ControlServer: Sendable {
     private let identity: FileIdentity?
     private let wakeup: Wakeup
     private let stopping = Atomic<Bool>(false)
+    private let context = Mutex<ControlContext?>(nil)
 
     /// Takes the ID's lock (refusing an ID whose session is alive), replaces
     /// whatever a dead session left, and publishes `ID.sock`.
@@ -134,8 +140,17 @@ public final class ControlServer: Sendable {
         }
     }
 
-    func start(context: ControlContext) -> IOThread {
-        IOThread { [self] in serve(context) }
+    /// Creates the serving thread, parked at `gate`; it serves the context
+    /// given to `publish` before the gate opens (the child's, which does not
+    /// exist yet when the thread is made).
+    func start(after gate: StartGate) throws(Errno) -> IOThread {
+        try IOThread(after: gate) { [self] in
+            if let context = context.withLock({ $0 }) { serve(context) }
+        }
+    }
+
+    func publish(_ context: ControlContext) {
+        self.context.withLock { $0 = context }
     }
 
     func stop() {
@@ -216,14 +231,10 @@ public final class ControlServer: Sendable {
             }
             let now = monotonicMilliseconds()
             if !clients.add(raw, now: now) {
-                if let victim = clients.sheddable(now: now, lineAge: Self.sheddableLineMilliseconds) {
-                    sendFarewell("error busy", to: clients[victim].descriptor)
-                    clients.remove(victim)
-                    _ = clients.add(raw, now: now)
-                } else {
-                    sendFarewell("error busy", to: raw)
-                    FileDescriptor(rawValue: raw).closeQuietly()
-                }
+                let victim = clients.sheddable(now: now, age: Self.sheddableLineMilliseconds)
+                sendFarewell("error busy", to: clients[victim].descriptor)
+                clients.remove(victim)
+                _ = clients.add(raw, now: now)
             }
         }
         return true
@@ -340,6 +351,9 @@ struct ControlClientState {
     var outputOffset = 0
     /// The last time queued replies made progress.
     var lastWriteProgress: Int64 = 0
+    /// Since when replies have been queued without the queue emptying.
+    var backlogSince: Int64?
+    var connectedAt: Int64 = 0
     /// The client closed its side, or broke the protocol: read no more.
     var inputEnded = false
     /// Stop answering (a line over the limit was refused).
@@ -406,6 +420,7 @@ struct ControlClientState {
             output.removeAll(keepingCapacity: true)
             outputOffset = 0
             lastWriteProgress = monotonicMilliseconds()
+            if backlogSince == nil { backlogSince = lastWriteProgress }
         }
         output += reply.utf8
         output.append(UInt8(ascii: "\n"))
@@ -427,6 +442,7 @@ struct ControlClientState {
         }
         output.removeAll(keepingCapacity: output.capacity <= ControlServer.replyQueueLimit)
         outputOffset = 0
+        backlogSince = nil
         if input.isEmpty && lineStartedAt == nil { idleSince = now }
         return true
     }
@@ -454,7 +470,8 @@ struct ClientTable: ~Copyable {
 
     mutating func add(_ descriptor: CInt, now: Int64) -> Bool {
         guard let slot = slots.firstIndex(where: { $0.descriptor < 0 }) else { return false }
-        slots[slot] = ControlClientState(descriptor: descriptor, idleSince: now, lastWriteProgress: now, lastReadAt: now)
+        slots[slot] = ControlClientState(descriptor: descriptor, idleSince: now, lastWriteProgress: now,
+                                         connectedAt: now, lastReadAt: now)
         return true
     }
 
@@ -463,19 +480,33 @@ struct ClientTable: ~Copyable {
         slots[slot] = ControlClientState()
     }
 
-    /// The client to shed for a newcomer: the longest idle, else the one
-    /// whose line has trickled in longest (if over `lineAge`).
-    func sheddable(now: Int64, lineAge: Int64) -> Int? {
+    /// The client to shed for a newcomer, when every slot is taken (see
+    /// `ControlServer`): the longest idle; else the one whose line has
+    /// trickled in longest, or whose replies have waited longest, if over
+    /// `age`; else the one connected longest.
+    func sheddable(now: Int64, age: Int64) -> Int {
         let used = slots.indices.filter { slots[$0].descriptor >= 0 }
         if let idle = used.filter({ slots[$0].isIdle }).min(by: { slots[$0].idleSince < slots[$1].idleSince }) {
             return idle
         }
-        return used.filter { slots[$0].queued == 0 && (slots[$0].lineStartedAt ?? now) <= now - lineAge }
-            .min { slots[$0].lineStartedAt! < slots[$1].lineStartedAt! }
+        let waiting = used.compactMap { slot -> (slot: Int, since: Int64)? in
+            let client = slots[slot]
+            let since = client.queued == 0 ? client.lineStartedAt : client.backlogSince
+            return since.map { (slot, $0) }
+        }
+        if let oldest = waiting.min(by: { $0.since < $1.since }), oldest.since <= now - age {
+            return oldest.slot
+        }
+        return used.min { slots[$0].connectedAt < slots[$1].connectedAt } ?? 0
     }
 
+    /// Allocates nothing: it runs on every round of the server's loop.
     func earliestDeadline() -> Int64? {
-        slots.filter { $0.descriptor >= 0 }.map(\.deadline.at).min()
+        var earliest: Int64?
+        for slot in slots where slot.descriptor >= 0 {
+            earliest = min(earliest ?? slot.deadline.at, slot.deadline.at)
+        }
+        return earliest
     }
 
     /// Drops clients past their deadline, telling those that wait on us why.

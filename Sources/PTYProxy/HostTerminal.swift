@@ -30,6 +30,20 @@ final class HostTerminal: Sendable {
     func enterRawMode() {
         var settings = saved
         ptyshim_register_host_terminal(descriptor.rawValue, &settings)
+        applyRawSettings()
+    }
+
+    /// Back from a stop (SIGCONT): the shell put its own modes on the
+    /// terminal while this job was stopped, so raw mode is applied again,
+    /// as vim and less do. Only in the foreground: after `bg` the terminal
+    /// is the shell's, and the next SIGCONT (from `fg`) comes here again.
+    func resumeRawMode() {
+        let foreground = tcgetpgrp(descriptor.rawValue)
+        guard foreground > 0, foreground == getpgrp() else { return }
+        applyRawSettings()
+    }
+
+    private func applyRawSettings() {
         var raw = saved
         ptyshim_make_raw(&raw)
         _ = try? zeroOrErrno(on: .host) { ptyshim_tcsetattr_as_job(descriptor.rawValue, &raw) }

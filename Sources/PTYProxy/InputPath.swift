@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CPTYShim
 import SystemPackage
 import Synchronization
 
@@ -13,25 +14,43 @@ import Synchronization
 /// written to the pty at once; no coalescing, no timers. It runs on its own
 /// thread so that a child which stops reading its input never delays the
 /// output path or the control channel.
+///
+/// It keeps the line discipline's promises a terminal keeps, at the cost of
+/// a table look-up per byte (`CanonicalLine`) and a look at the child's
+/// termios only when one matters:
+/// - no typed byte is lost: a canonical line about to pass the kernel's
+///   limit is ended with VEOF first, so the reader gets it in pieces;
+/// - INTR, QUIT or SUSP under ISIG without NOFLSH drop the output the
+///   proxy holds, as the kernel drops its own queue (`OutputPath`);
+/// - end of input is one VEOF, or two after a partial line, by the
+///   discipline's own rules (ICRNL, IGNCR, INLCR, VEOL, VEOL2...);
+/// - a proxy in the background of a job-control shell does not read its
+///   terminal: it is stopped by SIGTTIN like any program (`readAsJob`).
 final class InputPath: Sendable {
     static let bufferSize = 8 * 1024
 
     private let input: FileDescriptor
+    private let inputIsTerminal: Bool
     private let terminal: PseudoTerminal
     private let counters: RelayCounters
+    private let discardHeldOutput: @Sendable () -> Void
     private let wakeup: Wakeup
     private let stopping = Atomic<Bool>(false)
     private let readErrno = Atomic<Int32>(0)
 
-    init(input: FileDescriptor, terminal: PseudoTerminal, counters: RelayCounters) throws(Errno) {
+    init(input: FileDescriptor, terminal: PseudoTerminal, counters: RelayCounters,
+         discardHeldOutput: @escaping @Sendable () -> Void) throws(Errno) {
         self.input = input
+        self.inputIsTerminal = isatty(input.rawValue) == 1
         self.terminal = terminal
         self.counters = counters
+        self.discardHeldOutput = discardHeldOutput
         self.wakeup = try Wakeup()
     }
 
-    func start() -> IOThread {
-        IOThread { [self] in run() }
+    /// Creates the thread, parked at `gate` (see `Session`).
+    func start(after gate: StartGate) throws(Errno) -> IOThread {
+        try IOThread(after: gate) { [self] in run() }
     }
 
     /// Makes the thread return promptly, wherever it waits.
@@ -43,8 +62,8 @@ final class InputPath: Sendable {
     func close() { wakeup.close() }
 
     /// Why reading the host's stdin failed, if it did with something other
-    /// than EIO (a terminal that hung up, or a background read): that error
-    /// was taken as the end of input, and is worth one line on stderr.
+    /// than EIO (a terminal that hung up, say): that error was taken as the
+    /// end of input, and is worth one line on stderr.
     var hostReadError: Errno? {
         let value = readErrno.load(ordering: .acquiring)
         return value == 0 ? nil : Errno(rawValue: value)
@@ -53,11 +72,11 @@ final class InputPath: Sendable {
     private func run() {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 16)
         defer { buffer.deallocate() }
-        var lastByte: UInt8?
+        var line = CanonicalLine()
         while waitUntil(input, is: .readable) {
             let count: Int
             do {
-                count = try valueOrErrno(on: .host) { system_read(input.rawValue, buffer.baseAddress, buffer.count) }
+                count = try read(into: buffer)
             } catch .wouldBlock {
                 continue  // the host shares a non-blocking stdin with us
             } catch {
@@ -66,28 +85,99 @@ final class InputPath: Sendable {
                 count = 0
             }
             if count == 0 {
-                sendEndOfFile(after: lastByte)
+                sendEndOfFile(&line)
                 return
             }
-            guard deliver(UnsafeRawBufferPointer(rebasing: buffer[..<count])) else { return }
-            lastByte = buffer[count - 1]
+            guard forward(UnsafeRawBufferPointer(rebasing: buffer[..<count]), &line) else { return }
         }
     }
 
-    /// The host closed stdin: the user typed ^D. In canonical mode a VEOF
-    /// after a partial line only ends that line, so a second one is sent to
-    /// make the child's read() see end of file.
-    private func sendEndOfFile(after lastByte: UInt8?) {
-        guard let settings = try? terminal.lineSettings() else { return }
-        let endOfFile = withUnsafeBytes(of: settings.c_cc) { $0[Int(VEOF)] }
-        let canonical = settings.c_lflag & tcflag_t(ICANON) != 0
-        var bytes: (UInt8, UInt8) = (endOfFile, endOfFile)
-        let count = canonical && lastByte != nil && lastByte != UInt8(ascii: "\n") && lastByte != endOfFile ? 2 : 1
-        _ = withUnsafeBytes(of: &bytes) { deliver(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+    /// One read of the host's stdin. A terminal's EIO while this process is
+    /// in the background is job control, not the end of input: the read is
+    /// retried as a job (`readAsJob`).
+    private func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        do {
+            return try valueOrErrno(on: .host) { system_read(input.rawValue, buffer.baseAddress, buffer.count) }
+        } catch .ioError where inputIsTerminal && isInBackground {
+            return try readAsJob(into: buffer)
+        }
     }
 
-    /// Writes all of `bytes` to the pty; false when the relay is stopping or the pty is gone.
-    private func deliver(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// Whether stdin is our controlling terminal and another process group
+    /// is in its foreground.
+    private var isInBackground: Bool {
+        let foreground = tcgetpgrp(input.rawValue)
+        return foreground > 0 && foreground != getpgrp()
+    }
+
+    /// Reads the terminal with SIGTTIN unblocked, so that the kernel stops
+    /// the whole process in the background (the shell says "Stopped (tty
+    /// input)") and the read goes on once the shell brings it back. An
+    /// orphaned process group is not stopped, its reads fail at once: it
+    /// looks again every 200 ms until it is in the foreground or stopping.
+    private func readAsJob(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        while !stopping.load(ordering: .acquiring) {
+            var got = 0
+            let error = ptyshim_read_as_job(input.rawValue, buffer.baseAddress, buffer.count, &got)
+            if error == 0 { return got }
+            guard error == EIO && isInBackground else { throw Errno(rawValue: error) }
+            pause(milliseconds: 200)
+        }
+        throw .wouldBlock  // stopping: the next wait returns false
+    }
+
+    /// Sends `bytes` to the pty, ending a canonical line with VEOF where it
+    /// would pass the kernel's limit, and drops the held output around a
+    /// flushing INTR, QUIT or SUSP. False when the relay is stopping or the
+    /// pty is gone.
+    private func forward(_ bytes: UnsafeRawBufferPointer, _ line: inout CanonicalLine) -> Bool {
+        if !line.fitsWithoutLook(bytes.count), let settings = try? terminal.lineSettings() {
+            line.renew(LineRules(settings))
+        }
+        let flushes = flushesOutput(bytes, &line)
+        if flushes { discardHeldOutput() }  // the host must not be fed held output meanwhile
+        var start = 0
+        for index in 0..<bytes.count where line.take(bytes[index]) {
+            guard deliver(UnsafeRawBufferPointer(rebasing: bytes[start..<index])),
+                  deliverEndOfFile(line.rules, count: 1) else { return false }
+            start = index
+        }
+        guard deliver(UnsafeRawBufferPointer(rebasing: bytes[start...])) else { return false }
+        if flushes { discardHeldOutput() }  // and what was read until the kernel took the character
+        return true
+    }
+
+    /// Whether `bytes` hold a character that makes the kernel flush the
+    /// output queue. The rules may be old when they say so (a full-screen
+    /// program clears ISIG, and its ^C must not cost it output): the
+    /// terminal's current settings decide.
+    private func flushesOutput(_ bytes: UnsafeRawBufferPointer, _ line: inout CanonicalLine) -> Bool {
+        func flushes(_ rules: LineRules) -> Bool { bytes.contains { rules.effect(of: $0) == .flushingSignal } }
+        guard flushes(line.rules), let settings = try? terminal.lineSettings() else { return false }
+        line.renew(LineRules(settings))
+        return flushes(line.rules)
+    }
+
+    /// The host closed stdin: the user typed ^D. In canonical mode a VEOF
+    /// after a partial line only ends that line, so a second one makes the
+    /// child's read() see end of file (`CanonicalLine.endOfFileCount`).
+    private func sendEndOfFile(_ line: inout CanonicalLine) {
+        guard let settings = try? terminal.lineSettings() else { return }
+        line.renew(LineRules(settings))
+        _ = deliverEndOfFile(line.rules, count: line.endOfFileCount())
+    }
+
+    /// Writes VEOF `count` times; nothing when the terminal has none.
+    private func deliverEndOfFile(_ rules: LineRules, count: Int) -> Bool {
+        guard rules.endOfFile != 0 else { return true }
+        var bytes = (rules.endOfFile, rules.endOfFile, rules.endOfFile)
+        return withUnsafeBytes(of: &bytes) { deliver(UnsafeRawBufferPointer(rebasing: $0[..<count]), fromHost: false) }
+    }
+
+    /// Writes all of `bytes` to the pty; false when the relay is stopping or
+    /// the pty is gone. `bytes_in` counts the host's bytes, not the VEOFs
+    /// the proxy adds.
+    private func deliver(_ bytes: UnsafeRawBufferPointer, fromHost: Bool = true) -> Bool {
         var offset = 0
         while offset < bytes.count {
             do {
@@ -100,7 +190,7 @@ final class InputPath: Sendable {
                 return false  // EIO: the terminal was hung up
             }
         }
-        counters.addInput(bytes.count)
+        if fromHost { counters.addInput(bytes.count) }
         return true
     }
 
@@ -116,5 +206,10 @@ final class InputPath: Sendable {
                 if list[0].revents != 0 { return true }
             }
         }
+    }
+
+    /// Sleeps up to `milliseconds`, or until `stop()`.
+    private func pause(milliseconds: Int32) {
+        _ = try? Poller.wait(for: wakeup.readEnd, events: .readable, timeoutMilliseconds: milliseconds)
     }
 }

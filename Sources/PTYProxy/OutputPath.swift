@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CPTYShim
 import SystemPackage
 import Synchronization
 
@@ -17,6 +18,13 @@ import Synchronization
 /// reads then writes. The benchmark harness compares the two. Either way a
 /// short chunk with nothing queued ahead of it is written by the reader at
 /// once, so interactive echo never waits for a thread hand-off.
+///
+/// Writes go out in pieces no larger than the host's pipe has room for (at
+/// most `writePieceSize` when stdout is no pipe), so that a host that stops
+/// reading holds a write with at most a page not yet in its pipe: the count
+/// of bytes out is what the host's pipe took, and the output held here can
+/// still be dropped when the child's terminal discards its own queue
+/// (`discardHeldOutput`).
 ///
 /// End of output: EIO or EOF from the master (every slave closed); or, once
 /// the child has exited, the pty staying quiet for `idleMilliseconds` (a
@@ -54,6 +62,12 @@ public final class OutputPath: Sendable {
         public init() {}
     }
 
+    /// The most bytes one write(2) to a host that is no pipe carries.
+    static let writePieceSize = 64 * 1024
+    /// The least one write(2) to a pipe carries: a page, the unit a pipe's
+    /// room is counted in.
+    static let pipePieceMinimum = 4096
+
     private let terminal: PseudoTerminal
     private let output: FileDescriptor
     private let tuning: Tuning
@@ -63,9 +77,18 @@ public final class OutputPath: Sendable {
     /// Looked at once, at the start: a terminal that has hung up no longer
     /// answers isatty() (its ioctls fail with EIO too).
     private let outputIsTerminal: Bool
+    /// Whether stdout is a pipe (looked at once; its capacity is looked at
+    /// per buffer written, since the host may resize its pipe).
+    private let outputIsPipe: Bool
     private let handoff: BufferHandoff
     // Written by exactly one thread at a time, as the handoff dictates.
     nonisolated(unsafe) private let storage: UnsafeMutableRawBufferPointer
+    /// Per slot, the discard generation its bytes were read under (the
+    /// handoff orders the reader's store before the writer's load).
+    nonisolated(unsafe) private let slotGenerations: UnsafeMutableBufferPointer<UInt64>
+    /// Bumped by `discardHeldOutput()`: bytes read under an older
+    /// generation and not yet written are dropped.
+    private let discardGeneration = Atomic<UInt64>(0)
 
     private let childExitedAt = Atomic<Int64>(0)
     private let stopping = Atomic<Bool>(false)
@@ -86,9 +109,13 @@ public final class OutputPath: Sendable {
         self.counters = counters
         self.notify = notify
         self.outputIsTerminal = isatty(output.rawValue) == 1
+        var capacity: CInt = 0
+        self.outputIsPipe = ptyshim_pipe_capacity(output.rawValue, &capacity) == 0
         self.wakeup = try Wakeup()
         self.handoff = BufferHandoff(slotCount: tuning.bufferCount)
-        self.storage = .allocate(byteCount: tuning.bufferSize * tuning.bufferCount, alignment: 4096)
+        self.storage = try allocateBuffer(byteCount: tuning.bufferSize * tuning.bufferCount, alignment: 4096)
+        self.slotGenerations = .allocate(capacity: tuning.bufferCount)
+        self.slotGenerations.initialize(repeating: 0)
     }
 
     /// True once every byte of the child's output was written (or dropped
@@ -111,10 +138,16 @@ public final class OutputPath: Sendable {
         return value == 0 ? nil : Errno(rawValue: value)
     }
 
-    func start() -> [IOThread] {
-        var threads = [IOThread { [self] in readLoop() }]
-        if tuning.bufferCount == 2 { threads.append(IOThread { [self] in writeLoop() }) }
-        return threads
+    /// Creates the threads, parked at `gate` (see `Session`).
+    func start(after gate: StartGate) throws(Errno) -> [IOThread] {
+        let reader = try IOThread(after: gate) { [self] in readLoop() }
+        guard tuning.bufferCount == 2 else { return [reader] }
+        do {
+            return [reader, try IOThread(after: gate) { [self] in writeLoop() }]
+        } catch {
+            reader.detach()  // it returns once the gate is cancelled
+            throw error
+        }
     }
 
     /// The child has exited: finish once the pty is drained.
@@ -129,6 +162,17 @@ public final class OutputPath: Sendable {
         hostGone.store(true, ordering: .releasing)
     }
 
+    /// The child's terminal discarded its output queue (INTR, QUIT or SUSP
+    /// typed with ISIG set and NOFLSH clear): the output read before now and
+    /// not yet written goes too, as it would on a terminal. What is already
+    /// inside a write(2) to the host still arrives: at most a page when
+    /// stdout is a pipe, `writePieceSize` otherwise.
+    func discardHeldOutput() {
+        discardGeneration.add(1, ordering: .acquiringAndReleasing)
+    }
+
+    private var currentGeneration: UInt64 { discardGeneration.load(ordering: .acquiring) }
+
     /// Stops both threads, wherever they wait (except inside a write to a
     /// host that does not read: see `Session`).
     func stop() {
@@ -142,7 +186,8 @@ public final class OutputPath: Sendable {
     /// the session gave up on its output (`Session`) never see them freed,
     /// and nothing is left unfreed once they end.
     deinit {
-        storage.deallocate()
+        free(storage.baseAddress)
+        slotGenerations.deallocate()
         wakeup.close()
     }
 
@@ -155,15 +200,18 @@ public final class OutputPath: Sendable {
     private func readLoop() {
         var slot = 0
         while handoff.waitForFreeSlot() {
-            let (count, ended) = fill(buffer(slot))
+            var generation = currentGeneration
+            let (filled, ended) = fill(buffer(slot), generation: &generation)
+            let count = generation == currentGeneration ? filled : 0  // else discarded while filling
             guard count > 0 else { if ended { break } else { continue } }
             // A short chunk (the pty had nothing more) with nothing queued
             // ahead of it, typically a keystroke's echo, is written by the
             // reader itself: the writer thread's wake-up would only add latency.
             let writeDirectly = tuning.bufferCount == 1 || (count < tuning.bufferSize && handoff.isDrained)
             if writeDirectly {
-                writeOut(UnsafeRawBufferPointer(rebasing: buffer(slot)[..<count]))
+                writeOut(UnsafeRawBufferPointer(rebasing: buffer(slot)[..<count]), generation: generation)
             } else {
+                slotGenerations[slot] = generation
                 handoff.publish(slot: slot, length: count)
                 slot = (slot + 1) % tuning.bufferCount
             }
@@ -178,9 +226,16 @@ public final class OutputPath: Sendable {
 
     /// Waits for output, then reads until the buffer is full or the pty has
     /// nothing more right now. Returns the byte count and whether output ended.
-    private func fill(_ buffer: UnsafeMutableRawBufferPointer) -> (Int, Bool) {
+    /// Bytes read before a discard (`generation` differs from the current
+    /// one when the next read starts) are dropped, and `generation` follows.
+    private func fill(_ buffer: UnsafeMutableRawBufferPointer, generation: inout UInt64) -> (Int, Bool) {
         var count = 0
         while count < buffer.count {
+            let now = currentGeneration
+            if now != generation {
+                count = 0
+                generation = now
+            }
             do {
                 let got = try valueOrErrno {
                     system_read(terminal.master.rawValue, buffer.baseAddress! + count, buffer.count - count)
@@ -234,18 +289,50 @@ public final class OutputPath: Sendable {
     private func writeLoop() {
         var slot = 0
         while let length = handoff.waitForFilledSlot(slot) {
-            writeOut(UnsafeRawBufferPointer(rebasing: buffer(slot)[..<length]))
+            writeOut(UnsafeRawBufferPointer(rebasing: buffer(slot)[..<length]), generation: slotGenerations[slot])
             handoff.release()
             slot = (slot + 1) % tuning.bufferCount
         }
         finishOutput()
     }
 
-    private func writeOut(_ bytes: UnsafeRawBufferPointer) {
-        guard !hostGone.load(ordering: .acquiring) else { return }
+    /// Writes `bytes` (read under discard `generation`) in pieces, counting
+    /// each piece as it goes out and stopping once a discard comes.
+    private func writeOut(_ bytes: UnsafeRawBufferPointer, generation: UInt64) {
+        var offset = 0
+        var capacity: CInt = 0
+        // A page or less (an echoed key) goes in one write with no look at
+        // the pipe: a pipe takes it whole or not at all (PIPE_BUF).
+        let large = bytes.count > Self.pipePieceMinimum
+        if !large || !outputIsPipe || ptyshim_pipe_capacity(output.rawValue, &capacity) != 0 { capacity = 0 }
+        while offset < bytes.count {
+            guard !hostGone.load(ordering: .acquiring), generation == currentGeneration else { return }
+            let size = pieceSize(bytes.count - offset, pipeCapacity: Int(capacity))
+            let piece = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)])
+            guard write(piece) else { return }
+            offset += piece.count
+        }
+    }
+
+    /// How much of `remaining` bytes the next write carries: what the host's
+    /// pipe has room for (less a page: a partly read page still takes a
+    /// whole slot), at least a page.
+    private func pieceSize(_ remaining: Int, pipeCapacity: Int) -> Int {
+        var queued: CInt = 0
+        guard remaining > Self.pipePieceMinimum, pipeCapacity > 0,
+              ptyshim_bytes_queued(output.rawValue, &queued) == 0 else {
+            return min(remaining, Self.writePieceSize)
+        }
+        let room = pipeCapacity - Int(queued) - Self.pipePieceMinimum
+        return min(remaining, max(Self.pipePieceMinimum, room))
+    }
+
+    /// Writes one piece; false once the host is gone.
+    private func write(_ piece: UnsafeRawBufferPointer) -> Bool {
         do {
-            try output.writeFully(bytes, on: .host)
-            counters.addOutput(bytes.count)
+            try output.writeFully(piece, on: .host)
+            counters.addOutput(piece.count)
+            return true
         } catch {
             // EPIPE and ECONNRESET: the host closed its end, the ordinary
             // hangup; so is EIO on a terminal (the host's terminal hung up,
@@ -258,6 +345,7 @@ public final class OutputPath: Sendable {
             }
             hostGone.store(true, ordering: .releasing)
             notify.signal()
+            return false
         }
     }
 

@@ -60,6 +60,14 @@ public enum ProcessEnvironment {
         return environment
     }
 
+    /// `environment` with exactly one entry `name`: `value`. Every other
+    /// entry of that name goes, even one given with `--env`: PTYPROXY_SOCKET
+    /// is the session's own socket, and a child must not see two (the C
+    /// library's getenv takes the first, other runtimes the last).
+    public static func setting(_ name: String, to value: ByteString, in environment: [ByteString]) -> [ByteString] {
+        environment.filter { !self.name(of: $0).elementsEqual(name.utf8) } + [ByteString(name + "=") + value]
+    }
+
     /// The bytes before the first `=` (all of them when there is none).
     private static func name(of pair: ByteString) -> ArraySlice<UInt8> {
         let bytes = pair.bytes[...]

@@ -8,9 +8,11 @@ public final class RelayCounters: Sendable {
 
     public init() {}
 
-    /// Bytes written from the host's stdin to the pty.
+    /// Bytes written from the host's stdin to the pty (not the VEOFs the
+    /// input path adds to end a long line or the input).
     public var bytesIn: UInt64 { input.load(ordering: .relaxed) }
-    /// Bytes written from the pty to the host's stdout.
+    /// Bytes written from the pty to the host's stdout, counted as each
+    /// write returns (`OutputPath` sizes writes to the host's pipe).
     public var bytesOut: UInt64 { output.load(ordering: .relaxed) }
 
     func addInput(_ count: Int) { input.add(UInt64(count), ordering: .relaxed) }

@@ -66,6 +66,11 @@ public final class Session: Sendable {
     private let hostInputErrno = Atomic<Int32>(0)
     private let outputEndingValue = Atomic<Int32>(OutputPath.Ending.running.rawValue)
 
+    /// Address space held until the child runs (see `run`): what a session
+    /// allocates after the spawn (a control reply, an 8 KiB input buffer,
+    /// the first use of a code path) is a small part of it.
+    static let memoryReservedForAfterTheSpawn = 1 << 20
+
     public init(_ configuration: SessionConfiguration) {
         self.configuration = configuration
     }
@@ -135,15 +140,41 @@ public final class Session: Sendable {
         }
         defer { control?.removeSocket() }
 
+        // Everything the relay needs is acquired before the child is
+        // spawned: descriptors, buffers, wake-up pipes and the threads
+        // themselves, created now and parked at `gate` until the child
+        // runs. Creating a thread can fail (RLIMIT_NPROC, a pids cgroup, no
+        // address space for its stack); after the spawn, that failure would
+        // come with a command that already ran. So a 125 from setting up
+        // always means that CMD did not run.
+        //
+        // The little the process allocates after the spawn (a control
+        // reply, first use of a code path) comes from `reserve`, given back
+        // only then: under an address-space limit, memory runs out before
+        // the spawn (125) rather than after it (a crash, with CMD running).
+        var reserve: AddressSpaceReserve
+        do {
+            reserve = try AddressSpaceReserve(bytes: Self.memoryReservedForAfterTheSpawn)
+        } catch {
+            throw SessionError("cannot set up the relay: \(error)")
+        }
+        let relay = try Relay(configuration: configuration, terminal: terminal, counters: counters, control: control)
+        let relayEvents = relay.events, input = relay.input, output = relay.output
+
         var command = configuration.command
-        if let control { command.environment.append(ByteString("PTYPROXY_SOCKET=") + control.socketPath) }
+        if let control {
+            command.environment = ProcessEnvironment.setting("PTYPROXY_SOCKET", to: control.socketPath,
+                                                             in: command.environment)
+        }
         let child: ChildProcess
         do {
             child = try ChildProcess(spawning: command, terminalPath: terminal.slavePath)
         } catch {
+            relay.cancel()
             throw SessionError(exitCode: error.exitCode, error.message)
         }
         defer { child.close() }
+        reserve.release()
         #if os(Linux)
         terminal.releaseSlave()
         #endif
@@ -153,27 +184,14 @@ public final class Session: Sendable {
         }
         host?.enterRawMode()
         defer { host?.restore() }
-
-        let relayEvents: Wakeup
-        let input: InputPath
-        let output: OutputPath
-        do {
-            relayEvents = try Wakeup()
-            input = try InputPath(input: configuration.hostInput, terminal: terminal, counters: counters)
-            output = try OutputPath(terminal: terminal, output: configuration.hostOutput,
-                                    tuning: configuration.output, counters: counters, notify: relayEvents)
-        } catch {
-            child.send(SIGKILL)
-            _ = child.wait()
-            throw SessionError("cannot set up the relay: \(error)")
-        }
         defer { if !outputThreadsStillRunning { relayEvents.close() } }
 
-        let outputThreads = output.start()
-        let inputThread = input.start()
-        let controlThread = control?.start(context: ControlContext(
+        control?.publish(ControlContext(
             id: configuration.id, terminal: terminal, child: child, counters: counters,
             command: configuration.command.arguments))
+        relay.gate.open()
+        let outputThreads = relay.outputThreads, inputThread = relay.inputThread
+        let controlThread = relay.controlThread
 
         var supervisor = Supervisor(
             child: child, output: output, host: host, terminal: terminal,
@@ -232,6 +250,67 @@ public final class Session: Sendable {
     }
 }
 
+/// The relay's parts, all acquired before the child is spawned, with its
+/// threads created and parked at `gate`.
+private struct Relay {
+    let events: Wakeup
+    let input: InputPath
+    let output: OutputPath
+    let gate = StartGate()
+    let outputThreads: [IOThread]
+    let inputThread: IOThread
+    let controlThread: IOThread?
+
+    init(configuration: SessionConfiguration, terminal: PseudoTerminal, counters: RelayCounters,
+         control: ControlServer?) throws(SessionError) {
+        do {
+            events = try Wakeup()
+        } catch {
+            throw SessionError("cannot set up the relay: \(error)")
+        }
+        do {
+            output = try OutputPath(terminal: terminal, output: configuration.hostOutput,
+                                    tuning: configuration.output, counters: counters, notify: events)
+        } catch {
+            events.close()
+            throw SessionError("cannot set up the relay: \(error)")
+        }
+        do {
+            // A typed ^C drops the output held for the host (see InputPath).
+            input = try InputPath(input: configuration.hostInput, terminal: terminal, counters: counters,
+                                  discardHeldOutput: { [output] in output.discardHeldOutput() })
+        } catch {
+            events.close()
+            throw SessionError("cannot set up the relay: \(error)")
+        }
+        var started: [IOThread] = []
+        do {
+            outputThreads = try output.start(after: gate)
+            started += outputThreads
+            inputThread = try input.start(after: gate)
+            started.append(inputThread)
+            controlThread = try control?.start(after: gate)
+        } catch {
+            Self.cancel(gate: gate, threads: started)
+            input.close()
+            events.close()
+            throw SessionError("cannot start a thread: \(error) (a limit on processes or memory?)")
+        }
+    }
+
+    /// The child did not start: the parked threads return without running.
+    func cancel() {
+        Self.cancel(gate: gate, threads: outputThreads + [inputThread] + (controlThread.map { [$0] } ?? []))
+        input.close()
+        events.close()
+    }
+
+    private static func cancel(gate: StartGate, threads: [IOThread]) {
+        gate.cancel()
+        for thread in threads { thread.join() }
+    }
+}
+
 /// The symbolic name of the errors a host's stdout typically gives, for the
 /// one line that reports them.
 func errnoName(_ error: Errno) -> String {
@@ -266,9 +345,10 @@ private func growPipe(_ descriptor: FileDescriptor, to size: Int) {
 /// | ILL TRAP ABRT BUS FPE SEGV SYS, sent by kill | hang up | the fault handler turns them into SIGTERM |
 /// | the same, from a real fault | fatal | a crash: host terminal restored, then the previous handler (Swift's backtracer) or the default |
 /// | WINCH | resize | the host terminal's new size, when stdin is a terminal |
-/// | USR1 USR2 ALRM VTALRM PROF IO STKFLT TSTP TTIN TTOU, RTMIN..RTMAX | ignored | taken from the signalfd and dropped: a stray signal must not end, or stop, a session (with the host terminal raw). TTOU is unblocked around the host terminal's tcsetattr only, so job control still stops a background ptyproxy before it changes the terminal (`HostTerminal`) |
+/// | CONT | resumes (the kernel), then raw mode again | a shell puts its own modes back on the terminal while a job is stopped: once in the foreground again, the host terminal's raw settings and size are applied anew, as vim and less do |
+/// | USR1 USR2 ALRM VTALRM PROF IO STKFLT TSTP TTIN TTOU, RTMIN..RTMAX | ignored | taken from the signalfd and dropped: a stray signal must not end, or stop, a session (with the host terminal raw). TTOU is unblocked around the host terminal's tcsetattr only, so job control still stops a background ptyproxy before it changes the terminal (`HostTerminal`); TTIN likewise around a read of a terminal stdin that failed in the background, so job control stops it rather than it taking EIO for the end of input (`InputPath`) |
 /// | PIPE XFSZ | ignored (SIG_IGN) | thread-directed; the write fails instead: EPIPE is the host gone, EFBIG one line and 125 |
-/// | CHLD URG CONT | default (ignore; CONT resumes) | harmless |
+/// | CHLD URG | default (ignore) | harmless |
 /// | KILL STOP | cannot be caught | KILL: the kernel hangs up the child when the pty closes, the socket stays until the next `new`/`list` replaces it, a raw host terminal stays raw. STOP: the relay pauses, CONT resumes it, nothing is lost |
 ///
 /// The child gets none of this: posix_spawn resets every disposition to
@@ -292,8 +372,10 @@ enum SignalPolicy {
         []
         #endif
     }
-    /// Everything the supervisor takes from its signalfd.
-    static var watched: [Int32] { hangup + ignored + [SIGWINCH] }
+    /// Everything the supervisor takes from its signalfd. Blocking SIGCONT
+    /// does not keep it from resuming the process: the kernel does that when
+    /// it is sent; the signalfd only tells the supervisor that it happened.
+    static var watched: [Int32] { hangup + ignored + [SIGWINCH, SIGCONT] }
 
     /// The dispositions that are not "blocked and read from the signalfd".
     static func applyDispositions() {
@@ -361,11 +443,18 @@ struct Supervisor {
     private mutating func handleSignals(_ signals: SignalWatcher) {
         while let signal = signals.next() {
             if signal == SIGWINCH {
-                if let size = host?.size() { try? terminal.resize(to: size) }
+                followHostSize()
+            } else if signal == SIGCONT {
+                host?.resumeRawMode()
+                followHostSize()
             } else if SignalPolicy.hangup.contains(signal) {
                 hangUp()
             }
         }
+    }
+
+    private func followHostSize() {
+        if let size = host?.size() { try? terminal.resize(to: size) }
     }
 
     private mutating func childExited() {

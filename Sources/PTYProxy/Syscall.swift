@@ -89,6 +89,23 @@ extension FileDescriptor {
     }
 }
 
+extension FileDescriptor {
+    /// Writes all of `text` to a descriptor the host handed over (the
+    /// stdout of a control command's reply): every error is thrown.
+    public func writeAll(_ text: String) throws(Errno) {
+        var text = text
+        let error: Errno? = text.withUTF8 { bytes in
+            do throws(Errno) {
+                try writeFully(UnsafeRawBufferPointer(bytes), on: .host)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let error { throw error }
+    }
+}
+
 @inline(__always)
 func system_write(_ fd: CInt, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
     write(fd, buffer, count)
@@ -97,4 +114,37 @@ func system_write(_ fd: CInt, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int 
 @inline(__always)
 func system_read(_ fd: CInt, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
     read(fd, buffer, count)
+}
+
+/// Memory that the system may refuse (an address-space limit, an
+/// overcommit policy): posix_memalign's ENOMEM is thrown instead of the
+/// crash of `UnsafeMutableRawBufferPointer.allocate`. Freed with free(3).
+func allocateBuffer(byteCount: Int, alignment: Int) throws(Errno) -> UnsafeMutableRawBufferPointer {
+    var memory: UnsafeMutableRawPointer?
+    let result = posix_memalign(&memory, alignment, byteCount)
+    guard result == 0, let memory else { throw Errno(rawValue: result == 0 ? ENOMEM : result) }
+    return UnsafeMutableRawBufferPointer(start: memory, count: byteCount)
+}
+
+/// Address space held back (mmap, PROT_NONE: nothing is touched) and given
+/// back at a chosen moment, so that what runs after it has that much room
+/// more than what ran before: under an address-space limit, the code after
+/// the release cannot be the first to run out.
+struct AddressSpaceReserve: ~Copyable {
+    private let base: UnsafeMutableRawPointer
+    private let size: Int
+
+    init(bytes size: Int) throws(Errno) {
+        let mapped = mmap(nil, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let mapped, mapped != MAP_FAILED else { throw Errno(rawValue: errno) }
+        base = mapped
+        self.size = size
+    }
+
+    consuming func release() {
+        munmap(base, size)
+        discard self
+    }
+
+    deinit { munmap(base, size) }
 }

@@ -10,6 +10,7 @@ import Glibc
 import Darwin
 #endif
 import PTYProxy
+import SystemPackage
 
 /// Exit codes of the control commands (`resize`, `signal`, `status`, `list`).
 enum ControlExit {
@@ -29,10 +30,15 @@ func printError(_ line: String) {
     text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
 }
 
+/// Writes a line to stdout; a stdout that refuses it (/dev/full, a closed
+/// pipe, a file over `ulimit -f`) ends the command with one line and 1:
+/// a reply nobody received is no success.
 func printOut(_ line: String) {
-    var text = line
-    text.append("\n")
-    text.withUTF8 { _ = write(1, $0.baseAddress, $0.count) }
+    do {
+        try FileDescriptor.standardOutput.writeAll(line + "\n")
+    } catch {
+        fail("cannot write to stdout: \(error)", code: ControlExit.refused)
+    }
 }
 
 /// Makes sure fds 0-2 are open, so that no descriptor the proxy opens can
@@ -47,9 +53,9 @@ func ensureStandardDescriptors() {
     }
 }
 
-func controlRequest(_ request: String, to id: String) -> String {
+func controlRequest(_ request: String, to id: String, reply form: ControlReply.Form = .text) -> String {
     do {
-        return try ControlClient().send(request, to: id)
+        return try ControlClient().send(request, to: id, reply: form)
     } catch {
         switch error {
         case .noSuchSession(let id):
@@ -124,12 +130,13 @@ case .success(.resize(let id, let size)):
 case .success(.signal(let id, let signal)):
     _ = controlRequest("signal \(signal)", to: id)
 case .success(.status(let id)):
-    printOut(controlRequest("status", to: id))
+    printOut(controlRequest("status", to: id, reply: .json))
 case .success(.list):
     let client = ControlClient()
     // A candidate directory that exists but cannot be trusted is named on
     // stderr (how to fix it) and not read; the others are listed.
-    for problem in client.problems { printError("ptyproxy: \(problem)") }
+    // In one line, however many there are.
+    if !client.problems.isEmpty { printError("ptyproxy: " + client.problems.joined(separator: "; and ")) }
     for session in client.list() {
         printOut("\(session.id)\t\(session.status)")
     }

@@ -258,7 +258,7 @@ let rootOnly = "needs root to create a second user and play the attacker as that
 
     // MARK: Finding 6: control denial of service
 
-    @Test func slowLorisClientsHoldNoSlotAndEachLineHasAnAbsoluteDeadline() {
+    @Test func slowLorisClientsHoldNoSlotAndEachLineHasAnAbsoluteDeadline() throws {
         // A runtime directory of its own: no other suite's client may take a slot here.
         let (environment, _, directory) = TestEnvironment.privateRuntime("loris")
         let id = uniqueID("loris")
@@ -269,7 +269,7 @@ let rootOnly = "needs root to create a second user and play the attacker as that
         let descriptors = lorises.map(\.socket.rawValue)
         let started = now()
         // One byte every 300 ms, never a newline.
-        let dripper = IOThread {
+        let dripper = try IOThread {
             while now() - started < 7000 {
                 for fd in descriptors { _ = Glibc.send(fd, "r", 1, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
                 usleep(300_000)
@@ -313,14 +313,14 @@ let rootOnly = "needs root to create a second user and play the attacker as that
 
     // MARK: Finding 7: lost replies
 
-    @Test func twentyThousandPipelinedStatusRequestsGetTwentyThousandReplies() {
+    @Test func twentyThousandPipelinedStatusRequestsGetTwentyThousandReplies() throws {
         let id = uniqueID("pipe")
         let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"])
         #expect(eventually { ControlConnection(id) != nil })
         guard let connection = ControlConnection(id) else { Issue.record("cannot connect"); return }
         let total = 20_000
         let fd = connection.socket.rawValue
-        let writer = IOThread {
+        let writer = try IOThread {
             let request = Array(String(repeating: "status\n", count: 100).utf8)
             for _ in 0..<(total / 100) {
                 var offset = 0

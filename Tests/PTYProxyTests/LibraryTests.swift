@@ -30,7 +30,7 @@ import SystemPackage
             spawning: Command(arguments: ["/bin/sh", "-c", "exit 5"], environment: []),
             terminalPath: terminal.slavePath)
         defer { child.close() }
-        let fallback = ChildProcess.exitNotification(for: child.pid, tryingPidfd: false)
+        let fallback = try ChildProcess.exitNotification(for: child.pid, tryingPidfd: false)
         defer { fallback.closeQuietly() }
         #expect(try Poller.wait(for: fallback, events: .readable, timeoutMilliseconds: 5000) != [])
         #expect(child.reap() == .exited(5))

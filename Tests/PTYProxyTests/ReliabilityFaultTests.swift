@@ -9,7 +9,7 @@ extension ReliabilityTests {
     /// about 7 MiB. SIGUSR1 is left out on purpose: ptyproxy does not ignore
     /// it (default action: terminate), so it is not a harmless signal for it;
     /// see RELIABILITY.md.
-    @Test func signalStormDuringALargeOutputLosesNothing() {
+    @Test func signalStormDuringALargeOutputLosesNothing() throws {
         let count = 1_000_000
         let expected = sequenceThroughTerminal(count)
         // Under scripts/reliability/sanitizers.sh (ASan), LeakSanitizer's
@@ -22,7 +22,7 @@ extension ReliabilityTests {
         let target = proxy.pid
         let stop = SharedFlag()
         let sent = SharedCounter()
-        let storm = IOThread {
+        let storm = try IOThread {
             let signals = [SIGWINCH, SIGCHLD, SIGCONT, SIGURG]
             var index = 0
             while !stop.isSet {
@@ -224,13 +224,13 @@ extension ReliabilityTests {
     }
 
     /// Eight sessions relaying at full speed at once, each output byte-exact.
-    @Test func eightSessionsAtFullSpeedInParallel() {
+    @Test func eightSessionsAtFullSpeedInParallel() throws {
         let count = 1_000_000
         let expected = sequenceThroughTerminal(count)
         let failures = SharedFailures()
         let start = now()
-        let threads = (0..<8).map { index in
-            IOThread {
+        let threads = try (0..<8).map { index in
+            try IOThread {
                 let proxy = HostedProcess(proxy: ["new", uniqueID("par"), "80", "24", "--", "seq", "1", "\(count)"])
                 let status = proxy.finish(timeoutMilliseconds: 120_000)
                 if status != .exited(0) { failures.add("session \(index): \(String(describing: status))") }

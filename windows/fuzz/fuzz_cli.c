@@ -47,6 +47,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (message[i] == L'\n' || message[i] == L'\r') abort();
         return 0;
     }
+    // An ID on the command line never starts with '-' (a mistyped option is
+    // refused, not a session), and help is only ever the first argument.
+    if (inv.id && inv.id[0] == L'-') abort();
+    if (inv.verb == PP_VERB_HELP && wcscmp(argv[1], L"-h") != 0 && wcscmp(argv[1], L"--help") != 0 &&
+        wcscmp(argv[1], L"help") != 0)
+        abort();
     switch (inv.verb) {
     case PP_VERB_NEW:
         if (!pp_cli_valid_id(inv.id)) abort();

@@ -33,8 +33,10 @@ const wchar_t pp_cli_usage[] =
     L"  --stdout-pipe-size N     accepted for compatibility with Linux; ignored\n"
     L"  --conpty PATH            the conpty.dll to use (full path; default: the one beside\n"
     L"                           ptyproxy.exe if there, else the system's ConPTY)\n"
-    L"  -h, --help               show this help\n"
-    L"  --version                show the version\n"
+    L"  --arg-encoding percent   first after new: every later argument is UTF-8 with\n"
+    L"                           %XX escapes (for hosts that cannot pass Unicode)\n"
+    L"\n"
+    L"ptyproxy -h, --help shows this help; ptyproxy --version the version.\n"
     L"\n"
     L"Control pipe: \\\\.\\pipe\\conpty-proxy-ctrl-ID. Signals: INT, TERM, KILL.\n"
     L"Exit code of new: CMD's exit code, 129 after the host went away, 125 if\n"
@@ -130,10 +132,17 @@ static int signal_number(const wchar_t *text) {
     return pp_signal_number(narrow, n);
 }
 
+/// An ID on the command line: the pipe name's grammar, and not starting
+/// with `-`, so that a mistyped option (`new -h 80 24 cmd`) is refused as
+/// an ID instead of becoming a session called `-h`.
 static int valid_id(const wchar_t *id, wchar_t *message) {
     wchar_t shown[PRINTABLE_CAPACITY];
-    if (pp_cli_valid_id(id)) return 0;
-    return fail(message, L"invalid ID '%ls': use 1 to 64 of A-Z a-z 0-9 . _ -", printable(id, shown));
+    if (!pp_cli_valid_id(id))
+        return fail(message, L"invalid ID '%ls': use 1 to 64 of A-Z a-z 0-9 . _ -", printable(id, shown));
+    if (id[0] == L'-')
+        return fail(message, L"invalid ID '%ls': an ID may not start with '-' (options of new are --NAME)",
+                    printable(id, shown));
+    return 0;
 }
 
 static int size(const wchar_t *cols, const wchar_t *rows, pp_invocation *out, wchar_t *message) {
@@ -206,7 +215,6 @@ static int parse_new(int argc, wchar_t *const *argv, int index, pp_invocation *o
         const wchar_t *argument = argv[index++];
         if (!options_ended && equals(argument, L"--")) { options_ended = 1; continue; }
         int is_option = !options_ended && argument[0] == L'-' && argument[1] == L'-' && argument[2];
-        if (!options_ended && equals(argument, L"-h")) { out->verb = PP_VERB_HELP; return 0; }
         if (positional_count == 3 && !is_option) {
             // CMD starts here; everything after it is CMD's own.
             out->command_index = index - 1;
@@ -226,7 +234,6 @@ static int parse_new(int argc, wchar_t *const *argv, int index, pp_invocation *o
         }
         wmemcpy(name, body, n);
         name[n] = 0;
-        if (equals(name, L"help")) { out->verb = PP_VERB_HELP; return 0; }
         if (!option_takes_value(name))
             return fail(message, L"unknown option '--%ls' (try: ptyproxy --help)", printable(name, shown));
         if (!value) {
@@ -261,6 +268,10 @@ int pp_cli_parse(int argc, wchar_t *const *argv, pp_invocation *out, wchar_t mes
     if (argc < 2) return fail(message, L"missing command (try: ptyproxy --help)");
     const wchar_t *verb = argv[1];
     int rest = argc - 2;
+    // Help and version only ever as the first argument: after a verb, `-h`
+    // is a word like any other (an ID, refused as one, or CMD), so a host
+    // that builds the command line from data never gets help text on stdout
+    // instead of a session.
     if (equals(verb, L"-h") || equals(verb, L"--help") || equals(verb, L"help")) { out->verb = PP_VERB_HELP; return 0; }
     if (equals(verb, L"--version") || equals(verb, L"version")) { out->verb = PP_VERB_VERSION; return 0; }
     if (equals(verb, L"new")) { out->verb = PP_VERB_NEW; return parse_new(argc, argv, 2, out, message); }

@@ -10,6 +10,10 @@
 //   is being served.
 // - Each client has 5 s per request (and to take its reply); then it gets
 //   `error timeout` and is disconnected.
+// - A reply that ends the connection (`error line too long`, `error
+//   timeout`) stays connected until the client closes, or for 5 s: a
+//   DisconnectNamedPipe right after the write would discard the reply
+//   unread, and the client would get a cut line.
 // - The original client writes "W H" with no newline and closes: the bytes
 //   before the close are taken as one request, and no reply is attempted.
 // - The DACL grants only this user and SYSTEM; remote clients are refused;
@@ -298,6 +302,15 @@ static void respond(pp_session *s, pp_control_slot *slot) {
     issue_write(s, slot, n);
 }
 
+/// The reply that ends this connection is written: what the client still
+/// sends is dropped, and the pipe is disconnected when the client closes it
+/// (or at the deadline), so that the reply is read whole.
+static void linger(pp_session *s, pp_control_slot *slot) {
+    slot->line_length = 0;
+    slot->deadline = GetTickCount64() + PP_CONTROL_TIMEOUT_MS;
+    issue_read(s, slot);
+}
+
 static void advance(pp_session *s, pp_control_slot *slot) {
     while (slot->in_position < slot->in_length) {
         char c = slot->in[slot->in_position++];
@@ -324,7 +337,10 @@ static void complete(pp_session *s, pp_control_slot *slot) {
         else hang_up(s, slot);
         break;
     case SLOT_READ:
-        if (ok && got > 0) {
+        if (slot->close_after_reply) {
+            if (ok && got > 0) issue_read(s, slot);
+            else hang_up(s, slot);
+        } else if (ok && got > 0) {
             slot->in_length = got;
             slot->in_position = 0;
             slot->deadline = GetTickCount64() + PP_CONTROL_TIMEOUT_MS;
@@ -334,7 +350,8 @@ static void complete(pp_session *s, pp_control_slot *slot) {
         }
         break;
     case SLOT_WRITE:
-        if (!ok || slot->close_after_reply) hang_up(s, slot);
+        if (!ok) hang_up(s, slot);
+        else if (slot->close_after_reply) linger(s, slot);
         else advance(s, slot);
         break;
     case SLOT_DEAD:

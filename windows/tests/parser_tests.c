@@ -109,10 +109,14 @@ static void test_cli(void) {
     CHECK(PARSE(L"new", L"id", L"1", L"1", L"a\"b", L"x") == -1 && message_has(L"double quote"));
     CHECK(PARSE(L"new", L"id", L"1", L"1", L"\"C:\\Program Files\\x.exe\" -y") == 0);
 
-    // Help and version, anywhere they make sense.
+    // Help and version only as the first argument; after a verb they are
+    // refused (an unknown option, an ID starting with '-') or are CMD.
     CHECK(PARSE(L"--help") == 0 && inv.verb == PP_VERB_HELP);
     CHECK(PARSE(L"-h") == 0 && inv.verb == PP_VERB_HELP);
-    CHECK(PARSE(L"new", L"--help") == 0 && inv.verb == PP_VERB_HELP);
+    CHECK(PARSE(L"new", L"--help") == -1 && message_has(L"unknown option '--help'"));
+    CHECK(PARSE(L"new", L"-h", L"80", L"24", L"c") == -1 && message_has(L"may not start with '-'"));
+    CHECK(PARSE(L"new", L"x1", L"80", L"24", L"-h") == 0 && inv.verb == PP_VERB_NEW && inv.command_index == 5);
+    CHECK(PARSE(L"resize", L"-h", L"80", L"24") == -1 && message_has(L"may not start with '-'"));
     CHECK(PARSE(L"--version") == 0 && inv.verb == PP_VERB_VERSION);
     CHECK(pp_cli_parse(1, (wchar_t *const[]){ L"ptyproxy.exe", NULL }, &inv, message) == -1 && message_has(L"missing command"));
 

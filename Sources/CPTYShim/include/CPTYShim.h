@@ -123,6 +123,24 @@ void ptyshim_register_host_terminal(int fd, const struct termios *saved);
 /// program is, and goes raw only once brought to the foreground.
 int ptyshim_tcsetattr_as_job(int fd, const struct termios *t);
 
+/// read(fd) with SIGTTIN unblocked in the calling thread for the call, the
+/// read counterpart of ptyshim_tcsetattr_as_job: a blocked SIGTTIN turns a
+/// background read of the controlling terminal into EIO, an unblocked one
+/// stops the process until the shell brings it back, as job control means.
+/// The count read goes to `got` (0 on error).
+int ptyshim_read_as_job(int fd, void *buffer, size_t count, ssize_t *got);
+
+/// The capacity of the pipe behind `fd` in bytes (F_GETPIPE_SZ); EBADF when
+/// `fd` is no pipe.
+int ptyshim_pipe_capacity(int fd, int *capacity);
+
+/// The bytes queued unread in the pipe, socket or terminal behind `fd` (FIONREAD).
+int ptyshim_bytes_queued(int fd, int *count);
+
+/// Sets the capacity of the pipe behind `fd` (F_SETPIPE_SZ), shrinking too;
+/// for tests that play a host with a small pipe.
+int ptyshim_set_pipe_size(int fd, int size);
+
 /// Checks one of the host's standard descriptors before anything starts:
 /// 0 when usable; EBADF closed; EACCES opened the wrong way (write-only stdin,
 /// read-only stdout, O_PATH); EISDIR a directory.
