@@ -25,10 +25,11 @@ import struct
 import subprocess
 import sys
 import termios
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from winehost import (Failure, WinePrefix, WinProcess, exit_on_sigterm, missing_tools, run,  # noqa: E402
+from winehost import (WINE64, Failure, WinePrefix, WinProcess, exit_on_sigterm, missing_tools, run,  # noqa: E402
                       strip_vt, winpath)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -624,6 +625,85 @@ def hundred_sessions_leave_nothing(s):
     code, out, err, _ = s.cli(["list"])
     check(code == 0 and b"churn-" not in out, "list still names ended sessions: %d %r" % (code, out))
     print("   (%.2f s per session; %d pseudo console(s) refused by Wine and started again)" % (per_session, wine_refusals))
+
+
+# --- hostile input, second round (issues 16 and 21) ---------------------------
+# Each of these failed on be44be4 (the commit before their fixes) unless its
+# docstring says otherwise. `-k attack_` runs them all.
+
+def slow_reader(p, chunk=4096, pause=0.01):
+    """Plays a host that reads ``chunk`` bytes every ``pause`` seconds from a
+    proxy started with reading=False, until EOF. Returns the thread and a
+    one-element list with the bytes read so far."""
+    got = [0]
+
+    def pump():
+        fd = p.proc.stdout.fileno()
+        while True:
+            try:
+                data = os.read(fd, chunk)
+            except OSError:
+                return
+            if not data:
+                return
+            got[0] += len(data)
+            time.sleep(pause)
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread, got
+
+
+@test
+def attack_drain_bounded_with_slow_host(s):
+    """16.1: the child exits at once while a grandchild floods the console
+    and the host reads 4 KiB every 10 ms: the proxy still ends within its
+    bounds (2 s drain, 2 s close, 2 s to the pipe's end, cleanup) with the
+    child's exit code, and the flooder dies with the job."""
+    sid = s.new_id("slowhost")
+    marker = "4000123"
+    p = s.session(sid, "%s cmd.exe /c start /b %s %s & exit 5" % (helper("conhelper"), helper("flood"), marker),
+                  reading=False)
+    thread, got = slow_reader(p)
+    s.alive("flood.exe", marker, 30, "the flooding grandchild to start")
+    s.gone("conhelper.exe", marker, 30, "the child (cmd.exe) to exit")
+    exited = time.monotonic()
+    code = p.wait(20)
+    took = time.monotonic() - exited
+    check(code == 5, "exit %d, expected the child's 5 (stderr %r)" % (code, p.stderr_text()))
+    check(took < 10, "the proxy ended %.1f s after the child's exit" % took)
+    s.gone("flood.exe", marker, 10, "the flooder to die with the job")
+    thread.join(10)
+    print("   (ended %.2f s after the child's exit; the slow host had read %d bytes)" % (took, got[0]))
+
+
+@test
+def attack_stdio_opened_wrong_125(s):
+    """16.6: stdin closed, write-only or a directory, stdout closed or
+    read-only: 125 with one line, and the command never starts."""
+    marker = "stdio-%d" % os.getpid()
+    scratch = os.path.join(s.prefix.root, "stdio-scratch.txt")
+    with open(scratch, "w") as f:
+        f.write("x\n")
+    directory = os.path.join(s.prefix.root, "stdio-dir")
+    os.makedirs(directory, exist_ok=True)
+    # (what, stdin, stdout, descriptor to close in the child)
+    cases = [("stdin closed", subprocess.DEVNULL, subprocess.PIPE, 0),
+             ("stdin write-only", os.open(scratch, os.O_WRONLY), subprocess.PIPE, None),
+             ("stdin a directory", os.open(directory, os.O_RDONLY), subprocess.PIPE, None),
+             ("stdout closed", subprocess.DEVNULL, subprocess.PIPE, 1),
+             ("stdout read-only", subprocess.DEVNULL, os.open(scratch, os.O_RDONLY), None)]
+    for what, stdin, stdout, close in cases:
+        argv = [WINE64, EXE, "new", s.new_id("stdio"), "80", "24",
+                "%s %s 5 %s" % (helper("conhelper"), helper("sleeper"), marker)]
+        done = subprocess.run(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, env=s.prefix.env,
+                              cwd=s.prefix.root, timeout=30,
+                              preexec_fn=(lambda fd=close: os.close(fd)) if close is not None else None)
+        for fd in (stdin, stdout):
+            if fd not in (subprocess.DEVNULL, subprocess.PIPE):
+                os.close(fd)
+        check(done.returncode == 125, "%s: exit %d, expected 125 (stderr %r)" % (what, done.returncode, done.stderr))
+        one_error_line(done.stderr, what)
+        check(not s.prefix.find("sleeper.exe", marker), "%s: the command started anyway" % what)
 
 
 def settle(prefix):
