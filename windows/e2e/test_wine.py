@@ -678,6 +678,26 @@ def attack_drain_bounded_with_slow_host(s):
 
 
 @test
+def attack_drain_bounded_with_host_not_reading(s):
+    """16.1, the extreme: the host reads nothing at all while a grandchild
+    floods the console and the child exits. The proxy ends within its
+    bounds all the same, with the child's exit code."""
+    sid = s.new_id("nohost")
+    marker = "4000456"
+    p = s.session(sid, "%s cmd.exe /c start /b %s %s & exit 6" % (helper("conhelper"), helper("flood"), marker),
+                  reading=False)
+    s.alive("flood.exe", marker, 30, "the flooding grandchild to start")
+    s.gone("conhelper.exe", marker, 30, "the child (cmd.exe) to exit")
+    exited = time.monotonic()
+    code = p.wait(20)
+    took = time.monotonic() - exited
+    check(code == 6, "exit %d, expected the child's 6 (stderr %r)" % (code, p.stderr_text()))
+    check(took < 10, "the proxy ended %.1f s after the child's exit" % took)
+    s.gone("flood.exe", marker, 10, "the flooder to die with the job")
+    print("   (ended %.2f s after the child's exit)" % took)
+
+
+@test
 def attack_stdio_opened_wrong_125(s):
     """16.6: stdin closed, write-only or a directory, stdout closed or
     read-only: 125 with one line, and the command never starts."""

@@ -163,8 +163,10 @@ static void start_listening(pp_session *s, pp_control_slot *slot) {
     if (slot->pipe == INVALID_HANDLE_VALUE) return;
     arm(slot);
     ResetEvent(slot->event);
-    if (ConnectNamedPipe(slot->pipe, &slot->overlapped) || GetLastError() == ERROR_PIPE_CONNECTED) start_client(s, slot);
-    else if (GetLastError() == ERROR_IO_PENDING) slot->state = SLOT_LISTEN;
+    if (ConnectNamedPipe(slot->pipe, &slot->overlapped)) { start_client(s, slot); return; }
+    error = GetLastError();
+    if (error == ERROR_PIPE_CONNECTED || error == ERROR_NO_DATA) start_client(s, slot);
+    else if (error == ERROR_IO_PENDING) slot->state = SLOT_LISTEN;
 }
 
 /// Ends the connection and listens again on the same instance (or a new one).
