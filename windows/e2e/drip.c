@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * drip.exe ID COUNT INTERVAL_MS DURATION_MS [reconnect] - slow control
  * clients for \\.\pipe\conpty-proxy-ctrl-ID: COUNT connections, each sending
- * one byte ('x', never a newline) every INTERVAL_MS for DURATION_MS. With
+ * one byte ('x', never a newline) every INTERVAL_MS for DURATION_MS
+ * (INTERVAL_MS 0: silent clients, which send nothing at all). With
  * "reconnect", a connection that the server ends is made again at once, so
  * the pressure stays on. Prints "ready N" once each of the COUNT clients
  * has tried to connect, then one line per connection the server ended:
@@ -51,10 +52,10 @@ static DWORD WINAPI one_client(void *unused) {
         char reply[300];
         for (;;) {
             if (GetTickCount() - start >= duration) { CloseHandle(h); return 0; }
-            int ended = (PeekNamedPipe(h, NULL, 0, NULL, &available, NULL) && available > 0) ||
-                        !WriteFile(h, "x", 1, &written, NULL);
+            int ended = !PeekNamedPipe(h, NULL, 0, NULL, &available, NULL) || available > 0 ||
+                        (interval > 0 && !WriteFile(h, "x", 1, &written, NULL));
             if (ended) break;
-            Sleep(interval);
+            Sleep(interval > 0 ? interval : 50);
         }
         take_reply(h, reply, sizeof reply);
         CloseHandle(h);

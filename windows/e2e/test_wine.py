@@ -761,10 +761,12 @@ def answered_beside(s, sid, what):
 def attack_drippers_do_not_lock_out(s):
     """16.2: 8 clients dripping a byte every 3 s used to hold every pipe
     instance ("Pipe busy"); then 24 that reconnect as soon as they are cut
-    off. status and resize are answered within 1 s all along."""
+    off; then 24 silent ones that reconnect. status and resize are answered
+    within 1 s all along."""
     sid = s.new_id("lockout")
     interactive(s, sid)
-    for count, interval, label in ((8, 3000, "8 drippers"), (24, 300, "24 reconnecting drippers")):
+    for count, interval, label in ((8, 3000, "8 drippers"), (24, 300, "24 reconnecting drippers"),
+                                   (24, 0, "24 reconnecting silent clients")):
         drip = WinProcess(s.prefix, [os.path.join(HELPERS, "drip.exe"), sid, str(count), str(interval), "12000",
                                      "reconnect"])
         s.live.append(drip)
