@@ -151,20 +151,20 @@ static int request(const wchar_t *id, const char *line, char *out, size_t capaci
     } else if (used == 0) {
         result = CLIENT_NO_SESSION;  // it closed without a word: it is ending
     } else {
-        size_t length = newline ? (size_t)(newline - reply) : used;
-        if (length > 0 && reply[length - 1] == '\r') length--;
-        if (length == 2 && memcmp(reply, "ok", 2) == 0) {
+        size_t reply_length = newline ? (size_t)(newline - reply) : used;
+        if (reply_length > 0 && reply[reply_length - 1] == '\r') reply_length--;
+        if (reply_length == 2 && memcmp(reply, "ok", 2) == 0) {
             result = CLIENT_OK;
-        } else if (length >= 3 && memcmp(reply, "ok ", 3) == 0) {
-            pp_escape_reply(reply + 3, length - 3, out, capacity);
+        } else if (reply_length >= 3 && memcmp(reply, "ok ", 3) == 0) {
+            pp_escape_reply(reply + 3, reply_length - 3, out, capacity);
             result = CLIENT_OK;
-        } else if (length >= 6 && memcmp(reply, "error ", 6) == 0) {
-            pp_escape_reply(reply + 6, length - 6, out, capacity);
+        } else if (reply_length >= 6 && memcmp(reply, "error ", 6) == 0) {
+            pp_escape_reply(reply + 6, reply_length - 6, out, capacity);
             result = CLIENT_REFUSED;
         } else {
             char quoted[4 * 80 + 1];
-            pp_escape_reply(reply, length < 80 ? length : 80, quoted, sizeof quoted);
-            snprintf(out, capacity, "unexpected reply from session '%ls': %s%s", id, quoted, length > 80 ? "..." : "");
+            pp_escape_reply(reply, reply_length < 80 ? reply_length : 80, quoted, sizeof quoted);
+            snprintf(out, capacity, "unexpected reply from session '%ls': %s%s", id, quoted, reply_length > 80 ? "..." : "");
         }
     }
     CloseHandle(overlapped.hEvent);
