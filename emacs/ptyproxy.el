@@ -115,6 +115,20 @@ Each is given to ptyproxy as \"--env NAME=VALUE\"."
 Size changes within this time are coalesced: only the last one is sent."
   :type 'number)
 
+(defcustom ptyproxy-windows-resize-delay 0.15
+  "Seconds without a size change before a window size is sent, on Windows.
+There each size is sent by running \"ptyproxy.exe resize\", which
+starts a console of its own, so while a window edge is dragged the
+size is sent once the dragging pauses (the timer restarts with each
+change), and never while the previous one is still on its way."
+  :type 'number)
+
+(defcustom ptyproxy-windows-pipe-buffer-size 65536
+  "Bytes of the pipes between Emacs and ptyproxy.exe, on Windows.
+Emacs's `w32-pipe-buffer-size' is bound to it while the process is
+made; 0 leaves the system's default."
+  :type 'integer)
+
 (defcustom ptyproxy-control-timeout 5
   "Seconds to wait for a reply of a session's control channel."
   :type 'number)
@@ -136,6 +150,40 @@ Size changes within this time are coalesced: only the last one is sent."
 (defun ptyproxy--windows-p ()
   "Return non-nil on Windows, where the control channel is the CLI."
   (eq system-type 'windows-nt))
+
+;; Emacs's variables of Windows builds (src/w32proc.c).
+(defvar w32-pipe-buffer-size)
+(defvar w32-pipe-read-delay)
+(defvar w32-quote-process-args)
+
+(defvar ptyproxy--read-delay-warned nil
+  "Non-nil once the warning about `w32-pipe-read-delay' was shown.")
+
+(defun ptyproxy--check-read-delay ()
+  "Warn once if `w32-pipe-read-delay' delays every read from ptyproxy.exe."
+  (when (and (ptyproxy--windows-p)
+             (not ptyproxy--read-delay-warned)
+             (boundp 'w32-pipe-read-delay)
+             (numberp w32-pipe-read-delay)
+             (> w32-pipe-read-delay 0))
+    (setq ptyproxy--read-delay-warned t)
+    (display-warning
+     'ptyproxy
+     (format "`w32-pipe-read-delay' is %s: Emacs waits that many \
+milliseconds before each read from ptyproxy.exe, so every echo of a key \
+is that late.  Set it to 0" w32-pipe-read-delay))))
+
+(defun ptyproxy--make-process (args)
+  "Call `make-process' with ARGS, tuned for ptyproxy.exe on Windows.
+There `w32-pipe-buffer-size' (read when the pipes are made) is
+`ptyproxy-windows-pipe-buffer-size', and `w32-quote-process-args' is
+t, so an argument with a double quote reaches ptyproxy.exe whole."
+  (if (ptyproxy--windows-p)
+      (let ((w32-pipe-buffer-size ptyproxy-windows-pipe-buffer-size)
+            (w32-quote-process-args t))
+        (ptyproxy--check-read-delay)
+        (apply #'make-process args))
+    (apply #'make-process args)))
 
 ;;;; Identifiers and file names
 
@@ -292,6 +340,30 @@ otherwise the words are quoted with `ptyproxy-msvc-quote' and joined."
       (car command)
     (mapconcat #'ptyproxy-msvc-quote command " ")))
 
+(defun ptyproxy-percent-encode (string)
+  "Return STRING's UTF-8 bytes with `%' and each byte not printable ASCII as %XX.
+That is the form of \"ptyproxy new --arg-encoding percent\": ASCII
+reaches ptyproxy.exe intact whatever the system's code page, and
+ptyproxy.exe decodes it back into Unicode."
+  (mapconcat (lambda (byte)
+               (if (and (<= ?\s byte ?~) (/= byte ?%))
+                   (string byte)
+                 (format "%%%02X" byte)))
+             (encode-coding-string string 'utf-8-unix t)
+             ""))
+
+(defun ptyproxy--windows-arguments (arguments)
+  "Return ARGUMENTS of \"ptyproxy.exe new\" in a form that Windows passes intact.
+Emacs starts programs on Windows with CreateProcessA: the arguments,
+encoded as UTF-8, are read in the ANSI code page, which garbles any
+character outside ASCII.  When one argument is not printable ASCII,
+all are sent percent-encoded after \"--arg-encoding percent\";
+otherwise they are left as they are (conpty_proxy.exe's form)."
+  (if (cl-notany (lambda (argument) (string-match-p "[^ -~]" argument)) arguments)
+      arguments
+    (append '("--arg-encoding" "percent")
+            (mapcar #'ptyproxy-percent-encode arguments))))
+
 (defun ptyproxy--new-options ()
   "Return the options of \"ptyproxy new\" from the user options."
   (append ptyproxy-new-arguments
@@ -319,8 +391,10 @@ conpty_proxy.exe takes it: \"new ID W H CMDLINE\"."
     (if (ptyproxy--windows-p)
         ;; conpty_proxy.exe knows no options and no "--": give them
         ;; only when there are options.
-        `(,program "new" ,@(and options (append options '("--")))
-                   ,id ,cols ,rows ,(ptyproxy-windows-command-line command))
+        `(,program "new"
+                   ,@(ptyproxy--windows-arguments
+                      `(,@(and options (append options '("--")))
+                        ,id ,cols ,rows ,(ptyproxy-windows-command-line command))))
       ;; ptyproxy runs a single argument containing whitespace through
       ;; "/bin/sh -c" (conpty_proxy.exe does that).  `make-process' takes
       ;; an argument vector, so such a program name is passed through a
@@ -361,7 +435,16 @@ property `adjust-window-size-function').  Signal
 it with `ptyproxy-signal', resize it with `ptyproxy-resize', and send
 it an end of file with `ptyproxy-send-eof': `interrupt-process',
 `set-process-window-size' and `process-send-eof' act on the pipe to
-ptyproxy, not on the terminal.
+ptyproxy, not on the terminal.  `interrupt-process' ends the whole
+session: on GNU/Linux ptyproxy takes SIGINT as a hang-up, and on
+Windows Emacs sends ptyproxy.exe a Ctrl-Break, which it takes as a
+hang-up too.  To interrupt the program, as \`C-c' on a terminal
+does, use `ptyproxy-interrupt-subjob' or `ptyproxy-signal', which send
+it SIGINT (on Windows a ^C typed into its console).
+
+On Windows, arguments that are not ASCII are sent percent-encoded
+\(see `ptyproxy-percent-encode'), because Emacs passes arguments
+through the ANSI code page there.
 
 Signal a `user-error' if `ptyproxy-program' is not an executable."
   (let* ((program (ptyproxy--check-program))
@@ -384,11 +467,9 @@ Signal a `user-error' if `ptyproxy-program' is not an executable."
          ;; buffering delays reads of a process that sent little, which
          ;; is a keystroke's echo.  (vterm binds it so for its pty too.)
          (process-adaptive-read-buffering nil)
-         (process (apply #'make-process
-                         :command command
-                         :connection-type 'pipe
-                         :coding coding
-                         rest)))
+         (process (ptyproxy--make-process
+                   `(:command ,command :connection-type pipe :coding ,coding
+                              ,@rest))))
     (process-put process 'ptyproxy-id id)
     (process-put process 'ptyproxy-environment (ptyproxy--saved-environment))
     (process-put process 'ptyproxy-program program)
@@ -400,6 +481,29 @@ Signal a `user-error' if `ptyproxy-program' is not an executable."
     (ptyproxy--watch-exit process)
     process))
 
+(defun ptyproxy--vterm-fork-size (&rest args)
+  "Return (WIDTH . HEIGHT), the last two of ARGS, and do nothing else.
+This stands in for the resize of kiennq's vterm fork of its proxy
+era, (vterm--conpty-proxy-resize [PROCESS] WIDTH HEIGHT) and
+\(vterm--conpty-proxy-debounce-resize WIDTH HEIGHT), while its size
+function runs for a ptyproxy process: that resize addresses the
+fork's own proxy, which does not exist (or a session ID that is not
+ptyproxy's); ptyproxy's own resize sends the size."
+  (let ((n (length args)))
+    (cons (nth (- n 2) args) (nth (1- n) args))))
+
+(defun ptyproxy--call-size-function (function process windows)
+  "Return the size that FUNCTION computes for PROCESS and WINDOWS.
+The resize functions of kiennq's vterm fork are suppressed meanwhile:
+see `ptyproxy--vterm-fork-size'."
+  (if (not (or (fboundp 'vterm--conpty-proxy-resize)
+               (fboundp 'vterm--conpty-proxy-debounce-resize)))
+      (funcall function process windows)
+    (cl-letf (((symbol-function 'vterm--conpty-proxy-resize) #'ptyproxy--vterm-fork-size)
+              ((symbol-function 'vterm--conpty-proxy-debounce-resize)
+               #'ptyproxy--vterm-fork-size))
+      (funcall function process windows))))
+
 (defun ptyproxy--adjust-window-size (process windows)
   "Send PROCESS's new size, for its WINDOWS, to its session; return nil.
 This is the `adjust-window-size-function' of ptyproxy processes.  It
@@ -409,9 +513,10 @@ calls the function that would have computed the size (the process's
 and term.el resize their screens, and sends that size to the session.
 It returns nil: Emacs's `set-process-window-size' on the pipe to
 ptyproxy would do nothing."
-  (let ((size (funcall (or (process-get process 'ptyproxy-adjust-window-size-function)
-                           window-adjust-process-window-size-function)
-                       process windows)))
+  (let ((size (ptyproxy--call-size-function
+               (or (process-get process 'ptyproxy-adjust-window-size-function)
+                   window-adjust-process-window-size-function)
+               process windows)))
     (when (and (consp size) (integerp (car size)) (integerp (cdr size))
                (process-live-p process))
       (ptyproxy-resize process (car size) (cdr size)))
@@ -525,17 +630,18 @@ has been called with 127)."
         (process-connection-type nil)
         (output ""))
     (condition-case err
-        (make-process
-         :name (format " *ptyproxy %s*" (car arguments))
-         :buffer nil
-         :command (cons (or program (ptyproxy--check-program)) arguments)
-         :connection-type 'pipe
-         :coding 'binary
-         :noquery t
-         :filter (lambda (_proc string) (setq output (concat output string)))
-         :sentinel (lambda (proc _event)
-                     (unless (process-live-p proc)
-                       (funcall callback (process-exit-status proc) output))))
+        (ptyproxy--make-process
+         (list
+          :name (format " *ptyproxy %s*" (car arguments))
+          :buffer nil
+          :command (cons (or program (ptyproxy--check-program)) arguments)
+          :connection-type 'pipe
+          :coding 'binary
+          :noquery t
+          :filter (lambda (_proc string) (setq output (concat output string)))
+          :sentinel (lambda (proc _event)
+                      (unless (process-live-p proc)
+                        (funcall callback (process-exit-status proc) output)))))
       (error (funcall callback 127 (error-message-string err))
              nil))))
 
@@ -590,6 +696,8 @@ success, or a string describing the failure."
   "Set the terminal size of the ptyproxy PROCESS to COLS columns, ROWS rows.
 The size is sent shortly after (see `ptyproxy-resize-delay'); when
 several sizes are asked for in that time, only the last one is sent.
+On Windows it is sent once no size has been asked for during
+`ptyproxy-windows-resize-delay', and one at a time.
 It is sent on the control socket, or by \"ptyproxy resize\" when the
 socket cannot be reached and on Windows.  Return the size as (COLS . ROWS)."
   (interactive
@@ -600,13 +708,24 @@ socket cannot be reached and on Windows.  Return the size as (COLS . ROWS)."
            (read-number "Rows: " (cdr size)))))
   (unless (ptyproxy-process-p process)
     (signal 'wrong-type-argument (list 'ptyproxy-process-p process)))
-  (let ((size (cons (ptyproxy--clamp cols) (ptyproxy--clamp rows))))
+  (let ((size (cons (ptyproxy--clamp cols) (ptyproxy--clamp rows)))
+        (timer (process-get process 'ptyproxy-resize-timer)))
     (process-put process 'ptyproxy-pending-size size)
-    (unless (or (timerp (process-get process 'ptyproxy-resize-timer))
-                (process-get process 'ptyproxy-resize-busy))
+    (cond
+     ;; The size on its way calls `ptyproxy--send-size' when it is done.
+     ((process-get process 'ptyproxy-resize-busy))
+     ;; Windows: each size costs a process and a console, so wait for
+     ;; a pause (debounce).
+     ((ptyproxy--windows-p)
+      (when (timerp timer)
+        (cancel-timer timer))
+      (process-put process 'ptyproxy-resize-timer
+                   (run-at-time ptyproxy-windows-resize-delay nil
+                                #'ptyproxy--send-size process)))
+     ((not (timerp timer))
       (process-put process 'ptyproxy-resize-timer
                    (run-at-time ptyproxy-resize-delay nil
-                                #'ptyproxy--send-size process)))
+                                #'ptyproxy--send-size process))))
     size))
 
 (defun ptyproxy--send-size (process)
@@ -712,7 +831,11 @@ Interactively, PROCESS is the current buffer's, or one asked for."
     process))
 
 (defun ptyproxy-interrupt-subjob ()
-  "Interrupt the terminal's foreground job (SIGINT), as \\`C-c' on a pty would."
+  "Interrupt the terminal's foreground job (SIGINT), as \\`C-c' on a pty would.
+On Windows the program gets a ^C typed into its console.  Unlike
+`interrupt-process' on the ptyproxy process, which ends the whole
+session (ptyproxy takes it as a hang-up), this leaves the session
+running."
   (interactive)
   (ptyproxy-signal (ptyproxy--buffer-process) "INT"))
 
@@ -1038,7 +1161,8 @@ build it with M-x ptyproxy-build-program" name))
 (defun ptyproxy-build-command ()
   "Return the shell command that builds ptyproxy in its source tree."
   (if (ptyproxy--windows-p)
-      "make -C windows"
+      ;; MinGW-w64's compiler is gcc there (windows/Makefile).
+      "make -C windows CC=gcc"
     "swift build -c release -Xswiftc -static-executable"))
 
 ;;;###autoload
@@ -1127,6 +1251,24 @@ installed while vterm sets up `ptyproxy--vterm-buffer': vterm calls
   (when name
     (funcall orig term name)))
 
+(defun ptyproxy--vterm-in-process-p ()
+  "Return non-nil if the loaded vterm has ConPTY in its own module.
+That is kiennq's fork since e838a92 (v0.1.34) on Windows: it starts
+no process for its shell, so there is nothing to run through ptyproxy."
+  (and (ptyproxy--windows-p)
+       (or (fboundp 'vterm--conpty-init)
+           (fboundp 'vterm--conpty-inprocess-make))))
+
+(defconst ptyproxy--vterm-in-process-message
+  "This vterm (kiennq's fork, v0.1.34 or later) runs ConPTY inside its \
+own module and starts no process: it does not use ptyproxy.  Use \
+M-x vterm as it is, or a vterm build of the fork's proxy era \
+\(58e8863 to 72c804b) with ptyproxy"
+  "What is said when vterm runs its terminal in process.")
+
+(defvar ptyproxy--vterm-in-process-warned nil
+  "Non-nil once `ptyproxy-vterm-mode' said that vterm does not use it.")
+
 (defun ptyproxy--vterm-setup (function &rest args)
   "Call FUNCTION (`vterm-mode') with ARGS, its shell going through ptyproxy.
 vterm's `make-process' is redirected by `ptyproxy--file-handler'.
@@ -1135,8 +1277,15 @@ Advice, and why it stays: vterm passes the process's tty name to its
 module function `vterm--set-pty-name', which fails on nil, the tty
 name of a pipe.  That function of vterm (not of Emacs) is advised
 for the dynamic extent of this call only, to skip that call."
-  (if (file-remote-p default-directory)
-      (apply function args)
+  (cond
+   ((file-remote-p default-directory)
+    (apply function args))
+   ((ptyproxy--vterm-in-process-p)
+    (unless ptyproxy--vterm-in-process-warned
+      (setq ptyproxy--vterm-in-process-warned t)
+      (display-warning 'ptyproxy ptyproxy--vterm-in-process-message))
+    (apply function args))
+   (t
     (unless (ptyproxy--executable)
       ;; \[vterm] made this buffer for us: leave nothing half-made.
       (when (and (zerop (buffer-size)) (not (get-buffer-process (current-buffer))))
@@ -1156,7 +1305,7 @@ for the dynamic extent of this call only, to skip that call."
           (unless (eq own #'ptyproxy--adjust-window-size)
             (process-put process 'ptyproxy-adjust-window-size-function own)
             (process-put process 'adjust-window-size-function
-                         #'ptyproxy--adjust-window-size)))))))
+                         #'ptyproxy--adjust-window-size))))))))
 
 ;;;###autoload
 (define-minor-mode ptyproxy-vterm-mode
@@ -1170,7 +1319,11 @@ and buffers made while it was on keep using ptyproxy.
 This mode advises vterm's function `vterm-mode' (not a function of
 Emacs) while it is on: vterm has no hook that runs before it starts
 its process.  \\[ptyproxy-vterm] starts one vterm through ptyproxy
-without this mode."
+without this mode.
+
+On Windows, kiennq's vterm fork since v0.1.34 runs its pseudo console
+inside its module and starts no process: with it, vterm runs as it
+is, and this mode says so once (see `ptyproxy--vterm-in-process-p')."
   :global t
   :group 'ptyproxy
   (if ptyproxy-vterm-mode
@@ -1182,9 +1335,13 @@ without this mode."
   "Start a new vterm buffer, its shell running through ptyproxy.
 NAME is the buffer's name (default: `vterm-buffer-name', made unique).
 This is \\[vterm] through ptyproxy, whether or not
-`ptyproxy-vterm-mode' is on.  Return the buffer."
+`ptyproxy-vterm-mode' is on.  Return the buffer.
+On Windows, with a vterm that has its pseudo console inside its
+module (kiennq's fork since v0.1.34), signal a `user-error' saying so."
   (interactive)
   (require 'vterm)
+  (when (ptyproxy--vterm-in-process-p)
+    (user-error "%s" ptyproxy--vterm-in-process-message))
   (ptyproxy--check-program)
   (let ((buffer (generate-new-buffer (or name vterm-buffer-name))))
     (condition-case err
@@ -1201,6 +1358,7 @@ This is \\[vterm] through ptyproxy, whether or not
 
 (defvar term-height)
 (defvar term-width)
+(defvar term-do-line-wrapping)
 (defvar term-term-name)
 (defvar term-termcap-format)
 (defvar term-protocol-version)
@@ -1213,6 +1371,7 @@ This is \\[vterm] through ptyproxy, whether or not
 (declare-function term-emulate-terminal "term" (proc str))
 (declare-function term-sentinel "term" (proc msg))
 (declare-function term-send-string "term" (proc str))
+(declare-function term-horizontal-column "term" ())
 
 (defvar ptyproxy-term-keys-mode-map
   (let ((map (make-sparse-keymap)))
@@ -1253,6 +1412,126 @@ control channel, and that send end of file to the terminal."
                    term-term-name term-height term-width)))
    (list (format "INSIDE_EMACS=%s,term:%s" emacs-version term-protocol-version))))
 
+(defvar-local ptyproxy-term-title nil
+  "The title the program of this term buffer set last, or nil.
+On Windows, where term.el does not read the sequence that sets it
+\(OSC 0 or 2), `ptyproxy--term-windows-filter' puts it here.")
+
+(defconst ptyproxy--conpty-sequence-regexp
+  (concat "\e\\(?:"
+          ;; ECH, erase characters: CSI COUNT X.  Group 1: COUNT.
+          "\\[\\([0-9]*\\)X"
+          ;; OSC: ESC ] BODY, ended by BEL or by ESC \.  Group 2: BODY.
+          "\\|\\]\\([^\a\e]*\\)\\(?:\a\\|\e\\\\\\)"
+          "\\)")
+  "The sequences of ConPTY that term.el does not know.")
+
+(defconst ptyproxy--conpty-partial-regexp
+  "\e\\(?:\\[[0-?]*[ -/]*\\|\\][^\a\e]*\e?\\)?\\'"
+  "An escape sequence cut off by the end of a read.")
+
+(defconst ptyproxy--conpty-held-limit 4096
+  "At most this many bytes of a sequence cut off by a read are held back.
+A longer one (an OSC that never ends) goes to term.el as it is.")
+
+(defun ptyproxy--utf-8-cut (string)
+  "Return where an unfinished UTF-8 sequence ends STRING, or nil.
+term.el keeps such bytes for the next output itself, except when
+they are all there is (a read of one byte of a character)."
+  (let ((end (length string))
+        (i (1- (length string)))
+        (cut nil))
+    (while (and (not cut) (>= i 0) (> i (- end 4)))
+      (let ((byte (aref string i)))
+        (cond ((< byte #x80) (setq cut 'none))
+              ((< byte #xC0) (setq i (1- i)))
+              (t (setq cut (if (< (- end i) (cond ((>= byte #xF0) 4)
+                                                  ((>= byte #xE0) 3)
+                                                  (t 2)))
+                               i
+                             'none))))))
+    (and (integerp cut) cut)))
+
+(defun ptyproxy--conpty-split (string)
+  "Split STRING, output of ptyproxy.exe, around what term.el lacks.
+Return (PIECES . HELD).  PIECES are, in order, strings for term.el,
+\(erase . COUNT) for ECH and (osc . BODY) for an OSC sequence.  HELD
+is an escape sequence or a character cut off at the end of STRING,
+to be put in front of the next output."
+  (let ((start 0) (pieces nil) (held ""))
+    (while (string-match ptyproxy--conpty-sequence-regexp string start)
+      (let ((from (match-beginning 0))
+            (count (match-string 1 string))
+            (body (match-string 2 string)))
+        (when (> from start)
+          (push (substring string start from) pieces))
+        (push (if count
+                  (cons 'erase (max 1 (string-to-number count)))
+                (cons 'osc body))
+              pieces)
+        (setq start (match-end 0))))
+    (let ((partial (string-match ptyproxy--conpty-partial-regexp string start)))
+      (unless (and partial (<= (- (length string) partial) ptyproxy--conpty-held-limit))
+        (setq partial (ptyproxy--utf-8-cut string)))
+      (when (and partial (>= partial start))
+        (setq held (substring string partial)
+              string (substring string 0 partial))))
+    (when (< start (length string))
+      (push (substring string start) pieces))
+    (cons (nreverse pieces) held)))
+
+(defun ptyproxy--term-erase (process count)
+  "Return what term.el knows that erases COUNT characters for PROCESS.
+That is ECH (CSI COUNT X) at the cursor of PROCESS's term buffer:
+blanks up to the end of the line at most, then back to where the
+cursor was.  A wrap that was pending (the last column written) ends,
+as ECH ends it; blanks that reach the last column leave term.el's
+cursor on it, so the way back is one step shorter."
+  (with-current-buffer (process-buffer process)
+    (let* ((column (save-excursion
+                     (goto-char (process-mark process))
+                     (term-horizontal-column)))
+           (n (min count (- term-width column)))
+           (back (if (= (+ column n) term-width) (1- n) n)))
+      (setq term-do-line-wrapping nil)
+      (concat (make-string (max n 0) ?\s)
+              (if (> back 0) (format "\e[%dD" back) "")))))
+
+(defun ptyproxy--term-osc (process body)
+  "Act on the OSC sequence BODY from PROCESS: keep a title, drop the rest."
+  (when (string-match "\\`[02];" body)
+    (let ((title (decode-coding-string (substring body 2) 'utf-8-unix t)))
+      (with-current-buffer (process-buffer process)
+        (setq ptyproxy-term-title title)
+        (force-mode-line-update)))))
+
+(defun ptyproxy--term-windows-filter (process output)
+  "Give term.el the OUTPUT of ptyproxy.exe's PROCESS, in a form it knows.
+On Windows the program's terminal is a ConPTY, whose output is UTF-8
+\(term.el decodes with `locale-coding-system', the ANSI code page
+there) and uses sequences term.el does not know: ECH (erase
+characters) becomes blanks and a cursor move back, and OSC sequences
+are taken out (a title goes to `ptyproxy-term-title').  A sequence
+cut off at the end of OUTPUT waits for the rest."
+  (when (buffer-live-p (process-buffer process))
+    (let ((split (ptyproxy--conpty-split
+                  (concat (process-get process 'ptyproxy-held) output)))
+          (locale-coding-system 'utf-8-unix))
+      (process-put process 'ptyproxy-held (cdr split))
+      (dolist (piece (car split))
+        (when (buffer-live-p (process-buffer process))
+          (pcase piece
+            ((pred stringp) (term-emulate-terminal process piece))
+            (`(erase . ,count)
+             (term-emulate-terminal process (ptyproxy--term-erase process count)))
+            (`(osc . ,body) (ptyproxy--term-osc process body))))))))
+
+(defun ptyproxy--term-filter ()
+  "Return the process filter of ptyproxy term buffers on this system."
+  (if (ptyproxy--windows-p)
+      #'ptyproxy--term-windows-filter
+    #'term-emulate-terminal))
+
 (defun ptyproxy--term-exec (buffer name command)
   "Start COMMAND through ptyproxy in the term BUFFER, for process NAME.
 This does what `term-exec' does, with the process started by
@@ -1267,7 +1546,7 @@ and the size, so the \"stty\" that term.el runs first is not needed."
                      :name name :buffer buffer :command command
                      :size (cons term-width term-height)
                      :coding 'binary
-                     :filter #'term-emulate-terminal
+                     :filter (ptyproxy--term-filter)
                      :sentinel #'term-sentinel)))
       (setq-local term-ptyp t)
       (goto-char (point-max))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The tests of the Emacs package: package-lint, byte-compilation (warnings
-# are errors), checkdoc, the ERT tests and the tmux end-to-end test.
+# are errors), checkdoc, the ERT tests (one of them through ptyproxy.exe
+# under Wine) and the tmux end-to-end test.
 #
 # Usage: emacs/run-tests.sh
 # Environment:
@@ -12,6 +13,11 @@
 #   PTYPROXY_ALLOW_SKIP=1  do not count skipped ERT tests as a failure
 #   PTYPROXY_PACKAGE_LINT_DIR  package-lint's directory, if not the Debian
 #                      package's (elpa-package-lint)
+#   PTYPROXY_WINE_EXE, PTYPROXY_WINE_CONHELPER  ptyproxy.exe and
+#                      windows/e2e's conhelper.exe for the test that runs
+#                      term.el through ptyproxy.exe under Wine (default:
+#                      built here with make, when mingw-w64 and Wine are
+#                      installed; Debian: gcc-mingw-w64-x86-64, wine64)
 #
 # Prints one line per check and, last, "N passed, N failed" (followed by
 # ", N skipped" when tests were skipped); exits non-zero if anything failed.
@@ -28,13 +34,25 @@ case $program in
     *) program=$(command -v "$program" || echo "$program") ;;
 esac
 export PTYPROXY_PROGRAM=$program
+# The tests' fixtures and helpers, beside the sources (the tests run compiled
+# from a copy).
+export PTYPROXY_TEST_DIRECTORY=$here/test
 export EMACS=${EMACS:-emacs}
 
 # Unix socket names are short (104-108 bytes): keep the directories short.
 base=${TMPDIR:-/tmp}
 [ "${#base}" -le 40 ] || base=/tmp
 work=$(mktemp -d "$base/ppx-el.XXXXXX") || exit 1
-trap 'rm -rf "$work"' EXIT
+wine64=${WINE64:-/usr/lib/wine/wine64}
+wineserver=${WINESERVER:-/usr/lib/wine/wineserver64}
+cleanup() {
+    # Only this run's prefix: its wineserver and every process in it.
+    if [ -d "$work/wine" ]; then
+        WINEPREFIX=$work/wine timeout 30 "$wineserver" -k >/dev/null 2>&1
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -116,6 +134,30 @@ else
     fail "checkdoc"
 fi
 
+# ptyproxy.exe under Wine, for ptyproxy-test-wine-term: a private prefix,
+# booted with stdio on /dev/null (Wine's services inherit the stdio of the
+# first Wine program of a prefix).
+if [ -z "${PTYPROXY_WINE_EXE:-}" ] && [ -x "$wine64" ] && [ -x "$wineserver" ] &&
+        command -v x86_64-w64-mingw32-gcc >/dev/null; then
+    if make -s -C "$here/../windows" >"$work/wine-build.log" 2>&1 &&
+            make -s -C "$here/../windows/e2e" >>"$work/wine-build.log" 2>&1; then
+        export PTYPROXY_WINE_EXE=$here/../windows/build/ptyproxy.exe
+        export PTYPROXY_WINE_CONHELPER=$here/../windows/e2e/build/conhelper.exe
+    else
+        cat "$work/wine-build.log"
+        fail "building ptyproxy.exe for the Wine test"
+    fi
+fi
+if [ -n "${PTYPROXY_WINE_EXE:-}" ]; then
+    export WINEPREFIX=$work/wine WINEDEBUG=-all WINE64=$wine64
+    unset DISPLAY
+    mkdir -m 700 "$WINEPREFIX"
+    if ! { timeout 30 "$wineserver" -p60 && timeout 300 "$wine64" wineboot.exe -i &&
+               timeout 120 "$wine64" cmd.exe /c exit; } </dev/null >/dev/null 2>&1; then
+        fail "starting a Wine prefix for the Wine test"
+    fi
+fi
+
 # 4. ERT, with the compiled files.
 results=$work/ert-results
 load_test=$work/lisp/ptyproxy-test.elc
@@ -138,7 +180,7 @@ if read -r ert_passed ert_failed ert_skipped 2>/dev/null <"$results"; then
     skipped=$((skipped + ert_skipped))
     echo "ERT: $ert_passed passed, $ert_failed failed, $ert_skipped skipped"
     if [ "$ert_skipped" -gt 0 ] && [ "${PTYPROXY_ALLOW_SKIP:-0}" != 1 ]; then
-        fail "ERT tests were skipped (is elpa-vterm installed?)"
+        fail "ERT tests were skipped (are elpa-vterm, wine64 and gcc-mingw-w64-x86-64 installed?)"
     fi
 else
     fail "ERT did not finish (exit status $ert_status)"

@@ -62,6 +62,8 @@ public enum Invocation: Equatable, Sendable {
           --output-buffers 1|2     single or double buffered output (default 2)
           --output-buffer-size N   output buffer size in bytes (default 131072)
           --stdout-pipe-size N     grow a smaller stdout pipe to N bytes (default: leave it alone)
+          --arg-encoding percent   first after new: every later argument is %XX-escaped
+                                   UTF-8 (for hosts that cannot pass Unicode, as Emacs on Windows)
 
         ptyproxy -h, --help shows this help; ptyproxy --version the version.
 
@@ -81,7 +83,7 @@ public enum Invocation: Equatable, Sendable {
         switch verb {
         case "-h", "--help", "help": return .success(.help)
         case "--version", "version": return .success(.version)
-        case "new": return parseNew(rest)
+        case "new": return decodingArguments(rest).flatMap(parseNew)
         case "resize":
             guard rest.count == 3 else { return .failure(UsageError("usage: ptyproxy resize ID COLS ROWS")) }
             return validID(rest[0]).flatMap { id in size(rest[1], rest[2]).map { .resize(id: id, size: $0) } }
@@ -207,6 +209,71 @@ public enum Invocation: Equatable, Sendable {
         case .failure(let error):
             return .failure(error)
         }
+    }
+
+    /// `new --arg-encoding percent ...` (or `--arg-encoding=percent`): every
+    /// later argument is percent-encoded, the form Emacs on Windows uses
+    /// because its arguments reach the program through the ANSI code page.
+    /// The contract is the Windows program's (docs/INTERFACE.md); here argv
+    /// is bytes already, so decoding the form is all there is to do.
+    private static func decodingArguments(_ arguments: [ByteString]) -> Result<[ByteString], UsageError> {
+        let option: ByteString = "--arg-encoding"
+        guard let first = arguments.first, first.hasPrefix(option) else { return .success(arguments) }
+        let span: Int
+        let value: ByteString?
+        if first == option {
+            span = 2
+            value = arguments.count > 1 ? arguments[1] : nil
+        } else if first.bytes[option.count] == UInt8(ascii: "=") {
+            span = 1
+            value = ByteString(first.bytes[(option.count + 1)...])
+        } else {
+            return .success(arguments)
+        }
+        guard let value else { return .failure(UsageError("option --arg-encoding needs a value (percent)")) }
+        guard value == "percent" else { return .failure(UsageError("--arg-encoding supports only 'percent'")) }
+        var decoded: [ByteString] = []
+        for (number, argument) in arguments.dropFirst(span).enumerated() {
+            switch percentDecoded(argument) {
+            case .success(let bytes): decoded.append(bytes)
+            case .failure(let reason):
+                return .failure(UsageError("--arg-encoding percent: argument \(number + 1): \(reason.message)"))
+            }
+        }
+        return .success(decoded)
+    }
+
+    /// `%XX` -> the byte XX; printable ASCII other than `%` stands for itself.
+    static func percentDecoded(_ argument: ByteString) -> Result<ByteString, UsageError> {
+        func hex(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        let bytes = argument.bytes
+        var out: [UInt8] = []
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "%") {
+                guard index + 2 < bytes.count, let high = hex(bytes[index + 1]), let low = hex(bytes[index + 2]) else {
+                    return .failure(UsageError("'%' at byte \(index + 1) is not followed by two hex digits"))
+                }
+                guard high | low != 0 else { return .failure(UsageError("%00 at byte \(index + 1): NUL cannot be an argument")) }
+                out.append(high << 4 | low)
+                index += 3
+            } else {
+                guard (0x20...0x7e).contains(byte) else {
+                    return .failure(UsageError("byte \(index + 1) (0x\(String(byte, radix: 16))) is not percent-encoded"))
+                }
+                out.append(byte)
+                index += 1
+            }
+        }
+        return .success(ByteString(out))
     }
 
     /// An ID on the command line: the socket name's grammar, and not

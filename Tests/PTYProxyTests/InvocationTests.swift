@@ -92,6 +92,32 @@ import Testing
         }
         #expect(!error.message.unicodeScalars.contains { $0.value < 0x20 })
     }
+
+    /// `--arg-encoding percent`: the contract of the Windows program, where
+    /// Emacs sends non-ASCII arguments so; on Linux it decodes the same form.
+    @Test func percentEncodedArguments() throws {
+        let options = newOptions(["new", "--arg-encoding", "percent", "--cwd", "/home/Jos%C3%A9", "--env", "A=%E6%97%A5",
+                                  "x", "80", "24", "echo", "%E6%97%A5%E6%9C%AC 100%25", "%FF"])
+        #expect(options?.workingDirectory == "/home/José")
+        #expect(options?.environment == ["A=日"])
+        #expect(options?.command == ["echo", "日本 100%", ByteString([0xff])])
+        #expect(newOptions(["new", "--arg-encoding=percent", "x", "80", "24", "a%20b"])?.command == ["a b"])
+        // Without the option, or not first, nothing is decoded.
+        #expect(newOptions(["new", "x", "80", "24", "a%20b"])?.command == ["a%20b"])
+        #expect(newOptions(["new", "x", "80", "24", "sh", "--arg-encoding", "percent"])?.command == ["sh", "--arg-encoding", "percent"])
+        func failure(_ arguments: [String]) -> String? {
+            if case .failure(let error) = Invocation.parse(arguments) { return error.message }
+            return nil
+        }
+        #expect(failure(["new", "--arg-encoding", "base64", "x", "80", "24", "sh"]) == "--arg-encoding supports only 'percent'")
+        #expect(failure(["new", "--arg-encoding"]) == "option --arg-encoding needs a value (percent)")
+        #expect(failure(["new", "--arg-encoding", "percent", "x", "80", "24", "100%"])
+                == "--arg-encoding percent: argument 4: '%' at byte 4 is not followed by two hex digits")
+        #expect(failure(["new", "--arg-encoding", "percent", "x", "80", "24", "a%00"])?.contains("NUL") == true)
+        #expect(failure(["new", "--arg-encoding", "percent", "x", "80", "24", "José"])?.contains("argument 4: byte 4 (0xc3) is not percent-encoded") == true)
+        #expect(failure(["new", "--arg-encoding", "percent", "x", "80", "24", "%G0"]) != nil)
+        #expect(failure(["new", "--cwd", "/", "--arg-encoding", "percent", "x", "80", "24", "sh"]) == "unknown option '--arg-encoding' (try: ptyproxy --help)")
+    }
 }
 
 @Suite struct ControlRequestTests {
@@ -124,4 +150,5 @@ import Testing
     @Test func overlongLineIsRefused() {
         #expect(ControlRequest.parse([UInt8](repeating: 0x31, count: 257)) == .failure(.lineTooLong))
     }
+
 }

@@ -20,6 +20,9 @@
 (require 'cl-lib)
 (require 'ptyproxy)
 
+(defvar comp-enable-subr-trampolines)
+(defvar native-comp-enable-subr-trampolines)
+
 (defvar ptyproxy-test-timeout 15
   "Seconds any single wait in these tests may take before it fails.")
 
@@ -461,6 +464,7 @@ it), and \"ptyproxy list\" proves it stale and removes it."
 (defvar term-height)
 (defvar term-width)
 (declare-function term-char-mode "term" ())
+(declare-function term-send-raw-string "term" (chars))
 (declare-function term-line-mode "term" ())
 (declare-function term-send-raw-string "term" (chars))
 (declare-function term-send-raw "term" ())
@@ -749,7 +753,7 @@ it), and \"ptyproxy list\" proves it stale and removes it."
   "Write a fake ptyproxy.exe in DIR that records its arguments; return it.
 Each call appends its arguments, each ended by \\037, and a newline to
 DIR/log.  \"new\" prints a line and reads its stdin; \"status\" and
-\"list\" print canned answers."
+\"list\" print canned answers; \"resize\" waits while DIR/hold exists."
   (let ((fake (expand-file-name "ptyproxy.exe" dir)))
     (write-region
      (concat "#!/bin/sh\n"
@@ -758,6 +762,9 @@ DIR/log.  \"new\" prints a line and reads its stdin; \"status\" and
              "echo >> \"$log\"\n"
              "case $1 in\n"
              "new) echo fake-started; exec cat >/dev/null ;;\n"
+             ;; While DIR/hold exists, a resize stays on its way (30 s at most).
+             "resize) i=0; while [ -e \"$(dirname \"$0\")/hold\" ] && [ $i -lt 600 ]; do "
+             "sleep 0.05; i=$((i+1)); done ;;\n"
              "status) printf '{\"id\":\"%s\",\"pid\":4242,\"cols\":77,\"rows\":22,"
              "\"bytes_in\":1,\"bytes_out\":2,\"uptime\":3,\"command\":[\"cmd.exe\"]}\\n' \"$2\" ;;\n"
              "list) printf 'win-1\\t{\"id\":\"win-1\",\"pid\":4242,\"cols\":77,\"rows\":22}\\n' ;;\n"
@@ -829,7 +836,7 @@ No socket path may be computed meanwhile."
           ;; GNU/Linux would call Windows file name functions.)
           (setq system-type 'windows-nt)
           (should (equal (ptyproxy-locate-program) exe))
-          (should (equal (ptyproxy-build-command) "make -C windows")))
+          (should (equal (ptyproxy-build-command) "make -C windows CC=gcc")))
       (delete-directory dir t))))
 
 (ert-deftest ptyproxy-test-windows-process ()
@@ -933,8 +940,12 @@ No socket path may be computed meanwhile."
                                      "the list's resize through the CLI"))
               (goto-char (point-min))
               (re-search-forward "win-1")
-              (cl-letf (((symbol-function 'yes-or-no-p) (lambda (&rest _) t)))
-                (ptyproxy-list-kill))
+              ;; (No native trampoline for the primitive: it would be
+              ;; compiled into a file named as on Windows.)
+              (let ((comp-enable-subr-trampolines nil)
+                    (native-comp-enable-subr-trampolines nil))
+                (cl-letf (((symbol-function 'yes-or-no-p) (lambda (&rest _) t)))
+                  (ptyproxy-list-kill)))
               (ptyproxy-test--wait (lambda () (member '("signal" "win-1" "TERM")
                                                       (ptyproxy-test--log dir)))
                                    "the list's hang-up through the CLI")))
@@ -960,6 +971,414 @@ No socket path may be computed meanwhile."
                 (should (string-match-p "\\`[0-9]+\\'" (nth 3 call)))
                 (should (equal (nthcdr 4 call) '("powershell.exe -NoLogo"))))))
         (ptyproxy-test--cleanup buffer)))))
+
+;;;; Windows: Unicode arguments, pipes, resize (issue 22)
+
+(defvar w32-pipe-buffer-size)
+(defvar w32-pipe-read-delay)
+(defvar w32-quote-process-args)
+(defvar term-home-marker)
+(defvar term-height)
+(declare-function term-mode "term" ())
+(declare-function term-reset-size "term" (height width))
+(declare-function term-char-mode "term" ())
+(declare-function term-send-raw-string "term" (chars))
+(declare-function term-emulate-terminal "term" (proc str))
+(declare-function vterm--conpty-proxy-resize "vterm" (&rest args))
+(declare-function vterm--conpty-proxy-debounce-resize "vterm" (width height))
+
+(defun ptyproxy-test--percent-decode (string)
+  "Return the text that STRING, percent-encoded UTF-8, stands for."
+  (decode-coding-string
+   (apply #'unibyte-string
+          (let ((i 0) bytes)
+            (while (< i (length string))
+              (if (eq (aref string i) ?%)
+                  (progn (push (string-to-number (substring string (1+ i) (+ i 3)) 16) bytes)
+                         (setq i (+ i 3)))
+                (push (aref string i) bytes)
+                (setq i (1+ i))))
+            (nreverse bytes)))
+   'utf-8-unix t))
+
+(ert-deftest ptyproxy-test-percent-encode ()
+  "Arguments are percent-encoded UTF-8, printable ASCII only, and decode back."
+  (should (equal (ptyproxy-percent-encode "plain \"quoted\" C:\\dir") "plain \"quoted\" C:\\dir"))
+  (should (equal (ptyproxy-percent-encode "100%") "100%25"))
+  (should (equal (ptyproxy-percent-encode "C:/Users/José") "C:/Users/Jos%C3%A9"))
+  (should (equal (ptyproxy-percent-encode "日本") "%E6%97%A5%E6%9C%AC"))
+  (should (equal (ptyproxy-percent-encode "a\tb\nc\177") "a%09b%0Ac%7F"))
+  (should (equal (ptyproxy-percent-encode "\U0001F600") "%F0%9F%98%80"))
+  ;; Every character of these strings, whatever its script, comes back.
+  (let ((samples (list "" "%%" "Jos\u00e9 \u65e5\u672c \u0416 \u05e9\u05dc\u05d5\u05dd"
+                       (apply #'string (number-sequence 1 300))
+                       (apply #'string (number-sequence #x10000 #x10100 7)))))
+    (dolist (sample samples)
+      (let ((encoded (ptyproxy-percent-encode sample)))
+        (should-not (string-match-p "[^ -~]" encoded))
+        (should (equal (ptyproxy-test--percent-decode encoded) sample))))))
+
+(ert-deftest ptyproxy-test-windows-unicode-arguments ()
+  "On Windows: non-ASCII arguments go percent-encoded; pipes are tuned."
+  (ptyproxy-test--as-windows dir
+    (let* ((seen nil)
+           (spy (lambda (&rest _)
+                  (push (list (and (boundp 'w32-pipe-buffer-size) w32-pipe-buffer-size)
+                              (and (boundp 'w32-quote-process-args) w32-quote-process-args))
+                        seen)))
+           (buffer (generate-new-buffer " *ptyproxy-test-win*")))
+      ;; No native trampoline: this file's calls go through the symbol.
+      (let ((comp-enable-subr-trampolines nil)
+            (native-comp-enable-subr-trampolines nil))
+        (advice-add 'make-process :before spy))
+      (unwind-protect
+          (let ((ptyproxy-new-arguments '("--cwd" "C:\\Users\\José"))
+                (ptyproxy-environment '("GREETING=日本")))
+            (ptyproxy-make-process :name "win" :buffer buffer :id "w-u" :size '(80 . 24)
+                                   :command '("cmd.exe" "/k" "echo 日本 100%"))
+            (ptyproxy-test--wait-text buffer "fake-started")
+            (should (equal (car (last (ptyproxy-test--log dir)))
+                           '("new" "--arg-encoding" "percent"
+                             "--cwd" "C:\\Users\\Jos%C3%A9" "--env" "GREETING=%E6%97%A5%E6%9C%AC"
+                             "--" "w-u" "80" "24"
+                             "cmd.exe /k \"echo %E6%97%A5%E6%9C%AC 100%25\"")))
+            ;; 64 KiB pipes, and arguments quoted by Emacs.
+            (should (equal (car seen) (list 65536 t))))
+        (advice-remove 'make-process spy)
+        (ptyproxy-test--cleanup buffer)))))
+
+(ert-deftest ptyproxy-test-windows-read-delay-warning ()
+  "On Windows: a `w32-pipe-read-delay' above 0 is warned about, once."
+  (ptyproxy-test--as-windows dir
+    (let ((warnings nil)
+          (ptyproxy--read-delay-warned nil)
+          (buffers nil))
+      (cl-letf (((symbol-function 'display-warning)
+                 (lambda (_type message &rest _) (push message warnings))))
+        (unwind-protect
+            (dolist (delay '(0 50 50))
+              (let ((w32-pipe-read-delay delay)
+                    (buffer (generate-new-buffer " *ptyproxy-test-win*")))
+                (push buffer buffers)
+                (ptyproxy-make-process :name "win" :buffer buffer :command '("cmd.exe"))
+                (ptyproxy-test--wait-text buffer "fake-started")))
+          (mapc #'ptyproxy-test--cleanup buffers)))
+      (should (= (length warnings) 1))
+      (should (string-match-p "w32-pipe-read-delay' is 50" (car warnings))))))
+
+(defun ptyproxy-test--resize-calls (dir)
+  "Return the \"resize\" calls recorded by the fake in DIR."
+  (cl-remove-if-not (lambda (call) (equal (car call) "resize"))
+                    (ptyproxy-test--log dir)))
+
+(ert-deftest ptyproxy-test-windows-resize-debounce ()
+  "On Windows: each size restarts the timer; one \"resize\" runs at a time."
+  (ptyproxy-test--as-windows dir
+    (let ((buffer (generate-new-buffer " *ptyproxy-test-win*"))
+          (hold (expand-file-name "hold" dir))
+          ;; The timers are run by the test, never by the clock.
+          (ptyproxy-windows-resize-delay 1000))
+      (unwind-protect
+          (let ((process (ptyproxy-make-process :name "win" :buffer buffer :id "w-r"
+                                                :size '(80 . 24) :command '("cmd.exe"))))
+            (ptyproxy-test--wait-text buffer "fake-started")
+            (ptyproxy-resize process 50 10)
+            (let ((first (process-get process 'ptyproxy-resize-timer)))
+              (should (timerp first))
+              (sleep-for 0.01)
+              (ptyproxy-resize process 60 20)
+              (let ((second (process-get process 'ptyproxy-resize-timer)))
+                ;; Debounced: the first timer is gone, the second runs later.
+                (should (timerp second))
+                (should-not (eq first second))
+                (should-not (memq first timer-list))
+                (should (time-less-p (timer--time first) (timer--time second)))
+                (let ((system-type 'gnu/linux))
+                  (write-region "" nil hold))
+                (cancel-timer second)
+                (apply (timer--function second) (timer--args second))))
+            (ptyproxy-test--wait (lambda () (ptyproxy-test--resize-calls dir))
+                                 "the first resize to start")
+            ;; While it is on its way, new sizes wait: no timer, no process.
+            (ptyproxy-resize process 70 30)
+            (ptyproxy-resize process 80 40)
+            (should-not (process-get process 'ptyproxy-resize-timer))
+            (should (= (cl-count-if (lambda (p) (string-prefix-p " *ptyproxy resize" (process-name p)))
+                                    (process-list))
+                       1))
+            (let ((system-type 'gnu/linux))
+              (delete-file hold))
+            (ptyproxy-test--wait (lambda () (equal (process-get process 'ptyproxy-size) '(80 . 40)))
+                                 "the last size to be sent")
+            (should (equal (ptyproxy-test--resize-calls dir)
+                           '(("resize" "w-r" "60" "20") ("resize" "w-r" "80" "40")))))
+        (ptyproxy-test--cleanup buffer)))))
+
+;;;; Windows: term.el on ConPTY's output (issue 22)
+
+(ert-deftest ptyproxy-test-conpty-split ()
+  "ECH and OSC are taken out of ConPTY's output; cut-off sequences are held."
+  (should (equal (ptyproxy--conpty-split "plain \e[31mred\e[m")
+                 '(("plain \e[31mred\e[m") . "")))
+  (should (equal (ptyproxy--conpty-split "ab\e[5Xcd\e[X\e]0;Title\ae\e]2;T2\e\\")
+                 '(("ab" (erase . 5) "cd" (erase . 1) (osc . "0;Title") "e" (osc . "2;T2")) . "")))
+  ;; Cut off at the end: held back, whatever the sequence.
+  (dolist (tail '("\e" "\e[" "\e[12" "\e[?25" "\e]" "\e]0;half a ti" "\e]0;x\e"))
+    (should (equal (ptyproxy--conpty-split (concat "text" tail))
+                   (cons '("text") tail))))
+  ;; So is a character cut off, and only then.
+  (should (equal (ptyproxy--conpty-split "ab\303") '(("ab") . "\303")))
+  (should (equal (ptyproxy--conpty-split "\346\227") '(nil . "\346\227")))
+  (should (equal (ptyproxy--conpty-split "\346\227\245") '(("\346\227\245") . "")))
+  (should (equal (ptyproxy--conpty-split "\360\237\230") '(nil . "\360\237\230")))
+  (should (equal (ptyproxy--conpty-split "a\303\251") '(("a\303\251") . "")))
+  ;; An OSC that never ends is not held forever.
+  (let ((long (concat "\e]0;" (make-string 5000 ?x))))
+    (should (equal (ptyproxy--conpty-split long) (cons (list long) "")))))
+
+(defconst ptyproxy-test--directory
+  (file-name-as-directory
+   (or (getenv "PTYPROXY_TEST_DIRECTORY")
+       (file-name-directory (or load-file-name buffer-file-name))))
+  "The directory of this file's sources and fixtures.
+run-tests.sh loads a compiled copy from elsewhere and says where the
+sources are in PTYPROXY_TEST_DIRECTORY.")
+
+(defun ptyproxy-test--fixture (name)
+  "Return the contents of the fixture NAME as a unibyte string."
+  (with-temp-buffer
+    (set-buffer-multibyte nil)
+    (insert-file-contents-literally
+     (expand-file-name name ptyproxy-test--directory))
+    (buffer-string)))
+
+(defun ptyproxy-test--term-screen (buffer)
+  "Return the screen of the term BUFFER as the fixture writes it."
+  (with-current-buffer buffer
+    (let ((lines (split-string (buffer-substring-no-properties term-home-marker (point-max))
+                               "\n")))
+      (concat (mapconcat (lambda (i) (string-trim-right (or (nth i lines) "")))
+                         (number-sequence 0 (1- term-height)) "\n")
+              "\ntitle: " (or ptyproxy-term-title "") "\n"))))
+
+(defun ptyproxy-test--replay (filter data chunk-sizes)
+  "Give DATA to FILTER for an 80x24 term buffer; return its screen.
+DATA goes in pieces of CHUNK-SIZES, a list of sizes used in turn."
+  (let* ((buffer (generate-new-buffer " *ptyproxy-test-replay*"))
+         (process nil))
+    (unwind-protect
+        (with-current-buffer buffer
+          (term-mode)
+          (term-reset-size 24 80)
+          (setq process (make-process :name "replay" :buffer buffer :command '("cat")
+                                      :connection-type 'pipe :coding 'binary :noquery t))
+          (set-marker (process-mark process) (point))
+          ;; As in `ptyproxy-term' (in line mode, term.el keeps the text
+          ;; after the cursor as the user's input).
+          (term-char-mode)
+          (let ((start 0) (sizes chunk-sizes))
+            (while (< start (length data))
+              (let ((end (min (length data) (+ start (car sizes)))))
+                (funcall filter process (substring data start end))
+                (setq start end
+                      sizes (or (cdr sizes) chunk-sizes)))))
+          (ptyproxy-test--term-screen buffer))
+      (when process (delete-process process))
+      (ptyproxy-test--cleanup buffer))))
+
+(ert-deftest ptyproxy-test-conpty-replay ()
+  "ConPTY's output through the Windows filter: term.el shows what pyte shows.
+The fixture is real output of ptyproxy.exe under Wine (a title, UTF-8
+text, cls, dir) with ECH and OSC written as Windows sends them; its
+screen is pyte's rendering (see conpty-capture.py).  The locale's
+coding is a Windows code page, as on Windows."
+  (require 'term)
+  (let ((data (ptyproxy-test--fixture "conpty-capture.bin"))
+        (want (decode-coding-string (ptyproxy-test--fixture "conpty-capture.screen") 'utf-8-unix))
+        (filter (let ((system-type 'windows-nt)) (ptyproxy--term-filter)))
+        (locale-coding-system 'cp1252))
+    (should (string-match-p "日本" want))
+    (should (string-match-p "^erase-   please$" want))
+    ;; Read whole, and read in pieces that cut every kind of sequence.
+    (dolist (sizes (list (list (length data)) '(1) '(7 3 1 13 2) '(64 5)))
+      (should (equal (ptyproxy-test--replay filter data sizes) want)))
+    ;; term.el by itself shows something else (so the comparison can fail).
+    (should-not (equal (ptyproxy-test--replay #'term-emulate-terminal data (list (length data)))
+                       want))))
+
+(ert-deftest ptyproxy-test-conpty-erase-at-pending-wrap ()
+  "ECH right after the last column is written erases that column, as xterm does.
+The cursor stays on the line: the next line's text is not pushed down."
+  (require 'term)
+  (let ((filter (let ((system-type 'windows-nt)) (ptyproxy--term-filter)))
+        (data (concat (make-string 79 ?x) "y\e[5X\r\nnext")))
+    (dolist (sizes (list (list (length data)) '(1) '(80 3)))
+      (let ((screen (split-string (ptyproxy-test--replay filter data sizes) "\n")))
+        (should (equal (nth 0 screen) (make-string 79 ?x)))
+        (should (equal (nth 1 screen) "next"))))))
+
+;;;; vterm forks on Windows (issue 22)
+
+(defmacro ptyproxy-test--with-functions (definitions &rest body)
+  "Run BODY with the functions DEFINITIONS ((NAME FUNCTION)...) defined.
+Functions that were not defined before are undefined again after."
+  (declare (indent 1))
+  (let ((saved (make-symbol "saved")))
+    `(let ((,saved (mapcar (lambda (d) (cons (car d) (symbol-function (car d))))
+                           ',definitions)))
+       (unwind-protect
+           (progn ,@(mapcar (lambda (d) `(fset ',(car d) ,(cadr d))) definitions)
+                  ,@body)
+         (dolist (entry ,saved)
+           (fset (car entry) (cdr entry)))))))
+
+(ert-deftest ptyproxy-test-vterm-fork-proxy-era-resize ()
+  "kiennq's vterm fork of its proxy era: its own resize is suppressed.
+Stand-ins define the fork's functions as 58e8863 (resize WIDTH HEIGHT),
+714368f to 72c804b (debounce-resize WIDTH HEIGHT) and v0.0.2.24 to
+v0.0.2.29 (resize PROCESS WIDTH HEIGHT) do; each addresses the fork's
+own proxy with the process's `conpty-id' and fails without one."
+  (let ((variants
+         (list (lambda (_process _windows) (vterm--conpty-proxy-resize 90 25))
+               (lambda (_process _windows) (vterm--conpty-proxy-debounce-resize 90 25))
+               (lambda (process _windows) (vterm--conpty-proxy-resize process 90 25))))
+        (fork-resize
+         (lambda (&rest args)
+           (let ((process (if (processp (car args)) (car args) (get-buffer-process (current-buffer)))))
+             (unless (stringp (and process (process-get process 'conpty-id)))
+               (signal 'wrong-type-argument (list 'stringp nil))))
+           (cons 0 0))))
+    (ptyproxy-test--with-functions ((vterm--conpty-proxy-resize fork-resize)
+                                    (vterm--conpty-proxy-debounce-resize fork-resize))
+      (ptyproxy-test--as-windows dir
+        (let ((ptyproxy-windows-resize-delay 0.01) (n 0))
+          (dolist (variant variants)
+            (let* ((buffer (generate-new-buffer " *ptyproxy-test-win*"))
+                   (id (format "w-v%d" (cl-incf n))))
+              (unwind-protect
+                  (let ((process (ptyproxy-make-process :name "win" :buffer buffer :id id
+                                                        :size '(80 . 24) :command '("cmd.exe")))
+                        (sizes nil))
+                    (ptyproxy-test--wait-text buffer "fake-started")
+                    ;; What `ptyproxy--vterm-setup' does with vterm's size function.
+                    (process-put process 'ptyproxy-adjust-window-size-function
+                                 (lambda (process windows)
+                                   (funcall variant process windows)
+                                   (push (cons 90 25) sizes)
+                                   (cons 90 25)))
+                    (with-current-buffer buffer
+                      (should-not (ptyproxy--adjust-window-size process nil)))
+                    (should (equal sizes '((90 . 25))))
+                    (ptyproxy-test--wait (lambda () (equal (process-get process 'ptyproxy-size)
+                                                           '(90 . 25)))
+                                         "ptyproxy's own resize")
+                    (should (equal (ptyproxy-test--resize-calls dir)
+                                   (list (list "resize" id "90" "25"))))
+                    (let ((system-type 'gnu/linux))
+                      (delete-file (expand-file-name "log" dir))))
+                (ptyproxy-test--cleanup buffer)))))))
+    ;; The stand-ins are gone again.
+    (should-not (fboundp 'vterm--conpty-proxy-debounce-resize))))
+
+(ert-deftest ptyproxy-test-vterm-fork-in-process ()
+  "kiennq's vterm fork since v0.1.34 has ConPTY inside: said so, nothing run.
+A stand-in defines the fork's module function `vterm--conpty-init'."
+  (skip-unless (ptyproxy-test--load-vterm))
+  (ptyproxy-test--with-functions ((vterm--conpty-init (lambda (&rest _) t)))
+    (let ((system-type 'gnu/linux))
+      ;; On GNU/Linux the fork uses a pty, like vterm.
+      (should-not (ptyproxy--vterm-in-process-p)))
+    (ptyproxy-test--as-windows dir
+      (should (ptyproxy--vterm-in-process-p))
+      (let ((buffers (buffer-list)))
+        (should (string-match-p
+                 "does not use ptyproxy"
+                 (cadr (should-error (ptyproxy-vterm "*ptyproxy-test-inproc*")
+                                     :type 'user-error))))
+        (should (equal (buffer-list) buffers)))
+      ;; `ptyproxy-vterm-mode': vterm runs as it is, with one warning.
+      (let ((warnings nil) (ptyproxy--vterm-in-process-warned nil))
+        (cl-letf (((symbol-function 'display-warning)
+                   (lambda (_type message &rest _) (push message warnings))))
+          (should (eq (ptyproxy--vterm-setup (lambda () 'vterm-ran)) 'vterm-ran))
+          (should (eq (ptyproxy--vterm-setup (lambda () 'vterm-ran)) 'vterm-ran)))
+        (should (= (length warnings) 1))
+        (should (string-match-p "kiennq's fork" (car warnings))))
+      (should-not (ptyproxy-test--log dir)))))
+
+;;;; term.el through the real ptyproxy.exe under Wine (issue 22)
+
+(defun ptyproxy-test--winpath (file)
+  "Return the Windows name under Wine of the local FILE (drive Z:)."
+  (concat "Z:" (replace-regexp-in-string "/" "\\\\" (expand-file-name file))))
+
+(defun ptyproxy-test--wine-ready-p ()
+  "Return non-nil when run-tests.sh has set up ptyproxy.exe under Wine."
+  (cl-every (lambda (name)
+              (let ((value (getenv name)))
+                (and value (file-exists-p value))))
+            '("PTYPROXY_WINE_EXE" "PTYPROXY_WINE_CONHELPER" "WINEPREFIX")))
+
+(ert-deftest ptyproxy-test-wine-term ()
+  "term.el through the real ptyproxy.exe under Wine, as on Windows.
+The Windows branch of the package is forced (`system-type'), the
+locale's coding is a Windows code page, the working directory and
+the command line hold José and 日本, and Wine's conhost is a real
+ConPTY.  Checked: the program starts in that directory with that
+command line, its UTF-8 output and typed input, the title it sets,
+a resize through \"ptyproxy.exe resize\", and its exit status."
+  (skip-unless (ptyproxy-test--wine-ready-p))
+  (require 'term)
+  (let* ((ptyproxy-test-timeout 90)    ; each Wine program starts slowly
+         (dir (make-temp-file "ptyproxy-test-wine" t))
+         (unicode (expand-file-name "José日本" dir))
+         (ptyproxy-program (expand-file-name "wine-ptyproxy.sh" ptyproxy-test--directory))
+         (ptyproxy-new-arguments (list "--cwd" (ptyproxy-test--winpath unicode)))
+         (ptyproxy-windows-resize-delay 0.1)
+         (locale-coding-system 'cp1252)
+         (results nil)
+         (spy (lambda (_process size result) (push (cons size result) results)))
+         buffer process)
+    (make-directory unicode)
+    (advice-add 'ptyproxy--size-sent :after spy)
+    (unwind-protect
+        (let ((system-type 'windows-nt))
+          (setq buffer (ptyproxy-term
+                        (format "%s cmd.exe /k echo started-日本-José"
+                                (ptyproxy-test--winpath (getenv "PTYPROXY_WINE_CONHELPER")))))
+          (setq process (get-buffer-process buffer))
+          ;; The command line and the working directory arrived whole.
+          (ptyproxy-test--wait-text buffer "^started-日本-José *$")
+          (ptyproxy-test--wait-text buffer "José日本>")
+          ;; Typed input (as term.el's char mode sends keys), and output
+          ;; in UTF-8.
+          (with-current-buffer buffer
+            (term-send-raw-string "echo typed-日本 %CD%\r"))
+          (ptyproxy-test--wait-text buffer "^typed-日本 Z:.*\\\\José日本 *$")
+          ;; A title: kept, not shown as text, no bell.
+          (with-current-buffer buffer
+            (term-send-raw-string "title Wine-日本\r"))
+          (ptyproxy-test--wait (lambda () (equal (buffer-local-value 'ptyproxy-term-title buffer)
+                                                 "Wine-日本"))
+                               "the title")
+          (should-not (ptyproxy-test--buffer-has buffer "\e\\|\a\\|0;"))
+          ;; Resize through the CLI: it reaches the session, which
+          ;; resizes (Windows, newer Wine) or answers that Wine 8's
+          ;; ResizePseudoConsole is not implemented.
+          (ptyproxy-resize process 100 30)
+          (ptyproxy-test--wait (lambda () results) "the resize through ptyproxy.exe")
+          (let ((result (cdar (last results))))
+            (should (or (eq result t)
+                        (string-match-p "resize failed.*80004001" result))))
+          ;; The exit status is the program's.
+          (process-send-string process "exit 7\r")
+          (ptyproxy-test--wait (lambda () (memq (process-status process) '(exit signal)))
+                               "cmd.exe to exit")
+          (should (eq (process-status process) 'exit))
+          (should (= (process-exit-status process) 7)))
+      (advice-remove 'ptyproxy--size-sent spy)
+      (ptyproxy-test--cleanup buffer)
+      (delete-directory dir t))))
 
 ;;;; No advice on Emacs's functions; first use
 

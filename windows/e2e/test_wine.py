@@ -937,6 +937,198 @@ def attack_list_bounded_with_stopped_sessions(s):
     finally:
         for p in procs:
             os.kill(p.pid, signal.SIGCONT)
+# --- by the book: what real Windows expects (issue 21) ------------------------
+# Rules of real Windows that Wine does not enforce by itself, checked where
+# Wine can show them. Run them alone with `-k book_`.
+
+@test
+def book_env_last_given_wins_once(s):
+    """--env A=1 --env A=2: the child has A=2, once (an unsorted block with
+    both made Windows see A=1); names compare without case."""
+    p = s.session(s.new_id("envdup"), "%s cmd.exe /c set PPBOOK_" % helper("conhelper"),
+                  options=["--env", "PPBOOK_DUP=1", "--env", "PPBOOK_DUP=2", "--env", "ppbook_case=lower",
+                           "--env", "PPBOOK_CASE=upper"])
+    code = p.wait(30)
+    found = re.findall(r"(?im)^(ppbook_\w*)=(.*?)\s*$", strip_vt(p.text()).decode("utf-8", "replace"))
+    check(code == 0, "exit %d (stderr %r)" % (code, p.stderr_text()))
+    check(found == [("PPBOOK_CASE", "upper"), ("PPBOOK_DUP", "2")],
+          "set PPBOOK_ in the child shows %r, expected PPBOOK_CASE=upper and PPBOOK_DUP=2 once each" % found)
+
+
+def book_upper(unit):
+    """The upper case of one UTF-16 unit, for ASCII and Latin-1 (the names
+    of a Wine prefix's environment are ASCII)."""
+    if 0x61 <= unit <= 0x7A or (0xE0 <= unit <= 0xFE and unit != 0xF7):
+        return unit - 32
+    return unit
+
+
+# Names Wine itself appends to every new process's block, after the block
+# the parent gave (Windows adds nothing).
+BOOK_WINE_APPENDS = re.compile(r"^(WINE(DATADIR|HOMEDIR|CONFIGDIR|DLLDIR\d+|LOADER|USERNAME|USERLOCALE)"
+                               r"|SystemDrive|SystemRoot)$")
+
+
+@test
+def book_env_block_sorted_each_name_once(s):
+    """The child's environment block, in its own order, is sorted as
+    Windows sorts (ordinal over upper case) with each name once, although
+    the proxy adds PTYPROXY_ID, TERM and --env names after its inherited ones."""
+    p = s.session(s.new_id("envsort"), "%s %s" % (helper("conhelper"), helper("envdump")),
+                  options=["--term", "xterm-book", "--env", "AAA_BOOK=1", "--env", "zzz_book=2", "--env", "Path=C:\\x",
+                           "--env", "aaa_book=3"])
+    code = p.wait(30)
+    # Long entries wrap at the screen's edge: join the lines again.
+    text = strip_vt(p.text()).decode("utf-8", "replace").replace("\r", "").replace("\n", "")
+    entries = [re.sub(r"\\u([0-9a-f]{4})", lambda m: chr(int(m.group(1), 16)), e)
+               for e in re.findall(r"<([^<>]*)>", text)]
+    found = re.search(r"env-end (\d+)", text)
+    check(code == 0 and found and int(found.group(1)) == len(entries) > 3,
+          "envdump: exit %d, %d entries, output ends %r" % (code, len(entries), text[-300:]))
+    names = []
+    for entry in entries:
+        units = [ord(c) for c in entry]      # one character per UTF-16 unit (envdump escapes units)
+        end = units.index(0x3D, 1) if 0x3D in units[1:] else len(units)
+        if not BOOK_WINE_APPENDS.match("".join(map(chr, units[:end]))):
+            names.append(([book_upper(u) for u in units[:end]], "".join(map(chr, units))))
+    for (a, shown_a), (b, shown_b) in zip(names, names[1:]):
+        check(a < b, "the child's block is not sorted, or names one twice: %r before %r" % (shown_a, shown_b))
+    values = dict((n[1].split("=", 1)[0].upper(), n[1]) for n in names)
+    check(values.get("AAA_BOOK") == "aaa_book=3" and values.get("ZZZ_BOOK") == "zzz_book=2"
+          and values.get("TERM") == "TERM=xterm-book" and values.get("PATH") == "Path=C:\\x",
+          "the child's variables: %r" % {k: values.get(k) for k in ("AAA_BOOK", "ZZZ_BOOK", "TERM", "PATH")})
+
+
+def book_batch_file(s):
+    """A batch file that makes a directory named after its first argument,
+    in a fresh directory: (the directory, the batch file's Windows path)."""
+    work = os.path.join(s.prefix.root, s.new_id("batdir"))
+    os.makedirs(work)
+    with open(os.path.join(work, "mk.bat"), "w") as f:
+        f.write('@mkdir "ran-%~1"\r\n')
+    return work, winpath(os.path.join(work, "mk.bat")).strip('"')
+
+
+@test
+def book_batch_file_arguments_inject_nothing(s):
+    """BatBadBut (CVE-2024-24576): cmd.exe parses a batch file's command line
+    again: an argument without blanks is not quoted, so "a&echo.>pwned" would
+    run echo, and "a>pwned" redirect (both make the file pwned; Wine's cmd.exe
+    does this as Windows' does) and "%COMSPEC%" expand. The several-arguments
+    form refuses such an argument (125, one line) and runs nothing; plain
+    arguments still run."""
+    for payload in ("a&echo.>pwned", "a|echo.>pwned", "a>pwned", "%COMSPEC%", "a^&b", "(a)"):
+        work, bat = book_batch_file(s)
+        p = s.proxy(["new", "--cwd", winpath(work).strip('"'), s.new_id("bat"), "80", "24", bat, payload])
+        code = p.wait(30)
+        made = sorted(os.listdir(work))
+        check(made == ["mk.bat"], "%r: the batch file ran, and made %r" % (payload, made))
+        check(code == 125, "%r: exit %d, expected 125 (stderr %r)" % (payload, code, p.stderr_text()))
+        one_error_line(p.stderr_text(), payload)
+        check("batch file" in p.stderr_text() and "one string" in p.stderr_text(),
+              "%r: the refusal does not say why or what to do: %r" % (payload, p.stderr_text()))
+    work, bat = book_batch_file(s)
+    p = s.proxy(["new", "--cwd", winpath(work).strip('"'), s.new_id("bat"), "80", "24", bat, "plain-1.0"])
+    code = p.wait(30)
+    check(code == 0, "plain argument: exit %d (stderr %r)" % (code, p.stderr_text()))
+    check(sorted(os.listdir(work)) == ["mk.bat", "ran-plain-1.0"], "plain argument: made %r" % os.listdir(work))
+
+
+def book_exit_code_seen_by_windows(s, command):
+    """Runs `new` under exitcode.exe: the 32-bit code a Windows parent sees."""
+    code, out, err, _ = s.tool("exitcode", [winpath(EXE), "new", s.new_id("exit"), "80", "24", command], timeout=60)
+    found = re.search(rb"exit-code (\d+)", out)
+    check(code == 0 and found, "exitcode.exe: exit %d, stdout ends %r, stderr %r" % (code, out[-200:], err))
+    return int(found.group(1))
+
+
+@test
+def book_exit_259_is_reported_as_3(s):
+    """259 is STILL_ACTIVE, which a Windows parent (Emacs's sys_wait) cannot
+    tell from "running": reported as 3, its low byte. Other codes above 255
+    pass unchanged."""
+    got = book_exit_code_seen_by_windows(s, "%s cmd.exe /c exit 259" % helper("conhelper"))
+    check(got == 3, "a child's exit 259 reached the Windows parent as %d, expected 3" % got)
+    got = book_exit_code_seen_by_windows(s, "%s cmd.exe /c exit 260" % helper("conhelper"))
+    check(got == 260, "a child's exit 260 reached the Windows parent as %d, expected 260" % got)
+
+
+@test
+def book_breakaway_outlives_session_the_rest_dies(s):
+    """A process started with CREATE_BREAKAWAY_FROM_JOB leaves the job and
+    outlives the session; a detached one that did not ask dies with it."""
+    sid = s.new_id("away")
+    away, stay = "away-" + sid, "stay-" + sid
+    p = s.session(sid, "%s cmd.exe /k %s %s 120 %s & %s %s 120 %s" % (
+        helper("conhelper"), helper("breakaway"), helper("sleeper"), away, helper("detach"), helper("sleeper"), stay))
+    p.wait_text(re.compile(rb"breakaway (ok|error \d+)"), 30)
+    check(b"breakaway ok" in p.text(), "CREATE_BREAKAWAY_FROM_JOB refused: %r" % p.text()[-200:])
+    s.alive("sleeper.exe", stay, 30, "the detached grandchild that stays in the job")
+    s.alive("sleeper.exe", away, 30, "the grandchild that broke away")
+    p.send(b"exit 0\r")
+    check(p.wait(30) == 0, "the session did not exit 0 (stderr %r)" % p.stderr_text())
+    s.gone("sleeper.exe", stay, 15, "the grandchild in the job to die with the session")
+    try:
+        check(s.prefix.find("sleeper.exe", away), "the grandchild that broke away died with the session")
+    finally:
+        for pid in s.prefix.find("sleeper.exe", away):
+            os.kill(pid, 9)
+
+
+
+def book_run_on_tty(s, args, timeout=30):
+    """Runs ptyproxy.exe with a Linux pty as its stdin, stdout and stderr:
+    Wine then gives it a console (GetConsoleMode succeeds) whose code page
+    is the OEM one, 437, as a console window's is on Windows. Returns (exit
+    code, everything written to the terminal)."""
+    import pty
+    import select as select_module
+    from winehost import WINE64
+    master, slave = pty.openpty()
+    env = dict(s.prefix.env, LANG="C.UTF-8", LC_ALL="C.UTF-8")
+    proc = subprocess.Popen([WINE64, EXE] + args, stdin=slave, stdout=slave, stderr=slave, env=env,
+                            cwd=s.prefix.root, start_new_session=True)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select_module.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:            # EIO: every writer has gone
+                    break
+                if not data:
+                    break
+                out += data
+            elif proc.poll() is not None:
+                break
+        try:
+            code = proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise Failure("ptyproxy.exe on a terminal did not end within %d s: %r" % (timeout, out[-300:]))
+    finally:
+        os.close(master)
+    # The console wraps long lines at 80 columns: join them again.
+    return code, strip_vt(out).replace(b"\r", b"").replace(b"\n", b"")
+
+
+@test
+def book_console_lines_are_utf16(s):
+    """Run by hand in a console: error lines and status output reach it
+    through WriteConsoleW, so non-ASCII text shows as itself, not as UTF-8
+    bytes read in the console's OEM code page ("é" as "├⌐")."""
+    code, out = book_run_on_tty(s, ["new", "--cwd", "C:\\no-such-dir-\u00e9t\u00e9", s.new_id("tty"), "80", "24",
+                                    "cmd.exe"])
+    check(code == 125, "new with a missing --cwd on a terminal: exit %d, output %r" % (code, out))
+    check("no-such-dir-\u00e9t\u00e9".encode() in out, "the error line on a console is garbled: %r" % out)
+    sid = s.new_id("ttystatus")
+    interactive(s, sid, "marker-\u00e9t\u00e9-" + sid)
+    code, out = book_run_on_tty(s, ["status", sid])   # one long line, which the console wraps
+    check(code == 0, "status on a terminal: exit %d, output %r" % (code, out))
+    check(("marker-\u00e9t\u00e9-" + sid).encode() in out, "status on a console is garbled: %r" % out)
 
 
 def settle(prefix):

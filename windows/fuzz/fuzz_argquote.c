@@ -5,7 +5,8 @@
 // arguments are joined with pp_argquote_join and split again with the
 // CommandLineToArgvW rules (tests/argsplit.c); the result must be the
 // arguments we started from. A program name with a double quote must be
-// refused, and only such a name.
+// refused, and only such a name. Arguments that pp_argquote_batch_unsafe
+// accepts for a batch file must give a line without cmd.exe syntax.
 #include "argquote.h"
 #include "argsplit.h"
 
@@ -43,6 +44,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (length >= sizeof line / sizeof line[0]) return 0;
     if (pp_argquote_join(argc, argv, line, sizeof line / sizeof line[0]) != length) abort();
     if (wcslen(line) != length) abort();
+    // Batch files: arguments that pass the check give a line in which
+    // cmd.exe finds none of its syntax (the quotes are the joiner's own).
+    if (pp_argquote_batch_unsafe(argc, argv) < 0) {
+        size_t program_end = wcslen(argv[0]) + 2;  // the program's path, quoted or not
+        for (size_t i = 0; i < length; i++) {
+            wchar_t c = line[i];
+            if (c < 0x20 || wcschr(L"&|<>^%!", c)) abort();
+            if ((c == L'(' || c == L')') && i >= program_end) abort();
+        }
+    }
     static argsplit_result split;
     if (argsplit(line, &split) != 0) return 0;  // more than the splitter holds
     if (split.argc != argc) abort();

@@ -62,3 +62,29 @@ size_t pp_argquote_join(int argc, const wchar_t *const *argv, wchar_t *out, size
     else if (out && capacity > 0) out[0] = 0;
     return n;
 }
+
+int pp_argquote_is_batch(const wchar_t *program) {
+    size_t n = wcslen(program);
+    while (n > 0 && (program[n - 1] == L'.' || program[n - 1] == L' ')) n--;
+    if (n < 4 || program[n - 4] != L'.') return 0;
+    wchar_t ext[3];
+    for (int i = 0; i < 3; i++) {
+        wchar_t c = program[n - 3 + i];
+        ext[i] = c >= L'A' && c <= L'Z' ? (wchar_t)(c + 32) : c;
+    }
+    return (ext[0] == L'b' && ext[1] == L'a' && ext[2] == L't') || (ext[0] == L'c' && ext[1] == L'm' && ext[2] == L'd');
+}
+
+static int batch_safe(wchar_t c, int program) {
+    if (c > 0x7F) return 1;
+    if ((c >= L'a' && c <= L'z') || (c >= L'A' && c <= L'Z') || (c >= L'0' && c <= L'9')) return 1;
+    if (program && (c == L'(' || c == L')')) return 1;
+    return c != 0 && wcschr(L" -_.,;:/\\+=@#$~[]{}'`*?", c) != NULL;
+}
+
+int pp_argquote_batch_unsafe(int argc, const wchar_t *const *argv) {
+    for (int i = 0; i < argc; i++)
+        for (const wchar_t *p = argv[i]; *p; p++)
+            if (!batch_safe(*p, i == 0)) return i;
+    return -1;
+}

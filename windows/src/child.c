@@ -4,71 +4,48 @@
 // process on the pseudo console.
 #include "session.h"
 #include "argquote.h"
+#include "env_block.h"
 #include "winerror.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/// A variable the child's environment sets itself: PTYPROXY_* (a nested
-/// session must not see its parent's), TERM when --term is given, and
-/// every name given with --env. Names compare without case, as Windows does.
-static int replaced(const pp_session *s, const wchar_t *entry) {
-    const wchar_t *eq = wcschr(entry + 1, L'=');  // "=C:=C:\dir" entries start with '='
-    int name_length = eq ? (int)(eq - entry) : (int)wcslen(entry);
-    if (name_length >= 9 && CompareStringOrdinal(entry, 9, L"PTYPROXY_", 9, TRUE) == CSTR_EQUAL) return 1;
-    if (s->invocation->term && CompareStringOrdinal(entry, name_length, L"TERM", 4, TRUE) == CSTR_EQUAL) return 1;
-    for (int i = 0; i < s->invocation->env_count; i++) {
-        const wchar_t *pair = s->invocation->env[i];
-        int length = (int)(wcschr(pair, L'=') - pair);
-        if (CompareStringOrdinal(entry, name_length, pair, length, TRUE) == CSTR_EQUAL) return 1;
-    }
-    return 0;
+static int compare_names(const wchar_t *a, size_t a_length, const wchar_t *b, size_t b_length) {
+    return CompareStringOrdinal(a, (int)a_length, b, (int)b_length, TRUE) - CSTR_EQUAL;
 }
 
-/// True when --env sets `name` (then it wins over what the proxy would set, as on Linux).
-static int given_by_env(const pp_session *s, const wchar_t *name) {
-    int length = (int)wcslen(name);
-    for (int i = 0; i < s->invocation->env_count; i++) {
-        const wchar_t *pair = s->invocation->env[i];
-        if (CompareStringOrdinal(pair, (int)(wcschr(pair, L'=') - pair), name, length, TRUE) == CSTR_EQUAL) return 1;
-    }
-    return 0;
-}
-
+/// The proxy's environment, sorted and without duplicate names (env_block.h),
+/// with inherited PTYPROXY_* left out (a nested session must not see its
+/// parent's), then PTYPROXY_ID, TERM when --term is given, and the --env
+/// pairs in their order: each replaces an equal name (without case) before
+/// it, so the last --env wins, also over what the proxy sets, as on Linux.
 static int build_environment(pp_session *s) {
+    const pp_invocation *inv = s->invocation;
+    wchar_t id_entry[PP_MAX_ID_LENGTH + 16], term_entry[128];  // a longer TERM is allocated
+    const wchar_t *set[PP_MAX_ENV + 2];
+    size_t count = 0;
+    swprintf(id_entry, sizeof id_entry / sizeof id_entry[0], L"PTYPROXY_ID=%ls", inv->id);
+    set[count++] = id_entry;
+    wchar_t *term = NULL;
+    if (inv->term) {
+        size_t n = wcslen(inv->term) + 6;
+        term = n <= sizeof term_entry / sizeof term_entry[0] ? term_entry : malloc(n * sizeof(wchar_t));
+        if (!term) return -1;
+        swprintf(term, n, L"TERM=%ls", inv->term);
+        set[count++] = term;
+    }
+    for (int i = 0; i < inv->env_count; i++) set[count++] = inv->env[i];
     wchar_t *inherited = GetEnvironmentStringsW();
-    if (!inherited) return -1;
-    size_t total = 0;
-    for (const wchar_t *p = inherited; *p; p += wcslen(p) + 1)
-        if (!replaced(s, p)) total += wcslen(p) + 1;
-    wchar_t id[PP_MAX_ID_LENGTH + 1];
-    for (size_t i = 0; i <= strlen(s->id); i++) id[i] = (wchar_t)(unsigned char)s->id[i];
-    total += wcslen(L"PTYPROXY_ID=") + wcslen(id) + 1;
-    if (s->invocation->term) total += 5 + wcslen(s->invocation->term) + 1;
-    for (int i = 0; i < s->invocation->env_count; i++) total += wcslen(s->invocation->env[i]) + 1;
-    total += 1;
-    s->environment = malloc(total * sizeof(wchar_t));
-    if (!s->environment) { FreeEnvironmentStringsW(inherited); return -1; }
-    wchar_t *out = s->environment;
-    for (const wchar_t *p = inherited; *p; p += wcslen(p) + 1) {
-        if (replaced(s, p)) continue;
-        size_t n = wcslen(p) + 1;
-        wmemcpy(out, p, n);
-        out += n;
-    }
-    FreeEnvironmentStringsW(inherited);
-    if (!given_by_env(s, L"PTYPROXY_ID"))
-        out += swprintf(out, total - (size_t)(out - s->environment), L"PTYPROXY_ID=%ls", id) + 1;
-    if (s->invocation->term && !given_by_env(s, L"TERM"))
-        out += swprintf(out, total - (size_t)(out - s->environment), L"TERM=%ls", s->invocation->term) + 1;
-    for (int i = 0; i < s->invocation->env_count; i++) {
-        size_t n = wcslen(s->invocation->env[i]) + 1;
-        wmemcpy(out, s->invocation->env[i], n);
-        out += n;
-    }
-    *out = 0;
-    return 0;
+    int result = -1;
+    size_t length = inherited ? pp_env_block_build(inherited, L"PTYPROXY_", set, count, compare_names, NULL, 0)
+                              : (size_t)-1;
+    if (length != (size_t)-1 && (s->environment = malloc(length * sizeof(wchar_t))) != NULL &&
+        pp_env_block_build(inherited, L"PTYPROXY_", set, count, compare_names, s->environment, length) == length)
+        result = 0;
+    if (inherited) FreeEnvironmentStringsW(inherited);
+    if (term != term_entry) free(term);
+    return result;
 }
 
 /// The status reply's "command": argv as a JSON array of UTF-8 strings, cut
@@ -121,6 +98,17 @@ int pp_child_prepare(pp_session *s) {
         // the command line, given to CreateProcessW unchanged.
         length = wcslen(command[0]);
     } else {
+        // A batch file is run by cmd.exe, which parses its command line
+        // again: quoting cannot keep every argument literal, so one that
+        // cmd.exe could take as syntax is refused.
+        int unsafe = pp_argquote_is_batch(command[0]) ? pp_argquote_batch_unsafe(inv->command_count, command) : -1;
+        if (unsafe >= 0) {
+            wchar_t shown[88], program[88];
+            pp_print_error(L"'%ls' is a batch file, run by cmd.exe, which would parse '%ls' again as commands "
+                           L"(& | < > ^ %% ! ( ) \"); give CMD as one string, the command line quoted for cmd.exe",
+                           shorten(command[0], program), shorten(command[unsafe], shown));
+            return 125;
+        }
         length = pp_argquote_join(inv->command_count, command, NULL, 0);
     }
     if (length >= 32767) {
@@ -188,7 +176,11 @@ int pp_child_start(pp_session *s) {
     }
     JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits;
     memset(&limits, 0, sizeof limits);
-    limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+    // BREAKAWAY_OK: a process that asks for it (CREATE_BREAKAWAY_FROM_JOB)
+    // may start one outside the job, meant to outlive the session; without
+    // it such a start fails with error 5. Not SILENT_BREAKAWAY_OK: whatever
+    // does not ask stays in, and dies with the session.
+    limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE | JOB_OBJECT_LIMIT_BREAKAWAY_OK;
     if (!SetInformationJobObject(s->job, JobObjectExtendedLimitInformation, &limits, sizeof limits)) {
         pp_print_error(L"cannot configure the job object: %ls", pp_error_text(GetLastError(), text));
         return 125;
@@ -245,4 +237,12 @@ int pp_child_start(pp_session *s) {
     ResumeThread(process.hThread);
     CloseHandle(process.hThread);
     return 0;
+}
+
+/// 259 is STILL_ACTIVE: a Windows parent that asks GetExitCodeProcess
+/// cannot tell it from "still running" (Emacs's sys_wait refuses to reap
+/// it). It is reported as 3, its low byte: what a POSIX parent sees for
+/// exit(259), and what Emacs, which keeps only the low byte, would show.
+DWORD pp_child_exit_code(DWORD code) {
+    return code == STILL_ACTIVE ? 3 : code;
 }

@@ -31,6 +31,8 @@ const wchar_t pp_cli_usage[] =
     L"  --output-buffers 1|2     single or double buffered output (default 2)\n"
     L"  --output-buffer-size N   output buffer size in bytes (default 131072)\n"
     L"  --stdout-pipe-size N     accepted for compatibility with Linux; ignored\n"
+    L"  --arg-encoding percent   first after new: every later argument is UTF-8 with\n"
+    L"                           %XX escapes (for hosts that cannot pass Unicode)\n"
     L"  -h, --help               show this help\n"
     L"  --version                show the version\n"
     L"\n"

@@ -173,11 +173,9 @@ static int request(const wchar_t *id, const char *line, char *out, size_t capaci
 }
 
 static void print_line(const char *text) {
-    DWORD written;
     HANDLE out = GetStdHandle(STD_OUTPUT_HANDLE);
-    size_t length = strlen(text);
-    WriteFile(out, text, (DWORD)length, &written, NULL);
-    WriteFile(out, "\n", 1, &written, NULL);
+    pp_write_utf8_bytes(out, text, strlen(text));
+    pp_write_utf8_bytes(out, "\n", 1);
 }
 
 /// One stderr line from an escaped (so valid UTF-8) text.

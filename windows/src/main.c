@@ -5,6 +5,7 @@
 // line, same control pipe), with the Linux tool's interface
 // (docs/INTERFACE.md). A thin layer: parse the command line, run the
 // session or send the control request, return the exit code.
+#include "arg_encoding.h"
 #include "cli.h"
 #include "session.h"
 #include "winerror.h"
@@ -21,7 +22,7 @@ static void print_out(const wchar_t *text) {
 int wmain(int argc, wchar_t **argv) {
     static pp_invocation invocation;  // static: PP_MAX_ENV pointers
     wchar_t message[PP_MESSAGE_CAPACITY];
-    if (pp_cli_parse(argc, argv, &invocation, message) != 0) {
+    if (pp_arg_decode_argv(&argc, &argv, message) != 0 || pp_cli_parse(argc, argv, &invocation, message) != 0) {
         pp_print_error(L"%ls", message);
         return 125;
     }

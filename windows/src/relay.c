@@ -44,7 +44,7 @@ DWORD WINAPI pp_input_main(void *argument) {
     if (in == NULL || in == INVALID_HANDLE_VALUE) return 0;
     for (;;) {
         DWORD got = 0;
-        if (!ReadFile(in, buffer, PP_INPUT_BUFFER, &got, NULL) || got == 0) return 0;  // EOF: this path only
+        if (!pp_host_read(s, in, buffer, PP_INPUT_BUFFER, &got) || got == 0) return 0;  // EOF: this path only
         if (pp_console_write(s, s->input_event, buffer, got, INFINITE) != 0) return 0;  // console gone
         InterlockedAdd64(&s->bytes_in, got);
     }

@@ -88,7 +88,6 @@ static int stop_control(pp_session *s);
 static void pp_session_cleanup(pp_session *s) {
     int buffers_free = 1;
     SetConsoleCtrlHandler(on_console_event, FALSE);
-    pp_host_console_restore(s);
     // 7. threads
     // 5 (early). The pseudo console must close before the output thread can
     // see EOF; closing it is bounded, and waits for the control thread (a
@@ -96,6 +95,7 @@ static void pp_session_cleanup(pp_session *s) {
     if (stop_control(s)) close_console_bounded(s, CLOSE_WAIT_MS);
     if (s->output_read) CancelIoEx(s->output_read, NULL);
     if (!stop_thread(&s->output_thread, 500)) buffers_free = 0;
+    pp_host_console_restore(s);  // after the output thread: its last writes need VT processing
     // The input thread may sit in ReadFile on the host's stdin, which some
     // pipes do not let us cancel; if it does not end, ExitProcess ends it,
     // and the buffer it reads into is left for ExitProcess too.
@@ -334,6 +334,7 @@ int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv) {
     }
     DWORD exit_code = 0;
     if (!GetExitCodeProcess(s->process, &exit_code)) exit_code = 125;
+    exit_code = pp_child_exit_code(exit_code);
     // Stop taking requests, then close the console while the output thread
     // is still reading, then let it deliver the rest: up to the pipe's end
     // (conhost gone; under Wine about 1 s after the close when the child had

@@ -125,13 +125,16 @@ HRESULT pp_console_resize(pp_session *s, unsigned cols, unsigned rows);
 void pp_console_close(pp_session *s);                        // pseudoconsole.c: idempotent
 int pp_child_prepare(pp_session *s);                         // child.c: command line, environment
 int pp_child_start(pp_session *s);                           // child.c: job + process
+DWORD pp_child_exit_code(DWORD code);                         // child.c: the code `new` exits with
 DWORD WINAPI pp_output_main(void *session);                  // relay.c
 DWORD WINAPI pp_input_main(void *session);                   // relay.c
 DWORD pp_console_write(pp_session *s, HANDLE event, const void *bytes, DWORD length, DWORD timeout_ms);  // relay.c
 
 // The host's own console, when there is one (host_console.c).
 void pp_host_console_setup(pp_session *s);
-void pp_host_console_restore(pp_session *s);
+void pp_host_console_restore(pp_session *s);                 // after the output thread has stopped
+/// ReadFile, or for a console ReadConsoleW with the text turned into UTF-8.
+BOOL pp_host_read(pp_session *s, HANDLE in, unsigned char *buffer, DWORD capacity, DWORD *got);
 
 // Session directory (session_dir.c): %LOCALAPPDATA%\ptyproxy, one file per session.
 HANDLE pp_session_file_create(const char *id);

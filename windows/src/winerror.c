@@ -44,7 +44,22 @@ const char *pp_utf8(const wchar_t *text, char *out, size_t capacity) {
     return out;
 }
 
+/// WriteConsoleW of all of `text`: a console shows UTF-16 right whatever
+/// its code page, where UTF-8 bytes come out garbled under an OEM one.
+static DWORD write_console(HANDLE handle, const wchar_t *text, size_t length) {
+    while (length > 0) {
+        DWORD take = length < 4096 ? (DWORD)length : 4096, written = 0;
+        if (!WriteConsoleW(handle, text, take, &written, NULL)) return GetLastError();
+        if (written == 0) return ERROR_WRITE_FAULT;
+        text += written;
+        length -= written;
+    }
+    return 0;
+}
+
 DWORD pp_write_utf8(HANDLE handle, const wchar_t *text, size_t length) {
+    DWORD mode;
+    if (GetConsoleMode(handle, &mode)) return write_console(handle, text, length);
     char buffer[4096];
     while (length > 0) {
         // At most 1024 UTF-16 units per step (<= 3 bytes each), never
@@ -60,6 +75,32 @@ DWORD pp_write_utf8(HANDLE handle, const wchar_t *text, size_t length) {
         }
         text += take;
         length -= take;
+    }
+    return 0;
+}
+
+DWORD pp_write_utf8_bytes(HANDLE handle, const char *bytes, size_t length) {
+    DWORD mode;
+    if (GetConsoleMode(handle, &mode)) {
+        wchar_t wide[4096];
+        while (length > 0) {
+            // Whole characters only: a cut before a UTF-8 continuation byte moves back.
+            size_t take = length < 4096 ? length : 4096;
+            while (take < length && take > 0 && (bytes[take] & 0xC0) == 0x80) take--;
+            int n = MultiByteToWideChar(CP_UTF8, 0, bytes, (int)take, wide, 4096);
+            if (n <= 0) return GetLastError();
+            DWORD error = write_console(handle, wide, (size_t)n);
+            if (error) return error;
+            bytes += take;
+            length -= take;
+        }
+        return 0;
+    }
+    while (length > 0) {
+        DWORD written = 0;
+        if (!WriteFile(handle, bytes, (DWORD)length, &written, NULL)) return GetLastError();
+        bytes += written;
+        length -= written;
     }
     return 0;
 }

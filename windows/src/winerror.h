@@ -18,13 +18,19 @@ const wchar_t *pp_error_text(DWORD code, wchar_t out[PP_ERROR_TEXT_CAPACITY]);
 /// The same for an HRESULT: "Not implemented (HRESULT 0x80004001)".
 const wchar_t *pp_hresult_text(HRESULT hr, wchar_t out[PP_ERROR_TEXT_CAPACITY]);
 
-/// Writes "ptyproxy: MESSAGE\n" to stderr as UTF-8 (one WriteFile call).
+/// Writes "ptyproxy: MESSAGE\n" to stderr (see pp_write_utf8).
 void pp_print_error(const wchar_t *format, ...);
 
 /// `text` as UTF-8 in `out` (terminated; cut to fit). Returns `out`.
 const char *pp_utf8(const wchar_t *text, char *out, size_t capacity);
 
-/// Writes a wide string to a handle as UTF-8. Returns 0 or a Windows error code.
+/// Writes a wide string to a handle as UTF-8, or, when the handle is a
+/// console, as UTF-16 with WriteConsoleW (a console shows UTF-8 bytes
+/// garbled under its OEM code page). Returns 0 or a Windows error code.
 DWORD pp_write_utf8(HANDLE handle, const wchar_t *text, size_t length);
+
+/// The same for UTF-8 text: written as it is, or to a console through
+/// WriteConsoleW. Returns 0 or a Windows error code.
+DWORD pp_write_utf8_bytes(HANDLE handle, const char *bytes, size_t length);
 
 #endif
