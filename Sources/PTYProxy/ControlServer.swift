@@ -267,6 +267,7 @@ public final class ControlServer: Sendable {
     }
 
     private func answer(_ parsed: Result<ControlRequest, ControlRequestError>, _ context: ControlContext) -> String {
+        context.counters.addRequest()
         switch parsed {
         case .failure(let error):
             return "error \(error)"
@@ -303,7 +304,7 @@ public final class ControlServer: Sendable {
         return "{\"id\":\(ByteString(context.id).jsonQuoted),\"pid\":\(getpid()),\"child_pid\":\(context.child.pid)"
             + ",\"cols\":\(size.columns),\"rows\":\(size.rows)"
             + ",\"bytes_in\":\(context.counters.bytesIn),\"bytes_out\":\(context.counters.bytesOut)"
-            + ",\"uptime\":\(seconds),\"command\":[\(command)]}"
+            + ",\"uptime\":\(seconds),\"requests\":\(context.counters.requests),\"command\":[\(command)]}"
     }
 }
 

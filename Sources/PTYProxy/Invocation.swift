@@ -286,8 +286,23 @@ public enum Invocation: Equatable, Sendable {
         guard !text.hasPrefix("-") else {
             return .failure(UsageError("invalid ID '\(id.printable)': an ID may not start with '-' (options of new are --NAME)"))
         }
+        if let reason = windowsProblem(text) { return .failure(UsageError("invalid ID '\(id.printable)': \(reason)")) }
         return .success(text)
     }
+
+    /// The names Windows cannot keep apart, refused by both programs so that
+    /// an ID names one session on either (docs/INTERFACE.md): Windows drops
+    /// a trailing '.' from file names, and a device name (CON, NUL, COM1...,
+    /// any case, with or without an extension) is the device, not a file.
+    static func windowsProblem(_ id: String) -> String? {
+        if id.hasSuffix(".") { return "an ID may not end with '.' (Windows drops it)" }
+        let base = id.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)[0].uppercased()
+        guard windowsDeviceNames.contains(base) else { return nil }
+        return "\(base) is a Windows device name (also with an extension); choose another ID"
+    }
+
+    private static let windowsDeviceNames: Set<String> =
+        Set(["CON", "PRN", "AUX", "NUL"] + (0...9).flatMap { ["COM\($0)", "LPT\($0)"] })
 
     private static func size(_ columns: ByteString, _ rows: ByteString) -> Result<WindowSize, UsageError> {
         guard let c = columns.ascii.flatMap({ ControlRequest.parseDimension($0) }) else {

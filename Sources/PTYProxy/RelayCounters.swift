@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 import Synchronization
 
-/// Bytes moved by the relay, readable from any thread (for `status`).
+/// Bytes moved by the relay and requests served, readable from any thread
+/// (for `status`).
 public final class RelayCounters: Sendable {
     private let input = Atomic<UInt64>(0)
     private let output = Atomic<UInt64>(0)
+    private let requestCount = Atomic<UInt64>(0)
 
     public init() {}
 
@@ -15,6 +17,11 @@ public final class RelayCounters: Sendable {
     /// write returns (`OutputPath` sizes writes to the host's pipe).
     public var bytesOut: UInt64 { output.load(ordering: .relaxed) }
 
+    /// Control request lines carried out, malformed ones and the current
+    /// one included: a client can tell that none of its requests was lost.
+    public var requests: UInt64 { requestCount.load(ordering: .relaxed) }
+
     func addInput(_ count: Int) { input.add(UInt64(count), ordering: .relaxed) }
     func addOutput(_ count: Int) { output.add(UInt64(count), ordering: .relaxed) }
+    func addRequest() { requestCount.add(1, ordering: .relaxed) }
 }

@@ -70,6 +70,22 @@ import Testing
         }
     }
 
+    /// IDs that Windows cannot keep apart are refused on Linux too (one rule
+    /// for both programs, docs/INTERFACE.md); their neighbours are not.
+    @Test func idsWindowsCannotKeepApart() {
+        for id in ["t.", "a..", "con", "CON", "Nul", "aux.txt", "prn.tar.gz", "com1", "COM9.log", "lpt1", "LPT0"] {
+            for arguments in [["new", id, "80", "24", "sh"], ["status", id], ["resize", id, "80", "24"]] {
+                guard case .failure(let error) = Invocation.parse(arguments) else {
+                    Issue.record("accepted \(arguments)"); continue
+                }
+                #expect(error.message.contains("Windows"), "\(error.message)")
+            }
+        }
+        for id in ["console", "nulls", "com10", "lpt", "x.con", "aux_1", "t.x", "a.b_c-1"] {
+            #expect(Invocation.parse(["status", id]) == .success(.status(id: id)), "\(id)")
+        }
+    }
+
     @Test func errorMessagesNeverCarryControlCharacters() {
         guard case .failure(let error) = Invocation.parse(["new", "a\nb\u{1b}[2J", "80", "24", "sh"]) else {
             Issue.record("accepted"); return

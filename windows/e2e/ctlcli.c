@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT
- * ctlcli.exe ID MESSAGE [reply] - a control client for \\.\pipe\conpty-proxy-ctrl-ID.
+ * ctlcli.exe ID MESSAGE [reply [DELAY_MS]] - a control client for \\.\pipe\conpty-proxy-ctrl-ID.
  *
  * Without "reply" it is conpty_proxy.exe's own resize client, byte for byte:
  * connect, write MESSAGE (e.g. "120 40": no newline, no NUL) and close without
  * reading. With "reply" it writes MESSAGE and "\n", prints the reply line on
  * stdout, the time from connecting to the reply on stderr ("elapsed_ms N":
  * a round trip without Wine's process start-up in it), and exits 0 if the
- * reply starts "ok". Exit 2 when the pipe is missing, 3 when it stays busy
+ * reply starts "ok". With DELAY_MS it waits that long before reading (a
+ * client that reads its reply late); an empty MESSAGE sends nothing at all
+ * (a silent client). Exit 2 when the pipe is missing, 3 when it stays busy
  * for 5 s, 4 when the write or read fails. */
 #include <windows.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int main(int argc, char **argv) {
@@ -37,8 +40,8 @@ int main(int argc, char **argv) {
             return 3;
         WaitNamedPipeA(name, 500);
     }
-    snprintf(buf, sizeof buf, "%s%s", argv[2], want_reply ? "\n" : "");
-    if (!WriteFile(h, buf, (DWORD)strlen(buf), &n, NULL) || n != strlen(buf)) {
+    snprintf(buf, sizeof buf, "%s%s", argv[2], want_reply && argv[2][0] ? "\n" : "");
+    if (buf[0] && (!WriteFile(h, buf, (DWORD)strlen(buf), &n, NULL) || n != strlen(buf))) {
         fprintf(stderr, "ctlcli: WriteFile: error %lu\n", GetLastError());
         return 4;
     }
@@ -46,6 +49,8 @@ int main(int argc, char **argv) {
         CloseHandle(h);
         return 0;
     }
+    if (argc > 4)
+        Sleep((DWORD)atoi(argv[4]));
     while (got < sizeof buf - 1 && ReadFile(h, buf + got, 1, &n, NULL) && n == 1) {
         if (buf[got++] == '\n')
             break;

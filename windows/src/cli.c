@@ -65,16 +65,40 @@ static const wchar_t *printable(const wchar_t *text, wchar_t out[PRINTABLE_CAPAC
 
 static int equals(const wchar_t *a, const wchar_t *b) { return wcscmp(a, b) == 0; }
 
-int pp_cli_valid_id(const wchar_t *id) {
+static wchar_t upper(wchar_t c) { return (c >= L'a' && c <= L'z') ? (wchar_t)(c - L'a' + L'A') : c; }
+
+/// The part before the first '.' is a DOS device name (Windows opens the
+/// device for `nul`, `NUL.txt` and `nul.tar.gz` alike).
+static int is_device_name(const wchar_t *id) {
+    static const wchar_t *const plain[] = { L"CON", L"PRN", L"AUX", L"NUL" };
+    size_t n = 0;
+    while (id[n] && id[n] != L'.') n++;
+    wchar_t base[5] = { 0 };
+    if (n < 3 || n > 4) return 0;
+    for (size_t i = 0; i < n; i++) base[i] = upper(id[i]);
+    if (n == 3) {
+        for (size_t k = 0; k < sizeof plain / sizeof plain[0]; k++)
+            if (wcscmp(base, plain[k]) == 0) return 1;
+        return 0;
+    }
+    return (wcsncmp(base, L"COM", 3) == 0 || wcsncmp(base, L"LPT", 3) == 0) && base[3] >= L'0' && base[3] <= L'9';
+}
+
+pp_id_problem pp_cli_id_problem(const wchar_t *id) {
     size_t n = 0;
     for (; id[n]; n++) {
         wchar_t c = id[n];
         int ok = (c >= L'A' && c <= L'Z') || (c >= L'a' && c <= L'z') || (c >= L'0' && c <= L'9') ||
                  c == L'.' || c == L'_' || c == L'-';
-        if (!ok || n >= PP_MAX_ID_LENGTH) return 0;
+        if (!ok || n >= PP_MAX_ID_LENGTH) return PP_ID_CHARACTERS;
     }
-    return n >= 1;
+    if (n == 0) return PP_ID_CHARACTERS;
+    if (id[n - 1] == L'.') return PP_ID_TRAILING_DOT;
+    if (is_device_name(id)) return PP_ID_DEVICE;
+    return PP_ID_OK;
 }
+
+int pp_cli_valid_id(const wchar_t *id) { return pp_cli_id_problem(id) == PP_ID_OK; }
 
 unsigned pp_cli_parse_dimension(const wchar_t *text) {
     unsigned value = 0;
@@ -137,12 +161,25 @@ static int signal_number(const wchar_t *text) {
 /// an ID instead of becoming a session called `-h`.
 static int valid_id(const wchar_t *id, wchar_t *message) {
     wchar_t shown[PRINTABLE_CAPACITY];
-    if (!pp_cli_valid_id(id))
+    switch (pp_cli_id_problem(id)) {
+    case PP_ID_OK:
+        if (id[0] == L'-')
+            return fail(message, L"invalid ID '%ls': an ID may not start with '-' (options of new are --NAME)",
+                        printable(id, shown));
+        return 0;
+    case PP_ID_TRAILING_DOT:
+        return fail(message, L"invalid ID '%ls': an ID may not end with '.' (Windows drops it)", printable(id, shown));
+    case PP_ID_DEVICE: {
+        wchar_t base[5];
+        size_t n = 0;
+        for (; id[n] && id[n] != L'.' && n < 4; n++) base[n] = upper(id[n]);
+        base[n] = 0;
+        return fail(message, L"invalid ID '%ls': %ls is a Windows device name (also with an extension); choose another ID",
+                    printable(id, shown), base);
+    }
+    default:
         return fail(message, L"invalid ID '%ls': use 1 to 64 of A-Z a-z 0-9 . _ -", printable(id, shown));
-    if (id[0] == L'-')
-        return fail(message, L"invalid ID '%ls': an ID may not start with '-' (options of new are --NAME)",
-                    printable(id, shown));
-    return 0;
+    }
 }
 
 static int size(const wchar_t *cols, const wchar_t *rows, pp_invocation *out, wchar_t *message) {

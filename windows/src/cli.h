@@ -58,7 +58,19 @@ typedef struct {
 int pp_cli_parse(int argc, wchar_t *const *argv, pp_invocation *out,
                  wchar_t message[PP_MESSAGE_CAPACITY]);
 
-/// True when `id` matches [A-Za-z0-9._-]{1,64}.
+/// What is wrong with an ID (docs/INTERFACE.md).
+typedef enum {
+    PP_ID_OK,
+    PP_ID_CHARACTERS,       // not [A-Za-z0-9._-]{1,64}
+    PP_ID_TRAILING_DOT,     // Windows drops a trailing '.' from file names
+    PP_ID_DEVICE,           // CON, PRN, AUX, NUL, COM0-9, LPT0-9, any case, with or without an extension
+} pp_id_problem;
+
+pp_id_problem pp_cli_id_problem(const wchar_t *id);
+
+/// True when `id` has no problem: [A-Za-z0-9._-]{1,64}, not ending with '.',
+/// and not a Windows device name. Windows compares IDs without case (pipe
+/// and file names do), so `Foo` and `foo` are one session there.
 int pp_cli_valid_id(const wchar_t *id);
 
 /// A terminal dimension: decimal digits only, 1...PP_MAX_DIMENSION. Returns 0 if invalid.

@@ -1,17 +1,71 @@
 // SPDX-License-Identifier: MIT
 //
 // client: `resize`, `signal`, `status` and `list`: one request line to a
-// session's control pipe, one reply line back, every wait bounded (5 s).
-// The client asks for SECURITY_IDENTIFICATION only, so a pipe server that is
-// not the session cannot act as this user.
+// session's control pipe, one reply line back, every wait bounded (5 s; for
+// `list`, 5 s for all the sessions together, asked at once).
+//
+// Whoever serves the pipe is checked before anything is sent, as the Linux
+// client checks the socket's uid: the server process's user must be ours
+// (a squatter that created \\.\pipe\conpty-proxy-ctrl-ID first is refused).
+// The client asks for SECURITY_IDENTIFICATION only, so a server cannot act
+// as this user either. Reply text is printed escaped (pp_escape_reply):
+// whatever a server sends, no control byte reaches the terminal.
 #include "session.h"
 #include "winerror.h"
 
+#include <sddl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { CLIENT_OK = 0, CLIENT_REFUSED = 1, CLIENT_FAILED = 2, CLIENT_NO_SESSION = 4 };
 #define CLIENT_TIMEOUT_MS 5000
+/// `list` asks at most this many sessions (one thread each, all at once).
+#define LIST_MAX 512
+/// An escaped text is at most 4 times as long (`\xHH` per byte).
+#define ESCAPED_CAPACITY (4 * PP_REPLY_CAPACITY + 1)
+
+/// The user SID of a process's token, copied into `sid`; its length, or 0.
+static DWORD token_user(HANDLE process, BYTE *sid, DWORD capacity) {
+    HANDLE token = NULL;
+    union { TOKEN_USER user; BYTE bytes[512]; } info;
+    DWORD length = 0, sid_length = 0;
+    if (OpenProcessToken(process, TOKEN_QUERY, &token) && GetTokenInformation(token, TokenUser, &info, sizeof info, &length)) {
+        sid_length = GetLengthSid(info.user.User.Sid);
+        if (sid_length > capacity || !CopySid(capacity, sid, info.user.User.Sid)) sid_length = 0;
+    }
+    if (token) CloseHandle(token);
+    return sid_length;
+}
+
+/// 0 when the process serving `pipe` runs as this user; otherwise writes
+/// why not into `out`. Only real Windows has other users: under Wine every
+/// process is the same user, so the refusal cannot be seen there.
+static int check_server(HANDLE pipe, const wchar_t *name, char *out, size_t capacity) {
+    wchar_t text[PP_ERROR_TEXT_CAPACITY];
+    char narrow[PP_ERROR_TEXT_CAPACITY * 3];
+    BYTE ours[SECURITY_MAX_SID_SIZE], theirs[SECURITY_MAX_SID_SIZE];
+    ULONG pid = 0;
+    DWORD our_length = token_user(GetCurrentProcess(), ours, sizeof ours), their_length = 0;
+    HANDLE server = NULL;
+    if (our_length && GetNamedPipeServerProcessId(pipe, &pid) &&
+        (server = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid)) != NULL)
+        their_length = token_user(server, theirs, sizeof theirs);
+    DWORD error = GetLastError();
+    if (server) CloseHandle(server);
+    if (!our_length || !their_length) {
+        snprintf(out, capacity, "cannot tell who serves %ls (process %lu): %s; not trusting it", name,
+                 (unsigned long)pid, pp_utf8(pp_error_text(error, text), narrow, sizeof narrow));
+        return -1;
+    }
+    if (pp_same_sid(ours, our_length, theirs, their_length)) return 0;
+    wchar_t *shown = NULL;
+    ConvertSidToStringSidW((PSID)theirs, &shown);
+    snprintf(out, capacity, "%ls is served by another user (%ls, process %lu), not by you; not trusting it", name,
+             shown ? shown : L"?", (unsigned long)pid);
+    if (shown) LocalFree(shown);
+    return -1;
+}
 
 /// Waits for an overlapped operation until `deadline`; cancels it at the deadline.
 static DWORD finish(HANDLE pipe, OVERLAPPED *overlapped, DWORD *count, ULONGLONG deadline) {
@@ -25,13 +79,13 @@ static DWORD finish(HANDLE pipe, OVERLAPPED *overlapped, DWORD *count, ULONGLONG
     return GetOverlappedResult(pipe, overlapped, count, TRUE) ? 0 : GetLastError();
 }
 
-/// Sends `request` to session `id`. On CLIENT_OK, `out` holds the text after
-/// "ok"; on CLIENT_REFUSED the reason after "error"; on CLIENT_FAILED a message.
-static int request(const wchar_t *id, const char *line, char *out, size_t capacity) {
+/// Sends `request` to session `id`, all by `deadline`. On CLIENT_OK, `out`
+/// holds the text after "ok"; on CLIENT_REFUSED the reason after "error";
+/// on CLIENT_FAILED a message. Reply text in `out` is escaped.
+static int request(const wchar_t *id, const char *line, char *out, size_t capacity, ULONGLONG deadline) {
     wchar_t name[128], text[PP_ERROR_TEXT_CAPACITY];
     char narrow[PP_ERROR_TEXT_CAPACITY * 3];
     swprintf(name, 128, L"\\\\.\\pipe\\conpty-proxy-ctrl-%ls", id);
-    ULONGLONG deadline = GetTickCount64() + CLIENT_TIMEOUT_MS;
     HANDLE pipe;
     out[0] = 0;
     for (;;) {
@@ -46,6 +100,10 @@ static int request(const wchar_t *id, const char *line, char *out, size_t capaci
             continue;
         }
         snprintf(out, capacity, "cannot connect to %ls: %s", name, pp_utf8(pp_error_text(error, text), narrow, sizeof narrow));
+        return CLIENT_FAILED;
+    }
+    if (check_server(pipe, name, out, capacity) != 0) {
+        CloseHandle(pipe);
         return CLIENT_FAILED;
     }
     OVERLAPPED overlapped;
@@ -92,16 +150,22 @@ static int request(const wchar_t *id, const char *line, char *out, size_t capaci
         snprintf(out, capacity, "session '%ls' did not take the request in time", id);
     } else if (used == 0) {
         result = CLIENT_NO_SESSION;  // it closed without a word: it is ending
-    } else if (strcmp(reply, "ok") == 0) {
-        result = CLIENT_OK;
-    } else if (strncmp(reply, "ok ", 3) == 0) {
-        snprintf(out, capacity, "%s", reply + 3);
-        result = CLIENT_OK;
-    } else if (strncmp(reply, "error ", 6) == 0) {
-        snprintf(out, capacity, "%s", reply + 6);
-        result = CLIENT_REFUSED;
     } else {
-        snprintf(out, capacity, "unexpected reply from session '%ls'", id);
+        size_t reply_length = newline ? (size_t)(newline - reply) : used;
+        if (reply_length > 0 && reply[reply_length - 1] == '\r') reply_length--;
+        if (reply_length == 2 && memcmp(reply, "ok", 2) == 0) {
+            result = CLIENT_OK;
+        } else if (reply_length >= 3 && memcmp(reply, "ok ", 3) == 0) {
+            pp_escape_reply(reply + 3, reply_length - 3, out, capacity);
+            result = CLIENT_OK;
+        } else if (reply_length >= 6 && memcmp(reply, "error ", 6) == 0) {
+            pp_escape_reply(reply + 6, reply_length - 6, out, capacity);
+            result = CLIENT_REFUSED;
+        } else {
+            char quoted[4 * 80 + 1];
+            pp_escape_reply(reply, reply_length < 80 ? reply_length : 80, quoted, sizeof quoted);
+            snprintf(out, capacity, "unexpected reply from session '%ls': %s%s", id, quoted, reply_length > 80 ? "..." : "");
+        }
     }
     CloseHandle(overlapped.hEvent);
     CloseHandle(pipe);
@@ -114,11 +178,18 @@ static void print_line(const char *text) {
     pp_write_utf8_bytes(out, "\n", 1);
 }
 
+/// One stderr line from an escaped (so valid UTF-8) text.
+static void print_failure(const wchar_t *prefix, const char *text) {
+    static wchar_t wide[ESCAPED_CAPACITY];
+    if (MultiByteToWideChar(CP_UTF8, 0, text, -1, wide, ESCAPED_CAPACITY) <= 0) wcscpy(wide, L"?");
+    pp_print_error(L"%ls%ls", prefix, wide);
+}
+
 /// One control command; returns the exit code.
 static int control(const wchar_t *id, const char *line, int print_reply) {
-    char out[PP_REPLY_CAPACITY];
-    wchar_t wide[PP_REPLY_CAPACITY];
-    switch (request(id, line, out, sizeof out)) {
+    static char out[ESCAPED_CAPACITY];
+    wchar_t prefix[PP_MAX_ID_LENGTH + 32];
+    switch (request(id, line, out, sizeof out, GetTickCount64() + CLIENT_TIMEOUT_MS)) {
     case CLIENT_OK:
         if (print_reply) print_line(out);
         return 0;
@@ -126,43 +197,113 @@ static int control(const wchar_t *id, const char *line, int print_reply) {
         pp_print_error(L"no session '%ls' is running", id);
         return 4;
     case CLIENT_REFUSED:
-        if (MultiByteToWideChar(CP_UTF8, 0, out, -1, wide, PP_REPLY_CAPACITY) <= 0) wcscpy(wide, L"?");
-        pp_print_error(L"session '%ls' refused: %ls", id, wide);
+        swprintf(prefix, sizeof prefix / sizeof prefix[0], L"session '%ls' refused: ", id);
+        print_failure(prefix, out);
         return 1;
     default:
-        if (MultiByteToWideChar(CP_UTF8, 0, out, -1, wide, PP_REPLY_CAPACITY) <= 0) wcscpy(wide, L"?");
-        pp_print_error(L"%ls", wide);
+        print_failure(L"", out);
         return 1;
     }
 }
 
-static int list(void) {
-    wchar_t dir[MAX_PATH + 16], pattern[MAX_PATH + 32], path[MAX_PATH + 96];
-    if (pp_session_dir_path(dir, sizeof dir / sizeof dir[0]) != 0) return 0;  // no sessions can be recorded
-    swprintf(pattern, sizeof pattern / sizeof pattern[0], L"%ls\\*", dir);
+/// One session of a listing: asked on a thread of its own.
+typedef struct {
+    wchar_t id[PP_MAX_ID_LENGTH + 1];
+    ULONGLONG deadline;
+    int result;               // written by the entry's thread
+    int late;                 // its thread had not ended by the deadline (written by the lister)
+    HANDLE thread;
+    char out[ESCAPED_CAPACITY];
+} list_entry;
+
+static DWORD WINAPI ask_status(void *argument) {
+    list_entry *entry = argument;
+    entry->result = request(entry->id, "status", entry->out, sizeof entry->out, entry->deadline);
+    return 0;
+}
+
+/// The IDs of the session files (at most `capacity`); how many there are.
+static size_t session_ids(const wchar_t *dir, list_entry *entries, size_t capacity, size_t *skipped) {
+    wchar_t pattern[MAX_PATH + 32];
     WIN32_FIND_DATAW found;
+    size_t count = 0;
+    *skipped = 0;
+    swprintf(pattern, sizeof pattern / sizeof pattern[0], L"%ls\\*", dir);
     HANDLE search = FindFirstFileW(pattern, &found);
     if (search == INVALID_HANDLE_VALUE) return 0;
     do {
-        if (found.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) continue;
-        if (!pp_cli_valid_id(found.cFileName)) continue;
-        char out[PP_REPLY_CAPACITY], line[PP_REPLY_CAPACITY + 80];
-        switch (request(found.cFileName, "status", out, sizeof out)) {
-        case CLIENT_OK:
-            snprintf(line, sizeof line, "%ls\t%s", found.cFileName, out);
+        if ((found.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) || !pp_cli_valid_id(found.cFileName)) continue;
+        if (count == capacity) { (*skipped)++; continue; }
+        wcscpy(entries[count++].id, found.cFileName);
+    } while (FindNextFileW(search, &found));
+    FindClose(search);
+    return count;
+}
+
+/// Every session is asked at once, so the whole listing takes at most
+/// CLIENT_TIMEOUT_MS however many sessions do not answer. Those that
+/// answer are printed `ID<TAB>JSON` on stdout; each that does not is named
+/// on stderr; a file whose pipe is gone is removed.
+static int list(void) {
+    wchar_t dir[MAX_PATH + 16], path[MAX_PATH + 96], prefix[PP_MAX_ID_LENGTH + 32];
+    if (pp_session_dir_path(dir, sizeof dir / sizeof dir[0]) != 0) return 0;  // no sessions can be recorded
+    list_entry *entries = calloc(LIST_MAX, sizeof *entries);
+    if (!entries) { pp_print_error(L"out of memory"); return 1; }
+    size_t skipped = 0, count = session_ids(dir, entries, LIST_MAX, &skipped);
+    ULONGLONG deadline = GetTickCount64() + CLIENT_TIMEOUT_MS;
+    for (size_t i = 0; i < count; i++) {
+        entries[i].deadline = deadline;
+        entries[i].result = CLIENT_FAILED;
+        snprintf(entries[i].out, sizeof entries[i].out, "session '%ls' could not be asked", entries[i].id);
+        entries[i].thread = CreateThread(NULL, 256 * 1024, ask_status, &entries[i], STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+        if (!entries[i].thread) ask_status(&entries[i]);  // no thread: ask here, still by the deadline
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!entries[i].thread) continue;
+        ULONGLONG now = GetTickCount64();
+        // Each request ends by the deadline on its own; the margin covers
+        // the thread's own end.
+        DWORD left = now >= deadline + 1000 ? 0 : (DWORD)(deadline + 1000 - now);
+        if (WaitForSingleObject(entries[i].thread, left) != WAIT_OBJECT_0) {
+            entries[i].late = 1;  // still running: its entry stays its own
+            continue;
+        }
+        CloseHandle(entries[i].thread);
+    }
+    for (size_t i = 0; i < count; i++) {
+        list_entry *entry = &entries[i];
+        if (entry->late) {
+            pp_print_error(L"session '%ls' did not answer in time", entry->id);
+            continue;
+        }
+        switch (entry->result) {
+        case CLIENT_OK: {
+            static char line[ESCAPED_CAPACITY + 80];
+            snprintf(line, sizeof line, "%ls\t%s", entry->id, entry->out);
             print_line(line);
             break;
+        }
         case CLIENT_NO_SESSION:
             // Stale: its pipe is gone. (A live session's file is open with
             // delete sharing; deleting it only happens when its pipe is gone.)
-            swprintf(path, sizeof path / sizeof path[0], L"%ls\\%ls", dir, found.cFileName);
+            swprintf(path, sizeof path / sizeof path[0], L"%ls\\%ls", dir, entry->id);
             DeleteFileW(path);
             break;
-        default:
+        case CLIENT_REFUSED:
+            swprintf(prefix, sizeof prefix / sizeof prefix[0], L"session '%ls' refused: ", entry->id);
+            print_failure(prefix, entry->out);
+            break;
+        default:  // the message names the session or its pipe
+            print_failure(L"", entry->out);
             break;
         }
-    } while (FindNextFileW(search, &found));
-    FindClose(search);
+    }
+    if (skipped) pp_print_error(L"%lu more sessions were not asked (at most %d at once)", (unsigned long)skipped, LIST_MAX);
+    // A thread that has not ended still uses its entry: leave the memory to
+    // the process's exit rather than free it under it.
+    for (size_t i = 0; i < count; i++)
+        if (entries[i].late) return 0;
+    free(entries);
     return 0;
 }
 

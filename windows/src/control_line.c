@@ -161,11 +161,70 @@ size_t pp_format_status(char *out, size_t capacity, const pp_status *s) {
     if (used == (size_t)-1) return used;
     n = snprintf(out + used, capacity - used,
                  ",\"pid\":%lu,\"child_pid\":%lu,\"cols\":%u,\"rows\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu"
-                 ",\"uptime\":%llu.%03u,\"command\":%s%s%s}",
+                 ",\"uptime\":%llu.%03u,\"requests\":%llu,\"command\":%s%s%s}",
                  s->pid, s->child_pid, s->cols, s->rows, (unsigned long long)s->bytes_in,
                  (unsigned long long)s->bytes_out, (unsigned long long)(s->uptime_ms / 1000),
-                 (unsigned)(s->uptime_ms % 1000), s->command_json, s->conpty_json ? ",\"conpty\":" : "",
-                 s->conpty_json ? s->conpty_json : "");
+                 (unsigned)(s->uptime_ms % 1000), (unsigned long long)s->requests, s->command_json,
+                 s->conpty_json ? ",\"conpty\":" : "", s->conpty_json ? s->conpty_json : "");
     if (n < 0 || (size_t)n >= capacity - used) return (size_t)-1;
     return used + (size_t)n;
+}
+
+/// The length of the well-formed UTF-8 sequence at `p` (at most `left`
+/// bytes), or 0; `*scalar` gets its value.
+static size_t utf8_sequence(const unsigned char *p, size_t left, unsigned long *scalar) {
+    unsigned char c = p[0];
+    size_t length;
+    unsigned char low = 0x80, high = 0xbf;
+    if (c < 0x80) { *scalar = c; return 1; }
+    if (c >= 0xc2 && c <= 0xdf) length = 2;
+    else if (c >= 0xe0 && c <= 0xef) { length = 3; if (c == 0xe0) low = 0xa0; if (c == 0xed) high = 0x9f; }
+    else if (c >= 0xf0 && c <= 0xf4) { length = 4; if (c == 0xf0) low = 0x90; if (c == 0xf4) high = 0x8f; }
+    else return 0;
+    if (left < length || p[1] < low || p[1] > high) return 0;
+    unsigned long value = c & (0x7f >> length);
+    for (size_t i = 1; i < length; i++) {
+        if (i > 1 && (p[i] < 0x80 || p[i] > 0xbf)) return 0;
+        value = (value << 6) | (p[i] & 0x3f);
+    }
+    *scalar = value;
+    return length;
+}
+
+size_t pp_escape_reply(const char *text, size_t length, char *out, size_t capacity) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)text;
+    size_t used = 0, i = 0;
+    while (i < length) {
+        unsigned long scalar = 0;
+        size_t n = utf8_sequence(p + i, length - i, &scalar);
+        int printable = n > 0 && scalar >= 0x20 && !(scalar >= 0x7f && scalar <= 0x9f);
+        if (printable) {
+            if (used + n >= capacity) break;
+            memcpy(out + used, p + i, n);
+            used += n;
+            i += n;
+        } else {
+            if (used + 4 >= capacity) break;
+            out[used++] = '\\';
+            out[used++] = 'x';
+            out[used++] = hex[p[i] >> 4];
+            out[used++] = hex[p[i] & 15];
+            i++;
+        }
+    }
+    out[used] = 0;
+    return used;
+}
+
+/// The length a SID's bytes claim, or 0 when they are not a SID.
+static size_t sid_length(const unsigned char *sid, size_t length) {
+    if (length < 8 || sid[0] != 1 || sid[1] > 15) return 0;
+    size_t claimed = 8 + 4 * (size_t)sid[1];
+    return claimed <= length ? claimed : 0;
+}
+
+int pp_same_sid(const void *a, size_t a_length, const void *b, size_t b_length) {
+    size_t n = sid_length(a, a_length);
+    return n > 0 && n == sid_length(b, b_length) && memcmp(a, b, n) == 0;
 }

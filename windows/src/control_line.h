@@ -50,11 +50,24 @@ typedef struct {
     unsigned cols, rows;
     uint64_t bytes_in, bytes_out;
     uint64_t uptime_ms;
+    uint64_t requests;              // control requests carried out ([Windows] only)
     const char *command_json;       // a JSON array, already formatted
     const char *conpty_json;        // a JSON string ("system" or a DLL's path); NULL: no "conpty" key
 } pp_status;
 
 /// Writes `ok {"id":...}` (no newline). Returns the length, or (size_t)-1 if it does not fit.
 size_t pp_format_status(char *out, size_t capacity, const pp_status *status);
+
+/// Reply text made safe to print (docs/INTERFACE.md, as the Linux client's
+/// ControlReply.escape): printable ASCII and well-formed UTF-8 stay; every
+/// other byte (C0 and C1 controls, DEL, bytes that are not UTF-8) becomes
+/// `\xHH`. Writes at most `capacity` - 1 bytes and a NUL into `out`
+/// (capacity >= 1), never cutting an escape or a character; returns the length.
+size_t pp_escape_reply(const char *text, size_t length, char *out, size_t capacity);
+
+/// True when two SIDs (their bytes: revision 1, a sub-authority count of at
+/// most 15, then 6 + 4 * count bytes) are well formed and the same. The
+/// client trusts a pipe's server only when its process's user is ours.
+int pp_same_sid(const void *a, size_t a_length, const void *b, size_t b_length);
 
 #endif

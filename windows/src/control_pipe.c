@@ -7,15 +7,21 @@
 //   (connect and stay silent, never read its reply) reaches the relay.
 // - PP_CONTROL_SLOTS instances, each idle one with a ConnectNamedPipe
 //   pending, so a client does not find the pipe busy while another client
-//   is being served.
-// - Each client has 5 s per request (and to take its reply); then it gets
-//   `error timeout` and is disconnected.
-// - A reply that ends the connection (`error line too long`, `error
-//   timeout`) stays connected until the client closes, or for 5 s: a
-//   DisconnectNamedPipe right after the write would discard the reply
-//   unread, and the client would get a cut line.
+//   is being served. When the last free instance is taken, the client that
+//   has waited longest among the idle and slow ones (over 250 ms) is shed, so
+//   that a set of silent or dripping clients cannot lock a new one out.
+// - A request line must end within 5 s of its first byte, and a connection
+//   with nothing pending is closed after 5 s, both with `error timeout`; a
+//   client that does not take a reply for 5 s is dropped.
+// - A last reply (`error timeout`, `error line too long`) is never thrown
+//   away: DisconnectNamedPipe discards what the client has not read, so the
+//   instance is disconnected only once the client has closed its end, or
+//   after 5 s more (the client's reads are drained meanwhile).
 // - The original client writes "W H" with no newline and closes: the bytes
 //   before the close are taken as one request, and no reply is attempted.
+//   It may do so before the server listens (the instances exist before the
+//   control thread starts): ConnectNamedPipe then fails with ERROR_NO_DATA,
+//   and the bytes are still in the pipe, so they are read all the same.
 // - The DACL grants only this user and SYSTEM; remote clients are refused;
 //   a live duplicate ID is refused (FILE_FLAG_FIRST_PIPE_INSTANCE, and an
 //   instance count check for systems that ignore that flag).
@@ -62,6 +68,24 @@ static HANDLE create_instance(pp_session *s, DWORD extra_flags) {
                             PIPE_UNLIMITED_INSTANCES, PP_REPLY_CAPACITY, 1024, 0, &s->security);
 }
 
+/// A live session holds this ID: pipe names, like file names, compare
+/// without case, so `Foo` and `foo` are one ID on Windows. The refusal says
+/// so, naming the running session as it was spelled (its session file's
+/// name) when that differs.
+static int refuse_duplicate(pp_session *s) {
+    wchar_t running[MAX_PATH];
+    wchar_t requested[PP_MAX_ID_LENGTH + 1];
+    size_t n = 0;
+    for (; s->id[n]; n++) requested[n] = (wchar_t)(unsigned char)s->id[n];
+    requested[n] = 0;
+    if (pp_session_file_name(s->id, running, MAX_PATH) == 0 && wcscmp(running, requested) != 0)
+        pp_print_error(L"session '%ls' is already running, and '%hs' is the same ID (IDs are compared without case "
+                       L"on Windows)", running, s->id);
+    else
+        pp_print_error(L"session '%hs' is already running (IDs are compared without case on Windows)", s->id);
+    return 125;
+}
+
 int pp_control_open(pp_session *s) {
     wchar_t text[PP_ERROR_TEXT_CAPACITY];
     for (int i = 0; i < PP_CONTROL_SLOTS; i++) {
@@ -76,8 +100,7 @@ int pp_control_open(pp_session *s) {
     if (first == INVALID_HANDLE_VALUE) {
         DWORD error = GetLastError();
         if (error == ERROR_ACCESS_DENIED || error == ERROR_PIPE_BUSY)
-            pp_print_error(L"session '%hs' is already running (%ls exists): %ls", s->id, s->pipe_name,
-                           pp_error_text(error, text));
+            return refuse_duplicate(s);
         else
             pp_print_error(L"cannot create the control pipe %ls: %ls", s->pipe_name, pp_error_text(error, text));
         return 125;
@@ -87,11 +110,8 @@ int pp_control_open(pp_session *s) {
     // flag is ignored (Wine 8), the new instance joins the live session's
     // instances: count them. Two racing starts then both refuse.
     DWORD instances = 0;
-    if (GetNamedPipeHandleStateW(first, NULL, &instances, NULL, NULL, NULL, 0) && instances > 1) {
-        pp_print_error(L"session '%hs' is already running (%ls has %lu instances)", s->id, s->pipe_name,
-                       (unsigned long)instances);
-        return 125;
-    }
+    if (GetNamedPipeHandleStateW(first, NULL, &instances, NULL, NULL, NULL, 0) && instances > 1)
+        return refuse_duplicate(s);
     for (int i = 1; i < PP_CONTROL_SLOTS; i++) {
         s->slots[i].pipe = create_instance(s, 0);
         if (s->slots[i].pipe == INVALID_HANDLE_VALUE) {
@@ -120,46 +140,68 @@ static void advance(pp_session *s, pp_control_slot *slot);
 static void client_closed(pp_session *s, pp_control_slot *slot);
 static size_t perform(pp_session *s, const char *line, size_t length, char *reply, size_t capacity);
 
+static void arm(pp_control_slot *slot) {
+    memset(&slot->overlapped, 0, sizeof slot->overlapped);
+    slot->overlapped.hEvent = slot->event;
+}
+
 static void start_listening(pp_session *s, pp_control_slot *slot) {
     slot->line_length = 0;
     slot->in_length = slot->in_position = 0;
     slot->close_after_reply = 0;
-    memset(&slot->overlapped, 0, sizeof slot->overlapped);
-    slot->overlapped.hEvent = slot->event;
+    arm(slot);
     ResetEvent(slot->event);
     if (ConnectNamedPipe(slot->pipe, &slot->overlapped)) { start_client(s, slot); return; }
     DWORD error = GetLastError();
     if (error == ERROR_IO_PENDING) { slot->state = SLOT_LISTEN; return; }
-    if (error == ERROR_PIPE_CONNECTED) { start_client(s, slot); return; }
-    // The instance is unusable (a client came and went before we listened,
-    // and disconnecting failed): replace it.
+    // A client came before we listened. ERROR_NO_DATA: it has written and
+    // closed already (conpty_proxy.exe's "W H"), and its bytes are still
+    // in the pipe: read them like any client's.
+    if (error == ERROR_PIPE_CONNECTED || error == ERROR_NO_DATA) { start_client(s, slot); return; }
+    // The instance is unusable: replace it.
     CloseHandle(slot->pipe);
     slot->pipe = create_instance(s, 0);
     slot->state = SLOT_DEAD;
     if (slot->pipe == INVALID_HANDLE_VALUE) return;
+    arm(slot);
     ResetEvent(slot->event);
-    if (ConnectNamedPipe(slot->pipe, &slot->overlapped) || GetLastError() == ERROR_PIPE_CONNECTED) start_client(s, slot);
-    else if (GetLastError() == ERROR_IO_PENDING) slot->state = SLOT_LISTEN;
+    if (ConnectNamedPipe(slot->pipe, &slot->overlapped)) { start_client(s, slot); return; }
+    error = GetLastError();
+    if (error == ERROR_PIPE_CONNECTED || error == ERROR_NO_DATA) start_client(s, slot);
+    else if (error == ERROR_IO_PENDING) slot->state = SLOT_LISTEN;
 }
 
-/// Ends the connection and listens again on the same instance.
+/// Ends the connection and listens again on the same instance (or a new one).
 static void hang_up(pp_session *s, pp_control_slot *slot) {
-    DisconnectNamedPipe(slot->pipe);
+    if (!DisconnectNamedPipe(slot->pipe)) {
+        CloseHandle(slot->pipe);
+        slot->pipe = create_instance(s, 0);
+        slot->state = SLOT_DEAD;
+        if (slot->pipe == INVALID_HANDLE_VALUE) return;
+    }
     start_listening(s, slot);
+}
+
+/// Cancels the slot's pending I/O and waits for the cancellation, so that
+/// nothing is in flight on its buffers any more.
+static void cancel(pp_control_slot *slot) {
+    DWORD got = 0;
+    CancelIoEx(slot->pipe, &slot->overlapped);
+    GetOverlappedResult(slot->pipe, &slot->overlapped, &got, TRUE);
 }
 
 static void start_client(pp_session *s, pp_control_slot *slot) {
     slot->line_length = 0;
     slot->in_length = slot->in_position = 0;
     slot->close_after_reply = 0;
-    slot->deadline = GetTickCount64() + PP_CONTROL_TIMEOUT_MS;
+    slot->since = GetTickCount64();
+    slot->deadline = slot->since + PP_CONTROL_TIMEOUT_MS;
     issue_read(s, slot);
 }
 
 static void issue_read(pp_session *s, pp_control_slot *slot) {
-    memset(&slot->overlapped, 0, sizeof slot->overlapped);
-    slot->overlapped.hEvent = slot->event;
-    slot->state = SLOT_READ;
+    arm(slot);
+    if (slot->state != SLOT_LINGER) slot->state = SLOT_READ;
     if (!ReadFile(slot->pipe, slot->in, sizeof slot->in, NULL, &slot->overlapped) && GetLastError() != ERROR_IO_PENDING) {
         // Failed at once (the client is gone): the event will not be set.
         client_closed(s, slot);
@@ -167,11 +209,21 @@ static void issue_read(pp_session *s, pp_control_slot *slot) {
 }
 
 static void issue_write(pp_session *s, pp_control_slot *slot, size_t length) {
-    memset(&slot->overlapped, 0, sizeof slot->overlapped);
-    slot->overlapped.hEvent = slot->event;
+    arm(slot);
     slot->state = SLOT_WRITE;
+    slot->since = GetTickCount64();
+    slot->deadline = slot->since + PP_CONTROL_TIMEOUT_MS;
     if (!WriteFile(slot->pipe, slot->reply, (DWORD)length, NULL, &slot->overlapped) && GetLastError() != ERROR_IO_PENDING)
         hang_up(s, slot);
+}
+
+/// The last reply is written: wait for the client to read it and close
+/// (reading and dropping whatever it still sends), at most LINGER.
+static void linger(pp_session *s, pp_control_slot *slot) {
+    slot->state = SLOT_LINGER;
+    slot->since = GetTickCount64();
+    slot->deadline = slot->since + PP_CONTROL_LINGER_MS;
+    issue_read(s, slot);
 }
 
 /// Carries out one request and writes its reply (without newline) into `reply`.
@@ -180,6 +232,7 @@ static size_t perform(pp_session *s, const char *line, size_t length, char *repl
     char narrow[PP_ERROR_TEXT_CAPACITY * 3];
     pp_request request;
     const char *reason = NULL;
+    InterlockedIncrement64(&s->requests);
     if (pp_control_parse(line, length, &request, &reason) != 0)
         return (size_t)snprintf(reply, capacity, "error %s", reason);
     switch (request.kind) {
@@ -223,6 +276,7 @@ static size_t perform(pp_session *s, const char *line, size_t length, char *repl
             .bytes_in = (uint64_t)s->bytes_in,
             .bytes_out = (uint64_t)s->bytes_out,
             .uptime_ms = GetTickCount64() - s->started,
+            .requests = (uint64_t)s->requests,
             .command_json = s->command_json,
             .conpty_json = pp_conpty_status_json(),  // issue 19: which ConPTY (conpty_loader.h)
         };
@@ -258,7 +312,6 @@ static void flush_resizes(pp_session *s) {
         pp_control_slot *slot = &s->slots[request->client];
         size_t n = pp_resize_reply(slot->reply, sizeof slot->reply - 1, request, error);
         slot->reply[n++] = '\n';
-        slot->deadline = GetTickCount64() + PP_CONTROL_TIMEOUT_MS;
         issue_write(s, slot, n);
     }
     pp_resize_queue_clear(&resizes);
@@ -271,6 +324,7 @@ static int queue_resize(pp_session *s, pp_control_slot *slot, int client) {
     const char *reason = NULL;
     if (pp_control_parse(slot->line, slot->line_length, &request, &reason) != 0 || request.kind != PP_REQUEST_RESIZE)
         return 0;
+    InterlockedIncrement64(&s->requests);  // counted as perform counts the others
     if (pp_resize_queue_push(&resizes, client, request.cols, request.rows) != 0) {
         flush_resizes(s);
         pp_resize_queue_push(&resizes, client, request.cols, request.rows);
@@ -284,7 +338,7 @@ static int queue_resize(pp_session *s, pp_control_slot *slot, int client) {
 /// The client closed. What it wrote without a newline is one request
 /// (conpty_proxy.exe's "W H"); nobody is left to answer.
 static void client_closed(pp_session *s, pp_control_slot *slot) {
-    if (slot->line_length > 0 && !queue_resize(s, slot, -1)) {  // issue 19
+    if (slot->line_length > 0 && slot->state != SLOT_LINGER && !queue_resize(s, slot, -1)) {  // issue 19
         char ignored[PP_REPLY_CAPACITY];
         perform(s, slot->line, slot->line_length, ignored, sizeof ignored);
         slot->line_length = 0;
@@ -298,23 +352,20 @@ static void respond(pp_session *s, pp_control_slot *slot) {
     if (n >= sizeof slot->reply - 1) n = sizeof slot->reply - 2;
     slot->reply[n++] = '\n';
     slot->line_length = 0;
-    slot->deadline = GetTickCount64() + PP_CONTROL_TIMEOUT_MS;
     issue_write(s, slot, n);
-}
-
-/// The reply that ends this connection is written: what the client still
-/// sends is dropped, and the pipe is disconnected when the client closes it
-/// (or at the deadline), so that the reply is read whole.
-static void linger(pp_session *s, pp_control_slot *slot) {
-    slot->line_length = 0;
-    slot->deadline = GetTickCount64() + PP_CONTROL_TIMEOUT_MS;
-    issue_read(s, slot);
 }
 
 static void advance(pp_session *s, pp_control_slot *slot) {
     while (slot->in_position < slot->in_length) {
         char c = slot->in[slot->in_position++];
         if (c == '\n') { respond(s, slot); return; }
+        if (slot->line_length == 0) {
+            // A line's 5 s count from its first byte; later bytes do not
+            // move the deadline (a client dripping a byte at a time is
+            // cut off like a silent one).
+            slot->since = GetTickCount64();
+            slot->deadline = slot->since + PP_CONTROL_TIMEOUT_MS;
+        }
         if (slot->line_length >= PP_CONTROL_LINE_MAX) {
             int n = snprintf(slot->reply, sizeof slot->reply, "error line too long (limit %d bytes)\n", PP_CONTROL_LINE_MAX);
             slot->close_after_reply = 1;
@@ -333,46 +384,76 @@ static void complete(pp_session *s, pp_control_slot *slot) {
     if (error == ERROR_IO_INCOMPLETE) return;
     switch (slot->state) {
     case SLOT_LISTEN:
-        if (ok || error == ERROR_PIPE_CONNECTED) start_client(s, slot);
+        if (ok || error == ERROR_PIPE_CONNECTED || error == ERROR_NO_DATA) start_client(s, slot);
         else hang_up(s, slot);
         break;
     case SLOT_READ:
-        if (slot->close_after_reply) {
-            if (ok && got > 0) issue_read(s, slot);
-            else hang_up(s, slot);
-        } else if (ok && got > 0) {
+        if (ok && got > 0) {
             slot->in_length = got;
             slot->in_position = 0;
-            slot->deadline = GetTickCount64() + PP_CONTROL_TIMEOUT_MS;
             advance(s, slot);
         } else {
             client_closed(s, slot);
         }
         break;
     case SLOT_WRITE:
-        if (!ok) hang_up(s, slot);
-        else if (slot->close_after_reply) linger(s, slot);
-        else advance(s, slot);
+        if (!ok) {
+            hang_up(s, slot);
+        } else if (slot->close_after_reply) {
+            linger(s, slot);
+        } else {
+            // Answered: nothing is pending until the next line starts.
+            slot->since = GetTickCount64();
+            slot->deadline = slot->since + PP_CONTROL_TIMEOUT_MS;
+            advance(s, slot);
+        }
+        break;
+    case SLOT_LINGER:
+        if (ok && got > 0) issue_read(s, slot);  // dropped: the connection is ending
+        else hang_up(s, slot);                    // the client closed: its reply was read
         break;
     case SLOT_DEAD:
         break;
     }
 }
 
-/// A client past its deadline: a silent one gets `error timeout`, one that
-/// does not take its reply is dropped.
+/// A client past its deadline: a silent one, or one whose line did not end
+/// in time, gets `error timeout`; one that does not take its reply, or has
+/// not closed after its last one, is dropped.
 static void expire(pp_session *s, pp_control_slot *slot) {
-    DWORD got = 0;
-    CancelIoEx(slot->pipe, &slot->overlapped);
-    GetOverlappedResult(slot->pipe, &slot->overlapped, &got, TRUE);
+    cancel(slot);
     if (slot->state == SLOT_READ && !slot->close_after_reply) {
         int n = snprintf(slot->reply, sizeof slot->reply, "error timeout\n");
         slot->close_after_reply = 1;
-        slot->deadline = GetTickCount64() + 1000;
         issue_write(s, slot, (size_t)n);
         return;
     }
     hang_up(s, slot);
+}
+
+/// Every instance is taken: shed the connection that has waited longest
+/// among those idle, or with a line arriving, or a reply untaken, for
+/// PP_CONTROL_SHED_MS, or lingering after their last reply, so that an
+/// instance is free for the next client. Returns 1 if one was shed.
+static int shed_one(pp_session *s, ULONGLONG now) {
+    pp_control_slot *victim = NULL;
+    for (int i = 0; i < PP_CONTROL_SLOTS; i++) {
+        pp_control_slot *slot = &s->slots[i];
+        if (slot->state == SLOT_LISTEN) return 0;  // one is free already
+        int candidate = slot->state == SLOT_LINGER ||
+                        ((slot->state == SLOT_READ || slot->state == SLOT_WRITE) && now - slot->since >= PP_CONTROL_SHED_MS);
+        if (candidate && (!victim || slot->since < victim->since)) victim = slot;
+    }
+    if (!victim) return 0;
+    cancel(victim);
+    hang_up(s, victim);
+    return 1;
+}
+
+static int any_listening(const pp_session *s) {
+    for (int i = 0; i < PP_CONTROL_SLOTS; i++)
+        if (s->slots[i].state == SLOT_LISTEN) return 1;
+    return 0;
 }
 
 DWORD WINAPI pp_control_main(void *argument) {
@@ -399,6 +480,9 @@ DWORD WINAPI pp_control_main(void *argument) {
             }
             if (slot->state != SLOT_DEAD) events[count++] = slot->event;
         }
+        // All taken: look again soon, when a connection may have become
+        // sheddable.
+        if (!any_listening(s) && !shed_one(s, now) && timeout > 100) timeout = 100;
         DWORD woke = WaitForMultipleObjects(count, events, FALSE, timeout);
         if (woke == WAIT_OBJECT_0) break;
         if (woke == WAIT_FAILED) Sleep(10);  // cannot happen with valid handles; never spin
@@ -409,15 +493,14 @@ DWORD WINAPI pp_control_main(void *argument) {
             if (slot->state != SLOT_DEAD && WaitForSingleObject(slot->event, 0) == WAIT_OBJECT_0) complete(s, slot);
         }
         flush_resizes(s);  // issue 19: one ResizePseudoConsole for the resizes this pass read
+        if (!any_listening(s)) shed_one(s, GetTickCount64());
     }
     // Ending: cancel what is pending, and wait for the cancellations, so that
     // no I/O still points into this struct when it is released.
     for (int i = 0; i < PP_CONTROL_SLOTS; i++) {
         pp_control_slot *slot = &s->slots[i];
         if (slot->state == SLOT_DEAD || slot->pipe == INVALID_HANDLE_VALUE) continue;
-        DWORD got;
-        CancelIoEx(slot->pipe, &slot->overlapped);
-        GetOverlappedResult(slot->pipe, &slot->overlapped, &got, TRUE);
+        cancel(slot);
         DisconnectNamedPipe(slot->pipe);
         slot->state = SLOT_DEAD;
     }

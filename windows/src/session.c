@@ -14,10 +14,16 @@
 //
 // End of session: wait on the child's process handle (conhost keeps the
 // output pipe open, so output EOF says nothing); drain until the output has
-// been quiet for 100 ms (at most 2 s); stop the control thread; close the
-// pseudo console from a thread other than the reader (before Windows 11 24H2
-// ClosePseudoConsole blocks until the output is drained); let the reader
-// deliver the rest (until quiet again, bounded); exit with GetExitCodeProcess.
+// been quiet for 100 ms, or at most 2 s after the child's exit however slowly
+// the host reads; stop the control thread (it may be in ResizePseudoConsole,
+// and ClosePseudoConsole frees the HPCON); close the pseudo console from a
+// thread other than the reader (before Windows 11 24H2 ClosePseudoConsole
+// blocks until the output is drained; from 24H2 it returns at once and the
+// output pipe ends when conhost is gone); read the output to that end,
+// bounded; exit with GetExitCodeProcess. Output still queued at a limit (in
+// conhost, in the pipe, in our buffer) is dropped, and the job's remaining
+// processes are killed with it: the exit code is never held back by a host
+// that reads slowly.
 //
 // Hangup (stdout cannot be written, or a console event such as Ctrl+Break
 // or the console closing reaches the proxy itself): close the pseudo console (console
@@ -30,8 +36,12 @@
 #include <string.h>
 
 #define DRAIN_QUIET_MS 100
+/// From the child's exit to the pseudo console's close, at most (as Linux).
 #define DRAIN_MAX_MS 2000
+/// From the close to the output pipe's end, at most.
+#define END_MAX_MS 2000
 #define CLOSE_WAIT_MS 2000
+#define CONTROL_STOP_MS 2000
 #define EXIT_HANGUP 129
 
 /// The session is static: its control slots are large, and there is one.
@@ -71,6 +81,7 @@ static int stop_thread(HANDLE *thread, DWORD timeout_ms) {
 }
 
 static BOOL WINAPI on_console_event(DWORD event);
+static int stop_control(pp_session *s);
 
 /// Releases everything the session holds, in the reverse order of creation.
 /// Safe on every path: each step checks whether its part was made.
@@ -78,11 +89,10 @@ static void pp_session_cleanup(pp_session *s) {
     int buffers_free = 1;
     SetConsoleCtrlHandler(on_console_event, FALSE);
     // 7. threads
-    if (s->ending) SetEvent(s->ending);
-    if (s->control_thread && WaitForSingleObject(s->control_thread, 2000) == WAIT_OBJECT_0) close_handle(&s->control_thread);
     // 5 (early). The pseudo console must close before the output thread can
-    // see EOF; closing it is bounded.
-    close_console_bounded(s, CLOSE_WAIT_MS);
+    // see EOF; closing it is bounded, and waits for the control thread (a
+    // control thread that does not stop leaves the console to ExitProcess).
+    if (stop_control(s)) close_console_bounded(s, CLOSE_WAIT_MS);
     if (s->output_read) CancelIoEx(s->output_read, NULL);
     if (!stop_thread(&s->output_thread, 500)) buffers_free = 0;
     pp_host_console_restore(s);  // after the output thread: its last writes need VT processing
@@ -113,6 +123,65 @@ static void pp_session_cleanup(pp_session *s) {
     free(s->environment); s->environment = NULL;
     free(s->command_line); s->command_line = NULL;
     if (buffers_free) { free(s->buffers); s->buffers = NULL; }
+}
+
+// ---- the host's stdio, checked before anything is started ------------------
+
+/// Why `handle` (the host's stdin or stdout) cannot be used, or NULL. A
+/// closed handle, a directory, or a handle opened the wrong way is refused
+/// before anything starts, as on Linux: a session whose host cannot be
+/// read from or written to would run blind. The probes never wait: a
+/// zero-byte ReadFile only on a disk file (on a pipe it would wait for
+/// data), PeekNamedPipe on a pipe, a zero-byte WriteFile on stdout. Under
+/// Wine a closed or wrongly opened Linux descriptor appears as a disk file
+/// whose every operation fails (errors 1, 5, 6), and Wine's PeekNamedPipe
+/// answers 50 (not supported) on Linux pipes, which is taken as no answer.
+static const wchar_t *stdio_problem(HANDLE handle, int output, DWORD *error) {
+    DWORD count = 0, available = 0;
+    *error = 0;
+    if (handle == NULL || handle == INVALID_HANDLE_VALUE) return L"is closed";
+    SetLastError(NO_ERROR);
+    DWORD type = GetFileType(handle);
+    if (type == FILE_TYPE_UNKNOWN && (*error = GetLastError()) != NO_ERROR) return L"cannot be used";
+    BY_HANDLE_FILE_INFORMATION info;
+    if (type == FILE_TYPE_DISK && GetFileInformationByHandle(handle, &info) &&
+        (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
+        return L"is a directory";
+    if (output) {
+        if (WriteFile(handle, "", 0, &count, NULL)) return NULL;
+        *error = GetLastError();
+        // A reader that has gone already is the host going away (129 at the
+        // first write), not a wrongly opened stdout.
+        if (*error == ERROR_BROKEN_PIPE || *error == ERROR_NO_DATA || *error == ERROR_PIPE_NOT_CONNECTED) return NULL;
+        return L"is not open for writing";
+    }
+    if (type == FILE_TYPE_DISK) {
+        if (ReadFile(handle, &count, 0, &count, NULL)) return NULL;
+        *error = GetLastError();
+        return L"is not open for reading";
+    }
+    if (type == FILE_TYPE_PIPE && !PeekNamedPipe(handle, NULL, 0, NULL, &available, NULL)) {
+        *error = GetLastError();
+        if (*error == ERROR_ACCESS_DENIED || *error == ERROR_INVALID_HANDLE) return L"is not open for reading";
+    }
+    *error = 0;
+    return NULL;
+}
+
+static int refuse_stdio(const wchar_t *name, const wchar_t *problem, DWORD error) {
+    wchar_t text[PP_ERROR_TEXT_CAPACITY];
+    if (error) pp_print_error(L"%ls %ls: %ls", name, problem, pp_error_text(error, text));
+    else pp_print_error(L"%ls %ls", name, problem);
+    return 125;
+}
+
+static int check_host_stdio(void) {
+    DWORD error;
+    const wchar_t *problem = stdio_problem(GetStdHandle(STD_INPUT_HANDLE), 0, &error);
+    if (problem) return refuse_stdio(L"stdin", problem, error);
+    problem = stdio_problem(GetStdHandle(STD_OUTPUT_HANDLE), 1, &error);
+    if (problem) return refuse_stdio(L"stdout", problem, error);
+    return 0;
 }
 
 static int setup(pp_session *s) {
@@ -162,27 +231,45 @@ static int setup(pp_session *s) {
 }
 
 /// Waits until the output has been quiet for DRAIN_QUIET_MS (nothing read,
-/// nothing being written), or until the output thread has ended or the host
-/// has gone. The DRAIN_MAX_MS budget counts only the time the console keeps
-/// producing output, not the time a slow host takes to read it: a host that
-/// is alive gets everything, as the child's own backpressure would wait for it.
-static void drain(pp_session *s) {
-    ULONGLONG quiet_since = GetTickCount64(), budget_used = 0, previous = quiet_since;
+/// nothing being written), the output thread has ended, the host has gone,
+/// or `deadline` (GetTickCount64) has come. The deadline holds while the
+/// output thread is writing too: a host that reads slowly (or not at all)
+/// cannot keep the session, and its exit code, from ending.
+static void drain(pp_session *s, ULONGLONG deadline) {
+    ULONGLONG quiet_since = GetTickCount64();
     for (;;) {
         ULONGLONG now = GetTickCount64();
         if (WaitForSingleObject(s->output_thread, 0) == WAIT_OBJECT_0) return;
         if (WaitForSingleObject(s->hangup, 0) == WAIT_OBJECT_0) return;
+        if (now >= deadline) return;
         ULONGLONG last = (ULONGLONG)s->output_activity;
-        if (s->output_writing) {
-            quiet_since = now;
-        } else {
-            budget_used += now - previous;
-            if (last > quiet_since) quiet_since = last;
-            if (now - quiet_since >= DRAIN_QUIET_MS || budget_used >= DRAIN_MAX_MS) return;
-        }
-        previous = now;
+        if (s->output_writing) quiet_since = now;
+        else if (last > quiet_since) quiet_since = last;
+        if (!s->output_writing && now - quiet_since >= DRAIN_QUIET_MS) return;
         Sleep(10);
     }
+}
+
+/// Waits (until `deadline`) for the output thread to end: after the pseudo
+/// console is closed, the output pipe ends when conhost has written its last
+/// byte and gone, which is the real end of the output (on Windows 11 24H2
+/// ClosePseudoConsole returns before that).
+static void read_to_end(pp_session *s, ULONGLONG deadline) {
+    HANDLE waits[2] = { s->output_thread, s->hangup };
+    ULONGLONG now = GetTickCount64();
+    if (!s->output_thread || now >= deadline) return;
+    WaitForMultipleObjects(2, waits, FALSE, (DWORD)(deadline - now));
+}
+
+/// Stops the control thread (bounded). Returns 1 when it has ended: only
+/// then may the pseudo console be closed, since a resize it is carrying
+/// out uses the HPCON that ClosePseudoConsole frees.
+static int stop_control(pp_session *s) {
+    if (!s->control_thread) return 1;
+    if (s->ending) SetEvent(s->ending);
+    if (WaitForSingleObject(s->control_thread, CONTROL_STOP_MS) != WAIT_OBJECT_0) return 0;
+    close_handle(&s->control_thread);
+    return 1;
 }
 
 /// Console events sent to the proxy itself (the host's ^C or Ctrl+Break to
@@ -211,7 +298,7 @@ static void hang_up(pp_session *s) {
     // spend its whole bound here and again in the cleanup.
     if (s->output_read) CancelIoEx(s->output_read, NULL);
     if (stop_thread(&s->output_thread, 500)) close_handle(&s->output_read);
-    close_console_bounded(s, 1000);
+    if (stop_control(s)) close_console_bounded(s, 1000);
     WaitForSingleObject(s->process, s->invocation->hangup_grace_ms);
     TerminateJobObject(s->job, EXIT_HANGUP);
 }
@@ -221,16 +308,17 @@ int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv) {
     memset(s, 0, sizeof *s);
     s->invocation = invocation;
     s->argv = argv;
-    int code = setup(s);
+    int code = check_host_stdio();
+    if (code) return code;
+    code = setup(s);
     if (code) {
         pp_session_cleanup(s);
         return code;
     }
     HANDLE waits[2] = { s->process, s->hangup };
     DWORD woke = WaitForMultipleObjects(2, waits, FALSE, INFINITE);
-    if (woke == WAIT_OBJECT_0) {
-        drain(s);
-    }
+    ULONGLONG exited = GetTickCount64();
+    if (woke == WAIT_OBJECT_0) drain(s, exited + DRAIN_MAX_MS);
     if (woke != WAIT_OBJECT_0 || WaitForSingleObject(s->hangup, 0) == WAIT_OBJECT_0) {
         DWORD error = (DWORD)s->hangup_error;
         hang_up(s);
@@ -248,14 +336,13 @@ int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv) {
     if (!GetExitCodeProcess(s->process, &exit_code)) exit_code = 125;
     exit_code = pp_child_exit_code(exit_code);
     // Stop taking requests, then close the console while the output thread
-    // is still reading, then let it deliver the rest.
-    SetEvent(s->ending);
-    if (s->control_thread && WaitForSingleObject(s->control_thread, 2000) == WAIT_OBJECT_0) close_handle(&s->control_thread);
-    close_console_bounded(s, CLOSE_WAIT_MS);
-    // What conhost flushes while closing comes now. Its output pipe reaches
-    // EOF only when conhost is gone (under Wine about 1 s later when the
-    // child had read input), so quiet output ends the wait too.
-    drain(s);
+    // is still reading, then let it deliver the rest: up to the pipe's end
+    // (conhost gone; under Wine about 1 s after the close when the child had
+    // read input), bounded.
+    if (stop_control(s)) {
+        close_console_bounded(s, CLOSE_WAIT_MS);
+        read_to_end(s, GetTickCount64() + END_MAX_MS);
+    }
     pp_session_cleanup(s);
     return (int)exit_code;
 }

@@ -21,17 +21,29 @@
 #include "cli.h"
 #include "control_line.h"
 
-/// Concurrent control clients. Each slot is one pipe instance; every idle
-/// slot has a ConnectNamedPipe pending, so a client finds the pipe busy only
-/// when this many clients are connected at once (each for at most 5 s).
-#define PP_CONTROL_SLOTS 8
+/// Concurrent control clients (as on Linux). Each slot is one pipe instance;
+/// every idle slot has a ConnectNamedPipe pending. When the last one is taken,
+/// the server sheds the client that has waited longest among those idle, or
+/// whose line has been arriving, for PP_CONTROL_SHED_MS, so slow or silent
+/// clients cannot keep a new one out.
+#define PP_CONTROL_SLOTS 16
+/// A request line must end within this of its first byte; a connection with
+/// nothing pending is closed after it; a reply not taken in it is dropped.
 #define PP_CONTROL_TIMEOUT_MS 5000
+/// After its last reply (`error timeout`, `error line too long`) a client
+/// gets this long to read it and close; the pipe is disconnected only then,
+/// since DisconnectNamedPipe throws away what the client has not read.
+#define PP_CONTROL_LINGER_MS 5000
+/// Shorter than Linux's 1 s: a Windows client cannot even connect while every
+/// instance is taken, and clients that reconnect at once race it for each
+/// instance freed. A real client's line arrives in one write.
+#define PP_CONTROL_SHED_MS 250
 #define PP_INPUT_BUFFER 8192
 #define PP_REPLY_CAPACITY 8192
 /// The status reply's command array is cut to fit (see child.c).
 #define PP_COMMAND_JSON_MAX 6000
 
-typedef enum { SLOT_DEAD, SLOT_LISTEN, SLOT_READ, SLOT_WRITE } pp_slot_state;
+typedef enum { SLOT_DEAD, SLOT_LISTEN, SLOT_READ, SLOT_WRITE, SLOT_LINGER } pp_slot_state;
 
 typedef struct {
     HANDLE pipe;
@@ -39,6 +51,7 @@ typedef struct {
     OVERLAPPED overlapped;
     pp_slot_state state;
     ULONGLONG deadline;
+    ULONGLONG since;          // when the present wait began (idle, line, write, linger): the shedding order
     char in[512];             // the last read
     DWORD in_length, in_position;
     char line[PP_CONTROL_LINE_MAX + 1];
@@ -87,6 +100,7 @@ typedef struct pp_session {
 
     // Shared counters (Interlocked).
     volatile LONG64 bytes_in, bytes_out;
+    volatile LONG64 requests;               // control requests carried out (status shows it)
     volatile LONG cols, rows;
     volatile LONG output_writing;           // the output thread is writing to stdout
     volatile LONG64 output_activity;        // GetTickCount64() of the last output
@@ -125,6 +139,9 @@ BOOL pp_host_read(pp_session *s, HANDLE in, unsigned char *buffer, DWORD capacit
 // Session directory (session_dir.c): %LOCALAPPDATA%\ptyproxy, one file per session.
 HANDLE pp_session_file_create(const char *id);
 int pp_session_dir_path(wchar_t *out, size_t capacity);
+/// The name under which a session file for `id` exists (its case may differ
+/// from `id`'s: Windows compares file names without case); 0, or -1 if none.
+int pp_session_file_name(const char *id, wchar_t *out, size_t capacity);
 
 // Control client (client.c).
 int pp_client_run(const pp_invocation *invocation);

@@ -40,3 +40,15 @@ HANDLE pp_session_file_create(const char *id) {
     WriteFile(file, text, (DWORD)length, &written, NULL);
     return file;
 }
+
+int pp_session_file_name(const char *id, wchar_t *out, size_t capacity) {
+    wchar_t dir[MAX_PATH + 16], path[MAX_PATH + 96];
+    if (pp_session_dir_path(dir, sizeof dir / sizeof dir[0]) != 0) return -1;
+    swprintf(path, sizeof path / sizeof path[0], L"%ls\\%hs", dir, id);
+    WIN32_FIND_DATAW found;
+    HANDLE search = FindFirstFileW(path, &found);
+    if (search == INVALID_HANDLE_VALUE) return -1;
+    FindClose(search);
+    int written = swprintf(out, capacity, L"%ls", found.cFileName);
+    return (written < 0 || (size_t)written >= capacity) ? -1 : 0;
+}

@@ -412,8 +412,8 @@ static void status_field(const char *file, row *r) {
         command[n++] = ']';
         command[n] = 0;
         static pp_status s = { .id = "conformance-1", .pid = 4242, .child_pid = 4343, .cols = 132, .rows = 43,
-                               .bytes_in = 7, .bytes_out = 1ULL << 33, .uptime_ms = 5, .command_json = command,
-                               .conpty_json = "\"system\"" };
+                               .bytes_in = 7, .bytes_out = 1ULL << 33, .uptime_ms = 5, .requests = 1,
+                               .command_json = command, .conpty_json = "\"system\"" };
         sample = &s;
         if (pp_format_status(reply, sizeof reply, sample) == (size_t)-1 || strncmp(reply, "ok {", 4) != 0) {
             failed(file, "reply", "does not start 'ok {': %s", reply);

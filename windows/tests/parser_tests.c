@@ -192,11 +192,11 @@ static void test_control_line(void) {
 
     char reply[512];
     pp_status status = { .id = "t1", .pid = 10, .child_pid = 11, .cols = 80, .rows = 24, .bytes_in = 5,
-                         .bytes_out = 1ULL << 40, .uptime_ms = 61005, .command_json = "[\"cmd.exe\"]" };
+                         .bytes_out = 1ULL << 40, .uptime_ms = 61005, .requests = 7, .command_json = "[\"cmd.exe\"]" };
     n = pp_format_status(reply, sizeof reply, &status);
     CHECK(n != (size_t)-1 && n == strlen(reply));
     CHECK(strcmp(reply, "ok {\"id\":\"t1\",\"pid\":10,\"child_pid\":11,\"cols\":80,\"rows\":24,\"bytes_in\":5,"
-                        "\"bytes_out\":1099511627776,\"uptime\":61.005,\"command\":[\"cmd.exe\"]}") == 0);
+                        "\"bytes_out\":1099511627776,\"uptime\":61.005,\"requests\":7,\"command\":[\"cmd.exe\"]}") == 0);
     CHECK(pp_format_status(reply, 20, &status) == (size_t)-1);
 }
 
@@ -283,9 +283,79 @@ static void test_error_text(void) {
     CHECK(pp_error_clean(L"abcdefghij", small, 6) == 5 && wcscmp(small, L"abcde") == 0);
 }
 
+// IDs that Windows cannot keep apart (issue 16.5): a trailing '.', device
+// names in any case, with or without an extension. Their neighbours pass.
+static void test_ids(void) {
+    static const wchar_t *const refused[] = { L"t.", L"a..", L".", L"..", L"con", L"CON", L"Nul", L"aux.txt",
+                                              L"prn.tar.gz", L"com1", L"COM9.log", L"lpt1", L"LPT0", L"nul." };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        CHECK(pp_cli_valid_id(refused[i]) == 0);
+        CHECK(PARSE(L"status", refused[i]) == -1 && message_has(L"invalid ID") && message_has(L"Windows"));
+        CHECK(PARSE(L"new", refused[i], L"80", L"24", L"cmd.exe") == -1 && message_has(L"Windows"));
+    }
+    CHECK(pp_cli_id_problem(L"t.") == PP_ID_TRAILING_DOT && pp_cli_id_problem(L"nul.txt") == PP_ID_DEVICE);
+    CHECK(PARSE(L"resize", L"com3.x", L"80", L"24") == -1 && message_has(L"COM3 is a Windows device name"));
+    static const wchar_t *const accepted[] = { L"console", L"nulls", L"com10", L"lpt", L"x.con", L"aux_1",
+                                               L"t.x", L"a.b_c-1", L"co", L".hidden" };
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        CHECK(pp_cli_valid_id(accepted[i]) == 1);
+        CHECK(PARSE(L"status", accepted[i]) == 0);
+    }
+}
+
+// Reply text printed by the client (issue 16.4): printable UTF-8 stays,
+// everything else is \xHH, never cut in the middle.
+static int escapes_to(const char *in, size_t length, const char *expected) {
+    char out[256];
+    size_t n = pp_escape_reply(in, length, out, sizeof out);
+    return n == strlen(expected) && strcmp(out, expected) == 0;
+}
+
+static void test_escape_reply(void) {
+    CHECK(escapes_to("ok 80 24", 8, "ok 80 24"));
+    CHECK(escapes_to("\x1b[31m\x07", 6, "\\x1b[31m\\x07"));
+    CHECK(escapes_to("a\0b", 3, "a\\x00b"));
+    CHECK(escapes_to("\x7f\xff\xfe", 3, "\\x7f\\xff\\xfe"));
+    CHECK(escapes_to("\xc3\xa9t\xc3\xa9", 5, "\xc3\xa9t\xc3\xa9"));             // é stays
+    CHECK(escapes_to("\xc2\x9b", 2, "\\xc2\\x9b"));                               // C1 CSI
+    CHECK(escapes_to("\xc2\xa0", 2, "\xc2\xa0"));                                   // U+00A0 stays
+    CHECK(escapes_to("\xc0\xaf", 2, "\\xc0\\xaf"));                               // overlong
+    CHECK(escapes_to("\xed\xa0\x80", 3, "\\xed\\xa0\\x80"));                     // surrogate
+    CHECK(escapes_to("\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80"));                 // U+1F600 stays
+    CHECK(escapes_to("\xf4\x90\x80\x80", 4, "\\xf4\\x90\\x80\\x80"));           // above U+10FFFF
+    CHECK(escapes_to("\xe2\x82", 2, "\\xe2\\x82"));                               // cut short
+    char small[6];
+    CHECK(pp_escape_reply("ab\x1b", 3, small, sizeof small) == 2 && strcmp(small, "ab") == 0);  // no half escape
+    CHECK(pp_escape_reply("\xc3\xa9\xc3\xa9\xc3\xa9", 6, small, sizeof small) == 4);      // no half character
+}
+
+// The client's check of the pipe server's user (issue 16.4), on SID bytes.
+static void test_same_sid(void) {
+    // S-1-5-21-1-2-3-1001 and S-1-5-21-1-2-3-1002
+    static const unsigned char me[] = { 1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0,
+                                        0xe9, 3, 0, 0 };
+    static const unsigned char other[] = { 1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0,
+                                           0xea, 3, 0, 0 };
+    static const unsigned char system_sid[] = { 1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0 };   // S-1-5-18
+    unsigned char copy[sizeof me + 4];
+    memcpy(copy, me, sizeof me);
+    memset(copy + sizeof me, 0xaa, 4);
+    CHECK(pp_same_sid(me, sizeof me, me, sizeof me) == 1);
+    CHECK(pp_same_sid(me, sizeof me, copy, sizeof copy) == 1);          // room beyond the SID is not compared
+    CHECK(pp_same_sid(me, sizeof me, other, sizeof other) == 0);        // another user
+    CHECK(pp_same_sid(me, sizeof me, system_sid, sizeof system_sid) == 0);
+    CHECK(pp_same_sid(me, sizeof me - 1, me, sizeof me - 1) == 0);      // truncated
+    CHECK(pp_same_sid(me, 0, me, 0) == 0);
+    copy[0] = 2;
+    CHECK(pp_same_sid(copy, sizeof me, copy, sizeof me) == 0);          // not revision 1
+}
+
 int main(void) {
+    test_escape_reply();
+    test_same_sid();
     test_error_text();
     test_cli();
+    test_ids();
     test_control_line();
     test_argquote();
     printf("parser tests: %d checks, %d failed\n", checks, failures);
