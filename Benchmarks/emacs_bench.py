@@ -100,40 +100,55 @@ CAUSES = [
 
 # What the tables show, and why (the analysis behind them; the figures
 # above are this run's).
-WHY = """Why, and what was fixed:
+WHY = """What the figures say, and why:
 
+- *Throughput* (a). Through ptyproxy is at the C relay's floor in all three
+  families and within a few per cent of plain. Emacs's own CPU time and the
+  number of reads are the same for every contender of a family (the CPU and
+  reads columns): the differences in wall-clock time are time Emacs waited
+  for the next piece, that is how soon the producer (`cat`, or the relay) was
+  scheduled on a loaded machine. That is also why the rounds spread as they
+  do, and why term through the C relay came out faster than plain term in
+  most rounds.
 - *Reads.* Emacs reads a process in pieces of at most `read-process-output-max`
   bytes (4096 by default in Emacs 28). A pty never gives more than about 4 KiB
-  per read, whatever that variable says; ptyproxy's pipe holds up to 64 KiB, so
+  per read, whatever that variable says; a relay's pipe holds up to 64 KiB, so
   with `read-process-output-max` at 65536 Emacs reads it in 16 times fewer
   pieces (one filter call each), and term and vterm through ptyproxy are then
-  as fast as plain or faster (last table). The package cannot do this for
-  ptyproxy processes only: Emacs 28 reads the variable's global value at each
-  read, not per process. emacs/README.md recommends it.
-- *Filter calls and coding.* At the default, Emacs reads both the same number of
-  times (the reads column), and decoding costs both paths alike (the utf-8
-  row): ptyproxy processes use `no-conversion`/`binary`, as vterm and term do
-  on a pty, so there is nothing to fix there.
+  faster than plain and at the C relay (last table). The package cannot do
+  this for ptyproxy processes only: Emacs 28 reads the variable's global value
+  at each read, not per process. emacs/README.md recommends it.
+- *Filter calls and coding.* At the default, Emacs reads every contender the
+  same number of times, and decoding costs all paths alike (the utf-8 row):
+  ptyproxy processes use `no-conversion`/`binary`, as vterm and term do on a
+  pty, so there is nothing to fix there.
 - *Adaptive read buffering* makes no difference to throughput here; it delays
   the read of a process that sent little (a keystroke's echo), so the package
-  turns it off for ptyproxy processes only (let-bound around `make-process`).
-- *Pipe size.* Growing ptyproxy's stdout pipe to 1 MiB (last row of (d))
-  moves the ratio within the spread of the rounds; a separate 3-round A/B
-  (256 KiB, 1 MiB) showed no consistent change, so ptyproxy's default (leave
-  the host's pipe alone) stays.
-- *What remains* is the relay itself: one more process on the way, whose
-  threads must be scheduled, and, with a cheap filter (the plain pipe
-  process), more CPU in Emacs for the same number of reads (the CPU column;
-  not explained yet: `strace -c` of Emacs shows the same system calls in the
-  same numbers for both, so it is not more work by Emacs; wake-ups across
-  cores are the suspect). With vterm and
-  term, whose filters cost far more, it is within the noise of the rounds, and
-  the earlier probes that found ptyproxy's pipe 2.5 times slower ran on a
-  loaded machine. Keystroke echo through ptyproxy
-  takes two more hops (the input path and the output path of the relay), a
-  fixed cost of some 10-20 us at the median here, a thousandth of a 60 Hz
-  frame; the design keeps the input path a plain read and write, so there is
-  nothing to shave in the package. This is the target missed on (b).
+  turns it off for ptyproxy processes only (let-bound around `make-process`),
+  and the C relay contenders are run the same way.
+- *Pipe size.* Growing ptyproxy's stdout pipe to 1 MiB (last row of (e))
+  moves the ratio within the spread of the rounds, so ptyproxy's default
+  (leave the host's pipe alone) stays.
+- *Echo* (b). The hop costs every relay something: the C relay's p50 is above
+  plain's for the pipe process and term. Through ptyproxy the p50 is 9 to 18 us
+  above the C relay's, which misses the target. The C relay's one thread does
+  the whole round trip; ptyproxy's input path and output path are two threads,
+  each of which must be woken and scheduled, and on a loaded 2-core machine a
+  wake-up can wait for a core. That is the likely cause, not measured here
+  (the hand measurement of issue 23, on a quieter machine, found ptyproxy at
+  the relay's floor: 66-71 us against 61-80 us). The design keeps the input
+  path a plain read and write on its own thread, so the package has nothing to
+  shave; some 10-20 us is about a thousandth of a 60 Hz frame.
+- *^C during a flood* (c) is missed by far, and the bytes column says why. The
+  kernel flushes a pty's output queue when ^C arrives with ISIG on (4 KiB
+  still arrive), but nothing flushes a relay's buffers: the C relay still
+  delivers what its 128 KiB buffer and the pipe hold, ptyproxy what its two
+  128 KiB output buffers (double buffering) and the pipe hold, and term and
+  vterm render all of it before the prompt comes back. The fix is issue 15,
+  finding 10: when the input path forwards INTR, QUIT or SUSP and the pty has
+  ISIG on and NOFLSH off, drop the output ptyproxy holds, as the kernel does
+  with its own queue; ptyproxy would then deliver less than the C relay, which
+  never flushes.
 """
 
 
@@ -304,7 +319,7 @@ def ratio_table(w, ratios):
         rp = ratios["plain"][(plain, through)]
         rr = ratios["relay"][(relay, through)]
         rh = ratios["hop"][(plain, relay)]
-        w("| %s | %.2f (%s) | %.2f (%s) | %.2f | %s |" % (
+        w("| %s | %.2f (%s) | %.3f (%s) | %.2f | %s |" % (
             name, med(rp), rounds_text(rp), med(rr), rounds_text(rr), med(rh), verdict(med(rr))))
 
 
@@ -417,7 +432,7 @@ def report(ctx, rounds, res, ratios):
     w("")
     sections = (("a", "throughput"), ("b", "echo"), ("c", "^C"))
     w("**Target** (through ptyproxy within 5%% of the C relay, or faster): %s." % "; ".join(
-        "%s %s %s (%.2f)" % (what, name, verdict(med(ratios[key]["relay"][(relay, through)])),
+        "%s %s %s (%.3f)" % (what, name, verdict(med(ratios[key]["relay"][(relay, through)])),
                              med(ratios[key]["relay"][(relay, through)]))
         for key, what in sections for (plain, through, relay, name) in FAMILIES))
     w("")
