@@ -106,6 +106,16 @@ extension FileDescriptor {
     }
 }
 
+/// Reads what a non-blocking descriptor has ready: the byte count (0 at the
+/// end of the stream), or nil when nothing is ready yet (EAGAIN).
+func readReady(_ descriptor: CInt, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
+    do {
+        return try valueOrErrno { system_read(descriptor, buffer.baseAddress, buffer.count) }
+    } catch .wouldBlock {
+        return nil
+    }
+}
+
 @inline(__always)
 func system_write(_ fd: CInt, _ buffer: UnsafeRawPointer?, _ count: Int) -> Int {
     write(fd, buffer, count)

@@ -93,8 +93,11 @@ enum UnixSocket {
         }
     }
 
-    /// send(2) without SIGPIPE; returns bytes sent or throws.
-    static func send(_ socket: FileDescriptor, _ bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
-        try valueOrErrno { Glibc.send(socket.rawValue, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
+    /// send(2) without SIGPIPE; returns bytes sent or throws. `waiting:
+    /// false` refuses to wait (MSG_DONTWAIT) even on a blocking socket.
+    static func send(_ socket: FileDescriptor, _ bytes: UnsafeRawBufferPointer,
+                     waiting: Bool = true) throws(Errno) -> Int {
+        let flags = MSG_NOSIGNAL | (waiting ? 0 : MSG_DONTWAIT)
+        return try valueOrErrno { Glibc.send(socket.rawValue, bytes.baseAddress, bytes.count, Int32(flags)) }
     }
 }
