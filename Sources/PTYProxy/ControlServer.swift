@@ -1,9 +1,5 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CPTYShim
 import SystemPackage
 import Synchronization
@@ -319,7 +315,7 @@ struct SpareDescriptor {
     /// Closes the spare; false when there is none to give up.
     mutating func release() -> Bool {
         guard descriptor >= 0 else { return false }
-        Glibc.close(descriptor)
+        FileDescriptor(rawValue: descriptor).closeQuietly()
         descriptor = -1
         return true
     }

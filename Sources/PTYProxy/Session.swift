@@ -20,11 +20,7 @@
 // the child is reaped only once what is left of its session has been hung
 // up (see `ChildProcess`); the host terminal is restored after the output
 // threads' last writes.
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SystemPackage
 import Synchronization
 
@@ -193,9 +189,7 @@ extension Session {
             throw SessionError(exitCode: error.exitCode, error.message)
         }
         reserve.release()
-        #if os(Linux)
-        terminal.releaseSlave()
-        #endif
+        terminal.releaseSlave()  // at once: the master's EIO then says every slave is closed
     }
 
     /// Step 8: the host terminal goes raw, clients may reach the session,
@@ -233,11 +227,9 @@ extension Session {
         }
         // 7. What is left of the child's session, then the child itself.
         if let child = parts.child, let relay = parts.relay, parts.relayIsRunning {
-            #if os(Linux)
             if relay.output.endedWithTerminalHeld {
                 SessionSignaller.signal(session: child.pid, [SIGHUP, SIGCONT])
             }
-            #endif
             _ = child.reap()  // only now: see `ChildProcess`
         }
         // 6. The relay's wake-up pipe.

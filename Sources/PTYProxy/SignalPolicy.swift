@@ -1,9 +1,5 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CPTYShim
 
 /// What the proxy does with every signal it may be sent, decided one by one
@@ -34,15 +30,6 @@ enum SignalPolicy {
     static var ignored: [Int32] {
         [SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGSTKFLT, SIGTSTP, SIGTTIN, SIGTTOU]
             + realTimeSignals
-    }
-    /// SIGRTMIN...SIGRTMAX as this C library numbers them (glibc keeps 32 and
-    /// 33 for itself; they are never blocked).
-    static var realTimeSignals: [Int32] {
-        #if os(Linux)
-        Array(__libc_current_sigrtmin()...__libc_current_sigrtmax())
-        #else
-        []
-        #endif
     }
     /// Everything the supervisor takes from its signalfd. Blocking SIGCONT
     /// does not keep it from resuming the process: the kernel does that when

@@ -1,9 +1,5 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SystemPackage
 
 /// The supervisor's state machine: when to hang up, when to kill, when the
@@ -115,10 +111,6 @@ struct Supervisor {
 
     private func signalSession(_ signals: Int32...) {
         for signal in signals { child.send(signal) }
-        #if os(Linux)
         SessionSignaller.signal(session: child.pid, signals)
-        #else
-        for signal in signals { kill(-child.pid, signal) }
-        #endif
     }
 }
