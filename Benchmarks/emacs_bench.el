@@ -8,11 +8,17 @@
 ;; Run by Benchmarks/emacs_bench.py in a fresh `emacs -Q --batch' for
 ;; each measurement.  The environment says what to measure:
 ;;
-;;   BENCH_KIND       throughput | echo | firstuse
-;;   BENCH_CONTENDER  pty | pipe | ptyproxy | vterm | vterm-ptyproxy
-;;                    | term | term-ptyproxy
+;;   BENCH_KIND       throughput | echo | intr | firstuse
+;;   BENCH_CONTENDER  pty | pipe | ptyproxy | c-relay
+;;                    | vterm | vterm-ptyproxy | vterm-c-relay
+;;                    | term | term-ptyproxy | term-c-relay
 ;;   BENCH_FILE       the file `cat' prints (throughput)
 ;;   BENCH_KEYS       keystrokes to time (echo)
+;;   BENCH_FLOOD      bytes of the flood that must have arrived before
+;;                    ^C is sent (intr)
+;;   BENCH_C_RELAY    the compiled Benchmarks/c-relay.c (the c-relay
+;;                    contenders: started where ptyproxy would be, with
+;;                    the package's own code for term and vterm)
 ;;   BENCH_RPOM       `read-process-output-max' (default: Emacs's)
 ;;   BENCH_ADAPTIVE   "t" to turn `process-adaptive-read-buffering' on
 ;;                    for the plain contenders (ptyproxy turns it off)
@@ -66,6 +72,30 @@
 
 (defvar bench-done nil "Non-nil once the measured process's sentinel ran.")
 
+(defun bench-c-relay-process (&rest args)
+  "Start the :command of ARGS through the C relay; return the process.
+This stands in for `ptyproxy-make-process' (same ARGS): the relay
+runs where ptyproxy would, as a pipe process with the same coding and
+no adaptive read buffering, so term and vterm set up by the package's
+code run through it."
+  (let ((process-connection-type nil)
+        (process-adaptive-read-buffering nil))
+    (apply #'make-process
+           :command (cons (bench-env "BENCH_C_RELAY") (plist-get args :command))
+           :connection-type 'pipe
+           :coding (if (plist-member args :coding) (plist-get args :coding) 'no-conversion)
+           (ptyproxy--plist-without
+            args '(:command :connection-type :file-handler :coding :size :id)))))
+
+(defmacro bench-through-c-relay (&rest body)
+  "Run BODY with the package's processes started by the C relay."
+  `(cl-letf (((symbol-function 'ptyproxy-make-process) #'bench-c-relay-process))
+     ,@body))
+
+(defun bench-relay-p (process)
+  "Return non-nil if PROCESS is the C relay."
+  (equal (car (process-command process)) (bench-env "BENCH_C_RELAY")))
+
 (defun bench-coding ()
   "The coding system of the pty, pipe and ptyproxy contenders."
   (intern (bench-env "BENCH_CODING" "binary")))
@@ -85,28 +115,39 @@
             ("pipe" (make-process :name "bench" :buffer buffer :command command
                                   :connection-type 'pipe :coding (bench-coding)
                                   :sentinel sentinel))
-            ("ptyproxy" (ptyproxy-make-process :name "bench" :buffer buffer
-                                               :command command :coding (bench-coding)
-                                               :sentinel sentinel))
-            ((or "vterm" "vterm-ptyproxy")
+            ((or "ptyproxy" "c-relay")
+             (funcall (if (equal contender "ptyproxy") #'ptyproxy-make-process
+                        #'bench-c-relay-process)
+                      :name "bench" :buffer buffer
+                      :command command :coding (bench-coding)
+                      :sentinel sentinel))
+            ((or "vterm" "vterm-ptyproxy" "vterm-c-relay")
              (let ((vterm-shell (mapconcat #'shell-quote-argument command " ")))
                (add-hook 'vterm-exit-functions (lambda (&rest _) (setq bench-done t)))
                (kill-buffer buffer)
-               (setq buffer (if (equal contender "vterm") (vterm "bench")
-                              (ptyproxy-vterm "bench")))
+               (setq buffer (pcase contender
+                              ("vterm" (vterm "bench"))
+                              ("vterm-ptyproxy" (ptyproxy-vterm "bench"))
+                              (_ (bench-through-c-relay (ptyproxy-vterm "bench")))))
                (set-buffer buffer)
                vterm--process))
-            ((or "term" "term-ptyproxy")
+            ((or "term" "term-ptyproxy" "term-c-relay")
              (kill-buffer buffer)
-             (setq buffer (apply (if (equal contender "term") #'make-term #'ptyproxy-make-term)
-                                 "bench" (car command) nil (cdr command)))
+             (setq buffer (pcase contender
+                            ("term" (apply #'make-term "bench" (car command) nil (cdr command)))
+                            ("term-ptyproxy"
+                             (apply #'ptyproxy-make-term "bench" (car command) nil (cdr command)))
+                            (_ (bench-through-c-relay
+                                (apply #'ptyproxy-make-term "bench" (car command) nil
+                                       (cdr command))))))
              (set-buffer buffer)
              (let ((p (get-buffer-process buffer)))
                (add-function :after (process-sentinel p) sentinel)
                p))))
-    (when (and (string-prefix-p "vterm" contender) (not (equal (getenv "BENCH_KIND") "firstuse")))
-      (unless (eq (ptyproxy-process-p process) (equal contender "vterm-ptyproxy"))
-        (error "Contender %s: wrong kind of process" contender)))
+    (unless (equal (getenv "BENCH_KIND") "firstuse")
+      (unless (and (eq (ptyproxy-process-p process) (string-suffix-p "ptyproxy" contender))
+                   (eq (bench-relay-p process) (string-suffix-p "c-relay" contender)))
+        (error "Contender %s: wrong kind of process %S" contender (process-command process))))
     process))
 
 (defun bench-wait (predicate what &optional process)
@@ -145,7 +186,7 @@
         (error "cat ended with %s %s" (process-status process) (process-exit-status process)))
       ;; The pty and pipe contenders insert everything; a pty adds a CR
       ;; per line.  vterm and term keep the screen and the scrollback.
-      (when (member contender '("pty" "pipe" "ptyproxy"))
+      (when (member contender '("pty" "pipe" "ptyproxy" "c-relay"))
         (unless (>= (buffer-size) size)
           (error "Only %d of %d bytes arrived" (buffer-size) size)))
       (bench-result "seconds" elapsed)
@@ -189,6 +230,62 @@
       (bench-result "p50" (nth (/ (length times) 2) times))
       (bench-result "p90" (nth (/ (* 9 (length times)) 10) times)))))
 
+(defconst bench-prompt "ppx-ready> "
+  "The prompt of the shell of the ^C measurement.")
+
+(defun bench-intr (contender)
+  "Time ^C during a flood until the shell's prompt is back, as CONTENDER.
+An interactive shell runs `yes' with an 80-byte line; once BENCH_FLOOD
+bytes of it have arrived, ^C is typed (the byte, as a terminal sends
+it), and the time runs until the next prompt has been handled by the
+process filter (vterm: and drawn).  Prints the seconds and the bytes
+that arrived in between.
+
+The filter itself sends the ^C and notes the prompt: while a pipe
+keeps delivering, `accept-process-output' may not return to a loop
+that would send it."
+  (let* ((flood (string-to-number (bench-env "BENCH_FLOOD" "65536")))
+         (process (bench-start
+                   contender
+                   (list "/bin/sh" "-c"
+                         (format "stty sane; exec env PS1=%s /bin/sh -i"
+                                 (shell-quote-argument bench-prompt)))))
+         (buffer (current-buffer))
+         (vterm (string-prefix-p "vterm" contender))
+         (prompts 0)
+         (bytes 0)
+         (tail "")
+         (flood-start nil)
+         (sent nil)
+         (sent-bytes nil)
+         (done nil))
+    ;; Count the prompts in the output as it is handled; the tail keeps
+    ;; the end of the last piece, for a prompt split between two reads.
+    (add-function :after (process-filter process)
+                  (lambda (process output)
+                    (cl-incf bytes (length output))
+                    (let ((text (concat tail output))
+                          (start 0)
+                          (case-fold-search nil))
+                      (while (string-match (regexp-quote bench-prompt) text start)
+                        (cl-incf prompts)
+                        (setq start (match-end 0)))
+                      (setq tail (substring text (max start (- (length text)
+                                                               (1- (length bench-prompt)))))))
+                    (cond
+                     ((and flood-start (not sent) (>= (- bytes flood-start) flood))
+                      (setq sent (float-time) sent-bytes bytes)
+                      (process-send-string process "\C-c"))
+                     ((and sent (not done) (>= prompts 2))
+                      (when vterm (vterm--delayed-redraw buffer))
+                      (setq done (float-time))))))
+    (bench-wait (lambda () (>= prompts 1)) "the first prompt" process)
+    (setq flood-start bytes)
+    (process-send-string process (concat "yes " (make-string 79 ?y) "\n"))
+    (bench-wait (lambda () done) "the prompt after ^C" process)
+    (bench-result "seconds" (- done sent))
+    (bench-result "bytes" (- bytes sent-bytes))))
+
 (defun bench-firstuse ()
   "Time the first (vterm) and the first (ptyproxy-vterm) of this Emacs."
   (let* ((vterm-shell "/bin/sh")
@@ -223,6 +320,7 @@ Emacs exiting first would leave them for init to reap."
 (pcase (bench-env "BENCH_KIND")
   ("throughput" (bench-throughput (bench-env "BENCH_CONTENDER")))
   ("echo" (bench-echo (bench-env "BENCH_CONTENDER")))
+  ("intr" (bench-intr (bench-env "BENCH_CONTENDER")))
   ("firstuse"
    (when (and (fboundp 'native-comp-available-p) (native-comp-available-p))
      (let ((cache (make-temp-file "bench-eln" t)))

@@ -1008,11 +1008,16 @@ object are skipped."
 
 (defun ptyproxy-list--refresh ()
   "Read the live sessions with \"ptyproxy list\" and show them."
+  ;; A missing binary is reported by its own `user-error', not as the
+  ;; output of a failed \"ptyproxy list\".
+  (ptyproxy--check-program)
   (let ((result (ptyproxy--call '("list"))))
     (unless (and result (eq (car result) 0))
-      (user-error "Ptyproxy list failed: %s"
+      (user-error "Ptyproxy: list failed: %s"
                   (if result
-                      (ptyproxy--printable (string-trim (cdr result)))
+                      (string-remove-prefix
+                       "ptyproxy: "
+                       (ptyproxy--printable (string-trim (cdr result))))
                     "no answer")))
     (setq ptyproxy-list--sessions (ptyproxy-parse-list (cdr result)))
     (setq tabulated-list-entries
@@ -1110,11 +1115,17 @@ characters escaped."
 (defun ptyproxy-list ()
   "Show the live ptyproxy sessions of this user, from \"ptyproxy list\"."
   (interactive)
-  (let ((buffer (get-buffer-create "*ptyproxy-list*")))
-    (with-current-buffer buffer
-      (ptyproxy-list-mode)
-      (ptyproxy-list--refresh)
-      (tabulated-list-print))
+  (ptyproxy--check-program)
+  (let* ((old (get-buffer "*ptyproxy-list*"))
+         (buffer (or old (get-buffer-create "*ptyproxy-list*"))))
+    (condition-case err
+        (with-current-buffer buffer
+          (ptyproxy-list-mode)
+          (ptyproxy-list--refresh)
+          (tabulated-list-print))
+      ;; A list that could not be read leaves no half-made buffer.
+      (error (unless old (kill-buffer buffer))
+             (signal (car err) (cdr err))))
     (pop-to-buffer buffer)
     buffer))
 
@@ -1339,7 +1350,11 @@ This is \\[vterm] through ptyproxy, whether or not
 On Windows, with a vterm that has its pseudo console inside its
 module (kiennq's fork since v0.1.34), signal a `user-error' saying so."
   (interactive)
-  (require 'vterm)
+  (unless (require 'vterm nil t)
+    (user-error "Ptyproxy: `ptyproxy-vterm' needs the vterm package, which \
+is not on `load-path'.  Install it with M-x package-install RET vterm \
+\(from MELPA), or on Debian and Ubuntu with \"apt install elpa-vterm\"; \
+M-x ptyproxy-term needs no vterm"))
   (when (ptyproxy--vterm-in-process-p)
     (user-error "%s" ptyproxy--vterm-in-process-message))
   (ptyproxy--check-program)
@@ -1592,7 +1607,10 @@ Each call makes a new buffer, *ptyproxy-term*, *ptyproxy-term*<2>...
 The buffer is in Term mode and char mode; its window size follows the
 window through ptyproxy's control channel.  On Windows PROGRAM is a
 command line, by default `ptyproxy-windows-shell'.  Return the buffer."
-  (interactive (list (read-shell-command "Run program: " (ptyproxy--default-shell))))
+  ;; Say that the binary is missing before asking for the program.
+  (interactive (progn (ptyproxy--check-program)
+                      (list (read-shell-command "Run program: "
+                                                (ptyproxy--default-shell)))))
   (require 'term)
   (ptyproxy--check-program)
   (let ((buffer (generate-new-buffer "*ptyproxy-term*")))

@@ -89,12 +89,28 @@ if ! command -v "$EMACS" >/dev/null; then
 fi
 "$EMACS" --version </dev/null | head -n 1
 
+# The ERT test files; ptyproxy-readme-test.el loads the READMEs' set-up
+# from this source tree.
+test_names=(ptyproxy-test ptyproxy-readme-test)
+export PTYPROXY_SOURCE_DIR=$here/..
+
 # 1. Byte-compilation, of a copy (no .elc next to the sources).
-cp "$here/ptyproxy.el" "$here/test/ptyproxy-test.el" "$work/lisp/"
+cp "$here/ptyproxy.el" "$work/lisp/"
+sources=("$work/lisp/ptyproxy.el")
+for name in "${test_names[@]}"; do
+    cp "$here/test/$name.el" "$work/lisp/"
+    sources+=("$work/lisp/$name.el")
+done
+all_compiled() {
+    local source
+    for source in "${sources[@]}"; do
+        [ -f "${source}c" ] || return 1
+    done
+}
 if emacs_batch -L "$work/lisp" \
         --eval '(setq byte-compile-error-on-warn t)' \
-        -f batch-byte-compile "$work/lisp/ptyproxy.el" "$work/lisp/ptyproxy-test.el" 2>&1 &&
-        [ -f "$work/lisp/ptyproxy.elc" ] && [ -f "$work/lisp/ptyproxy-test.elc" ]; then
+        -f batch-byte-compile "${sources[@]}" 2>&1 &&
+        all_compiled; then
     pass "byte-compile with no warnings"
 else
     fail "byte-compile with no warnings"
@@ -160,9 +176,15 @@ fi
 
 # 4. ERT, with the compiled files.
 results=$work/ert-results
-load_test=$work/lisp/ptyproxy-test.elc
-[ -f "$load_test" ] || load_test=$here/test/ptyproxy-test.el
-emacs_batch -L "$work/lisp" -L "$here" -l "$load_test" --eval "(progn
+load_tests=()
+for name in "${test_names[@]}"; do
+    if [ -f "$work/lisp/$name.elc" ]; then
+        load_tests+=(-l "$work/lisp/$name.elc")
+    else
+        load_tests+=(-l "$here/test/$name.el")
+    fi
+done
+emacs_batch -L "$work/lisp" -L "$here" "${load_tests[@]}" --eval "(progn
   (let* ((stats (ert-run-tests-batch t))
          (counts (list 0 0 0)))
     (mapc (lambda (result)

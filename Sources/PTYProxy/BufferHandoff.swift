@@ -1,9 +1,5 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Passes filled output buffers from the reading thread to the writing
 /// thread, in order, through a fixed ring of slots (double buffering when

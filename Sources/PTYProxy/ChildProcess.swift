@@ -1,9 +1,5 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CPTYShim
 import SystemPackage
 import Synchronization
@@ -116,6 +112,29 @@ public final class ChildProcess: Sendable {
         }
         pid = childPID
         exitDescriptor = watch.descriptor(for: childPID)
+    }
+
+    /// Refuses a working directory the child could not change into, with
+    /// the directory's own error. Called before the session is published (no
+    /// client may reach a session that never starts), and needed because
+    /// posix_spawn reports a failed chdir as the exec's error: ENOENT (127,
+    /// "not found") or EACCES (126, "cannot execute"), when it is the
+    /// directory that is wrong.
+    static func checkWorkingDirectory(of command: Command) throws(SessionError) {
+        guard let directory = command.workingDirectory else { return }
+        var info = stat()
+        do {
+            _ = try directory.withCString { path throws(Errno) in try valueOrErrno { stat(path, &info) } }
+        } catch {
+            throw SessionError("cannot change to directory '\(directory.printable)': \(error)")
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw SessionError("cannot change to directory '\(directory.printable)': not a directory")
+        }
+        let access = directory.withCString { ptyshim_can_enter($0) }
+        guard access == 0 else {
+            throw SessionError("cannot change to directory '\(directory.printable)': \(Errno(rawValue: access))")
+        }
     }
 
     /// A descriptor that becomes readable when `pid` exits (see `ExitWatch`);

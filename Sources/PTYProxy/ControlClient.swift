@@ -1,9 +1,5 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CPTYShim
 import SystemPackage
 
@@ -145,10 +141,15 @@ public struct ControlClient: Sendable {
             let ready = (try? Poller.wait(for: socket, events: .readable,
                                           timeoutMilliseconds: pollTimeout(until: deadline))) ?? []
             if ready.isEmpty { throw .failed("session '\(id)' did not answer in time") }
-            let count = chunk.withUnsafeMutableBytes { raw in
-                (try? valueOrErrno { system_read(socket.rawValue, raw.baseAddress, raw.count) }) ?? -1
+            let read = chunk.withUnsafeMutableBytes { raw in
+                Result { () throws(Errno) in try readReady(socket.rawValue, into: raw) }
             }
-            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { continue }
+            let count: Int
+            switch read {
+            case .success(nil): continue  // nothing ready yet
+            case .success(let ready?): count = ready
+            case .failure: count = 0  // a failed read ends the reply as its end of stream does
+            }
             if count <= 0 {
                 if bytes.isEmpty { throw .noSuchSession(id) }
                 return bytes

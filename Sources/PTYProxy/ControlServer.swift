@@ -1,9 +1,5 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CPTYShim
 import SystemPackage
 import Synchronization
@@ -245,14 +241,17 @@ public final class ControlServer: Sendable {
     private func serviceClient(_ slot: Int, events: Poller.Events, in clients: inout ClientTable, _ context: ControlContext) {
         if events.contains(.readable) || (events.intersection(.failure).isEmpty == false && !events.contains(.writable)) {
             var chunk = [UInt8](repeating: 0, count: 4096)
-            let count = chunk.withUnsafeMutableBytes { raw in
-                (try? valueOrErrno { system_read(clients[slot].descriptor, raw.baseAddress, raw.count) }) ?? -1
+            let descriptor = clients[slot].descriptor
+            let read = chunk.withUnsafeMutableBytes { raw in
+                Result { () throws(Errno) in try readReady(descriptor, into: raw) }
             }
-            let now = monotonicMilliseconds()
-            if count > 0 {
-                clients[slot].received(chunk[..<count], now: now)
-            } else if count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) {
-                clients[slot].inputEnded = true
+            switch read {
+            case .success(let count?) where count > 0:
+                clients[slot].received(chunk[..<count], now: monotonicMilliseconds())
+            case .success(nil):
+                break  // nothing ready yet
+            case .success, .failure:
+                clients[slot].inputEnded = true  // the end of the stream, or a failed read
             }
         }
         // Answer and send until the client's queue stays full or nothing is
@@ -316,7 +315,7 @@ struct SpareDescriptor {
     /// Closes the spare; false when there is none to give up.
     mutating func release() -> Bool {
         guard descriptor >= 0 else { return false }
-        Glibc.close(descriptor)
+        FileDescriptor(rawValue: descriptor).closeQuietly()
         descriptor = -1
         return true
     }
@@ -333,7 +332,7 @@ private func sendFarewell(_ text: String, to client: CInt) {
     var line = text
     line.append("\n")
     line.withUTF8 { bytes in
-        _ = Glibc.send(client, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+        _ = try? UnixSocket.send(FileDescriptor(rawValue: client), UnsafeRawBufferPointer(bytes), waiting: false)
     }
 }
 
@@ -431,12 +430,15 @@ struct ControlClientState {
     /// client is gone (the send failed).
     mutating func flush(now: Int64) -> Bool {
         while queued > 0 {
-            let sent = output.withUnsafeBytes { raw in
-                Glibc.send(descriptor, raw.baseAddress! + outputOffset, queued, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            let socket = FileDescriptor(rawValue: descriptor), offset = outputOffset, count = queued
+            let result = output.withUnsafeBytes { raw in
+                Result { () throws(Errno) in
+                    try UnixSocket.send(socket, UnsafeRawBufferPointer(start: raw.baseAddress! + offset, count: count),
+                                        waiting: false)
+                }
             }
-            if sent < 0 {
-                if errno == EINTR { continue }
-                return errno == EAGAIN || errno == EWOULDBLOCK
+            guard case .success(let sent) = result else {
+                return result == .failure(.wouldBlock)  // full, not gone
             }
             outputOffset += sent
             lastWriteProgress = now

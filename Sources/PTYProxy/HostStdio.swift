@@ -1,10 +1,7 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CPTYShim
+import SystemPackage
 
 /// The host's stdin and stdout as handed to `ptyproxy new`, checked before
 /// anything starts (no pty, no socket, no child).
@@ -31,5 +28,13 @@ public struct HostStdio: Sendable {
         case EISDIR: return "\(name) is a directory; ptyproxy new needs a pipe, terminal or file"
         default: return "\(name) is not open for \(direction)"
         }
+    }
+}
+
+extension HostStdio {
+    /// Grows the host's stdout pipe. Best effort: stdout may be no pipe at
+    /// all, and an unprivileged user may be over the pipe-size limits.
+    static func growPipe(_ descriptor: FileDescriptor, to size: Int) {
+        _ = ptyshim_grow_pipe(descriptor.rawValue, CInt(clamping: size))
     }
 }

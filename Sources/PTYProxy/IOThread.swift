@@ -1,9 +1,5 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SystemPackage
 
 /// A plain POSIX thread running one closure; its owner must `join()` or
@@ -35,11 +31,7 @@ struct IOThread: Sendable {
         pthread_attr_init(&attributes)
         pthread_attr_setstacksize(&attributes, 256 * 1024)
         defer { pthread_attr_destroy(&attributes) }
-        #if canImport(Glibc)
         var thread = pthread_t()
-        #else
-        var thread: pthread_t?
-        #endif
         let result = pthread_create(&thread, &attributes, { context in
             let box = Unmanaged<Box>.fromOpaque(context!).takeRetainedValue()
             if box.gate?.wait() ?? true { box.body() }
@@ -49,11 +41,7 @@ struct IOThread: Sendable {
             Unmanaged<Box>.fromOpaque(context).release()
             throw Errno(rawValue: result)
         }
-        #if canImport(Glibc)
         handle = thread
-        #else
-        handle = thread!
-        #endif
     }
 
     /// Waits for the thread to finish.

@@ -1,16 +1,12 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CPTYShim
 import SystemPackage
 import Synchronization
 
 /// Host stdin -> pty: the interactive path, kept deliberately simple.
 ///
-/// The seed's first rule: never optimise it. Each read (at most 8 KiB) is
+/// Never optimised: latency is all that matters here. Each read (at most 8 KiB) is
 /// written to the pty at once; no coalescing, no timers. It runs on its own
 /// thread so that a child which stops reading its input never delays the
 /// output path or the control channel.

@@ -1,9 +1,5 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CPTYShim
 import SystemPackage
 import Synchronization
@@ -50,7 +46,8 @@ public final class OutputPath: Sendable {
     }
 
     public struct Tuning: Sendable, Equatable {
-        /// Bytes per buffer (default 128 KiB, the seed's figure).
+        /// Bytes per buffer. The default, 128 KiB, measured 14% more throughput
+        /// and 33% less CPU than 8 KiB (README, "Measured, then kept").
         public var bufferSize = 128 * 1024
         /// 2 for double buffering, 1 for a single buffer.
         public var bufferCount = 2

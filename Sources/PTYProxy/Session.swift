@@ -1,58 +1,28 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
+//
+// The session: set-up in a fixed order, supervision, and one teardown.
+//
+// Order of set-up (`tearDown` releases in the reverse order):
+//   1. the host's stdio, checked                (nothing to release)
+//   2. signals: blocked and read from a signalfd; the other dispositions
+//   3. the pseudo-terminal
+//   4. the working directory, checked           (nothing to release)
+//   5. the control socket                       (the duplicate-ID check is here)
+//   6. the relay: wake-up pipe, input and output paths, and the threads
+//      (output, input, control) parked at its gate
+//   7. the child
+//   8. the host terminal in raw mode; the session published; the gate opened
+//
+// Supervision: `Supervisor.run` waits in one poll until the child has exited
+// and its output is complete, hanging up when asked to or when the host goes.
+//
+// Teardown: the threads are stopped first, since they use everything else;
+// the child is reaped only once what is left of its session has been hung
+// up (see `ChildProcess`); the host terminal is restored after the output
+// threads' last writes.
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import CPTYShim
 import SystemPackage
 import Synchronization
-
-/// Everything one `ptyproxy new` needs to know.
-public struct SessionConfiguration: Sendable {
-    /// The session's name; also the control socket's name.
-    public var id: String
-    /// The initial terminal size (when the host's stdin is a terminal, its size wins).
-    public var size: WindowSize
-    /// What runs on the terminal.
-    public var command: Command
-    /// SIGHUP -> SIGKILL grace period on hangup, and how long a hangup waits
-    /// for the output to reach a host that does not read.
-    public var hangupGraceMilliseconds: Int64 = 2000
-    /// Output path tuning (buffer size and count, drain timing).
-    public var output = OutputPath.Tuning()
-    /// When stdout is a pipe smaller than this, it is grown to this size
-    /// (F_SETPIPE_SZ); nil (the default) leaves the host's pipe alone. The
-    /// benchmark harness found no consistent gain in growing it to 128 KiB or
-    /// 1 MiB (BENCHMARKS.md), so the host's object is not touched unasked.
-    public var stdoutPipeSize: Int?
-    /// Where the control socket lives (a verified directory, see
-    /// SessionDirectory.forNewSession); nil runs without a control channel.
-    public var controlDirectory: ControlDirectory?
-    /// The host's side: stdin and stdout.
-    public var hostInput: FileDescriptor = .standardInput
-    public var hostOutput: FileDescriptor = .standardOutput
-
-    public init(id: String, size: WindowSize, command: Command) {
-        self.id = id
-        self.size = size
-        self.command = command
-    }
-}
-
-/// Why a session could not run; `exitCode` follows `env`/`timeout`:
-/// 125 the proxy failed, 126 the command cannot run, 127 it was not found.
-public struct SessionError: Error, Sendable, CustomStringConvertible {
-    public let exitCode: Int32
-    public let message: String
-
-    public init(exitCode: Int32 = 125, _ message: String) {
-        self.exitCode = exitCode
-        self.message = message
-    }
-
-    public var description: String { message }
-}
 
 /// One proxied terminal session: owns the pty, the child, the relay threads
 /// and the control channel, and cleans all of them up on every path.
@@ -66,9 +36,9 @@ public final class Session: Sendable {
     private let hostInputErrno = Atomic<Int32>(0)
     private let outputEndingValue = Atomic<Int32>(OutputPath.Ending.running.rawValue)
 
-    /// Address space held until the child runs (see `run`): what a session
-    /// allocates after the spawn (a control reply, an 8 KiB input buffer,
-    /// the first use of a code path) is a small part of it.
+    /// Address space held until the child runs (see `startRelayAndChild`):
+    /// what a session allocates after the spawn (a control reply, an 8 KiB
+    /// input buffer, the first use of a code path) is a small part of it.
     static let memoryReservedForAfterTheSpawn = 1 << 20
 
     public init(_ configuration: SessionConfiguration) {
@@ -83,151 +53,22 @@ public final class Session: Sendable {
     /// the pty's master still open: made for a caller that exits next, as
     /// `ptyproxy` does.
     public func run() throws(SessionError) -> ExitStatus {
-        // The host's descriptors as handed over (the tool checks them earlier
-        // too, before a closed one is papered over with /dev/null).
-        if let problem = HostStdio.check(input: configuration.hostInput.rawValue,
-                                         output: configuration.hostOutput.rawValue).problem {
-            throw SessionError(problem)
-        }
-        // Signals first: the mask must be in place before any thread starts.
-        let signals: SignalWatcher
-        do {
-            signals = try SignalWatcher(signals: SignalPolicy.watched)
-        } catch {
-            throw SessionError("cannot watch signals: \(error)")
-        }
-        defer { signals.close() }
-        SignalPolicy.applyDispositions()
-
-        let host = HostTerminal(configuration.hostInput)
-        let size = host?.size() ?? configuration.size
-        let terminal: PseudoTerminal
-        do {
-            terminal = try PseudoTerminal(size: size)
-        } catch {
-            throw SessionError("cannot open a pseudo-terminal: \(error)")
-        }
-        // Output threads that cannot be joined (below) still use the
-        // master and the relay's wake-up pipe: those are then left open for
-        // the process's exit to close, never closed under a running thread
-        // (a read on a closed, or reused, descriptor number).
-        var outputThreadsStillRunning = false
-        defer { if !outputThreadsStillRunning { terminal.close() } }
-
-        // The working directory is checked before the session is published
-        // (no client may reach a session that never starts), and here rather
-        // than by posix_spawn, which would report a bad directory as the
-        // exec's error: ENOENT (127, "not found") or EACCES (126, "cannot
-        // execute"), when it is the directory that is wrong.
-        if let directory = configuration.command.workingDirectory {
-            var info = stat()
-            do {
-                _ = try directory.withCString { path throws(Errno) in try valueOrErrno { stat(path, &info) } }
-            } catch {
-                throw SessionError("cannot change to directory '\(directory.printable)': \(error)")
-            }
-            guard info.st_mode & S_IFMT == S_IFDIR else {
-                throw SessionError("cannot change to directory '\(directory.printable)': not a directory")
-            }
-            let access = directory.withCString { ptyshim_can_enter($0) }
-            guard access == 0 else {
-                throw SessionError("cannot change to directory '\(directory.printable)': \(Errno(rawValue: access))")
-            }
-        }
-        var control: ControlServer?
-        if let directory = configuration.controlDirectory {
-            control = try ControlServer(directory: directory, id: configuration.id)
-        }
-        defer { control?.removeSocket() }
-
-        // Everything the relay needs is acquired before the child is
-        // spawned: descriptors, buffers, wake-up pipes and the threads
-        // themselves, created now and parked at `gate` until the child
-        // runs. Creating a thread can fail (RLIMIT_NPROC, a pids cgroup, no
-        // address space for its stack); after the spawn, that failure would
-        // come with a command that already ran. So a 125 from setting up
-        // always means that CMD did not run.
-        //
-        // The little the process allocates after the spawn (a control
-        // reply, first use of a code path) comes from `reserve`, given back
-        // only then: under an address-space limit, memory runs out before
-        // the spawn (125) rather than after it (a crash, with CMD running).
-        var reserve: AddressSpaceReserve
-        do {
-            reserve = try AddressSpaceReserve(bytes: Self.memoryReservedForAfterTheSpawn)
-        } catch {
-            throw SessionError("cannot set up the relay: \(error)")
-        }
-        let relay = try Relay(configuration: configuration, terminal: terminal, counters: counters, control: control)
-        let relayEvents = relay.events, input = relay.input, output = relay.output
-
-        var command = configuration.command
-        if let control {
-            command.environment = ProcessEnvironment.setting("PTYPROXY_SOCKET", to: control.socketPath,
-                                                             in: command.environment)
-        }
-        let child: ChildProcess
-        do {
-            child = try ChildProcess(spawning: command, terminalPath: terminal.slavePath)
-        } catch {
-            relay.cancel()
-            throw SessionError(exitCode: error.exitCode, error.message)
-        }
-        defer { child.close() }
-        reserve.release()
-        #if os(Linux)
-        terminal.releaseSlave()
-        #endif
-
-        if let pipeSize = configuration.stdoutPipeSize {
-            growPipe(configuration.hostOutput, to: pipeSize)
-        }
-        host?.enterRawMode()
-        defer { host?.restore() }
-        defer { if !outputThreadsStillRunning { relayEvents.close() } }
-
-        control?.publish(ControlContext(
-            id: configuration.id, terminal: terminal, child: child, counters: counters,
-            command: configuration.command.arguments))
-        relay.gate.open()
-        let outputThreads = relay.outputThreads, inputThread = relay.inputThread
-        let controlThread = relay.controlThread
+        var parts = Parts()
+        defer { tearDown(&parts) }
+        try setUp(&parts)
+        guard let relay = parts.relay, let child = parts.child, let terminal = parts.terminal,
+              let signals = parts.signals else { preconditionFailure("set-up returned incomplete") }
 
         var supervisor = Supervisor(
-            child: child, output: output, host: host, terminal: terminal,
+            child: child, output: relay.output, host: parts.host, terminal: terminal,
             graceMilliseconds: configuration.hangupGraceMilliseconds)
-        let status = supervisor.run(signals: signals, relayEvents: relayEvents,
+        let status = supervisor.run(signals: signals, relayEvents: relay.events,
                                     hostOutput: configuration.hostOutput)
-        let writeError = output.hostWriteError
-        outputEndingValue.store(output.ending.rawValue, ordering: .releasing)
-        if let readError = input.hostReadError { hostInputErrno.store(readError.rawValue, ordering: .releasing) }
-
-        // Cleanup, in reverse order of start.
-        control?.stop()
-        controlThread?.join()
-        control?.close()
-        input.stop()
-        inputThread.join()
-        input.close()
-        if output.isComplete {
-            for thread in outputThreads { thread.join() }
-        } else {
-            // The session gave up on the output (the hang-up's grace period
-            // ran out): a host that stopped reading keeps a thread inside
-            // write(2), which cannot be interrupted, and the reader may be
-            // in the middle of a flood from a process that outlived the
-            // child. The threads are left to the process's exit, with
-            // everything they use (see `outputThreadsStillRunning`).
-            output.stop()
-            for thread in outputThreads { thread.detach() }
-            outputThreadsStillRunning = true
+        let writeError = relay.output.hostWriteError
+        outputEndingValue.store(relay.output.ending.rawValue, ordering: .releasing)
+        if let readError = relay.input.hostReadError {
+            hostInputErrno.store(readError.rawValue, ordering: .releasing)
         }
-        #if os(Linux)
-        if output.endedWithTerminalHeld {
-            SessionSignaller.signal(session: child.pid, [SIGHUP, SIGCONT])
-        }
-        #endif
-        _ = child.reap()  // only now: see `ChildProcess`
         if let writeError {
             // Not the host going away (that is EPIPE, and the child's 129):
             // its stdout refused the data. The session was hung up all the
@@ -250,254 +91,181 @@ public final class Session: Sendable {
     }
 }
 
-/// The relay's parts, all acquired before the child is spawned, with its
-/// threads created and parked at `gate`.
-private struct Relay {
-    let events: Wakeup
-    let input: InputPath
-    let output: OutputPath
-    let gate = StartGate()
-    let outputThreads: [IOThread]
-    let inputThread: IOThread
-    let controlThread: IOThread?
+// MARK: Set-up
 
-    init(configuration: SessionConfiguration, terminal: PseudoTerminal, counters: RelayCounters,
-         control: ControlServer?) throws(SessionError) {
+extension Session {
+    /// What the set-up has made so far; `tearDown` releases exactly that.
+    private struct Parts {
+        var signals: SignalWatcher?
+        var host: HostTerminal?
+        var terminal: PseudoTerminal?
+        var control: ControlServer?
+        var relay: Relay?
+        var child: ChildProcess?
+        var hostIsRaw = false
+        var relayIsRunning = false
+        /// Output threads that could not be joined still use the master and
+        /// the relay's wake-up pipe: those are then left open for the
+        /// process's exit to close, never closed under a running thread (a
+        /// read on a closed, or reused, descriptor number).
+        var outputThreadsStillRunning = false
+    }
+
+    /// Steps 1 to 8; on a throw, `parts` holds what was made before it.
+    private func setUp(_ parts: inout Parts) throws(SessionError) {
+        // 1. The host's descriptors as handed over (the tool checks them
+        // earlier too, before a closed one is papered over with /dev/null).
+        if let problem = HostStdio.check(input: configuration.hostInput.rawValue,
+                                         output: configuration.hostOutput.rawValue).problem {
+            throw SessionError(problem)
+        }
+        // 2. Signals first: the mask must be in place before any thread starts.
+        parts.signals = try Self.watchSignals()
+        // 3. The pseudo-terminal, at the host terminal's size if it has one.
+        parts.host = HostTerminal(configuration.hostInput)
+        let terminal = try Self.openTerminal(size: parts.host?.size() ?? configuration.size)
+        parts.terminal = terminal
+        // 4. The working directory, before the session is published.
+        try ChildProcess.checkWorkingDirectory(of: configuration.command)
+        // 5. The control socket: a live session with this ID is refused here.
+        if let directory = configuration.controlDirectory {
+            parts.control = try ControlServer(directory: directory, id: configuration.id)
+        }
+        // 6, 7. The relay, then the child.
+        try startRelayAndChild(&parts, terminal: terminal)
+        // 8. The host's side, then everything runs.
+        start(&parts, terminal: terminal)
+    }
+
+    private static func watchSignals() throws(SessionError) -> SignalWatcher {
+        let signals: SignalWatcher
         do {
-            events = try Wakeup()
+            signals = try SignalWatcher(signals: SignalPolicy.watched)
+        } catch {
+            throw SessionError("cannot watch signals: \(error)")
+        }
+        SignalPolicy.applyDispositions()
+        return signals
+    }
+
+    private static func openTerminal(size: WindowSize) throws(SessionError) -> PseudoTerminal {
+        do {
+            return try PseudoTerminal(size: size)
+        } catch {
+            throw SessionError("cannot open a pseudo-terminal: \(error)")
+        }
+    }
+
+    /// Everything the relay needs is acquired before the child is spawned:
+    /// descriptors, buffers, wake-up pipes and the threads themselves,
+    /// created now and parked at the relay's gate until the child runs.
+    /// Creating a thread can fail (RLIMIT_NPROC, a pids cgroup, no address
+    /// space for its stack); after the spawn, that failure would come with
+    /// a command that already ran. So a 125 from setting up always means
+    /// that CMD did not run.
+    ///
+    /// The little the process allocates after the spawn (a control reply,
+    /// first use of a code path) comes from `reserve`, given back only then:
+    /// under an address-space limit, memory runs out before the spawn (125)
+    /// rather than after it (a crash, with CMD running).
+    private func startRelayAndChild(_ parts: inout Parts, terminal: PseudoTerminal) throws(SessionError) {
+        var reserve: AddressSpaceReserve
+        do {
+            reserve = try AddressSpaceReserve(bytes: Self.memoryReservedForAfterTheSpawn)
         } catch {
             throw SessionError("cannot set up the relay: \(error)")
         }
-        do {
-            output = try OutputPath(terminal: terminal, output: configuration.hostOutput,
-                                    tuning: configuration.output, counters: counters, notify: events)
-        } catch {
-            events.close()
-            throw SessionError("cannot set up the relay: \(error)")
+        parts.relay = try Relay(configuration: configuration, terminal: terminal, counters: counters,
+                                control: parts.control)
+
+        var command = configuration.command
+        if let control = parts.control {
+            command.environment = ProcessEnvironment.setting("PTYPROXY_SOCKET", to: control.socketPath,
+                                                             in: command.environment)
         }
         do {
-            // A typed ^C drops the output held for the host (see InputPath).
-            input = try InputPath(input: configuration.hostInput, terminal: terminal, counters: counters,
-                                  discardHeldOutput: { [output] in output.discardHeldOutput() })
+            parts.child = try ChildProcess(spawning: command, terminalPath: terminal.slavePath)
         } catch {
-            events.close()
-            throw SessionError("cannot set up the relay: \(error)")
+            throw SessionError(exitCode: error.exitCode, error.message)
         }
-        var started: [IOThread] = []
-        do {
-            outputThreads = try output.start(after: gate)
-            started += outputThreads
-            inputThread = try input.start(after: gate)
-            started.append(inputThread)
-            controlThread = try control?.start(after: gate)
-        } catch {
-            Self.cancel(gate: gate, threads: started)
-            input.close()
-            events.close()
-            throw SessionError("cannot start a thread: \(error) (a limit on processes or memory?)")
+        reserve.release()
+        terminal.releaseSlave()  // at once: the master's EIO then says every slave is closed
+    }
+
+    /// Step 8: the host terminal goes raw, clients may reach the session,
+    /// and the parked threads run.
+    private func start(_ parts: inout Parts, terminal: PseudoTerminal) {
+        guard let relay = parts.relay, let child = parts.child else { return }
+        if let pipeSize = configuration.stdoutPipeSize {
+            HostStdio.growPipe(configuration.hostOutput, to: pipeSize)
         }
-    }
-
-    /// The child did not start: the parked threads return without running.
-    func cancel() {
-        Self.cancel(gate: gate, threads: outputThreads + [inputThread] + (controlThread.map { [$0] } ?? []))
-        input.close()
-        events.close()
-    }
-
-    private static func cancel(gate: StartGate, threads: [IOThread]) {
-        gate.cancel()
-        for thread in threads { thread.join() }
+        parts.host?.enterRawMode()
+        parts.hostIsRaw = true
+        parts.control?.publish(ControlContext(
+            id: configuration.id, terminal: terminal, child: child, counters: counters,
+            command: configuration.command.arguments))
+        relay.gate.open()
+        parts.relayIsRunning = true
     }
 }
 
-/// The symbolic name of the errors a host's stdout typically gives, for the
-/// one line that reports them.
-func errnoName(_ error: Errno) -> String {
-    switch error {
-    case .fileTooLarge: return "EFBIG"
-    case .noSpace: return "ENOSPC"
-    case .ioError: return "EIO"
-    case .badFileDescriptor: return "EBADF"
-    case .invalidArgument: return "EINVAL"
-    case .resourceTemporarilyUnavailable: return "EAGAIN"
-    case .permissionDenied: return "EACCES"
-    case .notPermitted: return "EPERM"
-    case .diskQuotaExceeded: return "EDQUOT"
-    default: return "errno \(error.rawValue)"
-    }
-}
+// MARK: Teardown
 
-/// Grows the host's stdout pipe. Best effort: stdout may be no pipe at all,
-/// and an unprivileged user may be over the pipe-size limits.
-private func growPipe(_ descriptor: FileDescriptor, to size: Int) {
-    _ = ptyshim_grow_pipe(descriptor.rawValue, CInt(clamping: size))
-}
-
-/// What the proxy does with every signal it may be sent, decided one by one
-/// (README, "The host's side", has the same table):
-///
-/// | signal | action | why |
-/// |---|---|---|
-/// | HUP INT TERM QUIT | hang up (child's status, 129) | requests to end |
-/// | XCPU | hang up | CPU soft limit: end cleanly before the hard limit's SIGKILL |
-/// | PWR | hang up | power failing: the system is going down |
-/// | ILL TRAP ABRT BUS FPE SEGV SYS, sent by kill | hang up | the fault handler turns them into SIGTERM |
-/// | the same, from a real fault | fatal | a crash: host terminal restored, then the previous handler (Swift's backtracer) or the default |
-/// | WINCH | resize | the host terminal's new size, when stdin is a terminal |
-/// | CONT | resumes (the kernel), then raw mode again | a shell puts its own modes back on the terminal while a job is stopped: once in the foreground again, the host terminal's raw settings and size are applied anew, as vim and less do |
-/// | USR1 USR2 ALRM VTALRM PROF IO STKFLT TSTP TTIN TTOU, RTMIN..RTMAX | ignored | taken from the signalfd and dropped: a stray signal must not end, or stop, a session (with the host terminal raw). TTOU is unblocked around the host terminal's tcsetattr only, so job control still stops a background ptyproxy before it changes the terminal (`HostTerminal`); TTIN likewise around a read of a terminal stdin that failed in the background, so job control stops it rather than it taking EIO for the end of input (`InputPath`) |
-/// | PIPE XFSZ | ignored (SIG_IGN) | thread-directed; the write fails instead: EPIPE is the host gone, EFBIG one line and 125 |
-/// | CHLD URG | default (ignore) | harmless |
-/// | KILL STOP | cannot be caught | KILL: the kernel hangs up the child when the pty closes, the socket stays until the next `new`/`list` replaces it, a raw host terminal stays raw. STOP: the relay pauses, CONT resumes it, nothing is lost |
-///
-/// The child gets none of this: posix_spawn resets every disposition to
-/// the default and empties the mask (`ChildProcess`).
-enum SignalPolicy {
-    /// Requests to end: the session is hung up and the child's status returned.
-    static let hangup: [Int32] = [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGXCPU, SIGPWR]
-    /// Signals that must not end or stop a session relaying someone's
-    /// terminal (a stray `kill -USR1`, a profiling timer, a job-control
-    /// stop): received and dropped.
-    static var ignored: [Int32] {
-        [SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGSTKFLT, SIGTSTP, SIGTTIN, SIGTTOU]
-            + realTimeSignals
-    }
-    /// SIGRTMIN...SIGRTMAX as this C library numbers them (glibc keeps 32 and
-    /// 33 for itself; they are never blocked).
-    static var realTimeSignals: [Int32] {
-        #if os(Linux)
-        Array(__libc_current_sigrtmin()...__libc_current_sigrtmax())
-        #else
-        []
-        #endif
-    }
-    /// Everything the supervisor takes from its signalfd. Blocking SIGCONT
-    /// does not keep it from resuming the process: the kernel does that when
-    /// it is sent; the signalfd only tells the supervisor that it happened.
-    static var watched: [Int32] { hangup + ignored + [SIGWINCH, SIGCONT] }
-
-    /// The dispositions that are not "blocked and read from the signalfd".
-    static func applyDispositions() {
-        signal(SIGPIPE, SIG_IGN)
-        signal(SIGXFSZ, SIG_IGN)
-        _ = ptyshim_install_fault_handlers()
-    }
-}
-
-/// The supervisor's state machine: when to hang up, when to kill, when the
-/// session is over.
-struct Supervisor {
-    let child: ChildProcess
-    let output: OutputPath
-    let host: HostTerminal?
-    let terminal: PseudoTerminal
-    let graceMilliseconds: Int64
-
-    private(set) var status: ExitStatus?
-    private var hangupStarted = false
-    private var killAt: Int64?
-    private var giveUpAt: Int64?
-
-    init(child: ChildProcess, output: OutputPath, host: HostTerminal?, terminal: PseudoTerminal,
-         graceMilliseconds: Int64) {
-        self.child = child
-        self.output = output
-        self.host = host
-        self.terminal = terminal
-        self.graceMilliseconds = graceMilliseconds
-    }
-
-    mutating func run(signals: SignalWatcher, relayEvents: Wakeup, hostOutput: FileDescriptor) -> ExitStatus {
-        // Slots: signals, child exit, host output (errors only), relay events.
-        var entries = (
-            pollfd(signals.descriptor, .readable),
-            pollfd(child.exitDescriptor, .readable),
-            pollfd(hostOutput, .none),
-            pollfd(relayEvents.readEnd, .readable)
-        )
-        return withUnsafeMutableBytes(of: &entries) { raw -> ExitStatus in
-            let list = raw.bindMemory(to: pollfd.self)
-            while true {
-                if let status, output.isComplete { return status }
-                let now = monotonicMilliseconds()
-                if let status, let giveUpAt, now >= giveUpAt { return status }
-                if let killAt, now >= killAt {
-                    killSession()
-                    self.killAt = nil
-                }
-                let deadline = [killAt, giveUpAt].compactMap { $0 }.min()
-                _ = try? Poller.wait(list, timeoutMilliseconds: pollTimeout(until: deadline))
-
-                if list[0].reported(.readable) { handleSignals(signals) }
-                if list[1].reported(.readable) { childExited(); list[1].fd = -1 }
-                if list[2].revents != 0 { hostWentAway(); list[2].fd = -1 }
-                if list[3].reported(.readable) {
-                    relayEvents.drain()
-                    if output.isHostGone { hostWentAway() }
-                }
+extension Session {
+    /// Releases what `parts` holds. Safe on every path: each step checks
+    /// whether its part was made.
+    private func tearDown(_ parts: inout Parts) {
+        // 8, 6. The threads: stopped and joined, or, when the output was
+        // given up, detached.
+        if let relay = parts.relay {
+            if parts.relayIsRunning {
+                stopThreads(relay, control: parts.control, outputThreadsStillRunning: &parts.outputThreadsStillRunning)
+            } else {
+                // The child did not start: the parked threads return without running.
+                relay.cancel()
             }
         }
-    }
-
-    private mutating func handleSignals(_ signals: SignalWatcher) {
-        while let signal = signals.next() {
-            if signal == SIGWINCH {
-                followHostSize()
-            } else if signal == SIGCONT {
-                host?.resumeRawMode()
-                followHostSize()
-            } else if SignalPolicy.hangup.contains(signal) {
-                hangUp()
+        // 7. What is left of the child's session, then the child itself.
+        if let child = parts.child, let relay = parts.relay, parts.relayIsRunning {
+            if relay.output.endedWithTerminalHeld {
+                SessionSignaller.signal(session: child.pid, [SIGHUP, SIGCONT])
             }
+            _ = child.reap()  // only now: see `ChildProcess`
         }
+        // 6. The relay's wake-up pipe.
+        if parts.relayIsRunning, !parts.outputThreadsStillRunning { parts.relay?.events.close() }
+        // 8. The host terminal.
+        if parts.hostIsRaw { parts.host?.restore() }
+        // 7. The child's exit descriptor.
+        parts.child?.close()
+        // 5. The socket file and the lock.
+        parts.control?.removeSocket()
+        // 3. The pseudo-terminal.
+        if !parts.outputThreadsStillRunning { parts.terminal?.close() }
+        // 2. The signalfd.
+        parts.signals?.close()
     }
 
-    private func followHostSize() {
-        if let size = host?.size() { try? terminal.resize(to: size) }
-    }
-
-    private mutating func childExited() {
-        // Read, not reaped: the zombie keeps the child's pid, group and
-        // session reserved until `run` has hung up what is left of the
-        // session (`endedWithTerminalHeld`) and reaps it.
-        guard let status = child.exitStatus() else { return }
-        self.status = status
-        killAt = nil
-        output.childExited()
-        if hangupStarted { giveUpAt = monotonicMilliseconds() + graceMilliseconds }
-    }
-
-    private mutating func hostWentAway() {
-        output.hostWentAway()
-        hangUp()
-    }
-
-    /// The terminal is going away: SIGHUP (and SIGCONT, for stopped jobs) to
-    /// the whole session, SIGKILL after the grace period.
-    private mutating func hangUp() {
-        guard !hangupStarted else { return }
-        hangupStarted = true
-        let now = monotonicMilliseconds()
-        if status == nil {
-            signalSession(SIGHUP, SIGCONT)
-            killAt = now + graceMilliseconds
+    /// Control first, then input, then output: the reverse of their start.
+    private func stopThreads(_ relay: Relay, control: ControlServer?, outputThreadsStillRunning: inout Bool) {
+        control?.stop()
+        relay.controlThread?.join()
+        control?.close()
+        relay.input.stop()
+        relay.inputThread.join()
+        relay.input.close()
+        if relay.output.isComplete {
+            for thread in relay.outputThreads { thread.join() }
         } else {
-            giveUpAt = now + graceMilliseconds
+            // The session gave up on the output (the hang-up's grace period
+            // ran out): a host that stopped reading keeps a thread inside
+            // write(2), which cannot be interrupted, and the reader may be
+            // in the middle of a flood from a process that outlived the
+            // child. The threads are left to the process's exit, with
+            // everything they use (see `Parts.outputThreadsStillRunning`).
+            relay.output.stop()
+            for thread in relay.outputThreads { thread.detach() }
+            outputThreadsStillRunning = true
         }
-    }
-
-    private func killSession() {
-        guard status == nil else { return }
-        signalSession(SIGKILL)
-    }
-
-    private func signalSession(_ signals: Int32...) {
-        for signal in signals { child.send(signal) }
-        #if os(Linux)
-        SessionSignaller.signal(session: child.pid, signals)
-        #else
-        for signal in signals { kill(-child.pid, signal) }
-        #endif
     }
 }

@@ -1,9 +1,5 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SystemPackage
 
 /// Where control sockets live, and the rules for session IDs.
@@ -115,17 +111,23 @@ public enum SessionDirectory {
     /// Opens the base of a candidate and checks it against its rule.
     private static func openBase(_ candidate: Candidate) throws(SessionError) -> FileDescriptor {
         let base = candidate.base.printablePath
-        let raw = candidate.base.withCString { Glibc.open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        guard raw >= 0 else {
-            let error = Errno(rawValue: errno)
-            if error == .noSuchFileOrDirectory { throw SessionError("\(base)\(missingSuffix)") }
+        let raw: CInt
+        do {
+            raw = try candidate.base.withCString { path throws(Errno) in
+                try valueOrErrno { Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+            }
+        } catch .noSuchFileOrDirectory {
+            throw SessionError("\(base)\(missingSuffix)")
+        } catch {
             throw SessionError("cannot use \(base): \(error)")
         }
         let descriptor = FileDescriptor(rawValue: raw)
         var info = stat()
-        guard fstat(raw, &info) == 0 else {
+        do {
+            try valueOrErrno { fstat(raw, &info) }
+        } catch {
             descriptor.closeQuietly()
-            throw SessionError("cannot use \(base): \(Errno(rawValue: errno))")
+            throw SessionError("cannot use \(base): \(error)")
         }
         let owner = info.st_uid, mode = info.st_mode & 0o7777
         switch candidate.baseRule {
@@ -155,28 +157,33 @@ public enum SessionDirectory {
             let path = bytePath.printablePath  // for messages
             let isLast = index == candidate.components.count - 1
             if create {
-                let made = mkdirat(current.rawValue, name, 0o700) == 0
-                if !made && errno != EEXIST {
-                    let error = Errno(rawValue: errno)
+                do {
+                    try valueOrErrno { mkdirat(current.rawValue, name, 0o700) }
+                } catch .fileExists {
+                    // Made before, or by a session starting at the same time: checked below.
+                } catch {
                     current.closeQuietly()
                     throw SessionError("cannot create control directory \(path): \(error)")
                 }
             }
-            let raw = openat(current.rawValue, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            let openError = Errno(rawValue: errno)
-            current.closeQuietly()
-            guard raw >= 0 else {
-                if openError == .noSuchFileOrDirectory { throw SessionError("\(path)\(missingSuffix)") }
-                if openError == .tooManySymbolicLinkLevels || openError == .notDirectory {
-                    throw SessionError("control directory \(path) is not a directory (a symlink or a file); remove it")
-                }
-                throw SessionError("cannot use control directory \(path): \(openError)")
+            let raw: CInt
+            do {
+                defer { current.closeQuietly() }
+                raw = try valueOrErrno { openat(current.rawValue, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            } catch .noSuchFileOrDirectory {
+                throw SessionError("\(path)\(missingSuffix)")
+            } catch .tooManySymbolicLinkLevels, .notDirectory {
+                throw SessionError("control directory \(path) is not a directory (a symlink or a file); remove it")
+            } catch {
+                throw SessionError("cannot use control directory \(path): \(error)")
             }
             current = FileDescriptor(rawValue: raw)
             var info = stat()
-            guard fstat(raw, &info) == 0 else {
+            do {
+                try valueOrErrno { fstat(raw, &info) }
+            } catch {
                 current.closeQuietly()
-                throw SessionError("cannot use control directory \(path): \(Errno(rawValue: errno))")
+                throw SessionError("cannot use control directory \(path): \(error)")
             }
             guard info.st_uid == getuid() else {
                 current.closeQuietly()

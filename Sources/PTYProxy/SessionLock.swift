@@ -1,9 +1,5 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SystemPackage
 
 /// Liveness of a session ID, made exclusive with flock(2) on `ID.lock`.
@@ -46,12 +42,11 @@ final class SessionLock: Sendable {
         let name = lockName(id)
         for _ in 0..<8 {
             let flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | (create ? O_CREAT : 0)
-            let raw = openat(directory.descriptor.rawValue, name, flags, 0o600)
-            if raw < 0 {
-                let error = Errno(rawValue: errno)
-                if error == .interrupted { continue }
-                if error == .noSuchFileOrDirectory && !create { return .absent }
-                throw error
+            let raw: CInt
+            do {
+                raw = try valueOrErrno { openat(directory.descriptor.rawValue, name, flags, 0o600) }
+            } catch .noSuchFileOrDirectory where !create {
+                return .absent
             }
             let descriptor = FileDescriptor(rawValue: raw)
             var info = stat()
@@ -59,8 +54,9 @@ final class SessionLock: Sendable {
                 descriptor.closeQuietly()
                 throw .permissionDenied
             }
-            if flock(raw, LOCK_EX | LOCK_NB) != 0 {
-                let error = Errno(rawValue: errno)
+            do {
+                try valueOrErrno(retryOnInterrupt: false) { flock(raw, LOCK_EX | LOCK_NB) }
+            } catch {
                 descriptor.closeQuietly()
                 if error == .wouldBlock || error == .interrupted { return .held }
                 throw error

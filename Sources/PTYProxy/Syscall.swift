@@ -1,9 +1,5 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CPTYShim
 import SystemPackage
 
@@ -103,6 +99,16 @@ extension FileDescriptor {
             }
         }
         if let error { throw error }
+    }
+}
+
+/// Reads what a non-blocking descriptor has ready: the byte count (0 at the
+/// end of the stream), or nil when nothing is ready yet (EAGAIN).
+func readReady(_ descriptor: CInt, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int? {
+    do {
+        return try valueOrErrno { system_read(descriptor, buffer.baseAddress, buffer.count) }
+    } catch .wouldBlock {
+        return nil
     }
 }
 

@@ -1,9 +1,5 @@
 // SPDX-License-Identifier: MIT
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CPTYShim
 import SystemPackage
 
@@ -14,12 +10,8 @@ enum UnixSocket {
 
     /// A new stream socket, close-on-exec (and non-blocking when asked).
     static func make(nonblocking: Bool = false) throws(Errno) -> FileDescriptor {
-        #if os(Linux)
         var type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         if nonblocking { type |= Int32(SOCK_NONBLOCK.rawValue) }
-        #else
-        let type = SOCK_STREAM
-        #endif
         return FileDescriptor(rawValue: try valueOrErrno { socket(AF_UNIX, type, 0) })
     }
 
@@ -93,8 +85,11 @@ enum UnixSocket {
         }
     }
 
-    /// send(2) without SIGPIPE; returns bytes sent or throws.
-    static func send(_ socket: FileDescriptor, _ bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
-        try valueOrErrno { Glibc.send(socket.rawValue, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
+    /// send(2) without SIGPIPE; returns bytes sent or throws. `waiting:
+    /// false` refuses to wait (MSG_DONTWAIT) even on a blocking socket.
+    static func send(_ socket: FileDescriptor, _ bytes: UnsafeRawBufferPointer,
+                     waiting: Bool = true) throws(Errno) -> Int {
+        let flags = MSG_NOSIGNAL | (waiting ? 0 : MSG_DONTWAIT)
+        return try valueOrErrno { Glibc.send(socket.rawValue, bytes.baseAddress, bytes.count, Int32(flags)) }
     }
 }

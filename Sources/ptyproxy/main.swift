@@ -4,11 +4,7 @@
 // A thin layer over the PTYProxy library: parse the command line, run the
 // session or send the control request, turn the outcome into an exit code.
 
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import PTYProxy
 import SystemPackage
 

@@ -606,6 +606,90 @@ it), and \"ptyproxy list\" proves it stale and removes it."
           (should (equal (buffer-list) buffers)))
       (ptyproxy-vterm-mode -1))))
 
+;; What a user sees when a command cannot run: one `user-error' that
+;; says what is missing and how to get it, with the package's prefix
+;; once, asked before anything else, and no buffer left behind.
+
+(defun ptyproxy-test--one-prefix-p (message)
+  "Return non-nil if MESSAGE starts with \"Ptyproxy: \" and says it once.
+The rest names no \"Ptyproxy\" and no \"ptyproxy:\" in any case
+\(names such as `ptyproxy-program' are fine)."
+  (and (string-prefix-p "Ptyproxy: " message)
+       (let ((rest (substring message (length "Ptyproxy: "))))
+         (and (not (let ((case-fold-search nil)) (string-match-p "Ptyproxy" rest)))
+              (not (let ((case-fold-search t)) (string-match-p "ptyproxy:" rest)))))))
+
+(defun ptyproxy-test--user-buffers ()
+  "Return the live buffers a user sees (no internal \" *...\" buffers)."
+  (cl-remove-if (lambda (buffer) (string-prefix-p " " (buffer-name buffer)))
+                (buffer-list)))
+
+(ert-deftest ptyproxy-test-vterm-missing ()
+  "`ptyproxy-vterm' without vterm: a `user-error' that says how to get it.
+Run in a child Emacs whose `load-path' has no vterm."
+  (let* ((library (or (locate-library "ptyproxy") (error "ptyproxy not found")))
+         (out (ptyproxy-test--run-emacs
+               60 "--eval"
+               (format "(progn
+  (load %S nil t)
+  (setq ptyproxy-program %S)
+  (princ (format \"VTERM-FOUND %%S\n\" (and (locate-library \"vterm\") t)))
+  (let ((buffers (buffer-list)))
+    (condition-case err
+        (progn (ptyproxy-vterm) (princ \"NO-ERROR\n\"))
+      (error (princ (format \"ERROR %%S\n\" (car err)))
+             (princ (format \"MESSAGE %%s\n\" (error-message-string err)))))
+    (princ (format \"SAME-BUFFERS %%S\n\" (equal buffers (buffer-list))))))"
+                       library ptyproxy-program))))
+    (should (string-match-p "^VTERM-FOUND nil$" out))
+    (should (string-match-p "^ERROR user-error$" out))
+    (should (string-match "^MESSAGE \\(.*\\)$" out))
+    (let ((message (match-string 1 out)))
+      (should-not (string-match-p "Cannot open load file" message))
+      (should (string-match-p "needs the vterm package" message))
+      (should (string-match-p "package-install RET vterm" message))
+      (should (string-match-p "apt install elpa-vterm" message))
+      (should (ptyproxy-test--one-prefix-p message)))
+    (should (string-match-p "^SAME-BUFFERS t$" out))))
+
+(ert-deftest ptyproxy-test-list-errors ()
+  "`ptyproxy-list' that cannot list: one `user-error', no *ptyproxy-list*.
+With no binary the message is the missing binary's, its prefix once;
+with a binary whose \"list\" fails, the message is its error line."
+  (let* ((dir (make-temp-file "ptyproxy-list-errors" t))
+         (failing (expand-file-name "ptyproxy" dir)))
+    (unwind-protect
+        (progn
+          (with-temp-file failing
+            (insert "#!/bin/sh\necho 'ptyproxy: cannot list: b''oom' >&2\nexit 125\n"))
+          (set-file-modes failing #o755)
+          (when (get-buffer "*ptyproxy-list*")
+            (ptyproxy-test--cleanup (get-buffer "*ptyproxy-list*")))
+          (dolist (case (list (cons "no-such-ptyproxy-on-path" "[`‘]ptyproxy-program['’]")
+                              (cons failing "list failed: cannot list: boom")))
+            (let ((ptyproxy-program (car case))
+                  (buffers (ptyproxy-test--user-buffers)))
+              (let ((err (should-error (ptyproxy-list) :type 'user-error)))
+                (should (string-match-p (cdr case) (cadr err)))
+                (should (ptyproxy-test--one-prefix-p (cadr err))))
+              (should-not (get-buffer "*ptyproxy-list*"))
+              (should (equal (ptyproxy-test--user-buffers) buffers)))))
+      (delete-directory dir t))))
+
+(ert-deftest ptyproxy-test-term-checks-program-first ()
+  "M-x ptyproxy-term reports a missing binary before it asks for the program."
+  (let ((ptyproxy-program "no-such-ptyproxy-on-path")
+        (asked nil)
+        (buffers (ptyproxy-test--user-buffers)))
+    (cl-letf (((symbol-function 'read-shell-command)
+               (lambda (&rest _) (setq asked t) "/bin/sh")))
+      (let ((err (should-error (call-interactively #'ptyproxy-term)
+                               :type 'user-error)))
+        (should (string-match-p "[`‘]ptyproxy-program['’]" (cadr err)))
+        (should (ptyproxy-test--one-prefix-p (cadr err)))))
+    (should-not asked)
+    (should (equal (ptyproxy-test--user-buffers) buffers))))
+
 ;;;; Listing sessions
 
 (ert-deftest ptyproxy-test-parse-list ()

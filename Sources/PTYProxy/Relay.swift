@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+import SystemPackage
+
+/// The relay's parts, all acquired before the child is spawned, with its
+/// threads created and parked at `gate`.
+struct Relay {
+    let events: Wakeup
+    let input: InputPath
+    let output: OutputPath
+    let gate = StartGate()
+    let outputThreads: [IOThread]
+    let inputThread: IOThread
+    let controlThread: IOThread?
+
+    init(configuration: SessionConfiguration, terminal: PseudoTerminal, counters: RelayCounters,
+         control: ControlServer?) throws(SessionError) {
+        do {
+            events = try Wakeup()
+        } catch {
+            throw SessionError("cannot set up the relay: \(error)")
+        }
+        do {
+            output = try OutputPath(terminal: terminal, output: configuration.hostOutput,
+                                    tuning: configuration.output, counters: counters, notify: events)
+        } catch {
+            events.close()
+            throw SessionError("cannot set up the relay: \(error)")
+        }
+        do {
+            // A typed ^C drops the output held for the host (see InputPath).
+            input = try InputPath(input: configuration.hostInput, terminal: terminal, counters: counters,
+                                  discardHeldOutput: { [output] in output.discardHeldOutput() })
+        } catch {
+            events.close()
+            throw SessionError("cannot set up the relay: \(error)")
+        }
+        var started: [IOThread] = []
+        do {
+            outputThreads = try output.start(after: gate)
+            started += outputThreads
+            inputThread = try input.start(after: gate)
+            started.append(inputThread)
+            controlThread = try control?.start(after: gate)
+        } catch {
+            Self.cancel(gate: gate, threads: started)
+            input.close()
+            events.close()
+            throw SessionError("cannot start a thread: \(error) (a limit on processes or memory?)")
+        }
+    }
+
+    /// The child did not start: the parked threads return without running.
+    func cancel() {
+        Self.cancel(gate: gate, threads: outputThreads + [inputThread] + (controlThread.map { [$0] } ?? []))
+        input.close()
+        events.close()
+    }
+
+    private static func cancel(gate: StartGate, threads: [IOThread]) {
+        gate.cancel()
+        for thread in threads { thread.join() }
+    }
+}

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+import Glibc
+import SystemPackage
+
+/// The supervisor's state machine: when to hang up, when to kill, when the
+/// session is over.
+struct Supervisor {
+    let child: ChildProcess
+    let output: OutputPath
+    let host: HostTerminal?
+    let terminal: PseudoTerminal
+    let graceMilliseconds: Int64
+
+    private(set) var status: ExitStatus?
+    private var hangupStarted = false
+    private var killAt: Int64?
+    private var giveUpAt: Int64?
+
+    init(child: ChildProcess, output: OutputPath, host: HostTerminal?, terminal: PseudoTerminal,
+         graceMilliseconds: Int64) {
+        self.child = child
+        self.output = output
+        self.host = host
+        self.terminal = terminal
+        self.graceMilliseconds = graceMilliseconds
+    }
+
+    mutating func run(signals: SignalWatcher, relayEvents: Wakeup, hostOutput: FileDescriptor) -> ExitStatus {
+        // Slots: signals, child exit, host output (errors only), relay events.
+        var entries = (
+            pollfd(signals.descriptor, .readable),
+            pollfd(child.exitDescriptor, .readable),
+            pollfd(hostOutput, .none),
+            pollfd(relayEvents.readEnd, .readable)
+        )
+        return withUnsafeMutableBytes(of: &entries) { raw -> ExitStatus in
+            let list = raw.bindMemory(to: pollfd.self)
+            while true {
+                if let status, output.isComplete { return status }
+                let now = monotonicMilliseconds()
+                if let status, let giveUpAt, now >= giveUpAt { return status }
+                if let killAt, now >= killAt {
+                    killSession()
+                    self.killAt = nil
+                }
+                let deadline = [killAt, giveUpAt].compactMap { $0 }.min()
+                _ = try? Poller.wait(list, timeoutMilliseconds: pollTimeout(until: deadline))
+
+                if list[0].reported(.readable) { handleSignals(signals) }
+                if list[1].reported(.readable) { childExited(); list[1].fd = -1 }
+                if list[2].revents != 0 { hostWentAway(); list[2].fd = -1 }
+                if list[3].reported(.readable) {
+                    relayEvents.drain()
+                    if output.isHostGone { hostWentAway() }
+                }
+            }
+        }
+    }
+
+    private mutating func handleSignals(_ signals: SignalWatcher) {
+        while let signal = signals.next() {
+            if signal == SIGWINCH {
+                followHostSize()
+            } else if signal == SIGCONT {
+                host?.resumeRawMode()
+                followHostSize()
+            } else if SignalPolicy.hangup.contains(signal) {
+                hangUp()
+            }
+        }
+    }
+
+    private func followHostSize() {
+        if let size = host?.size() { try? terminal.resize(to: size) }
+    }
+
+    private mutating func childExited() {
+        // Read, not reaped: the zombie keeps the child's pid, group and
+        // session reserved until `run` has hung up what is left of the
+        // session (`endedWithTerminalHeld`) and reaps it.
+        guard let status = child.exitStatus() else { return }
+        self.status = status
+        killAt = nil
+        output.childExited()
+        if hangupStarted { giveUpAt = monotonicMilliseconds() + graceMilliseconds }
+    }
+
+    private mutating func hostWentAway() {
+        output.hostWentAway()
+        hangUp()
+    }
+
+    /// The terminal is going away: SIGHUP (and SIGCONT, for stopped jobs) to
+    /// the whole session, SIGKILL after the grace period.
+    private mutating func hangUp() {
+        guard !hangupStarted else { return }
+        hangupStarted = true
+        let now = monotonicMilliseconds()
+        if status == nil {
+            signalSession(SIGHUP, SIGCONT)
+            killAt = now + graceMilliseconds
+        } else {
+            giveUpAt = now + graceMilliseconds
+        }
+    }
+
+    private func killSession() {
+        guard status == nil else { return }
+        signalSession(SIGKILL)
+    }
+
+    private func signalSession(_ signals: Int32...) {
+        for signal in signals { child.send(signal) }
+        SessionSignaller.signal(session: child.pid, signals)
+    }
+}
