@@ -18,6 +18,15 @@ up to date with `make -C windows` first). Contenders:
   ptyproxy      ptyproxy.exe new ... (double-buffered output, the default)
   ptyproxy-1buf ptyproxy.exe new --output-buffers 1 ... (single buffer)
   floor         floor.exe: the smallest honest ConPTY relay (this directory)
+Throughput only (issue 19), each against ptyproxy in the same round:
+  ptyproxy-8k, ptyproxy-64k
+                ptyproxy.exe new --output-buffer-size 8192 / 65536: each
+                ReadFile of the console's output asks for that much (the
+                default, 131072, is ptyproxy); the option also sizes the
+                output pipe's buffer
+  ptyproxy-stub a copy of ptyproxy.exe with the stand-in conpty.dll beside
+                it (windows/e2e/conpty_stub.c: forwards to kernel32), so the
+                console comes through a DLL loaded at run time
 
 Workloads (the child runs through windows/e2e/conhelper.exe, see there why):
   throughput    flood.exe writes MiB of 80-column text in 8000-byte blocks;
@@ -34,6 +43,7 @@ import datetime
 import os
 import platform
 import select
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,6 +64,21 @@ REPORT = os.path.join(os.path.dirname(HERE), "BENCHMARKS.md")
 MB = 1e6
 GIB = 1 << 30
 CONTENDERS = ("ptyproxy", "ptyproxy-1buf", "floor")
+# Throughput only, compared with "ptyproxy" of the same round.
+READ_SIZES = {"ptyproxy-8k": 8192, "ptyproxy-64k": 65536}
+EXTRA = tuple(READ_SIZES) + ("ptyproxy-stub",)
+STUB = os.path.join(E2E, "build", "stub", "conpty.dll")
+stub_exe = None   # ptyproxy.exe copied beside the stub, by prepare_stub()
+
+
+def prepare_stub(prefix):
+    """A directory in the prefix holding copies of ptyproxy.exe and the stub."""
+    global stub_exe
+    directory = os.path.join(prefix.root, "with-stub")
+    os.makedirs(directory, exist_ok=True)
+    shutil.copy(EXE, os.path.join(directory, "ptyproxy.exe"))
+    shutil.copy(STUB, os.path.join(directory, "conpty.dll"))
+    stub_exe = os.path.join(directory, "ptyproxy.exe")
 
 
 def helper(name):
@@ -66,6 +91,10 @@ def relay_argv(contender, serial, command):
         return [EXE, "new", sid, "80", "24", command]
     if contender == "ptyproxy-1buf":
         return [EXE, "new", "--output-buffers", "1", sid, "80", "24", command]
+    if contender in READ_SIZES:
+        return [EXE, "new", "--output-buffer-size", str(READ_SIZES[contender]), sid, "80", "24", command]
+    if contender == "ptyproxy-stub":
+        return [stub_exe, "new", sid, "80", "24", command]
     return [FLOOR, "80", "24", command]
 
 
@@ -210,17 +239,35 @@ def smoke(prefix):
             except (Failure, OSError) as error:
                 failed += 1
                 print("FAIL %s %s: %s" % (name, contender, error), flush=True)
+    for contender in EXTRA:
+        try:
+            result = throughput(prefix, contender, passed + failed, 2)
+            if not (result[0] > 0 and result[1] >= 0 and result[2] > 0):
+                raise Failure("implausible figures %r" % (result,))
+            if contender == "ptyproxy-stub" and not os.path.isfile(os.path.join(os.path.dirname(stub_exe), "conpty_stub.log")):
+                raise Failure("the stand-in conpty.dll was not used")
+            passed += 1
+            print("ok   throughput %s: %.1f MB/s, relay CPU %.2f s/GiB" % ((contender,) + result[:2]), flush=True)
+        except (Failure, OSError) as error:
+            failed += 1
+            print("FAIL throughput %s: %s" % (contender, error), flush=True)
     return passed, failed
 
 
 def full(prefix, rounds, mib, keys):
-    tp = {c: [] for c in CONTENDERS}
+    tp = {c: [] for c in CONTENDERS + EXTRA}
     ks = {c: [] for c in CONTENDERS}
     ks_round = {c: [] for c in CONTENDERS}
     serial = 0
     for rnd in range(rounds):
         order = CONTENDERS[rnd % 3:] + CONTENDERS[:rnd % 3]
         for contender in order:
+            serial += 1
+            tp[contender].append(throughput(prefix, contender, serial, mib))
+            print("round %d throughput %-13s %6.2f MB/s  relay %.2f s/GiB  wine %.1f s/GiB" % (
+                (rnd + 1, contender) + tp[contender][-1][:3]), flush=True)
+        extra = EXTRA[rnd % len(EXTRA):] + EXTRA[:rnd % len(EXTRA)]
+        for contender in extra:
             serial += 1
             tp[contender].append(throughput(prefix, contender, serial, mib))
             print("round %d throughput %-13s %6.2f MB/s  relay %.2f s/GiB  wine %.1f s/GiB" % (
@@ -299,6 +346,44 @@ def report(prefix_dir, tp, ks, ks_round, rounds, mib, keys, load_before, load_af
             verdict(single, "faster", "slower"),
             verdict(ratios(tp["ptyproxy"], tp["floor"], 1), "more", "less")))
     add("")
+    add("### Output read size")
+    add("")
+    add("The same flood, with each ReadFile of the console's output asking for 8 KiB, 64 KiB or 128 KiB "
+        "(`--output-buffer-size`, which also sizes the output pipe's buffer; 128 KiB is the default, the "
+        "`ptyproxy` row above). Ratios are to `ptyproxy` of the same round, median (smallest..largest).")
+    add("")
+    add("| read size | MB/s | x 128 KiB | relay CPU s/GiB | x 128 KiB |")
+    add("|---|---|---|---|---|")
+    for c, label in (("ptyproxy-8k", "8 KiB"), ("ptyproxy-64k", "64 KiB"), ("ptyproxy", "128 KiB")):
+        r0, r1 = ratios(tp[c], tp["ptyproxy"], 0), ratios(tp[c], tp["ptyproxy"], 1)
+        add("| %s | %.2f | %.3f (%s) | %.2f | %.2f (%s) |" % (
+            label, statistics.median(v[0] for v in tp[c]), statistics.median(r0), rng(r0, "%.3f"),
+            statistics.median(v[1] for v in tp[c]), statistics.median(r1), rng(r1, "%.2f")))
+    add("")
+    add("Reading: 8 KiB against 128 KiB: %s. 64 KiB against 128 KiB: %s. Wine's conhost writes a few hundred "
+        "bytes at a time, so a read rarely finds more than that waiting: the read size can only matter where "
+        "the console produces faster than the relay reads." % (
+            verdict(ratios(tp["ptyproxy-8k"], tp["ptyproxy"], 0), "faster", "slower"),
+            verdict(ratios(tp["ptyproxy-64k"], tp["ptyproxy"], 0), "faster", "slower")))
+    add("")
+    add("### A conpty.dll beside the program")
+    add("")
+    add("The same flood through `ptyproxy-stub`: a copy of ptyproxy.exe with the test suite's stand-in "
+        "`conpty.dll` beside it (`windows/e2e/conpty_stub.c`), which forwards the three calls to kernel32's. "
+        "It checks that taking the ConPTY functions from a DLL loaded at run time costs nothing; the real "
+        "conpty.dll and OpenConsole.exe were not run here.")
+    add("")
+    add("| relay | MB/s | x system ConPTY | relay CPU s/GiB | x system ConPTY |")
+    add("|---|---|---|---|---|")
+    for c in ("ptyproxy-stub", "ptyproxy"):
+        r0, r1 = ratios(tp[c], tp["ptyproxy"], 0), ratios(tp[c], tp["ptyproxy"], 1)
+        add("| %s | %.2f | %.3f (%s) | %.2f | %.2f (%s) |" % (
+            c, statistics.median(v[0] for v in tp[c]), statistics.median(r0), rng(r0, "%.3f"),
+            statistics.median(v[1] for v in tp[c]), statistics.median(r1), rng(r1, "%.2f")))
+    add("")
+    add("Reading: through the stand-in against the system's ConPTY: %s." %
+        verdict(ratios(tp["ptyproxy-stub"], tp["ptyproxy"], 0), "faster", "slower"))
+    add("")
     add("### Keystroke round trip")
     add("")
     add("`echoer.exe` (console input raw) echoes each byte written to the relay's stdin; time from the write to "
@@ -339,7 +424,7 @@ def main():
         if subprocess.run(["make", "-s", "-C", directory], timeout=300).returncode != 0:
             print("cannot build %s\n0 passed, 1 failed" % directory)
             return 1
-    missing = missing_tools([EXE, FLOOR])
+    missing = missing_tools([EXE, FLOOR, STUB])
     if missing:
         print("cannot run: missing " + "; ".join(missing) + "\n0 passed, 1 failed")
         return 1
@@ -349,6 +434,7 @@ def main():
     prefix = WinePrefix()
     try:
         prefix.start()
+        prepare_stub(prefix)
         if args.smoke:
             passed, failed = smoke(prefix)
             print("%d passed, %d failed" % (passed, failed))

@@ -209,7 +209,16 @@ int pp_child_start(pp_session *s) {
     startup.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
     startup.lpAttributeList = s->attributes;
 
-    // ^C must reach the child: clear "ignore Ctrl+C", which it would inherit.
+    // ^C must reach the child. A typed ^C (0x03, or `signal INT`) becomes
+    // CTRL_C_EVENT only for processes that do not ignore it, and a process
+    // inherits "ignore Ctrl+C" from its creator: the proxy has it whenever
+    // its host started it in a new process group (Emacs does with
+    // w32-start-process-share-console). So the proxy clears it for itself
+    // before the child is created, and the child gets no process group of
+    // its own (no CREATE_NEW_PROCESS_GROUP, which would set it again).
+    // Checked under Wine through the flag itself (test_conpty_wine.py);
+    // the ^C reaching a program is seen only on Windows, since Wine's conhost
+    // ends on 0x03.
     SetConsoleCtrlHandler(NULL, FALSE);
 
     PROCESS_INFORMATION process;

@@ -31,6 +31,8 @@ const wchar_t pp_cli_usage[] =
     L"  --output-buffers 1|2     single or double buffered output (default 2)\n"
     L"  --output-buffer-size N   output buffer size in bytes (default 131072)\n"
     L"  --stdout-pipe-size N     accepted for compatibility with Linux; ignored\n"
+    L"  --conpty PATH            the conpty.dll to use (full path; default: the one beside\n"
+    L"                           ptyproxy.exe if there, else the system's ConPTY)\n"
     L"  --arg-encoding percent   first after new: every later argument is UTF-8 with\n"
     L"                           %XX escapes (for hosts that cannot pass Unicode)\n"
     L"\n"
@@ -225,6 +227,9 @@ static int apply_option(const wchar_t *name, const wchar_t *value, pp_invocation
         if (bytes != 0 && (bytes < 4096 || bytes > (64L << 20)))
             return fail(message, L"--stdout-pipe-size must be 0 (leave it alone) or 4096..67108864 bytes");
         out->stdout_pipe_size = (unsigned)bytes;
+    } else if (equals(name, L"conpty")) {  // issue 19: checked and loaded by conpty_loader.c
+        if (!value[0]) return fail(message, L"--conpty needs the full path of a DLL");
+        out->conpty = value;
     } else {
         return fail(message, L"unknown option '--%ls' (try: ptyproxy --help)", printable(name, shown));
     }
@@ -233,7 +238,7 @@ static int apply_option(const wchar_t *name, const wchar_t *value, pp_invocation
 
 static int option_takes_value(const wchar_t *name) {
     static const wchar_t *const known[] = { L"term", L"cwd", L"env", L"hangup-grace", L"output-buffers",
-                                            L"output-buffer-size", L"stdout-pipe-size" };
+                                            L"output-buffer-size", L"stdout-pipe-size", L"conpty" };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (equals(name, known[i])) return 1;
     return 0;

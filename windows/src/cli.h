@@ -47,6 +47,7 @@ typedef struct {
     int output_buffers;             // 1 or 2; default 2
     unsigned output_buffer_size;    // default 131072
     unsigned stdout_pipe_size;      // accepted for compatibility, unused on Windows
+    const wchar_t *conpty;          // --conpty PATH (conpty_loader.h); NULL: beside the program, or the system's
     /// `new`: CMD is argv[command_index .. command_index + command_count - 1].
     int command_index;
     int command_count;

@@ -161,10 +161,11 @@ size_t pp_format_status(char *out, size_t capacity, const pp_status *s) {
     if (used == (size_t)-1) return used;
     n = snprintf(out + used, capacity - used,
                  ",\"pid\":%lu,\"child_pid\":%lu,\"cols\":%u,\"rows\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu"
-                 ",\"uptime\":%llu.%03u,\"requests\":%llu,\"command\":%s}",
+                 ",\"uptime\":%llu.%03u,\"requests\":%llu,\"command\":%s%s%s}",
                  s->pid, s->child_pid, s->cols, s->rows, (unsigned long long)s->bytes_in,
                  (unsigned long long)s->bytes_out, (unsigned long long)(s->uptime_ms / 1000),
-                 (unsigned)(s->uptime_ms % 1000), (unsigned long long)s->requests, s->command_json);
+                 (unsigned)(s->uptime_ms % 1000), (unsigned long long)s->requests, s->command_json,
+                 s->conpty_json ? ",\"conpty\":" : "", s->conpty_json ? s->conpty_json : "");
     if (n < 0 || (size_t)n >= capacity - used) return (size_t)-1;
     return used + (size_t)n;
 }

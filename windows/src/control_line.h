@@ -52,6 +52,7 @@ typedef struct {
     uint64_t uptime_ms;
     uint64_t requests;              // control requests carried out ([Windows] only)
     const char *command_json;       // a JSON array, already formatted
+    const char *conpty_json;        // a JSON string ("system" or a DLL's path); NULL: no "conpty" key
 } pp_status;
 
 /// Writes `ok {"id":...}` (no newline). Returns the length, or (size_t)-1 if it does not fit.

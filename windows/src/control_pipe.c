@@ -26,6 +26,8 @@
 //   a live duplicate ID is refused (FILE_FLAG_FIRST_PIPE_INSTANCE, and an
 //   instance count check for systems that ignore that flag).
 #include "session.h"
+#include "conpty_loader.h"
+#include "resize_queue.h"
 #include "winerror.h"
 
 #include <sddl.h>
@@ -276,6 +278,7 @@ static size_t perform(pp_session *s, const char *line, size_t length, char *repl
             .uptime_ms = GetTickCount64() - s->started,
             .requests = (uint64_t)s->requests,
             .command_json = s->command_json,
+            .conpty_json = pp_conpty_status_json(),  // issue 19: which ConPTY (conpty_loader.h)
         };
         size_t n = pp_format_status(reply, capacity, &status);
         if (n == (size_t)-1) return (size_t)snprintf(reply, capacity, "error status does not fit in a reply");
@@ -285,10 +288,57 @@ static size_t perform(pp_session *s, const char *line, size_t length, char *repl
     return (size_t)snprintf(reply, capacity, "error internal");
 }
 
+// ---- issue 19: resizes, one ResizePseudoConsole per burst (resize_queue.h) --
+
+static pp_resize_queue resizes;  // the control thread's only
+
+/// Applies what is queued with one call and answers each request in order.
+/// Runs at the end of every pass of pp_control_main, before it waits again:
+/// a queued slot has no I/O pending until its reply is written here.
+static void flush_resizes(pp_session *s) {
+    wchar_t text[PP_ERROR_TEXT_CAPACITY];
+    char narrow[PP_ERROR_TEXT_CAPACITY * 3];
+    unsigned cols, rows;
+    if (!pp_resize_queue_target(&resizes, &cols, &rows)) return;
+    HRESULT hr = pp_console_resize(s, cols, rows);
+    if (SUCCEEDED(hr)) {
+        InterlockedExchange(&s->cols, (LONG)cols);
+        InterlockedExchange(&s->rows, (LONG)rows);
+    }
+    const char *error = FAILED(hr) ? pp_utf8(pp_hresult_text(hr, text), narrow, sizeof narrow) : NULL;
+    for (size_t i = 0; i < resizes.count; i++) {
+        const pp_resize_request *request = &resizes.requests[i];
+        if (request->client < 0) continue;
+        pp_control_slot *slot = &s->slots[request->client];
+        size_t n = pp_resize_reply(slot->reply, sizeof slot->reply - 1, request, error);
+        slot->reply[n++] = '\n';
+        issue_write(s, slot, n);
+    }
+    pp_resize_queue_clear(&resizes);
+}
+
+/// A resize request in the slot's line is queued, not performed: returns 1
+/// then. `client` is the slot's index, or -1 when nobody waits for a reply.
+static int queue_resize(pp_session *s, pp_control_slot *slot, int client) {
+    pp_request request;
+    const char *reason = NULL;
+    if (pp_control_parse(slot->line, slot->line_length, &request, &reason) != 0 || request.kind != PP_REQUEST_RESIZE)
+        return 0;
+    InterlockedIncrement64(&s->requests);  // counted as perform counts the others
+    if (pp_resize_queue_push(&resizes, client, request.cols, request.rows) != 0) {
+        flush_resizes(s);
+        pp_resize_queue_push(&resizes, client, request.cols, request.rows);
+    }
+    slot->line_length = 0;
+    return 1;
+}
+
+// ---- end of issue 19's block ------------------------------------------------
+
 /// The client closed. What it wrote without a newline is one request
 /// (conpty_proxy.exe's "W H"); nobody is left to answer.
 static void client_closed(pp_session *s, pp_control_slot *slot) {
-    if (slot->line_length > 0 && slot->state != SLOT_LINGER) {
+    if (slot->line_length > 0 && slot->state != SLOT_LINGER && !queue_resize(s, slot, -1)) {  // issue 19
         char ignored[PP_REPLY_CAPACITY];
         perform(s, slot->line, slot->line_length, ignored, sizeof ignored);
         slot->line_length = 0;
@@ -297,6 +347,7 @@ static void client_closed(pp_session *s, pp_control_slot *slot) {
 }
 
 static void respond(pp_session *s, pp_control_slot *slot) {
+    if (queue_resize(s, slot, (int)(slot - s->slots))) return;  // issue 19: flush_resizes answers
     size_t n = perform(s, slot->line, slot->line_length, slot->reply, sizeof slot->reply - 1);
     if (n >= sizeof slot->reply - 1) n = sizeof slot->reply - 2;
     slot->reply[n++] = '\n';
@@ -441,6 +492,7 @@ DWORD WINAPI pp_control_main(void *argument) {
             pp_control_slot *slot = &s->slots[i];
             if (slot->state != SLOT_DEAD && WaitForSingleObject(slot->event, 0) == WAIT_OBJECT_0) complete(s, slot);
         }
+        flush_resizes(s);  // issue 19: one ResizePseudoConsole for the resizes this pass read
         if (!any_listening(s)) shed_one(s, GetTickCount64());
     }
     // Ending: cancel what is pending, and wait for the cancellations, so that

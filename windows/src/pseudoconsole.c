@@ -8,7 +8,11 @@
 // conhost gets a plain synchronous client end. Pipe names carry the
 // process ID and a counter; the pipes have the user-only DACL and one
 // instance, and the proxy connects the client end at once.
+//
+// The ConPTY functions are called through conpty_loader: Windows' own, or
+// a newer conpty.dll shipped beside ptyproxy.exe or named by --conpty.
 #include "session.h"
+#include "conpty_loader.h"
 #include "winerror.h"
 
 #include <stdio.h>
@@ -36,6 +40,8 @@ static HANDLE pipe_pair(pp_session *s, const wchar_t *role, DWORD server_access,
 int pp_console_open(pp_session *s) {
     wchar_t text[PP_ERROR_TEXT_CAPACITY];
     HANDLE conhost_input = INVALID_HANDLE_VALUE, conhost_output = INVALID_HANDLE_VALUE;
+    int code = pp_conpty_load(s->invocation->conpty);
+    if (code) return code;
     s->input_write = pipe_pair(s, L"in", PIPE_ACCESS_OUTBOUND, GENERIC_READ, PP_INPUT_BUFFER, &conhost_input);
     if (s->input_write == INVALID_HANDLE_VALUE) {
         s->input_write = NULL;
@@ -53,7 +59,7 @@ int pp_console_open(pp_session *s) {
     COORD size = { (SHORT)s->invocation->cols, (SHORT)s->invocation->rows };
     // Flags 0: PSEUDOCONSOLE_INHERIT_CURSOR makes conhost ask the host for
     // the cursor position and wait for an answer that never comes.
-    HRESULT hr = CreatePseudoConsole(size, conhost_input, conhost_output, 0, &s->console);
+    HRESULT hr = pp_conpty_create(size, conhost_input, conhost_output, 0, &s->console);
     // The pseudo console holds its own duplicates of conhost's ends.
     CloseHandle(conhost_input);
     CloseHandle(conhost_output);
@@ -69,10 +75,10 @@ int pp_console_open(pp_session *s) {
 
 HRESULT pp_console_resize(pp_session *s, unsigned cols, unsigned rows) {
     COORD size = { (SHORT)cols, (SHORT)rows };
-    return ResizePseudoConsole(s->console, size);
+    return pp_conpty_resize(s->console, size);
 }
 
 void pp_console_close(pp_session *s) {
     // Once only, whichever of the supervisor and the closer thread comes first.
-    if (s->console && InterlockedExchange(&s->console_closed, 1) == 0) ClosePseudoConsole(s->console);
+    if (s->console && InterlockedExchange(&s->console_closed, 1) == 0) pp_conpty_close(s->console);
 }

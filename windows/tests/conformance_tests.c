@@ -357,6 +357,7 @@ static const char *check_value(const char *type, const char *value, const pp_sta
     if (strcmp(type, "string") == 0) {
         if (scan_string(text, sizeof text) != 0) return "not a string";
         if (strcmp(value, "=id") == 0 && strcmp(text, sample->id) != 0) return "not the session's ID";
+        if (strcmp(value, "=conpty") == 0 && strcmp(text, "system") != 0) return "not the system's ConPTY";
         return NULL;
     }
     if (strcmp(type, "strings") == 0) {
@@ -412,7 +413,7 @@ static void status_field(const char *file, row *r) {
         command[n] = 0;
         static pp_status s = { .id = "conformance-1", .pid = 4242, .child_pid = 4343, .cols = 132, .rows = 43,
                                .bytes_in = 7, .bytes_out = 1ULL << 33, .uptime_ms = 5, .requests = 1,
-                               .command_json = command };
+                               .command_json = command, .conpty_json = "\"system\"" };
         sample = &s;
         if (pp_format_status(reply, sizeof reply, sample) == (size_t)-1 || strncmp(reply, "ok {", 4) != 0) {
             failed(file, "reply", "does not start 'ok {': %s", reply);
@@ -426,12 +427,12 @@ static void status_field(const char *file, row *r) {
     if (*json == ',') json++;
     if (scan_string(key, sizeof key) != 0 || *json++ != ':') { failed(file, field_name, "%s", "no field here"); return; }
     if (strcmp(key, field_name) != 0) { failed(file, field_name, "found field '%s' in its place", key); return; }
-    // A row of status.tsv: field, type, value.
+    // A row of status.tsv: field, type, value, platform.
     const char *problem = check_value(r->fields[1].bytes, r->fields[2].bytes, sample);
     if (problem) failed(file, field_name, "%s", problem);
 }
 
-/// status.tsv has no platform column: every row is for both programs.
+/// status.tsv's rows for `all` and `windows`, in order; those for `posix` are counted.
 static int for_each_status_field(const char *directory) {
     char path[1024];
     snprintf(path, sizeof path, "%s/status.tsv", directory);
@@ -444,9 +445,10 @@ static int for_each_status_field(const char *directory) {
         line[length] = 0;
         if (length == 0 || line[0] == '#') continue;
         current.count = 0;
-        for (char *word = strtok(line, "\t"); word && current.count < 3; word = strtok(NULL, "\t"))
+        for (char *word = strtok(line, "\t"); word && current.count < 4; word = strtok(NULL, "\t"))
             unescape(word, strlen(word), &current.fields[current.count++]);
-        if (current.count != 3) { failed("status.tsv", line, "%s", "needs three fields"); continue; }
+        if (current.count != 4) { failed("status.tsv", line, "%s", "needs four fields"); continue; }
+        if (strcmp(current.fields[3].bytes, "posix") == 0) { elsewhere++; continue; }
         ran++;
         status_field("status.tsv", &current);
     }
