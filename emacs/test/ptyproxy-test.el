@@ -19,6 +19,8 @@
 (require 'ert)
 (require 'cl-lib)
 (require 'ptyproxy)
+(require 'ptyproxy-vterm)
+(require 'ptyproxy-term)
 
 (defvar comp-enable-subr-trampolines)
 (defvar native-comp-enable-subr-trampolines)
@@ -651,6 +653,32 @@ Run in a child Emacs whose `load-path' has no vterm."
       (should (string-match-p "apt install elpa-vterm" message))
       (should (ptyproxy-test--one-prefix-p message)))
     (should (string-match-p "^SAME-BUFFERS t$" out))))
+
+(ert-deftest ptyproxy-test-adapters-on-demand ()
+  "Loading ptyproxy gives every command; an adapter loads on first use.
+Run in a child Emacs that loads ptyproxy by its file name, as the
+READMEs' set-up may: no adapter, vterm or term is loaded until a
+command of the term adapter runs."
+  (let* ((library (or (locate-library "ptyproxy") (error "ptyproxy not found")))
+         (out (ptyproxy-test--run-emacs
+               60 "--eval"
+               (format "(progn
+  (load %S nil t)
+  (setq ptyproxy-program %S)
+  (dolist (command '(ptyproxy-vterm ptyproxy-vterm-mode ptyproxy-term ptyproxy-list))
+    (princ (format \"COMMAND %%S %%S\n\" command (commandp command))))
+  (princ (format \"FUNCTION %%S\n\" (fboundp 'ptyproxy-make-term)))
+  (princ (format \"LOADED %%S\n\" (cl-remove-if-not #'featurep
+    '(ptyproxy-vterm ptyproxy-term vterm term))))
+  (let ((buffer (ptyproxy-make-term \"ptyproxy-test-on-demand\" \"/bin/true\")))
+    (princ (format \"TERM %%S %%S\n\" (featurep 'ptyproxy-term)
+                   (ptyproxy-process-p (get-buffer-process buffer))))))"
+                       library ptyproxy-program))))
+    (dolist (command '(ptyproxy-vterm ptyproxy-vterm-mode ptyproxy-term ptyproxy-list))
+      (should (string-match-p (format "^COMMAND %s t$" command) out)))
+    (should (string-match-p "^FUNCTION t$" out))
+    (should (string-match-p "^LOADED nil$" out))
+    (should (string-match-p "^TERM t t$" out))))
 
 (ert-deftest ptyproxy-test-list-errors ()
   "`ptyproxy-list' that cannot list: one `user-error', no *ptyproxy-list*.
