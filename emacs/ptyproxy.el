@@ -147,8 +147,22 @@ made; 0 leaves the system's default."
 (defvar ptyproxy--counter 0
   "Number of session identifiers made by this Emacs so far.")
 
-(defconst ptyproxy--id-regexp "\\`[A-Za-z0-9._-]\\{1,64\\}\\'"
+(defconst ptyproxy--id-max-length 64
+  "The longest session identifier ptyproxy accepts, in characters.")
+
+(defconst ptyproxy--id-regexp
+  (format "\\`[A-Za-z0-9._-]\\{1,%d\\}\\'" ptyproxy--id-max-length)
   "The session identifiers ptyproxy accepts.")
+
+(defun ptyproxy--valid-id-p (id)
+  "Return non-nil if ID is a session identifier ptyproxy accepts."
+  (and (stringp id) (string-match-p ptyproxy--id-regexp id) t))
+
+(defconst ptyproxy--max-dimension 65535
+  "The most columns or rows ptyproxy accepts.")
+
+(defconst ptyproxy--windows-max-dimension 32767
+  "The most columns or rows a Windows pseudo console has (a COORD field).")
 
 (defun ptyproxy--windows-p ()
   "Return non-nil on Windows, where the control channel is the CLI."
@@ -234,6 +248,10 @@ user has taken the name under TMPDIR.  Not used on Windows."
                   (and home (concat (file-name-as-directory home)
                                     ".cache/ptyproxy")))))))
 
+(defun ptyproxy--socket-name (id)
+  "Return the file name of the control socket of the session named ID."
+  (concat id ".sock"))
+
 (defun ptyproxy-socket-file (id)
   "Return the control socket of the session named ID, or nil (not on Windows).
 The socket is looked for in `ptyproxy-socket-directories', in order,
@@ -244,7 +262,8 @@ server's user as ptyproxy's own client does, never talks to another
 user's server.  Without such a socket the caller falls back to the
 \"ptyproxy\" command, which makes every check itself."
   (cl-some (lambda (directory)
-             (let ((socket (concat (file-name-as-directory directory) id ".sock")))
+             (let ((socket (concat (file-name-as-directory directory)
+                                   (ptyproxy--socket-name id))))
                (and (ptyproxy--directory-mode-p directory "\\`drwx------\\'")
                     (file-exists-p socket)
                     socket)))
@@ -292,7 +311,10 @@ then set `ptyproxy-program' to the binary or put it on `exec-path'"
   "Return the integer N limited to the sizes ptyproxy accepts."
   (unless (integerp n)
     (signal 'wrong-type-argument (list 'integerp n)))
-  (max 1 (min (if (ptyproxy--windows-p) 32767 65535) n)))
+  (max 1 (min (if (ptyproxy--windows-p)
+                   ptyproxy--windows-max-dimension
+                 ptyproxy--max-dimension)
+              n)))
 
 (defun ptyproxy--window-size (buffer)
   "Return (COLUMNS . ROWS) of a window showing BUFFER.
@@ -459,7 +481,7 @@ Signal a `user-error' if `ptyproxy-program' is not an executable."
                      (plist-get args :coding)
                    'no-conversion))
          (command (progn
-                    (unless (and (stringp id) (string-match-p ptyproxy--id-regexp id))
+                    (unless (ptyproxy--valid-id-p id)
                       (signal 'wrong-type-argument (list 'ptyproxy-id id)))
                     (ptyproxy--command program id size (plist-get args :command))))
          (rest (ptyproxy--plist-without
@@ -671,24 +693,37 @@ CALLBACK receives the exit status and the output."
                      (process-get process 'ptyproxy-environment)
                      (process-get process 'ptyproxy-program)))
 
-(defun ptyproxy--request-or-cli (process request arguments callback)
-  "Send REQUEST to PROCESS's session, else run ptyproxy with ARGUMENTS.
+(defun ptyproxy--request-line (verb &rest arguments)
+  "Return the control request line VERB ARGUMENTS..., without its newline.
+VERB is \"resize\", \"signal\", \"status\" or \"ping\"; ARGUMENTS are
+strings.  This is the one place that spells a request."
+  (mapconcat #'identity (cons verb arguments) " "))
+
+(defun ptyproxy--cli-arguments (verb id &rest arguments)
+  "Return the arguments of the ptyproxy command that asks session ID for VERB.
+That is \"ptyproxy VERB ID ARGUMENTS...\", the command line form of
+the request `ptyproxy--request-line' spells."
+  (cons verb (cons id arguments)))
+
+(defun ptyproxy--request-or-cli (process verb arguments callback)
+  "Ask PROCESS's session for VERB with ARGUMENTS, on its socket or by the CLI.
 The socket is tried first; if it cannot be reached (or on Windows),
-\"ptyproxy ARGUMENTS...\" is run instead.  CALLBACK receives t on
-success, or a string describing the failure."
+\"ptyproxy VERB ID ARGUMENTS...\" is run instead.  CALLBACK receives
+t on success, or a string describing the failure."
   (ptyproxy--request
-   process request
+   process (apply #'ptyproxy--request-line verb arguments)
    (lambda (reply)
      (cond
       ((null reply)
        (ptyproxy--cli-for
-        process arguments
+        process (apply #'ptyproxy--cli-arguments
+                       verb (process-get process 'ptyproxy-id) arguments)
         (lambda (status output)
           (funcall callback
                    (if (eq status 0)
                        t
                      (format "ptyproxy %s exited with %s: %s"
-                             (car arguments) status
+                             verb status
                              (ptyproxy--printable (string-trim output))))))))
       ((string-prefix-p "ok" reply) (funcall callback t))
       (t (funcall callback (ptyproxy--printable reply)))))))
@@ -746,8 +781,7 @@ socket cannot be reached and on Windows.  Return the size as (COLS . ROWS)."
       (let ((cols (number-to-string (car size)))
             (rows (number-to-string (cdr size))))
         (ptyproxy--request-or-cli
-         process (concat "resize " cols " " rows)
-         (list "resize" (process-get process 'ptyproxy-id) cols rows)
+         process "resize" (list cols rows)
          (lambda (result)
            (ptyproxy--size-sent process size result)))))))
 
@@ -819,8 +853,7 @@ Interactively, PROCESS is the current buffer's, or one asked for."
     (signal 'wrong-type-argument (list 'ptyproxy-process-p process)))
   (let ((name (if (numberp signal) (number-to-string signal) (format "%s" signal))))
     (ptyproxy--request-or-cli
-     process (concat "signal " name)
-     (list "signal" (process-get process 'ptyproxy-id) name)
+     process "signal" (list name)
      (lambda (result)
        (unless (eq result t)
          (message "ptyproxy: signal %s failed: %s" name result))))
@@ -917,12 +950,14 @@ With SHOW non-nil (interactively), show it in the echo area."
          (when (ptyproxy-process-p process)
            (if (ptyproxy--windows-p)
                (let ((result (ptyproxy--call
-                              (list "status" (process-get process 'ptyproxy-id))
+                              (ptyproxy--cli-arguments
+                               "status" (process-get process 'ptyproxy-id))
                               (process-get process 'ptyproxy-environment)
                               (process-get process 'ptyproxy-program))))
                  (and result (eq (car result) 0)
                       (ptyproxy--parse-json (string-trim (cdr result)))))
-             (let ((reply (ptyproxy--wait-reply process "status")))
+             (let ((reply (ptyproxy--wait-reply
+                           process (ptyproxy--request-line "status"))))
                (and reply (string-prefix-p "ok " reply)
                     (ptyproxy--parse-json (substring reply 3))))))))
     (when show
@@ -989,7 +1024,7 @@ object are skipped."
       (when (string-match "\\`\\([^\t]*\\)\t\\(.*\\)\\'" line)
         (let ((id (match-string 1 line))
               (status (ptyproxy--parse-json (match-string 2 line))))
-          (when (and status (string-match-p ptyproxy--id-regexp id))
+          (when (and status (ptyproxy--valid-id-p id))
             (push (cons id status) sessions)))))
     (nreverse sessions)))
 
@@ -1051,7 +1086,8 @@ object are skipped."
 (defun ptyproxy-list-signal (signal)
   "Send SIGNAL to the foreground job of the session on this line."
   (interactive (list (ptyproxy--read-signal)))
-  (ptyproxy-list--cli (list "signal" (ptyproxy-list--id) signal)))
+  (ptyproxy-list--cli
+   (ptyproxy--cli-arguments "signal" (ptyproxy-list--id) signal)))
 
 (defun ptyproxy-list-resize ()
   "Resize the session on this line to its window.
@@ -1067,8 +1103,9 @@ session, or else the selected window."
     (if process
         (progn (ptyproxy-resize process (car size) (cdr size))
                (message "ptyproxy: resizing %s to %dx%d" id (car size) (cdr size)))
-      (ptyproxy-list--cli (list "resize" id (number-to-string (car size))
-                                (number-to-string (cdr size)))))))
+      (ptyproxy-list--cli (ptyproxy--cli-arguments
+                           "resize" id (number-to-string (car size))
+                           (number-to-string (cdr size)))))))
 
 (defun ptyproxy-list-kill ()
   "Hang up the session on this line.
@@ -1087,7 +1124,8 @@ TERM (ptyproxy.exe terminates them)."
                                           (with-current-buffer buffer
                                             (ignore-errors (revert-buffer)))))
                               (current-buffer)))
-        (ptyproxy-list--cli (list "signal" id (if (ptyproxy--windows-p) "TERM" "HUP")))))))
+        (ptyproxy-list--cli (ptyproxy--cli-arguments
+                             "signal" id (if (ptyproxy--windows-p) "TERM" "HUP")))))))
 
 (defvar ptyproxy-list-mode-map
   (let ((map (make-sparse-keymap)))

@@ -153,6 +153,26 @@ keyword arguments for `ptyproxy-make-process'."
         (should (equal (ptyproxy-socket-directories)
                        (list (format "/tmp/ptyproxy-%d" uid))))))))
 
+(ert-deftest ptyproxy-test-protocol-facts ()
+  "Requests, IDs, sizes and socket names are spelled as ptyproxy's."
+  (should (equal (ptyproxy--request-line "resize" "80" "24") "resize 80 24"))
+  (should (equal (ptyproxy--request-line "signal" "INT") "signal INT"))
+  (should (equal (ptyproxy--request-line "status") "status"))
+  (should (equal (ptyproxy--cli-arguments "resize" "s1" "80" "24")
+                 '("resize" "s1" "80" "24")))
+  (should (equal (ptyproxy--cli-arguments "status" "s1") '("status" "s1")))
+  (should (equal (ptyproxy--socket-name "s1") "s1.sock"))
+  (should (ptyproxy--valid-id-p (make-string 64 ?a)))
+  (should-not (ptyproxy--valid-id-p (make-string 65 ?a)))
+  (should-not (ptyproxy--valid-id-p ""))
+  (should-not (ptyproxy--valid-id-p "a/b"))
+  (should-not (ptyproxy--valid-id-p 'a))
+  (cl-letf (((symbol-function 'ptyproxy--windows-p) #'ignore))
+    (should (equal (ptyproxy--clamp 70000) 65535))
+    (should (equal (ptyproxy--clamp 0) 1)))
+  (cl-letf (((symbol-function 'ptyproxy--windows-p) (lambda () t)))
+    (should (equal (ptyproxy--clamp 70000) 32767))))
+
 (ert-deftest ptyproxy-test-socket-file-trusts-only-private-directories ()
   "A socket is used only in a real directory of this user with mode 0700.
 Another user can create /tmp/ptyproxy-UID first and serve a socket in
