@@ -1272,6 +1272,13 @@ compilation buffer."
       (expand-file-name (cdr command) ptyproxy--lisp-directory)
       nil (not (eq (car command) 'ptyproxy-make-term)))))
 
+;; Customize, and `custom-set-variables' in a custom file, load the vterm
+;; adapter before they set its mode, so that turning it on runs the mode.
+(unless (boundp 'ptyproxy-vterm-mode)
+  (custom-autoload 'ptyproxy-vterm-mode
+                   (expand-file-name "ptyproxy-vterm" ptyproxy--lisp-directory)
+                   nil))
+
 ;;;; Unloading
 
 (defun ptyproxy-unload-function ()

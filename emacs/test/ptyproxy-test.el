@@ -700,6 +700,21 @@ command of the term adapter runs."
     (should (string-match-p "^LOADED nil$" out))
     (should (string-match-p "^TERM t t$" out))))
 
+(ert-deftest ptyproxy-test-customize-vterm-mode ()
+  "`custom-set-variables' turns `ptyproxy-vterm-mode' on before its file loads.
+Run in a child Emacs that loads ptyproxy by its file name: setting the
+mode as a custom file does loads the vterm adapter and runs the mode."
+  (let* ((library (or (locate-library "ptyproxy") (error "ptyproxy not found")))
+         (out (ptyproxy-test--run-emacs
+               60 "--eval"
+               (format "(progn
+  (load %S nil t)
+  (custom-set-variables '(ptyproxy-vterm-mode t))
+  (princ (format \"MODE %%S %%S\n\" ptyproxy-vterm-mode
+                 (and (advice-member-p 'ptyproxy--vterm-setup 'vterm-mode) t))))"
+                       library))))
+    (should (string-match-p "^MODE t t$" out))))
+
 (ert-deftest ptyproxy-test-list-errors ()
   "`ptyproxy-list' that cannot list: one `user-error', no *ptyproxy-list*.
 With no binary the message is the missing binary's, its prefix once;
