@@ -55,6 +55,9 @@
 ;; - `ptyproxy-locate-program' and `ptyproxy-build-program': find or
 ;;   build the ptyproxy binary.
 ;;
+;; The vterm and term adapters are the files ptyproxy-vterm.el and
+;; ptyproxy-term.el, loaded on first use of their commands.
+;;
 ;; No function of Emacs is advised.  A ptyproxy process follows its
 ;; window's size through its `adjust-window-size-function' property;
 ;; in ptyproxy term buffers, \\`C-c C-c' and its siblings are bound to
@@ -144,8 +147,22 @@ made; 0 leaves the system's default."
 (defvar ptyproxy--counter 0
   "Number of session identifiers made by this Emacs so far.")
 
-(defconst ptyproxy--id-regexp "\\`[A-Za-z0-9._-]\\{1,64\\}\\'"
+(defconst ptyproxy--id-max-length 64
+  "The longest session identifier ptyproxy accepts, in characters.")
+
+(defconst ptyproxy--id-regexp
+  (format "\\`[A-Za-z0-9._-]\\{1,%d\\}\\'" ptyproxy--id-max-length)
   "The session identifiers ptyproxy accepts.")
+
+(defun ptyproxy--valid-id-p (id)
+  "Return non-nil if ID is a session identifier ptyproxy accepts."
+  (and (stringp id) (string-match-p ptyproxy--id-regexp id) t))
+
+(defconst ptyproxy--max-dimension 65535
+  "The most columns or rows ptyproxy accepts.")
+
+(defconst ptyproxy--windows-max-dimension 32767
+  "The most columns or rows a Windows pseudo console has (a COORD field).")
 
 (defun ptyproxy--windows-p ()
   "Return non-nil on Windows, where the control channel is the CLI."
@@ -231,6 +248,10 @@ user has taken the name under TMPDIR.  Not used on Windows."
                   (and home (concat (file-name-as-directory home)
                                     ".cache/ptyproxy")))))))
 
+(defun ptyproxy--socket-name (id)
+  "Return the file name of the control socket of the session named ID."
+  (concat id ".sock"))
+
 (defun ptyproxy-socket-file (id)
   "Return the control socket of the session named ID, or nil (not on Windows).
 The socket is looked for in `ptyproxy-socket-directories', in order,
@@ -241,7 +262,8 @@ server's user as ptyproxy's own client does, never talks to another
 user's server.  Without such a socket the caller falls back to the
 \"ptyproxy\" command, which makes every check itself."
   (cl-some (lambda (directory)
-             (let ((socket (concat (file-name-as-directory directory) id ".sock")))
+             (let ((socket (concat (file-name-as-directory directory)
+                                   (ptyproxy--socket-name id))))
                (and (ptyproxy--directory-mode-p directory "\\`drwx------\\'")
                     (file-exists-p socket)
                     socket)))
@@ -289,7 +311,10 @@ then set `ptyproxy-program' to the binary or put it on `exec-path'"
   "Return the integer N limited to the sizes ptyproxy accepts."
   (unless (integerp n)
     (signal 'wrong-type-argument (list 'integerp n)))
-  (max 1 (min (if (ptyproxy--windows-p) 32767 65535) n)))
+  (max 1 (min (if (ptyproxy--windows-p)
+                   ptyproxy--windows-max-dimension
+                 ptyproxy--max-dimension)
+              n)))
 
 (defun ptyproxy--window-size (buffer)
   "Return (COLUMNS . ROWS) of a window showing BUFFER.
@@ -456,7 +481,7 @@ Signal a `user-error' if `ptyproxy-program' is not an executable."
                      (plist-get args :coding)
                    'no-conversion))
          (command (progn
-                    (unless (and (stringp id) (string-match-p ptyproxy--id-regexp id))
+                    (unless (ptyproxy--valid-id-p id)
                       (signal 'wrong-type-argument (list 'ptyproxy-id id)))
                     (ptyproxy--command program id size (plist-get args :command))))
          (rest (ptyproxy--plist-without
@@ -668,24 +693,37 @@ CALLBACK receives the exit status and the output."
                      (process-get process 'ptyproxy-environment)
                      (process-get process 'ptyproxy-program)))
 
-(defun ptyproxy--request-or-cli (process request arguments callback)
-  "Send REQUEST to PROCESS's session, else run ptyproxy with ARGUMENTS.
+(defun ptyproxy--request-line (verb &rest arguments)
+  "Return the control request line VERB ARGUMENTS..., without its newline.
+VERB is \"resize\", \"signal\", \"status\" or \"ping\"; ARGUMENTS are
+strings.  This is the one place that spells a request."
+  (mapconcat #'identity (cons verb arguments) " "))
+
+(defun ptyproxy--cli-arguments (verb id &rest arguments)
+  "Return the arguments of the ptyproxy command that asks session ID for VERB.
+That is \"ptyproxy VERB ID ARGUMENTS...\", the command line form of
+the request `ptyproxy--request-line' spells."
+  (cons verb (cons id arguments)))
+
+(defun ptyproxy--request-or-cli (process verb arguments callback)
+  "Ask PROCESS's session for VERB with ARGUMENTS, on its socket or by the CLI.
 The socket is tried first; if it cannot be reached (or on Windows),
-\"ptyproxy ARGUMENTS...\" is run instead.  CALLBACK receives t on
-success, or a string describing the failure."
+\"ptyproxy VERB ID ARGUMENTS...\" is run instead.  CALLBACK receives
+t on success, or a string describing the failure."
   (ptyproxy--request
-   process request
+   process (apply #'ptyproxy--request-line verb arguments)
    (lambda (reply)
      (cond
       ((null reply)
        (ptyproxy--cli-for
-        process arguments
+        process (apply #'ptyproxy--cli-arguments
+                       verb (process-get process 'ptyproxy-id) arguments)
         (lambda (status output)
           (funcall callback
                    (if (eq status 0)
                        t
                      (format "ptyproxy %s exited with %s: %s"
-                             (car arguments) status
+                             verb status
                              (ptyproxy--printable (string-trim output))))))))
       ((string-prefix-p "ok" reply) (funcall callback t))
       (t (funcall callback (ptyproxy--printable reply)))))))
@@ -743,8 +781,7 @@ socket cannot be reached and on Windows.  Return the size as (COLS . ROWS)."
       (let ((cols (number-to-string (car size)))
             (rows (number-to-string (cdr size))))
         (ptyproxy--request-or-cli
-         process (concat "resize " cols " " rows)
-         (list "resize" (process-get process 'ptyproxy-id) cols rows)
+         process "resize" (list cols rows)
          (lambda (result)
            (ptyproxy--size-sent process size result)))))))
 
@@ -816,8 +853,7 @@ Interactively, PROCESS is the current buffer's, or one asked for."
     (signal 'wrong-type-argument (list 'ptyproxy-process-p process)))
   (let ((name (if (numberp signal) (number-to-string signal) (format "%s" signal))))
     (ptyproxy--request-or-cli
-     process (concat "signal " name)
-     (list "signal" (process-get process 'ptyproxy-id) name)
+     process "signal" (list name)
      (lambda (result)
        (unless (eq result t)
          (message "ptyproxy: signal %s failed: %s" name result))))
@@ -914,12 +950,14 @@ With SHOW non-nil (interactively), show it in the echo area."
          (when (ptyproxy-process-p process)
            (if (ptyproxy--windows-p)
                (let ((result (ptyproxy--call
-                              (list "status" (process-get process 'ptyproxy-id))
+                              (ptyproxy--cli-arguments
+                               "status" (process-get process 'ptyproxy-id))
                               (process-get process 'ptyproxy-environment)
                               (process-get process 'ptyproxy-program))))
                  (and result (eq (car result) 0)
                       (ptyproxy--parse-json (string-trim (cdr result)))))
-             (let ((reply (ptyproxy--wait-reply process "status")))
+             (let ((reply (ptyproxy--wait-reply
+                           process (ptyproxy--request-line "status"))))
                (and reply (string-prefix-p "ok " reply)
                     (ptyproxy--parse-json (substring reply 3))))))))
     (when show
@@ -986,7 +1024,7 @@ object are skipped."
       (when (string-match "\\`\\([^\t]*\\)\t\\(.*\\)\\'" line)
         (let ((id (match-string 1 line))
               (status (ptyproxy--parse-json (match-string 2 line))))
-          (when (and status (string-match-p ptyproxy--id-regexp id))
+          (when (and status (ptyproxy--valid-id-p id))
             (push (cons id status) sessions)))))
     (nreverse sessions)))
 
@@ -1048,7 +1086,8 @@ object are skipped."
 (defun ptyproxy-list-signal (signal)
   "Send SIGNAL to the foreground job of the session on this line."
   (interactive (list (ptyproxy--read-signal)))
-  (ptyproxy-list--cli (list "signal" (ptyproxy-list--id) signal)))
+  (ptyproxy-list--cli
+   (ptyproxy--cli-arguments "signal" (ptyproxy-list--id) signal)))
 
 (defun ptyproxy-list-resize ()
   "Resize the session on this line to its window.
@@ -1064,8 +1103,9 @@ session, or else the selected window."
     (if process
         (progn (ptyproxy-resize process (car size) (cdr size))
                (message "ptyproxy: resizing %s to %dx%d" id (car size) (cdr size)))
-      (ptyproxy-list--cli (list "resize" id (number-to-string (car size))
-                                (number-to-string (cdr size)))))))
+      (ptyproxy-list--cli (ptyproxy--cli-arguments
+                           "resize" id (number-to-string (car size))
+                           (number-to-string (cdr size)))))))
 
 (defun ptyproxy-list-kill ()
   "Hang up the session on this line.
@@ -1084,7 +1124,8 @@ TERM (ptyproxy.exe terminates them)."
                                           (with-current-buffer buffer
                                             (ignore-errors (revert-buffer)))))
                               (current-buffer)))
-        (ptyproxy-list--cli (list "signal" id (if (ptyproxy--windows-p) "TERM" "HUP")))))))
+        (ptyproxy-list--cli (ptyproxy--cli-arguments
+                             "signal" id (if (ptyproxy--windows-p) "TERM" "HUP")))))))
 
 (defvar ptyproxy-list-mode-map
   (let ((map (make-sparse-keymap)))
@@ -1209,428 +1250,42 @@ compilation buffer."
 (declare-function compilation-start "compile"
                   (command &optional mode name-function highlight-regexp continue))
 
-;;;; vterm
+;;;; The adapters
 
-(defvar vterm-buffer-name)
-(defvar vterm--process)
-(declare-function vterm-mode "vterm" ())
-(declare-function vterm--get-shell "vterm" ())
+;; The vterm and term adapters hook into those packages' internals, so
+;; they are files of their own, loaded on first use of one of their
+;; commands: `(require 'ptyproxy)' gives every command and loads
+;; neither adapter, nor vterm, nor term.  The autoloads name the files
+;; beside this one, so the commands work however this file was loaded
+;; (`require' through `load-path', or `load' of its file name).
 
-(defvar ptyproxy--vterm-buffer nil
-  "While vterm sets up this buffer, its process starts through ptyproxy.")
+(defconst ptyproxy--lisp-directory
+  (file-name-directory (or load-file-name buffer-file-name default-directory))
+  "The directory of this file, where the adapters' files are.")
 
-(defun ptyproxy--vterm-size (args)
-  "Return the terminal size (COLUMNS . ROWS) of vterm's `make-process' ARGS.
-vterm's command sets it with \"stty ... rows R columns C\"."
-  (let ((script (nth 2 (plist-get args :command))))
-    (if (and (stringp script)
-             (string-match "rows \\([0-9]+\\) columns \\([0-9]+\\)" script))
-        (cons (string-to-number (match-string 2 script))
-              (string-to-number (match-string 1 script)))
-      (ptyproxy--window-size (plist-get args :buffer)))))
+(dolist (command '((ptyproxy-vterm-mode . "ptyproxy-vterm")
+                   (ptyproxy-vterm . "ptyproxy-vterm")
+                   (ptyproxy-term . "ptyproxy-term")
+                   (ptyproxy-make-term . "ptyproxy-term")))
+  (unless (fboundp (car command))
+    (autoload (car command)
+      (expand-file-name (cdr command) ptyproxy--lisp-directory)
+      nil (not (eq (car command) 'ptyproxy-make-term)))))
 
-(defun ptyproxy--file-handler (operation &rest args)
-  "Start vterm's process through ptyproxy; pass on other OPERATIONs with ARGS.
-This is a file name handler for the operation `make-process' only,
-installed while vterm sets up `ptyproxy--vterm-buffer': vterm calls
-`make-process' with :file-handler t, which asks the handler of
-`default-directory'."
-  (let ((buffer (and (eq operation 'make-process)
-                     (plist-get args :buffer))))
-    (if (and buffer ptyproxy--vterm-buffer
-             (eq (get-buffer buffer) ptyproxy--vterm-buffer))
-        (let ((ptyproxy--vterm-buffer nil)
-              (size (ptyproxy--vterm-size args))
-              (args (ptyproxy--plist-without args '(:file-handler))))
-          ;; vterm's command is "/bin/sh -c 'stty ...; exec SHELL'".  On
-          ;; Windows there is no sh and no stty: run the shell's command
-          ;; line itself, as conpty_proxy.exe is used.
-          (when (ptyproxy--windows-p)
-            (setq args (plist-put args :command (list (vterm--get-shell)))))
-          (apply #'ptyproxy-make-process :size size args))
-      (let ((inhibit-file-name-handlers
-             (cons 'ptyproxy--file-handler
-                   (and (eq inhibit-file-name-operation operation)
-                        inhibit-file-name-handlers)))
-            (inhibit-file-name-operation operation))
-        (apply operation args)))))
-
-(put 'ptyproxy--file-handler 'operations '(make-process))
-
-(defun ptyproxy--vterm-set-pty-name (orig term name)
-  "Call ORIG with TERM and NAME, unless NAME is nil (a pipe process)."
-  (when name
-    (funcall orig term name)))
-
-(defun ptyproxy--vterm-in-process-p ()
-  "Return non-nil if the loaded vterm has ConPTY in its own module.
-That is kiennq's fork since e838a92 (v0.1.34) on Windows: it starts
-no process for its shell, so there is nothing to run through ptyproxy."
-  (and (ptyproxy--windows-p)
-       (or (fboundp 'vterm--conpty-init)
-           (fboundp 'vterm--conpty-inprocess-make))))
-
-(defconst ptyproxy--vterm-in-process-message
-  "This vterm (kiennq's fork, v0.1.34 or later) runs ConPTY inside its \
-own module and starts no process: it does not use ptyproxy.  Use \
-M-x vterm as it is, or a vterm build of the fork's proxy era \
-\(58e8863 to 72c804b) with ptyproxy"
-  "What is said when vterm runs its terminal in process.")
-
-(defvar ptyproxy--vterm-in-process-warned nil
-  "Non-nil once `ptyproxy-vterm-mode' said that vterm does not use it.")
-
-(defun ptyproxy--vterm-setup (function &rest args)
-  "Call FUNCTION (`vterm-mode') with ARGS, its shell going through ptyproxy.
-vterm's `make-process' is redirected by `ptyproxy--file-handler'.
-
-Advice, and why it stays: vterm passes the process's tty name to its
-module function `vterm--set-pty-name', which fails on nil, the tty
-name of a pipe.  That function of vterm (not of Emacs) is advised
-for the dynamic extent of this call only, to skip that call."
-  (cond
-   ((file-remote-p default-directory)
-    (apply function args))
-   ((ptyproxy--vterm-in-process-p)
-    (unless ptyproxy--vterm-in-process-warned
-      (setq ptyproxy--vterm-in-process-warned t)
-      (display-warning 'ptyproxy ptyproxy--vterm-in-process-message))
-    (apply function args))
-   (t
-    (unless (ptyproxy--executable)
-      ;; \[vterm] made this buffer for us: leave nothing half-made.
-      (when (and (zerop (buffer-size)) (not (get-buffer-process (current-buffer))))
-        (kill-buffer (current-buffer)))
-      (ptyproxy--check-program))
-    (let ((file-name-handler-alist
-           (cons '("\\'" . ptyproxy--file-handler) file-name-handler-alist))
-          (ptyproxy--vterm-buffer (current-buffer)))
-      (advice-add 'vterm--set-pty-name :around #'ptyproxy--vterm-set-pty-name)
-      (unwind-protect
-          (apply function args)
-        (advice-remove 'vterm--set-pty-name #'ptyproxy--vterm-set-pty-name)))
-    (let ((process (and (boundp 'vterm--process) vterm--process)))
-      (when (ptyproxy-process-p process)
-        ;; vterm set its own size function; call it from ours.
-        (let ((own (process-get process 'adjust-window-size-function)))
-          (unless (eq own #'ptyproxy--adjust-window-size)
-            (process-put process 'ptyproxy-adjust-window-size-function own)
-            (process-put process 'adjust-window-size-function
-                         #'ptyproxy--adjust-window-size))))))))
-
-;;;###autoload
-(define-minor-mode ptyproxy-vterm-mode
-  "Toggle running vterm's shells through ptyproxy.
-While this global mode is on, a new vterm buffer starts its shell
-through \"ptyproxy new\" over pipes instead of on a pty of Emacs, and
-its window size reaches the shell's terminal through ptyproxy's
-control channel.  Buffers made while the mode was off are not changed,
-and buffers made while it was on keep using ptyproxy.
-
-This mode advises vterm's function `vterm-mode' (not a function of
-Emacs) while it is on: vterm has no hook that runs before it starts
-its process.  \\[ptyproxy-vterm] starts one vterm through ptyproxy
-without this mode.
-
-On Windows, kiennq's vterm fork since v0.1.34 runs its pseudo console
-inside its module and starts no process: with it, vterm runs as it
-is, and this mode says so once (see `ptyproxy--vterm-in-process-p')."
-  :global t
-  :group 'ptyproxy
-  (if ptyproxy-vterm-mode
-      (advice-add 'vterm-mode :around #'ptyproxy--vterm-setup)
-    (advice-remove 'vterm-mode #'ptyproxy--vterm-setup)))
-
-;;;###autoload
-(defun ptyproxy-vterm (&optional name)
-  "Start a new vterm buffer, its shell running through ptyproxy.
-NAME is the buffer's name (default: `vterm-buffer-name', made unique).
-This is \\[vterm] through ptyproxy, whether or not
-`ptyproxy-vterm-mode' is on.  Return the buffer.
-On Windows, with a vterm that has its pseudo console inside its
-module (kiennq's fork since v0.1.34), signal a `user-error' saying so."
-  (interactive)
-  (unless (require 'vterm nil t)
-    (user-error "Ptyproxy: `ptyproxy-vterm' needs the vterm package, which \
-is not on `load-path'.  Install it with M-x package-install RET vterm \
-\(from MELPA), or on Debian and Ubuntu with \"apt install elpa-vterm\"; \
-M-x ptyproxy-term needs no vterm"))
-  (when (ptyproxy--vterm-in-process-p)
-    (user-error "%s" ptyproxy--vterm-in-process-message))
-  (ptyproxy--check-program)
-  (let ((buffer (generate-new-buffer (or name vterm-buffer-name))))
-    (condition-case err
-        (with-current-buffer buffer
-          (if (advice-member-p #'ptyproxy--vterm-setup 'vterm-mode)
-              (vterm-mode)
-            (ptyproxy--vterm-setup #'vterm-mode)))
-      (error (kill-buffer buffer)
-             (signal (car err) (cdr err))))
-    (pop-to-buffer-same-window buffer)
-    buffer))
-
-;;;; term
-
-(defvar term-height)
-(defvar term-width)
-(defvar term-do-line-wrapping)
-(defvar term-term-name)
-(defvar term-termcap-format)
-(defvar term-protocol-version)
-(defvar term-ptyp)
-(defvar term-exec-hook)
-(defvar explicit-shell-file-name)
-(declare-function term-mode "term" ())
-(declare-function term-char-mode "term" ())
-(declare-function term-check-proc "term" (buffer))
-(declare-function term-emulate-terminal "term" (proc str))
-(declare-function term-sentinel "term" (proc msg))
-(declare-function term-send-string "term" (proc str))
-(declare-function term-horizontal-column "term" ())
-
-(defvar ptyproxy-term-keys-mode-map
-  (let ((map (make-sparse-keymap)))
-    (define-key map [remap term-interrupt-subjob] #'ptyproxy-interrupt-subjob)
-    (define-key map [remap term-quit-subjob] #'ptyproxy-quit-subjob)
-    (define-key map [remap term-stop-subjob] #'ptyproxy-stop-subjob)
-    (define-key map [remap term-continue-subjob] #'ptyproxy-continue-subjob)
-    (define-key map [remap term-kill-subjob] #'ptyproxy-kill-subjob)
-    (define-key map [remap term-send-eof] #'ptyproxy-send-eof)
-    (define-key map [remap term-delchar-or-maybe-eof] #'ptyproxy-delchar-or-maybe-eof)
-    map)
-  "Keymap of `ptyproxy-term-keys-mode'.
-It gives term's signal and end of file commands ptyproxy's.")
-
-(define-minor-mode ptyproxy-term-keys-mode
-  "Make term's signal keys reach the terminal of ptyproxy.
-term.el's commands signal the process of the buffer, which through
-ptyproxy is ptyproxy itself; this buffer-local mode rebinds them to
-commands that signal the terminal's foreground job through ptyproxy's
-control channel, and that send end of file to the terminal."
-  :lighter nil
-  :keymap ptyproxy-term-keys-mode-map)
-
-(defun ptyproxy-delchar-or-maybe-eof (arg)
-  "Delete ARG characters forward, or send end of file at the end of buffer."
-  (interactive "p")
-  (if (eobp)
-      (ptyproxy-send-eof)
-    (delete-char arg)))
-
-(defun ptyproxy--term-environment ()
-  "Return the environment entries that term.el gives its programs."
-  (append
-   (unless (ptyproxy--windows-p)
-     (list (format "TERM=%s" term-term-name)
-           (format "TERMINFO=%s" data-directory)
-           (format term-termcap-format "TERMCAP="
-                   term-term-name term-height term-width)))
-   (list (format "INSIDE_EMACS=%s,term:%s" emacs-version term-protocol-version))))
-
-(defvar-local ptyproxy-term-title nil
-  "The title the program of this term buffer set last, or nil.
-On Windows, where term.el does not read the sequence that sets it
-\(OSC 0 or 2), `ptyproxy--term-windows-filter' puts it here.")
-
-(defconst ptyproxy--conpty-sequence-regexp
-  (concat "\e\\(?:"
-          ;; ECH, erase characters: CSI COUNT X.  Group 1: COUNT.
-          "\\[\\([0-9]*\\)X"
-          ;; OSC: ESC ] BODY, ended by BEL or by ESC \.  Group 2: BODY.
-          "\\|\\]\\([^\a\e]*\\)\\(?:\a\\|\e\\\\\\)"
-          "\\)")
-  "The sequences of ConPTY that term.el does not know.")
-
-(defconst ptyproxy--conpty-partial-regexp
-  "\e\\(?:\\[[0-?]*[ -/]*\\|\\][^\a\e]*\e?\\)?\\'"
-  "An escape sequence cut off by the end of a read.")
-
-(defconst ptyproxy--conpty-held-limit 4096
-  "At most this many bytes of a sequence cut off by a read are held back.
-A longer one (an OSC that never ends) goes to term.el as it is.")
-
-(defun ptyproxy--utf-8-cut (string)
-  "Return where an unfinished UTF-8 sequence ends STRING, or nil.
-term.el keeps such bytes for the next output itself, except when
-they are all there is (a read of one byte of a character)."
-  (let ((end (length string))
-        (i (1- (length string)))
-        (cut nil))
-    (while (and (not cut) (>= i 0) (> i (- end 4)))
-      (let ((byte (aref string i)))
-        (cond ((< byte #x80) (setq cut 'none))
-              ((< byte #xC0) (setq i (1- i)))
-              (t (setq cut (if (< (- end i) (cond ((>= byte #xF0) 4)
-                                                  ((>= byte #xE0) 3)
-                                                  (t 2)))
-                               i
-                             'none))))))
-    (and (integerp cut) cut)))
-
-(defun ptyproxy--conpty-split (string)
-  "Split STRING, output of ptyproxy.exe, around what term.el lacks.
-Return (PIECES . HELD).  PIECES are, in order, strings for term.el,
-\(erase . COUNT) for ECH and (osc . BODY) for an OSC sequence.  HELD
-is an escape sequence or a character cut off at the end of STRING,
-to be put in front of the next output."
-  (let ((start 0) (pieces nil) (held ""))
-    (while (string-match ptyproxy--conpty-sequence-regexp string start)
-      (let ((from (match-beginning 0))
-            (count (match-string 1 string))
-            (body (match-string 2 string)))
-        (when (> from start)
-          (push (substring string start from) pieces))
-        (push (if count
-                  (cons 'erase (max 1 (string-to-number count)))
-                (cons 'osc body))
-              pieces)
-        (setq start (match-end 0))))
-    (let ((partial (string-match ptyproxy--conpty-partial-regexp string start)))
-      (unless (and partial (<= (- (length string) partial) ptyproxy--conpty-held-limit))
-        (setq partial (ptyproxy--utf-8-cut string)))
-      (when (and partial (>= partial start))
-        (setq held (substring string partial)
-              string (substring string 0 partial))))
-    (when (< start (length string))
-      (push (substring string start) pieces))
-    (cons (nreverse pieces) held)))
-
-(defun ptyproxy--term-erase (process count)
-  "Return what term.el knows that erases COUNT characters for PROCESS.
-That is ECH (CSI COUNT X) at the cursor of PROCESS's term buffer:
-blanks up to the end of the line at most, then back to where the
-cursor was.  A wrap that was pending (the last column written) ends,
-as ECH ends it; blanks that reach the last column leave term.el's
-cursor on it, so the way back is one step shorter."
-  (with-current-buffer (process-buffer process)
-    (let* ((column (save-excursion
-                     (goto-char (process-mark process))
-                     (term-horizontal-column)))
-           (n (min count (- term-width column)))
-           (back (if (= (+ column n) term-width) (1- n) n)))
-      (setq term-do-line-wrapping nil)
-      (concat (make-string (max n 0) ?\s)
-              (if (> back 0) (format "\e[%dD" back) "")))))
-
-(defun ptyproxy--term-osc (process body)
-  "Act on the OSC sequence BODY from PROCESS: keep a title, drop the rest."
-  (when (string-match "\\`[02];" body)
-    (let ((title (decode-coding-string (substring body 2) 'utf-8-unix t)))
-      (with-current-buffer (process-buffer process)
-        (setq ptyproxy-term-title title)
-        (force-mode-line-update)))))
-
-(defun ptyproxy--term-windows-filter (process output)
-  "Give term.el the OUTPUT of ptyproxy.exe's PROCESS, in a form it knows.
-On Windows the program's terminal is a ConPTY, whose output is UTF-8
-\(term.el decodes with `locale-coding-system', the ANSI code page
-there) and uses sequences term.el does not know: ECH (erase
-characters) becomes blanks and a cursor move back, and OSC sequences
-are taken out (a title goes to `ptyproxy-term-title').  A sequence
-cut off at the end of OUTPUT waits for the rest."
-  (when (buffer-live-p (process-buffer process))
-    (let ((split (ptyproxy--conpty-split
-                  (concat (process-get process 'ptyproxy-held) output)))
-          (locale-coding-system 'utf-8-unix))
-      (process-put process 'ptyproxy-held (cdr split))
-      (dolist (piece (car split))
-        (when (buffer-live-p (process-buffer process))
-          (pcase piece
-            ((pred stringp) (term-emulate-terminal process piece))
-            (`(erase . ,count)
-             (term-emulate-terminal process (ptyproxy--term-erase process count)))
-            (`(osc . ,body) (ptyproxy--term-osc process body))))))))
-
-(defun ptyproxy--term-filter ()
-  "Return the process filter of ptyproxy term buffers on this system."
-  (if (ptyproxy--windows-p)
-      #'ptyproxy--term-windows-filter
-    #'term-emulate-terminal))
-
-(defun ptyproxy--term-exec (buffer name command)
-  "Start COMMAND through ptyproxy in the term BUFFER, for process NAME.
-This does what `term-exec' does, with the process started by
-`ptyproxy-make-process'.  ptyproxy gives the terminal sane settings
-and the size, so the \"stty\" that term.el runs first is not needed."
-  (with-current-buffer buffer
-    (let ((old (get-buffer-process buffer)))
-      (when old (delete-process old)))
-    (let* ((process-environment (append (ptyproxy--term-environment)
-                                        process-environment))
-           (process (ptyproxy-make-process
-                     :name name :buffer buffer :command command
-                     :size (cons term-width term-height)
-                     :coding 'binary
-                     :filter (ptyproxy--term-filter)
-                     :sentinel #'term-sentinel)))
-      (setq-local term-ptyp t)
-      (goto-char (point-max))
-      (set-marker (process-mark process) (point))
-      (ptyproxy-term-keys-mode 1)
-      (run-hooks 'term-exec-hook)
-      process)))
-
-;;;###autoload
-(defun ptyproxy-make-term (name program &optional startfile &rest switches)
-  "Make a term process NAME running PROGRAM through ptyproxy.
-This is `make-term' (which see), with PROGRAM started by
-`ptyproxy-make-process': the buffer is \"*NAME*\"; if it has a live
-process already, it is left alone.  NAME, PROGRAM, STARTFILE and
-SWITCHES are as for `make-term'.  On Windows PROGRAM alone is a
-command line (\"cmd.exe\", \"powershell.exe -NoLogo\").
-Return the buffer."
-  (require 'term)
-  (ptyproxy--check-program)
-  (let ((buffer (get-buffer-create (concat "*" name "*"))))
-    (unless (term-check-proc buffer)
-      (with-current-buffer buffer
-        (term-mode)
-        (let ((process (ptyproxy--term-exec
-                        buffer name (cons program switches))))
-          (when startfile
-            (goto-char (point-max))
-            (insert-file-contents startfile)
-            (term-send-string process
-                              (delete-and-extract-region (point) (point-max)))))))
-    buffer))
-
-(defun ptyproxy--default-shell ()
-  "Return the default program of `ptyproxy-term'."
-  (if (ptyproxy--windows-p)
-      ptyproxy-windows-shell
-    (or explicit-shell-file-name (getenv "ESHELL") shell-file-name)))
-
-;;;###autoload
-(defun ptyproxy-term (program)
-  "Start a terminal emulator like `term', with PROGRAM run through ptyproxy.
-Each call makes a new buffer, *ptyproxy-term*, *ptyproxy-term*<2>...
-The buffer is in Term mode and char mode; its window size follows the
-window through ptyproxy's control channel.  On Windows PROGRAM is a
-command line, by default `ptyproxy-windows-shell'.  Return the buffer."
-  ;; Say that the binary is missing before asking for the program.
-  (interactive (progn (ptyproxy--check-program)
-                      (list (read-shell-command "Run program: "
-                                                (ptyproxy--default-shell)))))
-  (require 'term)
-  (ptyproxy--check-program)
-  (let ((buffer (generate-new-buffer "*ptyproxy-term*")))
-    (condition-case err
-        (with-current-buffer buffer
-          (term-mode)
-          ;; One program name (a command line on Windows), as for M-x term.
-          (ptyproxy--term-exec buffer "ptyproxy-term" (list program))
-          (term-char-mode))
-      (error (kill-buffer buffer)
-             (signal (car err) (cdr err))))
-    (switch-to-buffer buffer)
-    buffer))
+;; Customize, and `custom-set-variables' in a custom file, load the vterm
+;; adapter before they set its mode, so that turning it on runs the mode.
+(unless (boundp 'ptyproxy-vterm-mode)
+  (custom-autoload 'ptyproxy-vterm-mode
+                   (expand-file-name "ptyproxy-vterm" ptyproxy--lisp-directory)
+                   nil))
 
 ;;;; Unloading
 
 (defun ptyproxy-unload-function ()
-  "Remove ptyproxy's advice before the feature `ptyproxy' is unloaded."
-  (ptyproxy-vterm-mode -1)
-  (advice-remove 'vterm--set-pty-name #'ptyproxy--vterm-set-pty-name)
+  "Unload the adapters, which need this feature, before `ptyproxy'."
+  (dolist (feature '(ptyproxy-vterm ptyproxy-term))
+    (when (featurep feature)
+      (unload-feature feature t)))
   nil)
 
 (provide 'ptyproxy)

@@ -94,9 +94,15 @@ fi
 test_names=(ptyproxy-test ptyproxy-readme-test)
 export PTYPROXY_SOURCE_DIR=$here/..
 
+# The package's files: the core first (package-lint's main file).
+package_files=(ptyproxy.el ptyproxy-vterm.el ptyproxy-term.el)
+
 # 1. Byte-compilation, of a copy (no .elc next to the sources).
-cp "$here/ptyproxy.el" "$work/lisp/"
-sources=("$work/lisp/ptyproxy.el")
+sources=()
+for file in "${package_files[@]}"; do
+    cp "$here/$file" "$work/lisp/"
+    sources+=("$work/lisp/$file")
+done
 for name in "${test_names[@]}"; do
     cp "$here/test/$name.el" "$work/lisp/"
     sources+=("$work/lisp/$name.el")
@@ -129,7 +135,8 @@ if [ -z "$lint_dir" ]; then
 else
     lint_output=$(cd "$here" && emacs_batch -L "$lint_dir" \
         --eval '(require (quote package-lint))' \
-        -f package-lint-batch-and-exit ptyproxy.el 2>&1)
+        --eval '(setq package-lint-main-file "ptyproxy.el")' \
+        -f package-lint-batch-and-exit "${package_files[@]}" 2>&1)
     if [ $? -eq 0 ] && [ -z "$lint_output" ]; then
         pass "package-lint"
     else
@@ -139,10 +146,11 @@ else
 fi
 
 # 3. checkdoc: any output is a complaint.
-checkdoc_output=$(emacs_batch --eval '(progn
+checkdoc_output=$(cd "$here" && emacs_batch --eval '(progn
    (require (quote checkdoc))
    (setq checkdoc-spellcheck-documentation-flag nil)
-   (checkdoc-file (car command-line-args-left)))' "$here/ptyproxy.el" 2>&1)
+   (mapc (function checkdoc-file) command-line-args-left)
+   (setq command-line-args-left nil))' "${package_files[@]}" 2>&1)
 if [ $? -eq 0 ] && [ -z "$checkdoc_output" ]; then
     pass "checkdoc"
 else

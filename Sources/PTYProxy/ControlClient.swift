@@ -85,7 +85,7 @@ public struct ControlClient: Sendable {
 
     private func send(_ request: String, to id: String, in directory: ControlDirectory,
                       form: ControlReply.Form = .text, deadline: Int64) throws(Failure) -> String {
-        guard let address = directory.socketAddress("\(id).sock") else {
+        guard let address = directory.socketAddress(SessionDirectory.socketName(id)) else {
             throw .failed("socket path too long: \(directory.socketPath(id).printablePath)")
         }
         let socket: FileDescriptor

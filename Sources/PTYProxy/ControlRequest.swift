@@ -18,6 +18,23 @@ public enum ControlRequest: Equatable, Sendable {
     /// The longest request line accepted, newline excluded.
     public static let maximumLineLength = 256
 
+    /// The request line for `verb` and its arguments, without the newline:
+    /// the one place a request is spelled, for clients and for the
+    /// parser's usage messages.
+    public static func line(_ verb: Verb, _ arguments: String...) -> String {
+        ([verb.rawValue] + arguments).joined(separator: " ")
+    }
+
+    /// The request line asking for `size`.
+    public static func line(resize size: WindowSize) -> String {
+        line(.resize, String(size.columns), String(size.rows))
+    }
+
+    /// The verbs of the control protocol, spelled as on the wire.
+    public enum Verb: String, Sendable {
+        case resize, signal, status, ping
+    }
+
     /// Parses one line (without its newline; a trailing CR and surrounding
     /// blanks are ignored). Returns the request or the reason for `error REASON`.
     public static func parse<Bytes: Collection>(_ line: Bytes) -> Result<ControlRequest, ControlRequestError>
@@ -39,19 +56,19 @@ public enum ControlRequest: Equatable, Sendable {
         if !current.isEmpty { words.append(Substring(decoding: current, as: UTF8.self)) }
         guard let verb = words.first else { return .failure(.empty) }
 
-        switch verb.lowercased() {
-        case "resize":
-            guard words.count == 3 else { return .failure(.usage("resize COLS ROWS")) }
+        switch Verb(rawValue: verb.lowercased()) {
+        case .resize:
+            guard words.count == 3 else { return .failure(.usage(ControlRequest.line(.resize, "COLS", "ROWS"))) }
             return parseSize(words[1], words[2])
-        case "signal":
-            guard words.count == 2 else { return .failure(.usage("signal NAME|NUMBER")) }
+        case .signal:
+            guard words.count == 2 else { return .failure(.usage(ControlRequest.line(.signal, "NAME|NUMBER"))) }
             guard let number = SignalName.number(of: words[1]) else { return .failure(.unknownSignal) }
             return .success(.signal(number))
-        case "status":
-            return words.count == 1 ? .success(.status) : .failure(.usage("status"))
-        case "ping":
-            return words.count == 1 ? .success(.ping) : .failure(.usage("ping"))
-        default:
+        case .status:
+            return words.count == 1 ? .success(.status) : .failure(.usage(ControlRequest.line(.status)))
+        case .ping:
+            return words.count == 1 ? .success(.ping) : .failure(.usage(ControlRequest.line(.ping)))
+        case nil:
             if words.count == 2, verb.first.map({ $0.isNumber || $0 == "-" || $0 == "+" }) == true {
                 return parseSize(words[0], words[1])
             }
@@ -66,10 +83,11 @@ public enum ControlRequest: Equatable, Sendable {
         return .success(.resize(WindowSize(columns: columns, rows: rows)))
     }
 
-    /// A terminal dimension: a decimal integer in 1...65535, digits only.
+    /// A terminal dimension: a decimal integer in `WindowSize.dimensions`,
+    /// digits only.
     public static func parseDimension<S: StringProtocol>(_ text: S) -> UInt16? {
         guard !text.isEmpty, text.utf8.count <= 5, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-              let value = UInt32(text), value >= 1, value <= 65535 else { return nil }
+              let value = UInt32(text), WindowSize.dimensions.contains(value) else { return nil }
         return UInt16(value)
     }
 }
@@ -89,9 +107,11 @@ public enum ControlRequestError: Error, Equatable, Sendable, CustomStringConvert
         case .empty: "empty request"
         case .lineTooLong: "line too long (limit \(ControlRequest.maximumLineLength) bytes)"
         case .malformed: "malformed request (control or non-ASCII bytes)"
-        case .unknownRequest: "unknown request (try: resize COLS ROWS, signal SIG, status, ping)"
+        case .unknownRequest:
+            "unknown request (try: \(ControlRequest.line(.resize, "COLS", "ROWS")), "
+                + "\(ControlRequest.line(.signal, "SIG")), \(ControlRequest.line(.status)), \(ControlRequest.line(.ping)))"
         case .usage(let usage): "usage: \(usage)"
-        case .badSize: "size must be two integers in 1..65535"
+        case .badSize: "size must be two integers in \(WindowSize.dimensionsText)"
         case .unknownSignal: "unknown signal"
         }
     }

@@ -92,7 +92,7 @@ public final class ControlServer: Sendable {
         }
         let lock = taken!
         lock.removeLeftovers()
-        let socketName = "\(id).sock"
+        let socketName = SessionDirectory.socketName(id)
         let temporary = ".\(id).\(getpid()).tmp"
         guard let address = directory.socketAddress(temporary), directory.socketAddress(socketName) != nil else {
             lock.release()

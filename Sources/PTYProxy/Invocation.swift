@@ -171,16 +171,16 @@ public enum Invocation: Equatable, Sendable {
                 }
             case "output-buffer-size":
                 outcome = takeValue().flatMap { text in
-                    guard let bytes = text.ascii.flatMap({ Int($0) }), (1024...(16 << 20)).contains(bytes) else {
-                        return .failure(UsageError("--output-buffer-size must be 1024..16777216 bytes"))
+                    guard let bytes = text.ascii.flatMap({ Int($0) }), outputBufferSizes.contains(bytes) else {
+                        return .failure(UsageError("--output-buffer-size must be \(rangeText(outputBufferSizes)) bytes"))
                     }
                     options.outputBufferSize = bytes
                     return .success(())
                 }
             case "stdout-pipe-size":
                 outcome = takeValue().flatMap { text in
-                    guard let bytes = text.ascii.flatMap({ Int($0) }), bytes == 0 || (4096...(64 << 20)).contains(bytes) else {
-                        return .failure(UsageError("--stdout-pipe-size must be 0 (leave it alone) or 4096..67108864 bytes"))
+                    guard let bytes = text.ascii.flatMap({ Int($0) }), bytes == 0 || stdoutPipeSizes.contains(bytes) else {
+                        return .failure(UsageError("--stdout-pipe-size must be 0 (leave it alone) or \(rangeText(stdoutPipeSizes)) bytes"))
                     }
                     options.stdoutPipeSize = bytes == 0 ? nil : bytes
                     return .success(())
@@ -281,7 +281,7 @@ public enum Invocation: Equatable, Sendable {
     /// refused as an ID instead of becoming a session called `-h`.
     private static func validID(_ id: ByteString) -> Result<String, UsageError> {
         guard let text = id.ascii, SessionDirectory.isValidID(text) else {
-            return .failure(UsageError("invalid ID '\(id.printable)': use 1 to 64 of A-Z a-z 0-9 . _ -"))
+            return .failure(UsageError("invalid ID '\(id.printable)': use 1 to \(SessionDirectory.maximumIDLength) of A-Z a-z 0-9 . _ -"))
         }
         guard !text.hasPrefix("-") else {
             return .failure(UsageError("invalid ID '\(id.printable)': an ID may not start with '-' (options of new are --NAME)"))
@@ -304,12 +304,20 @@ public enum Invocation: Equatable, Sendable {
     private static let windowsDeviceNames: Set<String> =
         Set(["CON", "PRN", "AUX", "NUL"] + (0...9).flatMap { ["COM\($0)", "LPT\($0)"] })
 
+    /// The sizes `--output-buffer-size` accepts, in bytes.
+    static let outputBufferSizes = 1024...(16 << 20)
+    /// The sizes `--stdout-pipe-size` accepts besides 0, in bytes.
+    static let stdoutPipeSizes = 4096...(64 << 20)
+
+    /// A range as messages write it: `LOW..HIGH`.
+    private static func rangeText(_ range: ClosedRange<Int>) -> String { "\(range.lowerBound)..\(range.upperBound)" }
+
     private static func size(_ columns: ByteString, _ rows: ByteString) -> Result<WindowSize, UsageError> {
         guard let c = columns.ascii.flatMap({ ControlRequest.parseDimension($0) }) else {
-            return .failure(UsageError("invalid COLS '\(columns.printable)': must be an integer in 1..65535"))
+            return .failure(UsageError("invalid COLS '\(columns.printable)': must be an integer in \(WindowSize.dimensionsText)"))
         }
         guard let r = rows.ascii.flatMap({ ControlRequest.parseDimension($0) }) else {
-            return .failure(UsageError("invalid ROWS '\(rows.printable)': must be an integer in 1..65535"))
+            return .failure(UsageError("invalid ROWS '\(rows.printable)': must be an integer in \(WindowSize.dimensionsText)"))
         }
         return .success(WindowSize(columns: c, rows: r))
     }

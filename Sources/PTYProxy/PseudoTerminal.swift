@@ -4,10 +4,17 @@ import CPTYShim
 import SystemPackage
 import Synchronization
 
-/// A terminal size in character cells; both dimensions are in 1...65535.
+/// A terminal size in character cells; both dimensions are in `dimensions`.
 public struct WindowSize: Equatable, Sendable, CustomStringConvertible {
     public var columns: UInt16
     public var rows: UInt16
+
+    /// The columns and rows a size may have: what the kernel's winsize
+    /// (and ConPTY's COORD, for the Windows program) can hold, and not 0.
+    public static let dimensions: ClosedRange<UInt32> = 1...UInt32(UInt16.max)
+
+    /// `dimensions` as messages write it: `1..65535`.
+    public static var dimensionsText: String { "\(dimensions.lowerBound)..\(dimensions.upperBound)" }
 
     public init(columns: UInt16, rows: UInt16) {
         self.columns = columns

@@ -206,18 +206,29 @@ public enum SessionDirectory {
         return ControlDirectory(path: bytePath, descriptor: current)
     }
 
-    /// IDs are `[A-Za-z0-9._-]{1,64}`, and not `.` or `..`: safe as file names.
+    /// The longest ID, in bytes.
+    public static let maximumIDLength = 64
+
+    /// IDs are `[A-Za-z0-9._-]{1,maximumIDLength}`, and not `.` or `..`:
+    /// safe as file names.
     public static func isValidID(_ id: String) -> Bool {
-        guard (1...64).contains(id.utf8.count), id != ".", id != ".." else { return false }
+        guard (1...maximumIDLength).contains(id.utf8.count), id != ".", id != ".." else { return false }
         return id.utf8.allSatisfy { byte in
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
                 || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
         }
     }
 
+    /// The suffix of a session's socket name.
+    static let socketSuffix = ".sock"
+
+    /// The file name of session `id`'s control socket: the one place that
+    /// spells it.
+    public static func socketName(_ id: String) -> String { id + socketSuffix }
+
     /// The socket path of session `id` in `directory`.
     public static func socketPath(directory: String, id: String) -> String {
-        "\(directory)/\(id).sock"
+        "\(directory)/\(socketName(id))"
     }
 
     /// The IDs of the sockets at `directory` (live or stale), read by path:
@@ -225,8 +236,8 @@ public enum SessionDirectory {
     public static func socketIDs(in directory: String) -> [String] {
         guard let handle = opendir(directory) else { return [] }
         return entryNames(closing: handle).compactMap { name in
-            guard name.hasSuffix(".sock") else { return nil }
-            let id = String(name.dropLast(5))
+            guard name.hasSuffix(socketSuffix) else { return nil }
+            let id = String(name.dropLast(socketSuffix.utf8.count))
             return isValidID(id) ? id : nil
         }.sorted()
     }
@@ -276,7 +287,7 @@ public final class ControlDirectory: Sendable {
     }
 
     /// The public path of session `id`'s socket.
-    public func socketPath(_ id: String) -> ByteString { path.appending(component: "\(id).sock") }
+    public func socketPath(_ id: String) -> ByteString { path.appending(component: SessionDirectory.socketName(id)) }
 
     /// The names in the directory. Read through a new open of "." relative
     /// to the descriptor (not a dup, which would share, and leave at the
@@ -294,8 +305,10 @@ public final class ControlDirectory: Sendable {
         var ids = Set<String>()
         for name in entries() {
             var id: Substring?
-            if name.hasSuffix(".sock") || name.hasSuffix(".lock") {
-                id = name.dropLast(5)
+            if name.hasSuffix(SessionDirectory.socketSuffix) {
+                id = name.dropLast(SessionDirectory.socketSuffix.utf8.count)
+            } else if name.hasSuffix(SessionLock.lockSuffix) {
+                id = name.dropLast(SessionLock.lockSuffix.utf8.count)
             } else if name.hasPrefix("."), name.hasSuffix(".tmp"), let dot = name.dropLast(4).lastIndex(of: ".") {
                 id = name[name.index(after: name.startIndex)..<dot]
             }

@@ -21,7 +21,10 @@ final class SessionLock: Sendable {
     let id: String
     private let directory: ControlDirectory
 
-    static func lockName(_ id: String) -> String { "\(id).lock" }
+    static func lockName(_ id: String) -> String { id + lockSuffix }
+
+    /// The suffix of a session's lock file name.
+    static let lockSuffix = ".lock"
 
     private init(descriptor: FileDescriptor, id: String, directory: ControlDirectory) {
         self.descriptor = descriptor
@@ -73,7 +76,7 @@ final class SessionLock: Sendable {
     /// Removes what a dead holder of this ID may have left: its socket
     /// (unless `keepSocket`) and temporary names `.ID.PID.tmp`.
     func removeLeftovers(keepSocket: Bool = false) {
-        if !keepSocket { directory.remove("\(id).sock") }
+        if !keepSocket { directory.remove(SessionDirectory.socketName(id)) }
         let prefix = ".\(id)."
         for name in directory.entries() where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
             let middle = name.dropFirst(prefix.count).dropLast(4)

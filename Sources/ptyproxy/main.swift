@@ -122,11 +122,11 @@ case .success(.new(let options)):
     if let problem = hostStdio.problem { fail(problem) }
     runNew(options)
 case .success(.resize(let id, let size)):
-    _ = controlRequest("resize \(size.columns) \(size.rows)", to: id)
+    _ = controlRequest(ControlRequest.line(resize: size), to: id)
 case .success(.signal(let id, let signal)):
-    _ = controlRequest("signal \(signal)", to: id)
+    _ = controlRequest(ControlRequest.line(.signal, signal), to: id)
 case .success(.status(let id)):
-    printOut(controlRequest("status", to: id, reply: .json))
+    printOut(controlRequest(ControlRequest.line(.status), to: id, reply: .json))
 case .success(.list):
     let client = ControlClient()
     // A candidate directory that exists but cannot be trusted is named on

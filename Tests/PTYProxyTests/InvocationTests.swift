@@ -151,4 +151,28 @@ import Testing
         #expect(ControlRequest.parse([UInt8](repeating: 0x31, count: 257)) == .failure(.lineTooLong))
     }
 
+    /// What a client sends is what the server parses: the encoder and the
+    /// parser agree on every verb, at the limits of the sizes.
+    @Test func encodedRequestsParse() {
+        for size in [WindowSize(columns: 1, rows: 1), WindowSize(columns: 80, rows: 24),
+                     WindowSize(columns: UInt16.max, rows: UInt16.max)] {
+            #expect(ControlRequest.line(resize: size) == "resize \(size.columns) \(size.rows)")
+            #expect(parse(ControlRequest.line(resize: size)) == .success(.resize(size)))
+        }
+        #expect(parse(ControlRequest.line(.signal, "INT")) == .success(.signal(2)))  // SIGINT
+        #expect(parse(ControlRequest.line(.status)) == .success(.status))
+        #expect(parse(ControlRequest.line(.ping)) == .success(.ping))
+        #expect(parse("resize 0 24") == .failure(.badSize))
+        #expect(ControlRequestError.badSize.description == "size must be two integers in 1..65535")
+    }
+
+    /// Session files are named from the ID in one place.
+    @Test func sessionFileNames() {
+        #expect(SessionDirectory.socketName("emacs-1") == "emacs-1.sock")
+        #expect(SessionLock.lockName("emacs-1") == "emacs-1.lock")
+        #expect(SessionDirectory.socketPath(directory: "/run/x", id: "a") == "/run/x/a.sock")
+        #expect(SessionDirectory.isValidID(String(repeating: "a", count: SessionDirectory.maximumIDLength)))
+        #expect(!SessionDirectory.isValidID(String(repeating: "a", count: SessionDirectory.maximumIDLength + 1)))
+    }
+
 }

@@ -19,6 +19,8 @@
 (require 'ert)
 (require 'cl-lib)
 (require 'ptyproxy)
+(require 'ptyproxy-vterm)
+(require 'ptyproxy-term)
 
 (defvar comp-enable-subr-trampolines)
 (defvar native-comp-enable-subr-trampolines)
@@ -150,6 +152,26 @@ keyword arguments for `ptyproxy-make-process'."
                                          process-environment)))
         (should (equal (ptyproxy-socket-directories)
                        (list (format "/tmp/ptyproxy-%d" uid))))))))
+
+(ert-deftest ptyproxy-test-protocol-facts ()
+  "Requests, IDs, sizes and socket names are spelled as ptyproxy's."
+  (should (equal (ptyproxy--request-line "resize" "80" "24") "resize 80 24"))
+  (should (equal (ptyproxy--request-line "signal" "INT") "signal INT"))
+  (should (equal (ptyproxy--request-line "status") "status"))
+  (should (equal (ptyproxy--cli-arguments "resize" "s1" "80" "24")
+                 '("resize" "s1" "80" "24")))
+  (should (equal (ptyproxy--cli-arguments "status" "s1") '("status" "s1")))
+  (should (equal (ptyproxy--socket-name "s1") "s1.sock"))
+  (should (ptyproxy--valid-id-p (make-string 64 ?a)))
+  (should-not (ptyproxy--valid-id-p (make-string 65 ?a)))
+  (should-not (ptyproxy--valid-id-p ""))
+  (should-not (ptyproxy--valid-id-p "a/b"))
+  (should-not (ptyproxy--valid-id-p 'a))
+  (cl-letf (((symbol-function 'ptyproxy--windows-p) #'ignore))
+    (should (equal (ptyproxy--clamp 70000) 65535))
+    (should (equal (ptyproxy--clamp 0) 1)))
+  (cl-letf (((symbol-function 'ptyproxy--windows-p) (lambda () t)))
+    (should (equal (ptyproxy--clamp 70000) 32767))))
 
 (ert-deftest ptyproxy-test-socket-file-trusts-only-private-directories ()
   "A socket is used only in a real directory of this user with mode 0700.
@@ -651,6 +673,47 @@ Run in a child Emacs whose `load-path' has no vterm."
       (should (string-match-p "apt install elpa-vterm" message))
       (should (ptyproxy-test--one-prefix-p message)))
     (should (string-match-p "^SAME-BUFFERS t$" out))))
+
+(ert-deftest ptyproxy-test-adapters-on-demand ()
+  "Loading ptyproxy gives every command; an adapter loads on first use.
+Run in a child Emacs that loads ptyproxy by its file name, as the
+READMEs' set-up may: no adapter, vterm or term is loaded until a
+command of the term adapter runs."
+  (let* ((library (or (locate-library "ptyproxy") (error "ptyproxy not found")))
+         (out (ptyproxy-test--run-emacs
+               60 "--eval"
+               (format "(progn
+  (load %S nil t)
+  (setq ptyproxy-program %S)
+  (dolist (command '(ptyproxy-vterm ptyproxy-vterm-mode ptyproxy-term ptyproxy-list))
+    (princ (format \"COMMAND %%S %%S\n\" command (commandp command))))
+  (princ (format \"FUNCTION %%S\n\" (fboundp 'ptyproxy-make-term)))
+  (princ (format \"LOADED %%S\n\" (cl-remove-if-not #'featurep
+    '(ptyproxy-vterm ptyproxy-term vterm term))))
+  (let ((buffer (ptyproxy-make-term \"ptyproxy-test-on-demand\" \"/bin/true\")))
+    (princ (format \"TERM %%S %%S\n\" (featurep 'ptyproxy-term)
+                   (ptyproxy-process-p (get-buffer-process buffer))))))"
+                       library ptyproxy-program))))
+    (dolist (command '(ptyproxy-vterm ptyproxy-vterm-mode ptyproxy-term ptyproxy-list))
+      (should (string-match-p (format "^COMMAND %s t$" command) out)))
+    (should (string-match-p "^FUNCTION t$" out))
+    (should (string-match-p "^LOADED nil$" out))
+    (should (string-match-p "^TERM t t$" out))))
+
+(ert-deftest ptyproxy-test-customize-vterm-mode ()
+  "`custom-set-variables' turns `ptyproxy-vterm-mode' on before its file loads.
+Run in a child Emacs that loads ptyproxy by its file name: setting the
+mode as a custom file does loads the vterm adapter and runs the mode."
+  (let* ((library (or (locate-library "ptyproxy") (error "ptyproxy not found")))
+         (out (ptyproxy-test--run-emacs
+               60 "--eval"
+               (format "(progn
+  (load %S nil t)
+  (custom-set-variables '(ptyproxy-vterm-mode t))
+  (princ (format \"MODE %%S %%S\n\" ptyproxy-vterm-mode
+                 (and (advice-member-p 'ptyproxy--vterm-setup 'vterm-mode) t))))"
+                       library))))
+    (should (string-match-p "^MODE t t$" out))))
 
 (ert-deftest ptyproxy-test-list-errors ()
   "`ptyproxy-list' that cannot list: one `user-error', no *ptyproxy-list*.

@@ -2,7 +2,8 @@
 //
 // control_pipe: the session's control channel, \\.\pipe\conpty-proxy-ctrl-ID.
 //
-// Why it looks like this (the original's "resize hang" is the reason):
+// Why it looks like this: no client may stall a resize, the relay or another
+// client, whatever it does or fails to do:
 // - It runs on its own thread, with overlapped I/O, so nothing a client does
 //   (connect and stay silent, never read its reply) reaches the relay.
 // - PP_CONTROL_SLOTS instances, each idle one with a ConnectNamedPipe
@@ -17,7 +18,7 @@
 //   away: DisconnectNamedPipe discards what the client has not read, so the
 //   instance is disconnected only once the client has closed its end, or
 //   after 5 s more (the client's reads are drained meanwhile).
-// - The original client writes "W H" with no newline and closes: the bytes
+// - conpty_proxy.exe's client writes "W H" with no newline and closes: the bytes
 //   before the close are taken as one request, and no reply is attempted.
 //   It may do so before the server listens (the instances exist before the
 //   control thread starts): ConnectNamedPipe then fails with ERROR_NO_DATA,

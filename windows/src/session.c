@@ -293,9 +293,9 @@ static void hang_up(pp_session *s) {
     // our end of the pipe (once the output thread has stopped using it)
     // lets conhost fail its writes and go. The output thread is ending (it
     // set s->hangup; or, on a console event, its read is cancelled here), so
-    // wait for it, bounded, rather than look once: a look at once nearly
-    // always came too early, left the pipe open, and let the console close
-    // spend its whole bound here and again in the cleanup.
+    // wait for it, bounded: it is usually still finishing its cancelled
+    // read, and closing the pipe only once it is done keeps the console
+    // close from spending its whole bound here and again in the cleanup.
     if (s->output_read) CancelIoEx(s->output_read, NULL);
     if (stop_thread(&s->output_thread, 500)) close_handle(&s->output_read);
     if (stop_control(s)) close_console_bounded(s, 1000);
