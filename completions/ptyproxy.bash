@@ -32,7 +32,7 @@ _ptyproxy()
     local cur prev words cword
     _init_completion -n = || return
 
-    local -a options=(--term --cwd --env --hangup-grace --output-buffers --output-buffer-size --stdout-pipe-size)
+    local -a options=(--term --cwd --env --hangup-grace --output-buffers --output-buffer-size --stdout-pipe-size --arg-encoding)
     local signals="HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO SYS"
 
     if ((cword == 1)); then
@@ -89,6 +89,10 @@ _ptyproxy()
                         ;;
                     --output-buffers)
                         COMPREPLY=($(compgen -W "1 2" -- "$cur"))
+                        return
+                        ;;
+                    --arg-encoding)
+                        COMPREPLY=($(compgen -W "percent" -- "$cur"))
                         return
                         ;;
                     --term | --env | --hangup-grace | --output-buffer-size | --stdout-pipe-size)

@@ -123,5 +123,6 @@ complete -c ptyproxy -n '__ptyproxy_new_at options' -l hangup-grace -r -d 'SIGHU
 complete -c ptyproxy -n '__ptyproxy_new_at options' -l output-buffers -x -a '1 2' -d 'Single or double buffered output'
 complete -c ptyproxy -n '__ptyproxy_new_at options' -l output-buffer-size -r -d 'Output buffer size in bytes'
 complete -c ptyproxy -n '__ptyproxy_new_at options' -l stdout-pipe-size -r -d 'Grow a smaller stdout pipe to N bytes'
+complete -c ptyproxy -n '__ptyproxy_new_at options' -l arg-encoding -x -a percent -d 'Every later argument is %XX-escaped'
 complete -c ptyproxy -n '__ptyproxy_new_at cmd' -a '(__fish_complete_command)'
 complete -c ptyproxy -n '__ptyproxy_new_at args' -a '(__ptyproxy_command_line)'
