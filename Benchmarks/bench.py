@@ -250,6 +250,8 @@ def main():
     ap.add_argument("--only", choices=("keystroke", "ctrlc-flush"),
                     help="run one workload alone for ptyproxy, c-relay, script and a direct pty "
                          "(ctrlc-flush writes its own section of BENCHMARKS.md)")
+    ap.add_argument("--machine-note", metavar="TEXT",
+                    help="a sentence about the machine for the report, e.g. that other work shared it")
     ap.add_argument("--no-ptyproxy", action="store_true",
                     help="run the other contenders only (while ptyproxy does not build)")
     args = ap.parse_args()
