@@ -20,6 +20,7 @@ T_CPU_RATIO = 1.10            # <= 1.1x c-relay
 T_KEY_P50_DELTA_US = 5.0      # p50 within 5 us of c-relay
 T_KEY_P99_US = 100.0
 T_STARTUP_RATIO = 1.00        # <= socat
+T_STARTUP_CRELAY_RATIO = 1.30  # <= 1.3x c-relay (issue 17)
 T_CTRLC_MS = 50.0
 T_RESIZE_P99_MS = 2.0
 T_RSS_MIB = 6.0
@@ -217,6 +218,9 @@ def analyse(ctx, results, allocs):
     if "socat" in A["st"]:
         for name, s in A["st"].items():
             s["ratio_socat"] = paired(s["r_med"], A["st"]["socat"]["r_med"], lambda a, b: a / b)
+    if "c-relay" in A["st"]:
+        for name, s in A["st"].items():
+            s["ratio_crelay"] = paired(s["r_med"], A["st"]["c-relay"]["r_med"], lambda a, b: a / b)
     # Resize
     rs = None
     if "ptyproxy" in results["resize"]:
@@ -294,6 +298,11 @@ def verdicts(A):
                      v(r <= T_STARTUP_RATIO), "rounds %.2f..%.2f%s" % (lo, hi, ctx_st)))
     else:
         rows.append(("Start-up", "no slower than socat", "n/a", v(None), ""))
+    if st and st["n"] and "c-relay" in A["st"]:
+        r, lo, hi = st["ratio_crelay"]
+        rows.append(("Start-up vs the C relay", "at most 1.3x the C relay's",
+                     "%.2f ms vs %.2f ms: ratio %.2f" % (st["median"], A["st"]["c-relay"]["median"], r),
+                     v(r <= T_STARTUP_CRELAY_RATIO), "rounds %.2f..%.2f" % (lo, hi)))
     cc = A["cc"].get("ptyproxy")
     if cc and cc["n"]:
         rows.append(("^C under flood", "under 50 ms", "median %.1f ms" % cc["median"],
@@ -445,10 +454,12 @@ def write_markdown(ctx, A, info, path, chart_name, command):
         if not s:
             continue
         r = s.get("ratio_socat", (float("nan"),) * 3)
+        rc = s.get("ratio_crelay", (float("nan"),) * 3)
         rows.append((name, fmt(s["median"], "%.2f"), fmt(s["min"], "%.2f"), fmt(s["p90"], "%.2f"),
                      "%s (%s..%s)" % (fmt(r[0], "%.2f"), fmt(r[1], "%.2f"), fmt(r[2], "%.2f")),
+                     "%s (%s..%s)" % (fmt(rc[0], "%.2f"), fmt(rc[1], "%.2f"), fmt(rc[2], "%.2f")),
                      "%d%s" % (s["n"], (", %d failed" % s["failed"]) if s["failed"] else "")))
-    L.append(md_table(["relay", "median ms", "min ms", "p90 ms", "x socat", "runs"], rows))
+    L.append(md_table(["relay", "median ms", "min ms", "p90 ms", "x socat", "x c-relay", "runs"], rows))
     L.append("\n## Resize round trip (ptyproxy)\n")
     rs = A["rs"]
     if rs:
