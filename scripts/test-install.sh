@@ -92,6 +92,62 @@ check "the man page names exactly the options --help names" options_agree docs/p
 sed 's/\\-cwd/\\-xcwd/g' docs/ptyproxy.1 >"$work/drifted.1"
 fails() { ! "$@" >/dev/null; }
 check "(self-test) a page with a wrong option is caught" fails options_agree "$work/drifted.1"
+# What a reader sees: the page rendered by man-db (groff) and by mandoc. mdoc
+# takes a lone . , ( ) as punctuation and a quoting macro such as Ql as
+# enclosing the rest of its line, so a page that lints clean can still
+# render `‘A-Z a-z 0-9. _ -’` or `(‘INT, ‘SIGTERM, ‘hup’’’)`.
+rendered_by() { # RENDERER PAGE: the page as text, one line, hyphenation undone
+    case $1 in
+        man) MANWIDTH=80 MANPAGER=cat man -l "$2" 2>&1 ;;
+        mandoc) mandoc -T utf8 -O width=80 "$2" ;;
+    esac | col -bx | sed -z 's/‐\n *//g' | tr -s ' \n' '  '
+}
+quoting_is_clean() { # PAGE: every rendering has flat, balanced ‘quotes’, no punctuation
+    local renderer text problems=0     # pulled into a quoted span, no escape left raw
+    for renderer in man mandoc; do
+        text=$(rendered_by "$renderer" "$1")
+        python3 - "$renderer" "$text" <<'EOF' || problems=1
+import re, sys
+renderer, text = sys.argv[1], sys.argv[2]
+found = []
+depth = 0
+for i, ch in enumerate(text):
+    if ch == "\u2018":
+        depth += 1
+        if depth > 1:
+            found.append("a quote inside a quote: " + text[max(0, i - 30):i + 30])
+    elif ch == "\u2019":
+        depth -= 1
+        if depth < 0:
+            found.append("a closing quote with none open: " + text[max(0, i - 30):i + 30])
+            depth = 0
+if depth:
+    found.append("%d quote(s) left open" % depth)
+for span in re.findall("\u2018([^\u2018\u2019]*)\u2019", text):
+    if re.search(r"\S[.,;:] ", span):
+        found.append("punctuation pulled into a quoted span: \u2018%s\u2019" % span)
+for escape in re.findall(r".{0,20}\\[fs(*\[&e].{0,20}", text):
+    found.append("a raw escape: " + escape)
+for problem in found:
+    print("    %s: %s" % (renderer, problem))
+sys.exit(1 if found else 0)
+EOF
+    done
+    return $problems
+}
+check "the rendered man page quotes cleanly (man -l, mandoc -T utf8)" quoting_is_clean docs/ptyproxy.1
+for renderer in man mandoc; do
+    for phrase in '‘A-Z a-z 0-9 . _ -’' '(‘INT’, ‘SIGTERM’, ‘hup’)'; do
+        check "$renderer renders $phrase" bash -c '[[ $1 == *"$2"* ]]' - "$(rendered_by $renderer docs/ptyproxy.1)" "$phrase"
+    done
+done
+# The check can fail: a nested quote, a swallowed full stop and a raw font
+# escape must each be caught.
+for broken in '.Pq Ql a , Ql b' '.Ql x . y' 'a \\\\fBbold'; do
+    sed "/^\.Sh DESCRIPTION/a $broken" docs/ptyproxy.1 >"$work/broken.1"
+    check "(self-test) a page with \"$(sed -n '/^\.Sh DESCRIPTION/{n;p}' "$work/broken.1")\" is caught" \
+        fails quoting_is_clean "$work/broken.1"
+done
 help_commands=$("$binary" --help | sed -n 's/^ *\(usage: \)\{0,1\}ptyproxy \([a-z]*\) .*/\2/p; s/^ *ptyproxy \([a-z]*\)$/\1/p' | sort -u)
 man_commands=$(man_text docs/ptyproxy.1 | sed -n '/^SYNOPSIS/,/^DESCRIPTION/s/^ *ptyproxy \([a-z]*\).*/\1/p' | grep -v '^$' | sort -u)
 same "the man page's synopsis has the commands --help has" "$help_commands" "$man_commands"
