@@ -56,12 +56,13 @@ echo "# version $version"
 
 # --- one version everywhere --------------------------------------------------
 same "make version is the header's" "$version" "$(make -s version)"
-commit=$(git rev-parse --short=7 HEAD 2>/dev/null)
-if [[ -n $commit ]]; then
-    dirty=$(git diff --quiet HEAD -- || echo -dirty)
-    same "--version names the version and the commit" "ptyproxy $version (commit $commit$dirty)" "$("$binary" --version)"
+# --version is the same whichever way the binary was built: `make` (above)
+# and a plain `swift build` (the debug build scripts/test makes first).
+same "--version of the make build" "ptyproxy $version" "$("$binary" --version)"
+if swift build >"$work/debug-build.log" 2>&1; then
+    same "--version of a plain swift build" "ptyproxy $version" "$(.build/debug/ptyproxy --version)"
 else
-    same "--version names the version" "ptyproxy $version" "$("$binary" --version)"
+    tail -30 "$work/debug-build.log"; fail "swift build"
 fi
 same "the Emacs package header has the version" "$version" "$(sed -n 's/^;; Version: //p' emacs/ptyproxy.el)"
 same "the man page has the version" "This manual describes ptyproxy $version." \
@@ -163,12 +164,15 @@ expected_files=$(printf '%s\n' ./bin/ptyproxy ./share/man/man1/ptyproxy.1 \
     ./share/doc/ptyproxy/LICENSE $emacs_files | sort)
 same "make install installs exactly these files" "$expected_files" "$(cd "$destdir" && find . -not -type d | sort | sed 's|^\./usr/local/|./|')"
 same "installed modes" "755 ./bin/ptyproxy" "$(cd "$prefix" && find . -type f -perm -u+x -printf '%m %p\n')"
-check "the installed binary is the build" cmp -s "$binary" "$prefix/bin/ptyproxy"
+check "the installed binary is stripped" bash -c "! readelf -S '$prefix/bin/ptyproxy' | grep -q '\.symtab'"
+check "the build is not (so install did strip)" bash -c "readelf -S '$binary' | grep -q '\.symtab'"
+same "the installed binary runs" "$("$binary" --version)" "$("$prefix/bin/ptyproxy" --version)"
 check "man -l shows the installed page" bash -c "MANPAGER=cat MANWIDTH=80 man -l '$prefix/share/man/man1/ptyproxy.1' 2>&1 | col -b | grep -q '^SYNOPSIS'"
 check "man ptyproxy finds it under PREFIX" bash -c "MANPATH='$prefix/share/man' MANPAGER=cat MANWIDTH=80 man ptyproxy 2>&1 | col -b | grep -q 'ptyproxy resize ID COLS ROWS'"
 
 other_prefix=$work/prefix-test
-make install DESTDIR="$other_prefix" PREFIX=/opt/pp >/dev/null 2>&1
+make install DESTDIR="$other_prefix" PREFIX=/opt/pp STRIP= >/dev/null 2>&1
+check "make install STRIP= installs the build as it is" cmp -s "$binary" "$other_prefix/opt/pp/bin/ptyproxy"
 same "make install honours PREFIX" "$(echo "$expected_files" | sed 's|^\./|./opt/pp/|')" "$(cd "$other_prefix" && find . -not -type d | sort)"
 
 # --- completion in the real shells -------------------------------------------
