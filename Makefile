@@ -148,6 +148,7 @@ dist: check-epoch build windows-exe ## release archives and SHA256SUMS in dist/ 
 	cp $(WINDOWS_EXE) $(STAGE)/dist/$(WINDOWS_NAME)/ptyproxy.exe
 	cp $(EMACS_FILES) $(STAGE)/dist/$(WINDOWS_NAME)/emacs/
 	sed 's/$$/\r/' packaging/README-windows.txt > $(STAGE)/dist/$(WINDOWS_NAME)/README.txt
+	sed 's/$$/\r/' docs/INTERFACE.md > $(STAGE)/dist/$(WINDOWS_NAME)/INTERFACE.md
 	sed 's/$$/\r/' LICENSE > $(STAGE)/dist/$(WINDOWS_NAME)/LICENSE.txt
 	$(call normalize,$(STAGE)/dist/$(WINDOWS_NAME),$(STAGE)/dist/$(WINDOWS_NAME)/ptyproxy.exe)
 	rm -f $(DIST)/$(WINDOWS_NAME).zip

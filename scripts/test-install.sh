@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Tests what a user installs: `make install`/`uninstall` (exact file list),
-# the man page (man -l, man ptyproxy, mandoc -Tlint, the same options as
-# --help), one version everywhere, bash/zsh/fish completion in the real
-# shells against a live session, `make dist` twice (byte-identical archives,
-# the second from a clean release build), the Linux archive's binary,
-# the Windows zip, `make deb` + lintian, and installing and removing the .deb
-# (as root only). About 3 minutes on 2 cores.
+# Tests what a user installs: `make install`/`uninstall` (exact file list,
+# stripped), the man page (man -l, man ptyproxy, mandoc -Tlint, clean quoting
+# as man and mandoc render it, the same options as --help), one version
+# everywhere and whichever way it was built, bash/zsh/fish completion in the
+# real shells against a live session, `make dist` twice (byte-identical
+# archives, the second from a clean release build), the Linux archive's
+# binary, the Windows zip (its README.txt names only files in it), `make deb`
+# + lintian, and installing and removing the .deb (as root only). About 3
+# minutes on 2 cores.
 #
 # The Windows zip needs ptyproxy.exe: `make -C windows` builds it, or set
 # WINDOWS_EXE to one built elsewhere.
@@ -238,6 +240,41 @@ same "make uninstall leaves only shared directories" "$(printf '%s\n' . ./usr ./
     ./usr/local/share/fish/vendor_completions.d ./usr/local/share/man ./usr/local/share/man/man1 \
     ./usr/local/share/zsh ./usr/local/share/zsh/site-functions)" "$(cd "$destdir" && find . -type d | sort)"
 
+# readme_names_only README ENTRIES: every file README names (a word ending in
+# .md .txt .el .exe, or a folder: a word ending in / or \) is one of ENTRIES
+# (paths relative to the archive's folder; a bare file name may be in a
+# folder of it). Absolute paths (C:/..., %VAR%\...) are
+# where the user puts things; Windows' shells and the original
+# conpty_proxy.exe are programs the user has, not files of ours.
+readme_names_only() {
+    python3 - "$1" "$2" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+entries = {line.strip().rstrip("/") for line in open(sys.argv[2]) if line.strip()}
+folders = {e.rsplit("/", 1)[0] for e in entries if "/" in e}
+basenames = {e.rsplit("/", 1)[-1] for e in entries}
+theirs = {"cmd.exe", "powershell.exe", "conpty_proxy.exe"}
+missing = []
+for word in re.findall(r"[\w.%:\\/-]+", text):
+    word = word.strip(".,:;")
+    if ":" in word or word.startswith(("%", "\\", "/", "-")):
+        continue
+    path = word.replace("\\", "/")
+    names_a_file = re.search(r"\w\.(md|txt|el|exe)$", path)
+    names_a_folder = re.search(r"\w/$", path)
+    if not (names_a_file or names_a_folder) or path in theirs:
+        continue
+    path = path.rstrip("/")
+    if path not in entries and path not in folders and ("/" in path or path not in basenames):
+        missing.append(word)
+for word in sorted(set(missing)):
+    print("    README.txt names %s, which is not in the zip" % word)
+sys.exit(1 if missing else 0)
+EOF
+}
+# readme_opens_with_prose README: no license tag in its first 10 lines.
+readme_opens_with_prose() { ! head -10 "$1" | grep -q 'SPDX-License-Identifier'; }
+
 # --- make dist, twice --------------------------------------------------------
 # The Windows program: by default `make dist` relinks windows/build/ptyproxy.exe
 # itself (so both runs must give the same one); WINDOWS_EXE names one built
@@ -278,12 +315,26 @@ if check "make dist" dist; then
     check "the unpacked binary is stripped" bash -c "! readelf -S '$unpacked' | grep -q '\.symtab'"
     same "the unpacked binary runs a program on a pty (output, exit status)" $'22 77\nstatus 3' \
         "$(timeout 20 "$unpacked" new unpacked-$$ 77 22 sh -c 'stty size; exit 3' </dev/null | tr -d '\r'; echo "status ${PIPESTATUS[0]}")"
-    same "the Windows zip's entries" "$(printf '%s\n' LICENSE.txt README.txt $(cd emacs && ls *.el | sed 's|^|emacs/|') ptyproxy.exe | sed "s|^|$windows/|" | sort)" \
+    same "the Windows zip's entries" "$(printf '%s\n' INTERFACE.md LICENSE.txt README.txt $(cd emacs && ls *.el | sed 's|^|emacs/|') ptyproxy.exe | sed "s|^|$windows/|" | sort)" \
         "$(unzip -Z1 dist/$windows.zip | sort)"
     check "the Windows zip tests clean" bash -c "unzip -tq dist/$windows.zip >/dev/null"
     check "the zip's ptyproxy.exe is the Windows program" bash -c "unzip -p dist/$windows.zip $windows/ptyproxy.exe | cmp -s - '$windows_exe'"
     check "the zip's ptyproxy.exe has the version" bash -c "grep -qaF '$version' '$windows_exe'"
     check "the zip's README.txt has Windows line ends" bash -c "unzip -p dist/$windows.zip $windows/README.txt | head -1 | grep -q $'\r\$'"
+    # The zip's README.txt is all a Windows user has: every file it names
+    # must be in the zip, and it opens with what the program is, not a tag.
+    unzip -Z1 dist/$windows.zip | sed "s|^$windows/||" >"$work/zip-entries"
+    unzip -p dist/$windows.zip $windows/README.txt | tr -d '\r' >"$work/zip-readme"
+    check "the zip's README.txt names only files in the zip" readme_names_only "$work/zip-readme" "$work/zip-entries"
+    check "the zip's README.txt does not open with the license tag" readme_opens_with_prose "$work/zip-readme"
+    check "the zip's README.txt names vterm-conpty-proxy-path" grep -q 'vterm-conpty-proxy-path' "$work/zip-readme"
+    # The checks can fail: a README that points into the source tree, or
+    # that opens with the license tag, must be caught.
+    { cat "$work/zip-readme"; echo 'See docs/INTERFACE.md.'; } >"$work/readme-pointing-out"
+    check "(self-test) a README naming docs/INTERFACE.md is caught" \
+        fails readme_names_only "$work/readme-pointing-out" "$work/zip-entries"
+    { echo 'SPDX-License-Identifier: MIT'; cat "$work/zip-readme"; } >"$work/readme-tagged"
+    check "(self-test) a README opening with the tag is caught" fails readme_opens_with_prose "$work/readme-tagged"
     # The Windows user's path: unzip and run. Under Wine (where it is
     # installed, as in CI): --version, and a session whose command's exit
     # code comes back. stdin stays open (a closed one ends Wine's conhost).
