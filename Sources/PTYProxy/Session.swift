@@ -256,7 +256,7 @@ private func growPipe(_ descriptor: FileDescriptor, to size: Int) {
 }
 
 /// What the proxy does with every signal it may be sent, decided one by one
-/// (README, "The host's side", has the same table):
+/// (docs/REFERENCE.md, "The host's side", has the same table):
 ///
 /// | signal | action | why |
 /// |---|---|---|
