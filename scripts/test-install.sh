@@ -25,6 +25,8 @@ check() {
     local name=$1; shift
     if "$@"; then pass "$name"; else fail "$name"; fi
 }
+# fails COMMAND...: COMMAND fails (for self-tests: a check must be able to fail).
+fails() { ! "$@" >/dev/null; }
 # same NAME EXPECTED ACTUAL: exact comparison, with a diff when they differ.
 same() {
     if [[ $2 == "$3" ]]; then pass "$1"; return 0; fi
@@ -55,6 +57,48 @@ binary=$root/.build/release/ptyproxy
 version=$(sed -n 's/^#define PTYPROXY_VERSION "\([^"]*\)"$/\1/p' Sources/CPTYShim/include/ptyproxy_version.h)
 [[ -n $version ]] || { echo "FAIL - no PTYPROXY_VERSION in ptyproxy_version.h"; exit 1; }
 echo "# version $version"
+
+# --- the documents' links ----------------------------------------------------
+# links_resolve FILE...: every relative link of these Markdown files names a
+# file of the tree, and every #anchor a heading of its file (GitHub's slugs).
+links_resolve() {
+    python3 - "$@" <<'EOF'
+import os, re, sys
+def slugs(path):
+    found = set()
+    in_code = False
+    for line in open(path, encoding="utf-8"):
+        if line.startswith("```"):
+            in_code = not in_code
+        m = None if in_code else re.match(r"#{1,6} +(.*?) *#*$", line)
+        if m:
+            text = re.sub(r"[`*_]|\[([^]]*)\]\([^)]*\)", r"\1", m.group(1)).lower()
+            found.add(re.sub(r"[^\w\- ]", "", text).replace(" ", "-"))
+    return found
+bad = []
+for doc in sys.argv[1:]:
+    text = re.sub(r"(?ms)^```.*?^```", "", open(doc, encoding="utf-8").read())
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        full = os.path.normpath(os.path.join(os.path.dirname(doc), path)) if path else doc
+        if not os.path.exists(full):
+            bad.append("%s: %s: no such file" % (doc, target))
+        elif anchor and full.endswith(".md") and anchor not in slugs(full):
+            bad.append("%s: %s: no such heading" % (doc, target))
+for line in bad:
+    print("    " + line)
+sys.exit(1 if bad else 0)
+EOF
+}
+documents=(README.md docs/*.md)
+check "the links of README.md and docs/*.md resolve" links_resolve "${documents[@]}"
+printf '[a](docs/NO-SUCH.md) [b](README.md#no-such-heading)\n' >"$work/broken-links.md"
+check "(self-test) a missing file and a missing heading are caught" fails links_resolve "$work/broken-links.md"
+# The README gives the set-up commands CI runs: .ci/run runs bash scripts/test.
+check "the README's test command is the one .ci/run runs" \
+    bash -c 'grep -qx "    bash scripts/test" README.md && grep -qx "bash scripts/test" .ci/run'
 
 # --- one version everywhere --------------------------------------------------
 same "make version is the header's" "$version" "$(make -s version)"
@@ -93,7 +137,6 @@ options_agree() { # MAN_PAGE: the page names exactly the long options --help nam
 check "the man page names exactly the options --help names" options_agree docs/ptyproxy.1
 # The check can fail: a page that names --xcwd instead of --cwd must not pass.
 sed 's/\\-cwd/\\-xcwd/g' docs/ptyproxy.1 >"$work/drifted.1"
-fails() { ! "$@" >/dev/null; }
 check "(self-test) a page with a wrong option is caught" fails options_agree "$work/drifted.1"
 # What a reader sees: the page rendered by man-db (groff) and by mandoc. mdoc
 # takes a lone . , ( ) as punctuation and a quoting macro such as Ql as
