@@ -8,8 +8,8 @@
 # real shells against a live session, `make dist` twice (byte-identical
 # archives, the second from a clean release build), the Linux archive's
 # binary, the Windows zip (its README.txt names only files in it), `make deb`
-# + lintian, and installing and removing the .deb (as root only). About 3
-# minutes on 2 cores.
+# + lintian, installing and removing the .deb (as root only), and that the
+# links of README.md and docs/*.md resolve. About 3 minutes on 2 cores.
 #
 # The Windows zip needs ptyproxy.exe: `make -C windows` builds it, or set
 # WINDOWS_EXE to one built elsewhere.
