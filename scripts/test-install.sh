@@ -284,11 +284,12 @@ same "make uninstall leaves only shared directories" "$(printf '%s\n' . ./usr ./
     ./usr/local/share/zsh ./usr/local/share/zsh/site-functions)" "$(cd "$destdir" && find . -type d | sort)"
 
 # readme_names_only README ENTRIES: every file README names (a word ending in
-# .md .txt .el .exe, or a folder: a word ending in / or \) is one of ENTRIES
-# (paths relative to the archive's folder; a bare file name may be in a
-# folder of it). Absolute paths (C:/..., %VAR%\...) are
-# where the user puts things; Windows' shells and the original
-# conpty_proxy.exe are programs the user has, not files of ours.
+# .md .txt .el .exe .dll, or a folder: a word ending in / or \) is one of
+# ENTRIES (paths relative to the archive's folder; a bare file name may be in
+# a folder of it). Absolute paths (C:/..., %VAR%\...) are where the user
+# puts things; Windows' shells, the original conpty_proxy.exe and Microsoft's
+# newer ConPTY (conpty.dll, OpenConsole.exe) are programs the user has or
+# fetches, not files of ours.
 readme_names_only() {
     python3 - "$1" "$2" <<'EOF'
 import re, sys
@@ -296,14 +297,14 @@ text = open(sys.argv[1]).read()
 entries = {line.strip().rstrip("/") for line in open(sys.argv[2]) if line.strip()}
 folders = {e.rsplit("/", 1)[0] for e in entries if "/" in e}
 basenames = {e.rsplit("/", 1)[-1] for e in entries}
-theirs = {"cmd.exe", "powershell.exe", "conpty_proxy.exe"}
+theirs = {"cmd.exe", "powershell.exe", "conpty_proxy.exe", "conpty.dll", "OpenConsole.exe"}
 missing = []
 for word in re.findall(r"[\w.%:\\/-]+", text):
     word = word.strip(".,:;")
     if ":" in word or word.startswith(("%", "\\", "/", "-")):
         continue
     path = word.replace("\\", "/")
-    names_a_file = re.search(r"\w\.(md|txt|el|exe)$", path)
+    names_a_file = re.search(r"\w\.(md|txt|el|exe|dll)$", path)
     names_a_folder = re.search(r"\w/$", path)
     if not (names_a_file or names_a_folder) or path in theirs:
         continue
