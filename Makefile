@@ -18,11 +18,6 @@ ifeq ($(VERSION),)
 $(error cannot read PTYPROXY_VERSION from $(VERSION_HEADER))
 endif
 
-# The commit the binary is built from, when git knows it; "-dirty" when the
-# work tree has uncommitted changes, so --version never names a commit the
-# binary does not match.
-COMMIT := $(shell git rev-parse --short=7 HEAD 2>/dev/null)$(shell git rev-parse --git-dir >/dev/null 2>&1 && { git diff --quiet HEAD -- 2>/dev/null || echo -dirty; })
-
 # Every timestamp in the archives and the package: the last commit's time,
 # unless the caller sets SOURCE_DATE_EPOCH (https://reproducible-builds.org).
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
@@ -30,7 +25,15 @@ export SOURCE_DATE_EPOCH
 export TZ := UTC
 export LC_ALL := C
 
-# The README's build, exactly: a fully static release executable.
+# The README's build, exactly: a fully static release executable. Its link
+# prints glibc's warning that "Using 'dlopen' in statically linked
+# applications requires at runtime the shared libraries from the glibc
+# version used for linking". It is harmless here: the one dlopen is in the
+# Swift runtime (libswiftCore.a, LibPrespecialized.cpp), reached only when
+# the debugging variable SWIFT_DEBUG_LIB_PRESPECIALIZED_PATH is set, and then
+# only to find a library already loaded (RTLD_NOLOAD), which a static binary
+# never has: it finds none, says so on stderr and goes on. ptyproxy itself
+# loads nothing.
 SWIFT_BUILD := swift build -c release -Xswiftc -static-executable
 # Plus what makes two builds give the same bytes (measured: without these, two
 # clean builds of the same commit differ, in the same directory and more so in
@@ -48,7 +51,6 @@ SWIFT_BUILD := swift build -c release -Xswiftc -static-executable
 REPRODUCIBLE_FLAGS := -Xswiftc -gnone -Xcc -Xclang -Xcc -fno-pch-timestamp \
     -Xswiftc -Xfrontend -Xswiftc -disable-incremental-llvm-codegen \
     -Xswiftc -file-prefix-map -Xswiftc $(CURDIR)=. -Xcc -ffile-prefix-map=$(CURDIR)=.
-COMMIT_FLAGS := $(if $(COMMIT),-Xcc -DPTYPROXY_COMMIT='"$(COMMIT)"')
 BINARY := .build/release/ptyproxy
 
 STAGE := .build/stage
@@ -68,14 +70,17 @@ FISH_FILE := share/fish/vendor_completions.d/ptyproxy.fish
 EMACS_DIR := share/emacs/site-lisp/ptyproxy
 DOC_DIR := share/doc/ptyproxy
 INSTALL_BINARY ?= $(BINARY)
+# install strips the installed binary (as the archives and the package ship
+# it: 7.4 MB instead of 10.7); `make install STRIP=` installs it as built.
+STRIP ?= strip
 
 .DEFAULT_GOAL := build
 
 help: ## list the targets
 	@sed -n 's/^\([a-z-]*\):.*## \(.*\)$$/\1\t\2/p' $(MAKEFILE_LIST) | expand -t 12
 
-build: ## the static release build (the README's command, with the commit and reproducibility flags)
-	$(SWIFT_BUILD) $(COMMIT_FLAGS) $(REPRODUCIBLE_FLAGS)
+build: ## the static release build (the README's command, with reproducibility flags)
+	$(SWIFT_BUILD) $(REPRODUCIBLE_FLAGS)
 
 # install needs a binary but does not rebuild one that exists, so that
 # `make && sudo make install` builds as you, not as root.
@@ -85,11 +90,12 @@ $(BINARY):
 version: ## print the version (from ptyproxy_version.h)
 	@echo $(VERSION)
 
-install: $(INSTALL_BINARY) ## install into DESTDIR + PREFIX (default /usr/local); make uninstall removes it
+install: $(INSTALL_BINARY) ## install into DESTDIR + PREFIX (default /usr/local), stripped unless STRIP= ; make uninstall removes it
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 	    $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d $(DESTDIR)$(PREFIX)/$(EMACS_DIR) $(DESTDIR)$(PREFIX)/$(DOC_DIR)
 	install -m 755 $(INSTALL_BINARY) $(DESTDIR)$(PREFIX)/$(BIN_FILE)
+	$(if $(STRIP),$(STRIP) $(DESTDIR)$(PREFIX)/$(BIN_FILE))
 	install -m 644 docs/ptyproxy.1 $(DESTDIR)$(PREFIX)/$(MAN_FILE)
 	install -m 644 completions/ptyproxy.bash $(DESTDIR)$(PREFIX)/$(BASH_FILE)
 	install -m 644 completions/_ptyproxy $(DESTDIR)$(PREFIX)/$(ZSH_FILE)
@@ -111,6 +117,10 @@ windows: ## build the Windows program (make -C windows)
 # Always relinked (-B), so that it carries SOURCE_DATE_EPOCH (exported above;
 # GNU ld writes it as the PE timestamp) rather than the time of an earlier build.
 windows-exe:
+	@if [ "$(WINDOWS_EXE)" = "$(DEFAULT_WINDOWS_EXE)" ] && ! command -v x86_64-w64-mingw32-gcc >/dev/null; then \
+	    echo "ptyproxy: make dist builds the Windows program with mingw-w64 (Debian: gcc-mingw-w64-x86-64); or set WINDOWS_EXE" >&2; \
+	    exit 1; \
+	fi
 	$(if $(filter $(DEFAULT_WINDOWS_EXE),$(WINDOWS_EXE)),$(MAKE) -C windows -B build/ptyproxy.exe)
 	@test -f $(WINDOWS_EXE) || { echo "ptyproxy: no Windows program at $(WINDOWS_EXE)" >&2; exit 1; }
 
@@ -126,10 +136,9 @@ endef
 check-epoch:
 	@test -n "$(SOURCE_DATE_EPOCH)" || { echo "ptyproxy: SOURCE_DATE_EPOCH unknown (no git?): set it" >&2; exit 1; }
 
-dist: check-epoch build windows-exe ## release archives and SHA256SUMS in dist/ (reproducible)
+dist: check-epoch build windows-exe ## release archives and SHA256SUMS in dist/ (reproducible; needs mingw-w64)
 	rm -rf $(STAGE)/dist && mkdir -p $(STAGE)/dist $(DIST)
-	$(MAKE) --no-print-directory install DESTDIR=$(STAGE)/dist/$(LINUX_NAME) PREFIX= INSTALL_BINARY=$(BINARY)
-	strip $(STAGE)/dist/$(LINUX_NAME)/$(BIN_FILE)
+	$(MAKE) --no-print-directory install DESTDIR=$(STAGE)/dist/$(LINUX_NAME) PREFIX= INSTALL_BINARY=$(BINARY) STRIP=strip
 	mv $(STAGE)/dist/$(LINUX_NAME)/$(DOC_DIR)/README.md $(STAGE)/dist/$(LINUX_NAME)/$(DOC_DIR)/LICENSE $(STAGE)/dist/$(LINUX_NAME)/
 	rmdir $(STAGE)/dist/$(LINUX_NAME)/$(DOC_DIR) $(STAGE)/dist/$(LINUX_NAME)/share/doc
 	$(call normalize,$(STAGE)/dist/$(LINUX_NAME),$(STAGE)/dist/$(LINUX_NAME)/$(BIN_FILE))
@@ -139,6 +148,7 @@ dist: check-epoch build windows-exe ## release archives and SHA256SUMS in dist/ 
 	cp $(WINDOWS_EXE) $(STAGE)/dist/$(WINDOWS_NAME)/ptyproxy.exe
 	cp $(EMACS_FILES) $(STAGE)/dist/$(WINDOWS_NAME)/emacs/
 	sed 's/$$/\r/' packaging/README-windows.txt > $(STAGE)/dist/$(WINDOWS_NAME)/README.txt
+	sed 's/$$/\r/' docs/INTERFACE.md > $(STAGE)/dist/$(WINDOWS_NAME)/INTERFACE.md
 	sed 's/$$/\r/' LICENSE > $(STAGE)/dist/$(WINDOWS_NAME)/LICENSE.txt
 	$(call normalize,$(STAGE)/dist/$(WINDOWS_NAME),$(STAGE)/dist/$(WINDOWS_NAME)/ptyproxy.exe)
 	rm -f $(DIST)/$(WINDOWS_NAME).zip

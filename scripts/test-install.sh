@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Tests what a user installs: `make install`/`uninstall` (exact file list),
-# the man page (man -l, man ptyproxy, mandoc -Tlint, the same options as
-# --help), one version everywhere, bash/zsh/fish completion in the real
-# shells against a live session, `make dist` twice (byte-identical archives,
-# the second from a clean release build), the Linux archive's binary,
-# the Windows zip, `make deb` + lintian, and installing and removing the .deb
-# (as root only). About 3 minutes on 2 cores.
+# Tests what a user installs: `make install`/`uninstall` (exact file list,
+# stripped), the man page (man -l, man ptyproxy, mandoc -Tlint, clean quoting
+# as man and mandoc render it, the same options as --help), one version
+# everywhere and whichever way it was built, bash/zsh/fish completion in the
+# real shells against a live session, `make dist` twice (byte-identical
+# archives, the second from a clean release build), the Linux archive's
+# binary, the Windows zip (its README.txt names only files in it), `make deb`
+# + lintian, installing and removing the .deb (as root only), and that the
+# links of README.md and docs/*.md resolve. About 3 minutes on 2 cores.
 #
 # The Windows zip needs ptyproxy.exe: `make -C windows` builds it, or set
 # WINDOWS_EXE to one built elsewhere.
@@ -23,6 +25,8 @@ check() {
     local name=$1; shift
     if "$@"; then pass "$name"; else fail "$name"; fi
 }
+# fails COMMAND...: COMMAND fails (for self-tests: a check must be able to fail).
+fails() { ! "$@" >/dev/null; }
 # same NAME EXPECTED ACTUAL: exact comparison, with a diff when they differ.
 same() {
     if [[ $2 == "$3" ]]; then pass "$1"; return 0; fi
@@ -54,14 +58,57 @@ version=$(sed -n 's/^#define PTYPROXY_VERSION "\([^"]*\)"$/\1/p' Sources/CPTYShi
 [[ -n $version ]] || { echo "FAIL - no PTYPROXY_VERSION in ptyproxy_version.h"; exit 1; }
 echo "# version $version"
 
+# --- the documents' links ----------------------------------------------------
+# links_resolve FILE...: every relative link of these Markdown files names a
+# file of the tree, and every #anchor a heading of its file (GitHub's slugs).
+links_resolve() {
+    python3 - "$@" <<'EOF'
+import os, re, sys
+def slugs(path):
+    found = set()
+    in_code = False
+    for line in open(path, encoding="utf-8"):
+        if line.startswith("```"):
+            in_code = not in_code
+        m = None if in_code else re.match(r"#{1,6} +(.*?) *#*$", line)
+        if m:
+            text = re.sub(r"[`*_]|\[([^]]*)\]\([^)]*\)", r"\1", m.group(1)).lower()
+            found.add(re.sub(r"[^\w\- ]", "", text).replace(" ", "-"))
+    return found
+bad = []
+for doc in sys.argv[1:]:
+    text = re.sub(r"(?ms)^```.*?^```", "", open(doc, encoding="utf-8").read())
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        full = os.path.normpath(os.path.join(os.path.dirname(doc), path)) if path else doc
+        if not os.path.exists(full):
+            bad.append("%s: %s: no such file" % (doc, target))
+        elif anchor and full.endswith(".md") and anchor not in slugs(full):
+            bad.append("%s: %s: no such heading" % (doc, target))
+for line in bad:
+    print("    " + line)
+sys.exit(1 if bad else 0)
+EOF
+}
+documents=(README.md docs/*.md)
+check "the links of README.md and docs/*.md resolve" links_resolve "${documents[@]}"
+printf '[a](docs/NO-SUCH.md) [b](README.md#no-such-heading)\n' >"$work/broken-links.md"
+check "(self-test) a missing file and a missing heading are caught" fails links_resolve "$work/broken-links.md"
+# The README gives the set-up commands CI runs: .ci/run runs bash scripts/test.
+check "the README's test command is the one .ci/run runs" \
+    bash -c 'grep -qx "    bash scripts/test" README.md && grep -qx "bash scripts/test" .ci/run'
+
 # --- one version everywhere --------------------------------------------------
 same "make version is the header's" "$version" "$(make -s version)"
-commit=$(git rev-parse --short=7 HEAD 2>/dev/null)
-if [[ -n $commit ]]; then
-    dirty=$(git diff --quiet HEAD -- || echo -dirty)
-    same "--version names the version and the commit" "ptyproxy $version (commit $commit$dirty)" "$("$binary" --version)"
+# --version is the same whichever way the binary was built: `make` (above)
+# and a plain `swift build` (the debug build scripts/test makes first).
+same "--version of the make build" "ptyproxy $version" "$("$binary" --version)"
+if swift build >"$work/debug-build.log" 2>&1; then
+    same "--version of a plain swift build" "ptyproxy $version" "$(.build/debug/ptyproxy --version)"
 else
-    same "--version names the version" "ptyproxy $version" "$("$binary" --version)"
+    tail -30 "$work/debug-build.log"; fail "swift build"
 fi
 same "the Emacs package header has the version" "$version" "$(sed -n 's/^;; Version: //p' emacs/ptyproxy.el)"
 same "the man page has the version" "This manual describes ptyproxy $version." \
@@ -90,8 +137,63 @@ options_agree() { # MAN_PAGE: the page names exactly the long options --help nam
 check "the man page names exactly the options --help names" options_agree docs/ptyproxy.1
 # The check can fail: a page that names --xcwd instead of --cwd must not pass.
 sed 's/\\-cwd/\\-xcwd/g' docs/ptyproxy.1 >"$work/drifted.1"
-fails() { ! "$@" >/dev/null; }
 check "(self-test) a page with a wrong option is caught" fails options_agree "$work/drifted.1"
+# What a reader sees: the page rendered by man-db (groff) and by mandoc. mdoc
+# takes a lone . , ( ) as punctuation and a quoting macro such as Ql as
+# enclosing the rest of its line, so a page that lints clean can still
+# render `‘A-Z a-z 0-9. _ -’` or `(‘INT, ‘SIGTERM, ‘hup’’’)`.
+rendered_by() { # RENDERER PAGE: the page as text, one line, hyphenation undone
+    case $1 in
+        man) MANWIDTH=80 MANPAGER=cat man -l "$2" 2>&1 ;;
+        mandoc) mandoc -T utf8 -O width=80 "$2" ;;
+    esac | col -bx | sed -z 's/‐\n *//g' | tr -s ' \n' '  '
+}
+quoting_is_clean() { # PAGE: every rendering has flat, balanced ‘quotes’, no punctuation
+    local renderer text problems=0     # pulled into a quoted span, no escape left raw
+    for renderer in man mandoc; do
+        text=$(rendered_by "$renderer" "$1")
+        python3 - "$renderer" "$text" <<'EOF' || problems=1
+import re, sys
+renderer, text = sys.argv[1], sys.argv[2]
+found = []
+depth = 0
+for i, ch in enumerate(text):
+    if ch == "\u2018":
+        depth += 1
+        if depth > 1:
+            found.append("a quote inside a quote: " + text[max(0, i - 30):i + 30])
+    elif ch == "\u2019":
+        depth -= 1
+        if depth < 0:
+            found.append("a closing quote with none open: " + text[max(0, i - 30):i + 30])
+            depth = 0
+if depth:
+    found.append("%d quote(s) left open" % depth)
+for span in re.findall("\u2018([^\u2018\u2019]*)\u2019", text):
+    if re.search(r"\S[.,;:] ", span):
+        found.append("punctuation pulled into a quoted span: \u2018%s\u2019" % span)
+for escape in re.findall(r".{0,20}\\[fs(*\[&e].{0,20}", text):
+    found.append("a raw escape: " + escape)
+for problem in found:
+    print("    %s: %s" % (renderer, problem))
+sys.exit(1 if found else 0)
+EOF
+    done
+    return $problems
+}
+check "the rendered man page quotes cleanly (man -l, mandoc -T utf8)" quoting_is_clean docs/ptyproxy.1
+for renderer in man mandoc; do
+    for phrase in '‘A-Z a-z 0-9 . _ -’' '(‘INT’, ‘SIGTERM’, ‘hup’)'; do
+        check "$renderer renders $phrase" bash -c '[[ $1 == *"$2"* ]]' - "$(rendered_by $renderer docs/ptyproxy.1)" "$phrase"
+    done
+done
+# The check can fail: a nested quote, a swallowed full stop and a raw font
+# escape must each be caught.
+for broken in '.Pq Ql a , Ql b' '.Ql x . y' 'a \\\\fBbold'; do
+    sed "/^\.Sh DESCRIPTION/a $broken" docs/ptyproxy.1 >"$work/broken.1"
+    check "(self-test) a page with \"$(sed -n '/^\.Sh DESCRIPTION/{n;p}' "$work/broken.1")\" is caught" \
+        fails quoting_is_clean "$work/broken.1"
+done
 help_commands=$("$binary" --help | sed -n 's/^ *\(usage: \)\{0,1\}ptyproxy \([a-z]*\) .*/\2/p; s/^ *ptyproxy \([a-z]*\)$/\1/p' | sort -u)
 man_commands=$(man_text docs/ptyproxy.1 | sed -n '/^SYNOPSIS/,/^DESCRIPTION/s/^ *ptyproxy \([a-z]*\).*/\1/p' | grep -v '^$' | sort -u)
 same "the man page's synopsis has the commands --help has" "$help_commands" "$man_commands"
@@ -107,12 +209,15 @@ expected_files=$(printf '%s\n' ./bin/ptyproxy ./share/man/man1/ptyproxy.1 \
     ./share/doc/ptyproxy/LICENSE $emacs_files | sort)
 same "make install installs exactly these files" "$expected_files" "$(cd "$destdir" && find . -not -type d | sort | sed 's|^\./usr/local/|./|')"
 same "installed modes" "755 ./bin/ptyproxy" "$(cd "$prefix" && find . -type f -perm -u+x -printf '%m %p\n')"
-check "the installed binary is the build" cmp -s "$binary" "$prefix/bin/ptyproxy"
+check "the installed binary is stripped" bash -c "! readelf -S '$prefix/bin/ptyproxy' | grep -q '\.symtab'"
+check "the build is not (so install did strip)" bash -c "readelf -S '$binary' | grep -q '\.symtab'"
+same "the installed binary runs" "$("$binary" --version)" "$("$prefix/bin/ptyproxy" --version)"
 check "man -l shows the installed page" bash -c "MANPAGER=cat MANWIDTH=80 man -l '$prefix/share/man/man1/ptyproxy.1' 2>&1 | col -b | grep -q '^SYNOPSIS'"
 check "man ptyproxy finds it under PREFIX" bash -c "MANPATH='$prefix/share/man' MANPAGER=cat MANWIDTH=80 man ptyproxy 2>&1 | col -b | grep -q 'ptyproxy resize ID COLS ROWS'"
 
 other_prefix=$work/prefix-test
-make install DESTDIR="$other_prefix" PREFIX=/opt/pp >/dev/null 2>&1
+make install DESTDIR="$other_prefix" PREFIX=/opt/pp STRIP= >/dev/null 2>&1
+check "make install STRIP= installs the build as it is" cmp -s "$binary" "$other_prefix/opt/pp/bin/ptyproxy"
 same "make install honours PREFIX" "$(echo "$expected_files" | sed 's|^\./|./opt/pp/|')" "$(cd "$other_prefix" && find . -not -type d | sort)"
 
 # --- completion in the real shells -------------------------------------------
@@ -200,6 +305,42 @@ same "make uninstall leaves only shared directories" "$(printf '%s\n' . ./usr ./
     ./usr/local/share/fish/vendor_completions.d ./usr/local/share/man ./usr/local/share/man/man1 \
     ./usr/local/share/zsh ./usr/local/share/zsh/site-functions)" "$(cd "$destdir" && find . -type d | sort)"
 
+# readme_names_only README ENTRIES: every file README names (a word ending in
+# .md .txt .el .exe .dll, or a folder: a word ending in / or \) is one of
+# ENTRIES (paths relative to the archive's folder; a bare file name may be in
+# a folder of it). Absolute paths (C:/..., %VAR%\...) are where the user
+# puts things; Windows' shells, the original conpty_proxy.exe and Microsoft's
+# newer ConPTY (conpty.dll, OpenConsole.exe) are programs the user has or
+# fetches, not files of ours.
+readme_names_only() {
+    python3 - "$1" "$2" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+entries = {line.strip().rstrip("/") for line in open(sys.argv[2]) if line.strip()}
+folders = {e.rsplit("/", 1)[0] for e in entries if "/" in e}
+basenames = {e.rsplit("/", 1)[-1] for e in entries}
+theirs = {"cmd.exe", "powershell.exe", "conpty_proxy.exe", "conpty.dll", "OpenConsole.exe"}
+missing = []
+for word in re.findall(r"[\w.%:\\/-]+", text):
+    word = word.strip(".,:;")
+    if ":" in word or word.startswith(("%", "\\", "/", "-")):
+        continue
+    path = word.replace("\\", "/")
+    names_a_file = re.search(r"\w\.(md|txt|el|exe|dll)$", path)
+    names_a_folder = re.search(r"\w/$", path)
+    if not (names_a_file or names_a_folder) or path in theirs:
+        continue
+    path = path.rstrip("/")
+    if path not in entries and path not in folders and ("/" in path or path not in basenames):
+        missing.append(word)
+for word in sorted(set(missing)):
+    print("    README.txt names %s, which is not in the zip" % word)
+sys.exit(1 if missing else 0)
+EOF
+}
+# readme_opens_with_prose README: no license tag in its first 10 lines.
+readme_opens_with_prose() { ! head -10 "$1" | grep -q 'SPDX-License-Identifier'; }
+
 # --- make dist, twice --------------------------------------------------------
 # The Windows program: by default `make dist` relinks windows/build/ptyproxy.exe
 # itself (so both runs must give the same one); WINDOWS_EXE names one built
@@ -240,12 +381,26 @@ if check "make dist" dist; then
     check "the unpacked binary is stripped" bash -c "! readelf -S '$unpacked' | grep -q '\.symtab'"
     same "the unpacked binary runs a program on a pty (output, exit status)" $'22 77\nstatus 3' \
         "$(timeout 20 "$unpacked" new unpacked-$$ 77 22 sh -c 'stty size; exit 3' </dev/null | tr -d '\r'; echo "status ${PIPESTATUS[0]}")"
-    same "the Windows zip's entries" "$(printf '%s\n' LICENSE.txt README.txt $(cd emacs && ls *.el | sed 's|^|emacs/|') ptyproxy.exe | sed "s|^|$windows/|" | sort)" \
+    same "the Windows zip's entries" "$(printf '%s\n' INTERFACE.md LICENSE.txt README.txt $(cd emacs && ls *.el | sed 's|^|emacs/|') ptyproxy.exe | sed "s|^|$windows/|" | sort)" \
         "$(unzip -Z1 dist/$windows.zip | sort)"
     check "the Windows zip tests clean" bash -c "unzip -tq dist/$windows.zip >/dev/null"
     check "the zip's ptyproxy.exe is the Windows program" bash -c "unzip -p dist/$windows.zip $windows/ptyproxy.exe | cmp -s - '$windows_exe'"
     check "the zip's ptyproxy.exe has the version" bash -c "grep -qaF '$version' '$windows_exe'"
     check "the zip's README.txt has Windows line ends" bash -c "unzip -p dist/$windows.zip $windows/README.txt | head -1 | grep -q $'\r\$'"
+    # The zip's README.txt is all a Windows user has: every file it names
+    # must be in the zip, and it opens with what the program is, not a tag.
+    unzip -Z1 dist/$windows.zip | sed "s|^$windows/||" >"$work/zip-entries"
+    unzip -p dist/$windows.zip $windows/README.txt | tr -d '\r' >"$work/zip-readme"
+    check "the zip's README.txt names only files in the zip" readme_names_only "$work/zip-readme" "$work/zip-entries"
+    check "the zip's README.txt does not open with the license tag" readme_opens_with_prose "$work/zip-readme"
+    check "the zip's README.txt names vterm-conpty-proxy-path" grep -q 'vterm-conpty-proxy-path' "$work/zip-readme"
+    # The checks can fail: a README that points into the source tree, or
+    # that opens with the license tag, must be caught.
+    { cat "$work/zip-readme"; echo 'See docs/INTERFACE.md.'; } >"$work/readme-pointing-out"
+    check "(self-test) a README naming docs/INTERFACE.md is caught" \
+        fails readme_names_only "$work/readme-pointing-out" "$work/zip-entries"
+    { echo 'SPDX-License-Identifier: MIT'; cat "$work/zip-readme"; } >"$work/readme-tagged"
+    check "(self-test) a README opening with the tag is caught" fails readme_opens_with_prose "$work/readme-tagged"
     # The Windows user's path: unzip and run. Under Wine (where it is
     # installed, as in CI): --version, and a session whose command's exit
     # code comes back. stdin stays open (a closed one ends Wine's conhost).

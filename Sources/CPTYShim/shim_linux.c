@@ -205,10 +205,6 @@ int ptyshim_exit_status_without_reaping(pid_t pid, int *wait_status) {
     }
 }
 
-const char *ptyshim_build_commit(void) {
-    return PTYPROXY_COMMIT;
-}
-
 // --- process and signals (sec-process) ---
 
 #include <limits.h>

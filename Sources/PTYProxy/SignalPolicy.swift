@@ -3,7 +3,7 @@ import Glibc
 import CPTYShim
 
 /// What the proxy does with every signal it may be sent, decided one by one
-/// (README, "The host's side", has the same table):
+/// (docs/REFERENCE.md, "The host's side", has the same table):
 ///
 /// | signal | action | why |
 /// |---|---|---|

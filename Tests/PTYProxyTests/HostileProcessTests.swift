@@ -250,7 +250,7 @@ import Testing
         var isFault: Bool { [SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSYS].contains(number) }
     }
 
-    /// The table of README "The host's side", signal by signal.
+    /// The table of docs/REFERENCE.md "The host's side", signal by signal.
     static let signalTable: [SignalCase] = {
         var table: [SignalCase] = []
         for (name, number) in [("HUP", SIGHUP), ("INT", SIGINT), ("TERM", SIGTERM), ("QUIT", SIGQUIT),
