@@ -123,7 +123,7 @@ final class InputPath: Sendable {
     }
 
     /// Sends `bytes` to the pty, ending a canonical line with VEOF where it
-    /// would pass the kernel's limit, and drops the held output around a
+    /// would pass the kernel's limit, and drops the held output before a
     /// flushing INTR, QUIT or SUSP. False when the relay is stopping or the
     /// pty is gone.
     private func forward(_ bytes: UnsafeRawBufferPointer, _ line: inout CanonicalLine) -> Bool {
@@ -138,9 +138,10 @@ final class InputPath: Sendable {
                   deliverEndOfFile(line.rules, count: 1) else { return false }
             start = index
         }
-        guard deliver(UnsafeRawBufferPointer(rebasing: bytes[start...])) else { return false }
-        if flushes { discardHeldOutput() }  // and what was read until the kernel took the character
-        return true
+        // Nothing is dropped after the write: the kernel takes the character
+        // asynchronously, and the program's answer to it (a prompt, a
+        // trap's line) may already be read by then; that must reach the host.
+        return deliver(UnsafeRawBufferPointer(rebasing: bytes[start...]))
     }
 
     /// Whether `bytes` hold a character that makes the kernel flush the

@@ -59,6 +59,25 @@ import CPTYShim
         #expect(seen == lengths.map { "len=\($0)"[...] }, "\(proxy.outputText.debugDescription)")
     }
 
+    /// What the program writes in answer to ^C (a prompt, a trap's line)
+    /// comes after the kernel took the character, and is never dropped with
+    /// the held output: 40 ^C in a row, each answered by a numbered line.
+    @Test func theAnswerToAnInterruptIsNeverDropped() {
+        let id = uniqueID("intr-answer")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c",
+                                          "i=0; trap 'i=$((i+1)); echo ANSWER-$i.; [ $i -lt 40 ] || exit 0' INT; echo READY; "
+                                          + "while :; do sleep 0.05; done"])
+        #expect(proxy.read(untilContains: "READY"))
+        for count in 1...40 {
+            proxy.write("\u{3}")
+            guard proxy.read(untilContains: "ANSWER-\(count).") else {
+                Issue.record("^C number \(count): its answer never reached the host")
+                break
+            }
+        }
+        #expect(proxy.finish() == .exited(0))  // the 40th answer ends the shell
+    }
+
     /// `yes` floods a host that has stopped reading; ^C kills it. What
     /// reaches the host after the ^C beyond what its pipe already held is
     /// what the proxy held: a terminal's own queue is flushed, and so must
