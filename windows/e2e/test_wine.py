@@ -827,16 +827,31 @@ def attack_resize_storm_while_ending(s):
     no error line, the child's exit code. Under Wine ResizePseudoConsole
     is a stub that never touches the HPCON, so a use after free cannot show
     here (this test passed on be44be4 too); on Windows it would."""
+    # Under this load Wine now and then fails conhelper's CreateProcess of
+    # lines.exe (conhelper then exits 120, its "could not start" code: once
+    # in about 1 300 sessions). ptyproxy.exe reported that code faithfully;
+    # such a run is made once more, and a second failure, or more than 3
+    # such runs, fail.
+    helper_refusals = 0
     for n in range(100):
-        sid = s.new_id("storm")
-        storm = WinProcess(s.prefix, [os.path.join(HELPERS, "burst.exe"), sid, "resize 100 30\n", "100000"])
-        s.live.append(storm)
-        p = s.session(sid, "%s %s 20 %d" % (helper("conhelper"), helper("lines"), n % 5))
-        code = p.wait(30)
+        for attempt in range(2):
+            sid = s.new_id("storm")
+            storm = WinProcess(s.prefix, [os.path.join(HELPERS, "burst.exe"), sid, "resize 100 30\n", "100000"])
+            s.live.append(storm)
+            p = s.session(sid, "%s %s 20 %d" % (helper("conhelper"), helper("lines"), n % 5))
+            code = p.wait(30)
+            storm.wait(30)
+            refused = code == 120 and WINE_DIAGNOSTIC.sub("", p.stderr_text()) == ""
+            if refused and attempt == 0:
+                helper_refusals += 1
+                s.cleanup()
+                continue
+            break
         check(code == n % 5, "run %d: exit %d, expected %d (stderr %r)" % (n, code, n % 5, p.stderr_text()))
         check(WINE_DIAGNOSTIC.sub("", p.stderr_text()) == "", "run %d: stderr %r" % (n, p.stderr_text()))
-        storm.wait(30)
         s.cleanup()
+    check(helper_refusals <= 3, "conhelper could not start its command in %d of 100 runs" % helper_refusals)
+    print("   (%d run(s) made again: conhelper could not start its command under Wine)" % helper_refusals)
 
 
 @test
