@@ -10,16 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures, checks;
-
-#define CHECK(condition)                                                               \
-    do {                                                                               \
-        checks++;                                                                      \
-        if (!(condition)) {                                                            \
-            failures++;                                                                \
-            fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #condition);  \
-        }                                                                              \
-    } while (0)
+#include "check.h"
 
 static wchar_t message[PP_MESSAGE_CAPACITY];
 static wchar_t decoded[256];

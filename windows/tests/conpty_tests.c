@@ -14,16 +14,7 @@
 #include <string.h>
 #include <wchar.h>
 
-static int failures, checks;
-
-#define CHECK(condition)                                                               \
-    do {                                                                               \
-        checks++;                                                                      \
-        if (!(condition)) {                                                            \
-            failures++;                                                                \
-            fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #condition);  \
-        }                                                                              \
-    } while (0)
+#include "check.h"
 
 /// The replies of one pass, joined by '|', after a call that returned `error`.
 static void replies(const pp_resize_queue *queue, const char *error, char *out, size_t capacity) {
