@@ -90,7 +90,7 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
         if getenv("PTYPROXY_TRACE") != nil {
             // A diagnostic, asked for: how the session ended, on stderr.
             printError("ptyproxy: trace: session '\(options.id)': \(session.counters.bytesOut) bytes out; "
-                       + "output ended by \(session.outputEnding); the child \(status)")
+                       + "output ended by \(session.outputEnding)\(lateOutputNote(session.counters)); the child \(status)")
         }
         exit(status.shellCode)
     } catch {
@@ -101,6 +101,12 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
 /// The arguments after the program name, as the bytes the kernel passed:
 /// CommandLine.arguments would decode them as UTF-8 and replace every
 /// invalid byte with U+FFFD.
+/// For the trace: output that came only on the read confirming EIO.
+func lateOutputNote(_ counters: RelayCounters) -> String {
+    let late = counters.bytesAfterFirstHangUp
+    return late == 0 ? "" : " (\(late) bytes came after the first EIO)"
+}
+
 func rawArguments() -> [ByteString] {
     (1..<Int(max(1, CommandLine.argc))).compactMap { index in
         CommandLine.unsafeArgv[index].map { ByteString(cString: $0) }

@@ -14,6 +14,7 @@ import Testing
             let proxy = HostedProcess(proxy: ["new", uniqueID("tail"), "80", "24", "--", "seq", "1", "150000"],
                                       environment: TestEnvironment.variables(["PTYPROXY_TRACE=1"]))
             let status = proxy.finish()
+            noteLateOutput(proxy.errorText)
             if status != .exited(0) || proxy.output != expected {  // never dump 1 MiB into the log
                 failures.append("run \(run): \(String(describing: status)) after \(now() - started) ms, "
                                 + "\(bytesDifference(proxy.output, expected)), stderr \(proxy.errorText.debugDescription), "
