@@ -71,6 +71,13 @@ int ptyshim_pidfd_open(pid_t pid, int *fd);
 /// Blocks until `pid` has exited, without reaping it (waitid WEXITED|WNOWAIT).
 int ptyshim_wait_exit_without_reaping(pid_t pid);
 
+/// Has a SIGCHLD handler write one byte to `write_fd`, and close it, once
+/// `pid` has exited (without reaping it); the same at once if it already
+/// has. Needs no memory and cannot fail: for a child whose pidfd was
+/// refused after it started. Up to 64 children are watched at a time;
+/// beyond, the call aborts with a message.
+void ptyshim_notify_exit_by_sigchld(pid_t pid, int write_fd);
+
 /// If `pid` has exited, stores its status as a wait(2) status word and
 /// returns 0, leaving it unreaped (waitid WEXITED|WNOHANG|WNOWAIT); EAGAIN
 /// while it runs, else an errno.
