@@ -86,9 +86,13 @@ int ptyshim_spawn_session(pid_t *pid, const char *path, char *const argv[],
     }
 
     sigset_t all, none;
-    /* Not sigfillset: glibc's leaves out its two internal signals (32, 33),
-       and posix_spawn then leaves them ignored in the child, which an exec
-       preserves. Every bit set resets them to their defaults too. */
+    /* Every signal, not only those whose disposition we changed: glibc's
+       child sets each signal in this set to SIG_DFL, and queries each one
+       left out (one rt_sigaction either way, 64 in all), keeping a SIG_IGN
+       it finds: a narrower set saves no system call and would pass on the
+       ignores we inherited (nohup, a host ignoring SIGINT). Not sigfillset:
+       it leaves out glibc's two internal signals (32, 33), which the child
+       would then have ignored, and an exec keeps that. */
     memset(&all, 0xff, sizeof all);
     sigemptyset(&none);
     if (!err) err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
