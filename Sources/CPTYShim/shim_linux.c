@@ -9,6 +9,8 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <limits.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -193,6 +195,21 @@ int ptyshim_wait_exit_without_reaping(pid_t pid) {
         if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) == 0) return 0;
         if (errno != EINTR) return errno;
     }
+}
+
+int ptyshim_gate_wait(int *word) {
+    int outcome;
+    while ((outcome = __atomic_load_n(word, __ATOMIC_ACQUIRE)) == PTYSHIM_GATE_CLOSED) {
+        /* EAGAIN (decided meanwhile) and EINTR: look again. */
+        syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, PTYSHIM_GATE_CLOSED, NULL, NULL, 0);
+    }
+    return outcome;
+}
+
+void ptyshim_gate_decide(int *word, int outcome) {
+    int closed = PTYSHIM_GATE_CLOSED;
+    __atomic_compare_exchange_n(word, &closed, outcome, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
 /* The children ptyshim_notify_exit_by_sigchld watches: a slot is free at

@@ -68,6 +68,18 @@ int ptyshim_grow_pipe(int fd, int size);
 /// Opens a pollable descriptor that becomes readable when `pid` exits (pidfd_open).
 int ptyshim_pidfd_open(pid_t pid, int *fd);
 
+/// A start gate's word: closed until decided once, open or cancelled.
+#define PTYSHIM_GATE_CLOSED 0
+#define PTYSHIM_GATE_OPEN 1
+#define PTYSHIM_GATE_CANCELLED 2
+
+/// Blocks while `*word` is PTYSHIM_GATE_CLOSED (futex wait); returns the outcome.
+int ptyshim_gate_wait(int *word);
+
+/// Sets a closed `*word` to `outcome` (a decided one stays as it is) and
+/// wakes every thread waiting on it.
+void ptyshim_gate_decide(int *word, int outcome);
+
 /// Blocks until `pid` has exited, without reaping it (waitid WEXITED|WNOWAIT).
 int ptyshim_wait_exit_without_reaping(pid_t pid);
 
