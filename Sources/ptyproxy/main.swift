@@ -76,9 +76,8 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
     configuration.output.bufferSize = options.outputBufferSize
     configuration.stdoutPipeSize = options.stdoutPipeSize
     do {
-        let directory = try SessionDirectory.forNewSession()
-        if let socket = ControlClient().liveSocket(of: options.id),
-           !socket.hasPrefix(directory.path.appending(component: "")) {
+        let (directory, liveElsewhere) = try SessionDirectory.forNewSession(id: options.id)
+        if let socket = liveElsewhere {
             fail("session '\(options.id)' is already running (\(socket.printablePath))")
         }
         configuration.controlDirectory = directory

@@ -127,6 +127,22 @@ import Testing
         #expect(text.contains("SigIgn:\t0000000000000000"))
     }
 
+    /// A proxy started with signals ignored (as under nohup, or by a host
+    /// that ignores SIGINT and SIGPIPE) still starts CMD with every
+    /// disposition at its default and an empty mask: what the proxy
+    /// inherited is reset as well as what it set itself. (cat reads its own
+    /// status: grep would show the SIGSEGV handler it installs itself.)
+    @Test func childStartsWithDefaultDispositionsWhateverTheProxyInherited() {
+        let proxy = HostedProcess(
+            ["/bin/sh", "-c", "trap '' HUP INT QUIT PIPE USR1 USR2 TERM ALRM TSTP TTIN TTOU CHLD WINCH; exec \"$0\" \"$@\"",
+             ProxyBinary.path, "new", uniqueID(), "80", "24", "cat", "/proc/self/status"])
+        #expect(proxy.finish() == .exited(0))
+        let lines = proxy.outputText.split(whereSeparator: \.isNewline).map(String.init)
+        for field in ["SigBlk", "SigIgn", "SigCgt"] {
+            #expect(lines.contains("\(field):\t0000000000000000"), "\(field) in \(lines)")
+        }
+    }
+
     @Test func optionsTermCwdAndEnv() {
         let proxy = HostedProcess(proxy: ["new", "--term", "vt100", "--cwd=/tmp", "--env", "GREETING=hi there",
                                           uniqueID(), "80", "24", "--", "sh", "-c", "echo $TERM:$(pwd):$GREETING"])
