@@ -6,7 +6,7 @@
 //
 // Whoever serves the pipe is checked before anything is sent, as the Linux
 // client checks the socket's uid: the server process's user must be ours
-// (a squatter that created \\.\pipe\conpty-proxy-ctrl-ID first is refused).
+// (a squatter that created the pipe of an ID first is refused).
 // The client asks for SECURITY_IDENTIFICATION only, so a server cannot act
 // as this user either. Reply text is printed escaped (pp_escape_reply):
 // whatever a server sends, no control byte reaches the terminal.
@@ -83,9 +83,12 @@ static DWORD finish(HANDLE pipe, OVERLAPPED *overlapped, DWORD *count, ULONGLONG
 /// holds the text after "ok"; on CLIENT_REFUSED the reason after "error";
 /// on CLIENT_FAILED a message. Reply text in `out` is escaped.
 static int request(const wchar_t *id, const char *line, char *out, size_t capacity, ULONGLONG deadline) {
-    wchar_t name[128], text[PP_ERROR_TEXT_CAPACITY];
+    wchar_t name[PP_PIPE_NAME_CAPACITY], text[PP_ERROR_TEXT_CAPACITY];
     char narrow[PP_ERROR_TEXT_CAPACITY * 3];
-    swprintf(name, 128, L"\\\\.\\pipe\\conpty-proxy-ctrl-%ls", id);
+    if (pp_control_pipe_name(id, name, sizeof name / sizeof name[0]) != 0) {
+        snprintf(out, capacity, "invalid ID '%ls'", id);
+        return CLIENT_FAILED;
+    }
     HANDLE pipe;
     out[0] = 0;
     for (;;) {
@@ -308,19 +311,15 @@ static int list(void) {
 }
 
 int pp_client_run(const pp_invocation *inv) {
-    char line[64];
+    char line[PP_CONTROL_LINE_MAX + 1];
+    pp_request request = { .cols = inv->cols, .rows = inv->rows, .signal_number = inv->signal_number };
     switch (inv->verb) {
-    case PP_VERB_RESIZE:
-        snprintf(line, sizeof line, "resize %u %u", inv->cols, inv->rows);
-        return control(inv->id, line, 0);
-    case PP_VERB_SIGNAL:
-        snprintf(line, sizeof line, "signal %d", inv->signal_number);
-        return control(inv->id, line, 0);
-    case PP_VERB_STATUS:
-        return control(inv->id, "status", 1);
-    case PP_VERB_LIST:
-        return list();
-    default:
-        return 125;
+    case PP_VERB_RESIZE: request.kind = PP_REQUEST_RESIZE; break;
+    case PP_VERB_SIGNAL: request.kind = PP_REQUEST_SIGNAL; break;
+    case PP_VERB_STATUS: request.kind = PP_REQUEST_STATUS; break;
+    case PP_VERB_LIST: return list();
+    default: return 125;
     }
+    if (pp_format_request(line, sizeof line, &request) == (size_t)-1) return 125;
+    return control(inv->id, line, inv->verb == PP_VERB_STATUS);
 }

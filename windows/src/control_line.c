@@ -50,9 +50,8 @@ const char *pp_signal_name(int number) {
     return NULL;
 }
 
-/// A dimension in 1..PP_MAX_DIMENSION, digits only; 0 if invalid.
-static unsigned dimension(const char *text, size_t length) {
-    if (length == 0 || length > 5) return 0;
+unsigned pp_parse_dimension(const char *text, size_t length) {
+    if (length == 0 || length > sizeof PP_TEXT(PP_MAX_DIMENSION) - 1) return 0;
     unsigned value = 0;
     for (size_t i = 0; i < length; i++) {
         if (text[i] < '0' || text[i] > '9') return 0;
@@ -71,7 +70,7 @@ static int word_is(const char *word, size_t length, const char *lower) {
     return 1;
 }
 
-#define BAD_SIZE "size must be two integers in 1..32767"
+#define BAD_SIZE "size must be two integers in 1.." PP_TEXT(PP_MAX_DIMENSION)
 
 int pp_control_parse(const char *line, size_t length, pp_request *out, const char **reason) {
     enum { MAX_WORDS = 4 };
@@ -79,7 +78,7 @@ int pp_control_parse(const char *line, size_t length, pp_request *out, const cha
     size_t word_length[MAX_WORDS];
     size_t words = 0;
     memset(out, 0, sizeof *out);
-    if (length > PP_CONTROL_LINE_MAX) { *reason = "line too long (limit 256 bytes)"; return -1; }
+    if (length > PP_CONTROL_LINE_MAX) { *reason = "line too long (limit " PP_TEXT(PP_CONTROL_LINE_MAX) " bytes)"; return -1; }
     for (size_t i = 0; i < length;) {
         unsigned char c = (unsigned char)line[i];
         if (c == ' ' || c == '\t' || c == '\r') { i++; continue; }
@@ -93,8 +92,8 @@ int pp_control_parse(const char *line, size_t length, pp_request *out, const cha
     if (word_is(word[0], word_length[0], "resize")) {
         if (words != 3) { *reason = "usage: resize COLS ROWS"; return -1; }
         out->kind = PP_REQUEST_RESIZE;
-        out->cols = dimension(word[1], word_length[1]);
-        out->rows = dimension(word[2], word_length[2]);
+        out->cols = pp_parse_dimension(word[1], word_length[1]);
+        out->rows = pp_parse_dimension(word[2], word_length[2]);
         if (!out->cols || !out->rows) { *reason = BAD_SIZE; return -1; }
         return 0;
     }
@@ -119,13 +118,25 @@ int pp_control_parse(const char *line, size_t length, pp_request *out, const cha
     if (words == 2 && ((first >= '0' && first <= '9') || first == '-' || first == '+')) {
         // The bare "W H" of conpty_proxy.exe clients.
         out->kind = PP_REQUEST_RESIZE;
-        out->cols = dimension(word[0], word_length[0]);
-        out->rows = dimension(word[1], word_length[1]);
+        out->cols = pp_parse_dimension(word[0], word_length[0]);
+        out->rows = pp_parse_dimension(word[1], word_length[1]);
         if (!out->cols || !out->rows) { *reason = BAD_SIZE; return -1; }
         return 0;
     }
     *reason = "unknown request (try: resize COLS ROWS, signal SIG, status, ping)";
     return -1;
+}
+
+size_t pp_format_request(char *out, size_t capacity, const pp_request *request) {
+    int n;
+    switch (request->kind) {
+    case PP_REQUEST_RESIZE: n = snprintf(out, capacity, "resize %u %u", request->cols, request->rows); break;
+    case PP_REQUEST_SIGNAL: n = snprintf(out, capacity, "signal %d", request->signal_number); break;
+    case PP_REQUEST_STATUS: n = snprintf(out, capacity, "status"); break;
+    case PP_REQUEST_PING: n = snprintf(out, capacity, "ping"); break;
+    default: n = -1; break;
+    }
+    return (n < 0 || (size_t)n >= capacity) ? (size_t)-1 : (size_t)n;
 }
 
 size_t pp_json_append_string(char *out, size_t used, size_t capacity, const char *text, size_t length) {

@@ -30,6 +30,17 @@ typedef struct {
 /// sets `*reason` to a static string: the REASON of `error REASON`.
 int pp_control_parse(const char *line, size_t length, pp_request *out, const char **reason);
 
+/// A terminal dimension (COLS or ROWS) in `length` bytes: decimal digits
+/// only, 1...PP_MAX_DIMENSION; 0 if invalid. The one size rule of both the
+/// command line and the control protocol.
+unsigned pp_parse_dimension(const char *text, size_t length);
+
+/// The request line (no newline) that pp_control_parse reads back as
+/// `request`: `resize COLS ROWS`, `signal NUMBER`, `status` or `ping`.
+/// Returns its length, or (size_t)-1 if it does not fit in `capacity`
+/// bytes with its terminator.
+size_t pp_format_request(char *out, size_t capacity, const pp_request *request);
+
 /// The signal number for a name (`INT`, `SIGINT`, `int`) or a decimal
 /// number in 1..64; 0 when unknown. Names and numbers are Linux's, so that
 /// one request means the same thing to both programs.

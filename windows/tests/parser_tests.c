@@ -341,7 +341,77 @@ static void test_same_sid(void) {
     CHECK(pp_same_sid(copy, sizeof me, copy, sizeof me) == 0);          // not revision 1
 }
 
+// ---- one home per protocol fact (issue 17, item 4) ------------------------
+
+/// The request line pp_format_request writes reads back as the same request.
+static int round_trips(pp_request sent) {
+    char line[PP_CONTROL_LINE_MAX + 1];
+    size_t length = pp_format_request(line, sizeof line, &sent);
+    if (length == (size_t)-1 || length != strlen(line)) return 0;
+    if (control(line) != 0) return 0;
+    return request.kind == sent.kind && request.cols == sent.cols && request.rows == sent.rows &&
+           request.signal_number == sent.signal_number;
+}
+
+static void test_one_home(void) {
+    // The pipe name: one function, its prefix in one macro.
+    wchar_t name[PP_PIPE_NAME_CAPACITY];
+    CHECK(pp_control_pipe_name(L"vterm1", name, PP_PIPE_NAME_CAPACITY) == 0);
+    CHECK(wcscmp(name, L"\\\\.\\pipe\\conpty-proxy-ctrl-vterm1") == 0);
+    const wchar_t *longest = L"0123456789012345678901234567890123456789012345678901234567890123";
+    CHECK(pp_control_pipe_name(longest, name, PP_PIPE_NAME_CAPACITY) == 0 && wcslen(name) == PP_PIPE_NAME_CAPACITY - 1);
+    CHECK(pp_control_pipe_name(L"vterm1", name, 10) == -1 && name[0] == 0);      // does not fit
+    CHECK(pp_control_pipe_name(L"a\\..\\b", name, PP_PIPE_NAME_CAPACITY) == -1 && name[0] == 0);  // not an ID
+    CHECK(wcsstr(pp_cli_usage, PP_PIPE_PREFIX L"ID") != NULL);
+
+    // The request encoder: what the client sends is what the server parses.
+    CHECK(round_trips((pp_request){ .kind = PP_REQUEST_RESIZE, .cols = 1, .rows = 1 }));
+    CHECK(round_trips((pp_request){ .kind = PP_REQUEST_RESIZE, .cols = PP_MAX_DIMENSION, .rows = 80 }));
+    CHECK(round_trips((pp_request){ .kind = PP_REQUEST_SIGNAL, .signal_number = 2 }));
+    CHECK(round_trips((pp_request){ .kind = PP_REQUEST_SIGNAL, .signal_number = 64 }));
+    CHECK(round_trips((pp_request){ .kind = PP_REQUEST_STATUS }));
+    CHECK(round_trips((pp_request){ .kind = PP_REQUEST_PING }));
+    char small[8];
+    CHECK(pp_format_request(small, sizeof small, &(pp_request){ .kind = PP_REQUEST_RESIZE, .cols = 80, .rows = 24 }) ==
+          (size_t)-1);
+    CHECK(pp_format_request(small, sizeof small, &(pp_request){ .kind = PP_REQUEST_STATUS }) == 6 &&
+          strcmp(small, "status") == 0);
+
+    // One dimension rule: the command line and the control line agree on every text.
+    static const char *const sizes[] = { "1", "80", "080", "00080", "000080", "32767", "32768", "65535", "99999",
+                                         "100000", "0", "00000", "-1", "+1", "1.5", "1a", "", "4294967297" };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        wchar_t wide[16];
+        char line[64];
+        size_t n = strlen(sizes[i]);
+        for (size_t k = 0; k <= n; k++) wide[k] = (wchar_t)(unsigned char)sizes[i][k];
+        unsigned expected = pp_parse_dimension(sizes[i], n);
+        CHECK(pp_cli_parse_dimension(wide) == expected);
+        snprintf(line, sizeof line, "resize %s 1", sizes[i]);
+        CHECK(expected ? control(line) == 0 && request.cols == expected : control(line) == -1);
+    }
+    CHECK(pp_parse_dimension("32767", 5) == PP_MAX_DIMENSION && pp_parse_dimension("32768", 5) == 0);
+    CHECK(pp_parse_dimension("12", 1) == 1);   // a length, not a terminator
+
+    // The limits in messages are the constants'.
+    CHECK(PARSE(L"resize", L"id", L"0", L"1") == -1 && message_has(L"1.." PP_TEXT(PP_MAX_DIMENSION)));
+    CHECK(PARSE(L"status", L"a/b") == -1 && message_has(L"1 to " PP_TEXT(PP_MAX_ID_LENGTH) L" of"));
+    CHECK(PARSE(L"new", L"--hangup-grace", L"9999", L"id", L"1", L"1", L"c") == -1 &&
+          message_has(L"0 and " PP_TEXT(PP_MAX_HANGUP_GRACE_SECONDS)));
+    CHECK(PARSE(L"new", L"--output-buffer-size", L"1", L"id", L"1", L"1", L"c") == -1 &&
+          message_has(L"1024..16777216"));
+    CHECK(PARSE(L"new", L"--stdout-pipe-size", L"1", L"id", L"1", L"1", L"c") == -1 &&
+          message_has(L"4096..67108864"));
+    CHECK(wcsstr(pp_cli_usage, L"1.." PP_TEXT(PP_MAX_DIMENSION)) != NULL);
+    CHECK(control("0 1") == -1 && strstr(reason, "1.." PP_TEXT(PP_MAX_DIMENSION)));
+    char too_long[PP_CONTROL_LINE_MAX + 2];
+    memset(too_long, 'x', sizeof too_long);
+    CHECK(pp_control_parse(too_long, sizeof too_long, &request, &reason) == -1 &&
+          strstr(reason, "limit " PP_TEXT(PP_CONTROL_LINE_MAX) " bytes"));
+}
+
 int main(void) {
+    test_one_home();
     test_escape_reply();
     test_same_sid();
     test_error_text();
