@@ -899,15 +899,17 @@ def unsafe_to_print(data):
 def attack_squatter_reply_is_escaped(s):
     """16.4: a pipe server that is not a session (it created the pipe
     first) answers with ESC, BEL, a C1 control and bytes that are not UTF-8:
-    `status`, `list` and the one stderr line print them as \\xHH, and
-    nothing raw reaches the terminal. Under Wine every process runs as the
+    the one stderr line prints them as \\xHH, `status` and `list` the JSON
+    way (\\uXXXX, so their line stays JSON, as on Linux), and nothing raw
+    reaches the terminal. Under Wine every process runs as the
     same user, so the client's check of the server's user passes here; the
     refusal of another user's server (pp_same_sid) is tested natively, and
     the cross-user case was not run."""
     evil = b"\x1b[31mred\x07\xc2\x9b\xff\xe9t\xc3\xa9"
-    escaped = "\\x1b[31mred\\x07\\xc2\\x9b\\xff\\xe9t\u00e9"
+    as_text = "\\x1b[31mred\\x07\\xc2\\x9b\\xff\\xe9t\u00e9"
+    as_json = "\\u001b[31mred\\u0007\\u009b\\u00ff\\u00e9t\u00e9"
     sid = s.new_id("squat")
-    for reply, verb_code in ((b"ok " + evil, 0), (b"error " + evil, 1)):
+    for reply, verb_code, escaped in ((b"ok " + evil, 0, as_json), (b"error " + evil, 1, as_text)):
         squatter = WinProcess(s.prefix, [os.path.join(HELPERS, "squatter.exe"), sid, reply.hex(), "20000"])
         s.live.append(squatter)
         squatter.wait_text(b"ready", 15)

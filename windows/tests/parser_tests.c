@@ -320,6 +320,33 @@ static void test_escape_reply(void) {
     CHECK(pp_escape_reply("\xc3\xa9\xc3\xa9\xc3\xa9", 6, small, sizeof small) == 4);      // no half character
 }
 
+static int json_escapes_to(const char *in, size_t length, const char *expected) {
+    char out[256];
+    size_t n = pp_escape_json_reply(in, length, out, sizeof out);
+    return n == strlen(expected) && strcmp(out, expected) == 0;
+}
+
+// A status reply is printed the JSON way (ControlReply.escapeJSON on Linux):
+// what a terminal acts on becomes \uXXXX, and the line stays JSON.
+static void test_escape_json_reply(void) {
+    CHECK(json_escapes_to("{\"id\":\"a\\\"b\"}", 13, "{\"id\":\"a\\\"b\"}"));      // quotes and \ are the JSON's own
+    CHECK(json_escapes_to("\x1b[31m\x07\n", 7, "\\u001b[31m\\u0007\\u000a"));
+    CHECK(json_escapes_to("\x7f\xc2\x80\xc2\x9b\xc2\x9f", 7, "\\u007f\\u0080\\u009b\\u009f"));  // DEL, C1
+    CHECK(json_escapes_to("\xe2\x80\xa8\xe2\x80\xa9", 6, "\\u2028\\u2029"));
+    CHECK(json_escapes_to("\xc2\xa0\xe2\x80\xa7\xf0\x9f\x98\x80", 9, "\xc2\xa0\xe2\x80\xa7\xf0\x9f\x98\x80"));  // stay
+    CHECK(json_escapes_to("\xff\xe9t\xc3\xa9", 5, "\\u00ff\\u00e9t\xc3\xa9"));  // not UTF-8: \u00XX
+    CHECK(json_escapes_to("\xed\xa0\x80", 3, "\\u00ed\\u00a0\\u0080"));         // a surrogate is not UTF-8
+    char small[8];
+    CHECK(pp_escape_json_reply("ab\x1b", 3, small, sizeof small) == 2 && strcmp(small, "ab") == 0);  // no half escape
+    CHECK(pp_escape_json_reply("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 8, small, sizeof small) == 6);  // no half character
+    // The status line's strings and a reply printed from it escape alike.
+    char quoted[64];
+    size_t n = pp_json_append_string(quoted, 0, sizeof quoted, "\xc2\x85\xe2\x80\xa8\x7f\xff", 7);
+    CHECK(n != (size_t)-1 && memcmp(quoted, "\"\\u0085\\u2028\\u007f\\u00ff\"", n) == 0 && n == 26);
+    CHECK(pp_json_append_string(quoted, 0, 5, "abcd", 4) == (size_t)-1);
+    CHECK(pp_json_append_string(quoted, 0, 6, "abcd", 4) == 6);
+}
+
 // The client's check of the pipe server's user (issue 16.4), on SID bytes.
 static void test_same_sid(void) {
     // S-1-5-21-1-2-3-1001 and S-1-5-21-1-2-3-1002
@@ -413,6 +440,7 @@ static void test_one_home(void) {
 int main(void) {
     test_one_home();
     test_escape_reply();
+    test_escape_json_reply();
     test_same_sid();
     test_error_text();
     test_cli();
