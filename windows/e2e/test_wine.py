@@ -169,6 +169,20 @@ def imports_only_windows_dlls(s):
     check(not foreign, "imports DLLs outside Windows: %s (all: %s)" % (foreign, dlls))
 
 
+@test
+def version_line_is_the_linux_one(s):
+    """`--version` prints exactly `ptyproxy VERSION`, the Linux program's
+    line (Sources/PTYProxy/Version.swift), however the program was built:
+    no commit, nothing else (INTERFACE.md, Command line)."""
+    with open(os.path.join(REPO, "Sources", "CPTYShim", "include", "ptyproxy_version.h")) as f:
+        number = re.search(r'#define PTYPROXY_VERSION "([^"]+)"', f.read()).group(1)
+    for word in ("--version", "version"):
+        code, out, err, _ = s.cli([word])
+        check(code == 0 and out.replace(b"\r\n", b"\n") == ("ptyproxy %s\n" % number).encode(),
+              "%s: exit %d, stdout %r, expected exactly 'ptyproxy %s' and a newline" % (word, code, out, number))
+        check(WINE_DIAGNOSTIC.sub("", err.decode("utf-8", "replace")) == "", "%s: stderr %r" % (word, err))
+
+
 # --- output, input, exit codes ---------------------------------------------
 
 @test
