@@ -4,6 +4,10 @@
 // argquote), compiled with the native compiler and run on Linux:
 //   make -C windows native-test
 // Every check names what it expects; the run fails if any check fails.
+// What an argv or a request line becomes, as both programs must agree on
+// it, is a case of docs/conformance/ (conformance_tests.c runs them); the
+// checks here are what the cases cannot say: parsed values, the Windows
+// API of the parsers, and messages beyond the cases' text.
 #include "argquote.h"
 #include "argsplit.h"
 #include "cli.h"
@@ -57,38 +61,19 @@ static void test_cli(void) {
 
     // Sizes: 1..32767 on Windows (COORD is signed 16-bit).
     CHECK(PARSE(L"new", L"id", L"32767", L"32767", L"c") == 0);
-    CHECK(PARSE(L"new", L"id", L"32768", L"24", L"c") == -1 && message_has(L"invalid COLS '32768'") && message_has(L"1..32767"));
     CHECK(PARSE(L"new", L"id", L"80", L"65535", L"c") == -1 && message_has(L"invalid ROWS"));
-    CHECK(PARSE(L"new", L"id", L"0", L"24", L"c") == -1);
-    CHECK(PARSE(L"new", L"id", L"-1", L"24", L"c") == -1);
     CHECK(PARSE(L"new", L"id", L"+80", L"24", L"c") == -1);
     CHECK(PARSE(L"new", L"id", L"080", L"024", L"c") == 0 && inv.cols == 80 && inv.rows == 24);
-    CHECK(PARSE(L"new", L"id", L"100000", L"24", L"c") == -1);
-    CHECK(PARSE(L"new", L"id", L"8 0", L"24", L"c") == -1);
 
     // IDs.
     CHECK(PARSE(L"new", L"a.b_c-D9", L"1", L"1", L"c") == 0);
-    CHECK(PARSE(L"new", L"a/b", L"1", L"1", L"c") == -1 && message_has(L"invalid ID 'a/b'"));
     CHECK(PARSE(L"new", L"", L"1", L"1", L"c") == -1);
     CHECK(pp_cli_valid_id(L"0123456789012345678901234567890123456789012345678901234567890123") == 1);
     CHECK(pp_cli_valid_id(L"01234567890123456789012345678901234567890123456789012345678901234") == 0);
     CHECK(pp_cli_valid_id(L"a\\b") == 0 && pp_cli_valid_id(L"\x00e9") == 0);
 
     // Errors: one line, the user's text made printable and bounded.
-    CHECK(PARSE(L"new", L"id", L"1", L"1") == -1 && message_has(L"missing CMD"));
-    CHECK(PARSE(L"new", L"id") == -1 && message_has(L"missing COLS ROWS"));
-    CHECK(PARSE(L"new") == -1 && message_has(L"missing ID COLS ROWS"));
-    CHECK(PARSE(L"new", L"id", L"1", L"1", L"") == -1 && message_has(L"CMD is empty"));
-    CHECK(PARSE(L"new", L"--bogus", L"id", L"1", L"1", L"c") == -1 && message_has(L"unknown option '--bogus'"));
-    CHECK(PARSE(L"new", L"--cwd") == -1 && message_has(L"--cwd needs a value"));
-    CHECK(PARSE(L"new", L"--env", L"=x", L"id", L"1", L"1", L"c") == -1 && message_has(L"NAME=VALUE"));
-    CHECK(PARSE(L"new", L"--env", L"novalue", L"id", L"1", L"1", L"c") == -1);
-    CHECK(PARSE(L"new", L"--output-buffers", L"3", L"id", L"1", L"1", L"c") == -1);
-    CHECK(PARSE(L"new", L"--hangup-grace", L"3601", L"id", L"1", L"1", L"c") == -1);
-    CHECK(PARSE(L"new", L"--hangup-grace", L"1.2345", L"id", L"1", L"1", L"c") == -1);
-    CHECK(PARSE(L"new", L"--hangup-grace", L".", L"id", L"1", L"1", L"c") == -1);
     CHECK(PARSE(L"new", L"--hangup-grace", L".5", L"id", L"1", L"1", L"c") == 0 && inv.hangup_grace_ms == 500);
-    CHECK(PARSE(L"new", L"--output-buffer-size", L"1023", L"id", L"1", L"1", L"c") == -1);
     CHECK(PARSE(L"bo\x1b[2Jgus") == -1 && message_has(L"'bo?[2Jgus'"));
     {
         wchar_t long_id[300];
@@ -97,33 +82,20 @@ static void test_cli(void) {
         CHECK(PARSE(L"status", long_id) == -1 && message_has(L"...'") && wcslen(message) < 200);
     }
     // Several arguments: the program name cannot hold a quote (no escape exists for it).
-    CHECK(PARSE(L"new", L"id", L"1", L"1", L"a\"b", L"x") == -1 && message_has(L"double quote"));
     CHECK(PARSE(L"new", L"id", L"1", L"1", L"\"C:\\Program Files\\x.exe\" -y") == 0);
 
     // Help and version only as the first argument; after a verb they are
     // refused (an unknown option, an ID starting with '-') or are CMD.
-    CHECK(PARSE(L"--help") == 0 && inv.verb == PP_VERB_HELP);
-    CHECK(PARSE(L"-h") == 0 && inv.verb == PP_VERB_HELP);
-    CHECK(PARSE(L"new", L"--help") == -1 && message_has(L"unknown option '--help'"));
     CHECK(PARSE(L"new", L"-h", L"80", L"24", L"c") == -1 && message_has(L"may not start with '-'"));
     CHECK(PARSE(L"new", L"x1", L"80", L"24", L"-h") == 0 && inv.verb == PP_VERB_NEW && inv.command_index == 5);
     CHECK(PARSE(L"resize", L"-h", L"80", L"24") == -1 && message_has(L"may not start with '-'"));
-    CHECK(PARSE(L"--version") == 0 && inv.verb == PP_VERB_VERSION);
-    CHECK(pp_cli_parse(1, (wchar_t *const[]){ L"ptyproxy.exe", NULL }, &inv, message) == -1 && message_has(L"missing command"));
 
     // Control commands.
     CHECK(PARSE(L"resize", L"id", L"120", L"40") == 0 && inv.verb == PP_VERB_RESIZE && inv.cols == 120 && inv.rows == 40);
-    CHECK(PARSE(L"resize", L"id", L"120") == -1 && message_has(L"usage: ptyproxy resize"));
     CHECK(PARSE(L"resize", L"id", L"40000", L"40") == -1);
     CHECK(PARSE(L"signal", L"id", L"INT") == 0 && inv.signal_number == 2);
     CHECK(PARSE(L"signal", L"id", L"sigterm") == 0 && inv.signal_number == 15);
     CHECK(PARSE(L"signal", L"id", L"9") == 0 && inv.signal_number == 9);
-    CHECK(PARSE(L"signal", L"id", L"NOPE") == -1 && message_has(L"unknown signal 'NOPE'"));
-    CHECK(PARSE(L"signal", L"id", L"65") == -1);
-    CHECK(PARSE(L"status", L"id") == 0 && inv.verb == PP_VERB_STATUS);
-    CHECK(PARSE(L"status") == -1);
-    CHECK(PARSE(L"list") == 0 && inv.verb == PP_VERB_LIST);
-    CHECK(PARSE(L"list", L"x") == -1);
 }
 
 // ---- control_line -------------------------------------------------------
@@ -140,35 +112,17 @@ static void test_control_line(void) {
     CHECK(control("resize 120 40") == 0 && request.kind == PP_REQUEST_RESIZE && request.cols == 120 && request.rows == 40);
     CHECK(control("RESIZE\t120  40\r") == 0 && request.cols == 120);
     CHECK(control("120 40") == 0 && request.kind == PP_REQUEST_RESIZE && request.rows == 40);  // conpty_proxy.exe
-    CHECK(control("  7 8  ") == 0 && request.cols == 7 && request.rows == 8);
     CHECK(control("32767 1") == 0);
     CHECK(control("32768 1") == -1 && strstr(reason, "1..32767"));
-    CHECK(control("-1 5") == -1 && strstr(reason, "size"));
     CHECK(control("0 5") == -1);
     CHECK(control("resize 1") == -1 && strcmp(reason, "usage: resize COLS ROWS") == 0);
-    CHECK(control("resize a b") == -1);
-    CHECK(control("signal INT") == 0 && request.kind == PP_REQUEST_SIGNAL && request.signal_number == 2);
     CHECK(control("signal sigkill") == 0 && request.signal_number == 9);
-    CHECK(control("signal 15") == 0 && request.signal_number == 15);
-    CHECK(control("signal 0") == -1 && strcmp(reason, "unknown signal") == 0);
     CHECK(control("signal 100") == -1);
-    CHECK(control("signal") == -1 && strstr(reason, "usage"));
-    CHECK(control("status") == 0 && request.kind == PP_REQUEST_STATUS);
-    CHECK(control("status x") == -1);
-    CHECK(control("ping") == 0 && request.kind == PP_REQUEST_PING);
-    CHECK(control("") == -1 && strcmp(reason, "empty request") == 0);
     CHECK(control(" \r\t") == -1 && strcmp(reason, "empty request") == 0);
-    CHECK(control("hello") == -1 && strstr(reason, "unknown request"));
-    CHECK(control("1 2 3") == -1 && strstr(reason, "unknown request"));
-    CHECK(pp_control_parse("ping\0x", 6, &request, &reason) == -1 && strstr(reason, "malformed"));
-    CHECK(control("p\xc3\xa9ng") == -1 && strstr(reason, "malformed"));
     {
         char line[300];
         memset(line, 'a', sizeof line);
         CHECK(pp_control_parse(line, 257, &request, &reason) == -1 && strstr(reason, "too long"));
-        memcpy(line, "ping", 4);
-        memset(line + 4, ' ', 252);
-        CHECK(pp_control_parse(line, 256, &request, &reason) == 0 && request.kind == PP_REQUEST_PING);
     }
     CHECK(pp_signal_number("SIGWINCH", 8) == 28 && pp_signal_number("sig", 3) == 0 && pp_signal_number("64", 2) == 64);
     CHECK(strcmp(pp_signal_name(15), "TERM") == 0 && pp_signal_name(16) == NULL);
