@@ -18,16 +18,15 @@ ConformanceTests.swift) and against the Windows parsers natively
 PTYPROXY_EXE names the program (default: windows/build/ptyproxy.exe, rebuilt
 first). Ends with "N passed, N failed" and exits 1 on any failure.
 """
-import argparse
 import json
 import os
 import re
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from winehost import WINE64, Failure, WinePrefix, WinProcess, exit_on_sigterm, missing_tools, winpath  # noqa: E402
+from winehost import (WINE64, Failure, Report, WinePrefix, WinProcess, build, exit_on_sigterm,  # noqa: E402
+                      runner_arguments, settle, winpath)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -141,7 +140,7 @@ def check_cli_case(prefix, fields):
     else:
         problems.append("unknown stderr shape %r" % err_shape)
     if problems:
-        raise Failure("%s: %s" % (name, "; ".join(problems)))
+        raise Failure("; ".join(problems))
 
 
 def check_status_json(text, sid, command, what):
@@ -242,13 +241,13 @@ def check_control_case(prefix, sid, name, line, request, expected):
     raise Failure("reply %r, expected %r" % (got, expected))
 
 
-def check_control_cases(prefix, only):
-    """Every control.tsv case for Windows, sent to a live session: (passed,
-    failed, resize requests that Wine refused). A request that signals gets a
-    session of its own (^C ends conhost under Wine, TERM and KILL end the
+def check_control_cases(prefix, report, only):
+    """Every control.tsv case for Windows, sent to a live session; the
+    number of resize requests that Wine refused. A request that signals gets
+    a session of its own (^C ends conhost under Wine, TERM and KILL end the
     job). A reply that ends the connection races the disconnect after it, so
     such cases are sent 10 times."""
-    passed = failed = wine_refusals = 0
+    wine_refusals = [0]
     sid = "conformance-ctl-%d" % os.getpid()
     main_session = interactive_session(prefix, sid)
     try:
@@ -258,32 +257,21 @@ def check_control_cases(prefix, only):
             if platform not in (b"all", b"windows") or (only and only not in name):
                 continue
             repeats = 10 if expected.startswith("error line too long") else 1
-            try:
+
+            def one(name=name, line=line, request=request, expected=expected, repeats=repeats):
                 for _ in range(repeats):
-                    wine_refusals += check_control_case(prefix, sid, name, line, request, expected)
-                passed += 1
-            except (Failure, OSError, ValueError, subprocess.SubprocessError) as error:
-                failed += 1
-                print("FAIL control.tsv %s: %s" % (name, error), flush=True)
+                    wine_refusals[0] += check_control_case(prefix, sid, name, line, request, expected)
+            report.case("control.tsv " + name, one, quiet=True)
     finally:
         main_session.kill()
-    return passed, failed, wine_refusals
+    return wine_refusals[0]
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-k", dest="only", help="run the cases whose name holds this")
-    args = parser.parse_args()
-    if "PTYPROXY_EXE" not in os.environ:
-        if subprocess.run(["make", "-s", "-C", os.path.join(REPO, "windows")], timeout=600).returncode != 0:
-            print("cannot build windows/build/ptyproxy.exe\n0 passed, 1 failed")
-            return 1
-    if subprocess.run(["make", "-s", "-C", HERE], timeout=300).returncode != 0:
-        print("cannot build the helpers in %s\n0 passed, 1 failed" % HERE)
-        return 1
-    missing = missing_tools([EXE])
-    if missing:
-        print("cannot run: missing %s\n0 passed, 1 failed" % "; ".join(missing))
+    args = runner_arguments(__doc__, cases="cases", listing=False)
+    problem = build(EXE, (HERE,))
+    if problem:
+        print("%s\n0 passed, 1 failed" % problem)
         return 1
     cases = [fields for _, fields in rows("cli.tsv")]
     for fields in cases:
@@ -295,44 +283,26 @@ def main():
 
     exit_on_sigterm()
     prefix = WinePrefix()
-    passed = failed = wine_refusals = 0
-    started = time.monotonic()
+    report = Report(prefix)
+    notes = []
     try:
         prefix.start()
         before = set(prefix.processes())
         for fields in ours:
-            try:
-                check_cli_case(prefix, fields)
-                passed += 1
-            except (Failure, OSError, ValueError, subprocess.SubprocessError) as error:
-                failed += 1
-                print("FAIL %s" % error, flush=True)
+            report.case("cli.tsv " + fields[0].decode(), lambda fields=fields: check_cli_case(prefix, fields), quiet=True)
         if not args.only or "status" in args.only:
-            try:
-                check_status_fields(prefix)
-                passed += 1
-            except (Failure, OSError, ValueError, subprocess.SubprocessError) as error:
-                failed += 1
-                print("FAIL status fields: %s" % error, flush=True)
-        control_passed, control_failed, wine_refusals = check_control_cases(prefix, args.only)
-        passed += control_passed
-        failed += control_failed
-        try:
-            prefix.wait_for(lambda: not prefix.leftovers(before), 15, "the cases' processes to end")
-        except Failure:
-            failed += 1
-            print("FAIL processes left behind: %r" % prefix.leftovers(before))
+            report.case("status fields", lambda: check_status_fields(prefix), quiet=True)
+        wine_refusals = check_control_cases(prefix, report, args.only)
+        if wine_refusals:
+            notes.append("Wine refused %d resize requests (E_NOTIMPL), as INTERFACE.md says it does" % wine_refusals)
+        report.case("the cases' processes end", lambda: settle(prefix, before, 15), quiet=True)
     except Failure as error:
-        print("FAIL setup: %s" % error)
-        failed += 1
+        report.fail("setup", error)
     finally:
         prefix.stop()
-    print("conformance under Wine: %d cli.tsv cases for Windows, %d for POSIX only (not run here); %.0f s"
-          % (len(ours), posix_only, time.monotonic() - started))
-    if wine_refusals:
-        print("note: Wine refused %d resize requests (E_NOTIMPL), as INTERFACE.md says it does" % wine_refusals)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    print("conformance under Wine: %d cli.tsv cases for Windows, %d for POSIX only (not run here)"
+          % (len(ours), posix_only))
+    return report.summary(notes)
 
 
 if __name__ == "__main__":

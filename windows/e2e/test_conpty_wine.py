@@ -16,19 +16,17 @@ PTYPROXY_EXE names the program (default windows/build/ptyproxy.exe, rebuilt
 with `make -C windows` first). Ends with "N passed, N failed"; exit 1 on
 any failure. Every wait is bounded.
 """
-import argparse
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from winehost import Failure, WinePrefix, WinProcess, exit_on_sigterm, missing_tools, run, winpath  # noqa: E402
+from winehost import Failure, WinProcess, run, run_suite, winpath  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -305,67 +303,8 @@ def child_does_not_inherit_ignoring_ctrl_c(s):
     p.wait(30)
 
 
-def settle(prefix):
-    try:
-        prefix.wait_for(lambda: not prefix.leftovers(set()), 10, "the test's processes to end")
-    except Failure:
-        raise Failure("processes left behind: %r" % prefix.leftovers(set()))
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-k", dest="only", help="run the tests whose name holds this")
-    parser.add_argument("--list", action="store_true", help="name the tests and exit")
-    args = parser.parse_args()
-    chosen = [t for t in TESTS if not args.only or args.only in t.__name__]
-    if args.list:
-        print("\n".join(t.__name__ for t in chosen))
-        return 0
-    started = time.monotonic()
-    if "PTYPROXY_EXE" not in os.environ:
-        if subprocess.run(["make", "-s", "-C", os.path.join(REPO, "windows")], timeout=600).returncode != 0:
-            print("cannot build windows/build/ptyproxy.exe\n0 passed, 1 failed")
-            return 1
-    if subprocess.run(["make", "-s", "-C", HERE], timeout=300).returncode != 0:
-        print("cannot build the helpers in %s\n0 passed, 1 failed" % HERE)
-        return 1
-    missing = missing_tools([EXE, STUB, BROKEN_STUB])
-    if missing:
-        print("cannot run: missing " + "; ".join(missing) + "\n0 passed, 1 failed")
-        return 1
-    exit_on_sigterm()
-    prefix = WinePrefix()
-    passed = failed = 0
-    try:
-        prefix.start()
-        print("Wine prefix ready in %.1f s; testing %s" % (time.monotonic() - started, EXE))
-        suite = Suite(prefix)
-        for t in chosen:
-            t0 = time.monotonic()
-            try:
-                try:
-                    t(suite)
-                finally:
-                    suite.cleanup()
-                settle(prefix)
-                passed += 1
-                print("ok   %s (%.1f s)" % (t.__name__, time.monotonic() - t0), flush=True)
-            except (Failure, OSError, ValueError, subprocess.SubprocessError) as error:
-                failed += 1
-                print("FAIL %s (%.1f s): %s" % (t.__name__, time.monotonic() - t0, error), flush=True)
-                for pid in prefix.leftovers(set()):
-                    try:
-                        os.kill(pid, 9)
-                    except OSError:
-                        pass
-    except Failure as error:
-        print("FAIL setup: %s" % error)
-        failed += 1
-    finally:
-        prefix.stop()
-    print("suite took %.0f s" % (time.monotonic() - started))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_suite(__doc__, TESTS, EXE, (HERE,), Suite, required=(STUB, BROKEN_STUB))
 
 
 if __name__ == "__main__":

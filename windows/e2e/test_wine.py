@@ -16,7 +16,6 @@ gets no console handles, so commands run through conhelper.exe, which opens
 CONIN$/CONOUT$ itself. Byte 0x03, or closing conhost's input, ends conhost
 under Wine: tests that need a session alive keep its stdin open.
 """
-import argparse
 import fcntl
 import json
 import os
@@ -30,7 +29,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from winehost import (WINE64, Failure, WinePrefix, WinProcess, exit_on_sigterm, missing_tools, run,  # noqa: E402
+from winehost import (WINE64, Failure, Refusals, WinProcess, run, run_suite,  # noqa: E402
                       strip_vt, winpath)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -167,6 +166,20 @@ def imports_only_windows_dlls(s):
     check(dlls, "objdump found no imported DLL at all in %s" % EXE)
     foreign = [d for d in dlls if d not in SYSTEM_DLLS and not d.startswith("api-ms-win-crt-")]
     check(not foreign, "imports DLLs outside Windows: %s (all: %s)" % (foreign, dlls))
+
+
+@test
+def version_line_is_the_linux_one(s):
+    """`--version` prints exactly `ptyproxy VERSION`, the Linux program's
+    line (Sources/PTYProxy/Version.swift), however the program was built:
+    no commit, nothing else (INTERFACE.md, Command line)."""
+    with open(os.path.join(REPO, "Sources", "CPTYShim", "include", "ptyproxy_version.h")) as f:
+        number = re.search(r'#define PTYPROXY_VERSION "([^"]+)"', f.read()).group(1)
+    for word in ("--version", "version"):
+        code, out, err, _ = s.cli([word])
+        check(code == 0 and out.replace(b"\r\n", b"\n") == ("ptyproxy %s\n" % number).encode(),
+              "%s: exit %d, stdout %r, expected exactly 'ptyproxy %s' and a newline" % (word, code, out, number))
+        check(WINE_DIAGNOSTIC.sub("", err.decode("utf-8", "replace")) == "", "%s: stderr %r" % (word, err))
 
 
 # --- output, input, exit codes ---------------------------------------------
@@ -606,18 +619,19 @@ def hundred_sessions_leave_nothing(s):
     # ("Invalid function", HRESULT 0x80070001: once in 100 sessions in one
     # CI run, never on the same session twice). Such a session is started
     # once more; a second failure, or more than 3 such sessions, fail.
-    wine_refusals = 0
+    refusals = Refusals("Wine refused a pseudo console", 3)
+
+    def one_session(n):
+        p = s.session(s.new_id("churn"), "%s 1 %d" % (helper("lines"), n % 7))
+        code = p.wait(30)
+        s.cleanup()
+        return p, code
+
     for n in range(100):
-        for attempt in range(2):
-            p = s.session(s.new_id("churn"), "%s 1 %d" % (helper("lines"), n % 7))
-            code = p.wait(30)
-            refused = code == 125 and "cannot create a pseudo console" in p.stderr_text()
-            s.cleanup()
-            if not refused or attempt == 1:
-                break
-            wine_refusals += 1
+        p, code = refusals.run(lambda: one_session(n),
+                               lambda run: run[1] == 125 and "cannot create a pseudo console" in run[0].stderr_text())
         check(code == n % 7, "session %d: exit %d, expected %d (stderr %r)" % (n, code, n % 7, p.stderr_text()))
-    check(wine_refusals <= 3, "Wine refused %d pseudo consoles in 100 sessions" % wine_refusals)
+    refusals.check(100)
     per_session = (time.monotonic() - started) / 100
     try:
         s.prefix.wait_for(lambda: not s.prefix.leftovers(before), 15, "the sessions' processes to end")
@@ -625,7 +639,7 @@ def hundred_sessions_leave_nothing(s):
         raise Failure("processes left behind: %r" % s.prefix.leftovers(before))
     code, out, err, _ = s.cli(["list"])
     check(code == 0 and b"churn-" not in out, "list still names ended sessions: %d %r" % (code, out))
-    print("   (%.2f s per session; %d pseudo console(s) refused by Wine and started again)" % (per_session, wine_refusals))
+    print("   (%.2f s per session; %d pseudo console(s) refused by Wine and started again)" % (per_session, refusals.count))
 
 
 # --- hostile input, second round (issues 16 and 21) ---------------------------
@@ -832,26 +846,26 @@ def attack_resize_storm_while_ending(s):
     # in about 1 300 sessions). ptyproxy.exe reported that code faithfully;
     # such a run is made once more, and a second failure, or more than 3
     # such runs, fail.
-    helper_refusals = 0
+    refusals = Refusals("conhelper could not start its command", 3)
+
+    def one_run(n):
+        s.cleanup()
+        sid = s.new_id("storm")
+        storm = WinProcess(s.prefix, [os.path.join(HELPERS, "burst.exe"), sid, "resize 100 30\n", "100000"])
+        s.live.append(storm)
+        p = s.session(sid, "%s %s 20 %d" % (helper("conhelper"), helper("lines"), n % 5))
+        code = p.wait(30)
+        storm.wait(30)
+        return p, code
+
     for n in range(100):
-        for attempt in range(2):
-            sid = s.new_id("storm")
-            storm = WinProcess(s.prefix, [os.path.join(HELPERS, "burst.exe"), sid, "resize 100 30\n", "100000"])
-            s.live.append(storm)
-            p = s.session(sid, "%s %s 20 %d" % (helper("conhelper"), helper("lines"), n % 5))
-            code = p.wait(30)
-            storm.wait(30)
-            refused = code == 120 and WINE_DIAGNOSTIC.sub("", p.stderr_text()) == ""
-            if refused and attempt == 0:
-                helper_refusals += 1
-                s.cleanup()
-                continue
-            break
+        p, code = refusals.run(lambda: one_run(n),
+                               lambda run: run[1] == 120 and WINE_DIAGNOSTIC.sub("", run[0].stderr_text()) == "")
         check(code == n % 5, "run %d: exit %d, expected %d (stderr %r)" % (n, code, n % 5, p.stderr_text()))
         check(WINE_DIAGNOSTIC.sub("", p.stderr_text()) == "", "run %d: stderr %r" % (n, p.stderr_text()))
         s.cleanup()
-    check(helper_refusals <= 3, "conhelper could not start its command in %d of 100 runs" % helper_refusals)
-    print("   (%d run(s) made again: conhelper could not start its command under Wine)" % helper_refusals)
+    refusals.check(100)
+    print("   (%d run(s) made again: conhelper could not start its command under Wine)" % refusals.count)
 
 
 @test
@@ -899,15 +913,17 @@ def unsafe_to_print(data):
 def attack_squatter_reply_is_escaped(s):
     """16.4: a pipe server that is not a session (it created the pipe
     first) answers with ESC, BEL, a C1 control and bytes that are not UTF-8:
-    `status`, `list` and the one stderr line print them as \\xHH, and
-    nothing raw reaches the terminal. Under Wine every process runs as the
+    the one stderr line prints them as \\xHH, `status` and `list` the JSON
+    way (\\uXXXX, so their line stays JSON, as on Linux), and nothing raw
+    reaches the terminal. Under Wine every process runs as the
     same user, so the client's check of the server's user passes here; the
     refusal of another user's server (pp_same_sid) is tested natively, and
     the cross-user case was not run."""
     evil = b"\x1b[31mred\x07\xc2\x9b\xff\xe9t\xc3\xa9"
-    escaped = "\\x1b[31mred\\x07\\xc2\\x9b\\xff\\xe9t\u00e9"
+    as_text = "\\x1b[31mred\\x07\\xc2\\x9b\\xff\\xe9t\u00e9"
+    as_json = "\\u001b[31mred\\u0007\\u009b\\u00ff\\u00e9t\u00e9"
     sid = s.new_id("squat")
-    for reply, verb_code in ((b"ok " + evil, 0), (b"error " + evil, 1)):
+    for reply, verb_code, escaped in ((b"ok " + evil, 0, as_json), (b"error " + evil, 1, as_text)):
         squatter = WinProcess(s.prefix, [os.path.join(HELPERS, "squatter.exe"), sid, reply.hex(), "20000"])
         s.live.append(squatter)
         squatter.wait_text(b"ready", 15)
@@ -1146,75 +1162,11 @@ def book_console_lines_are_utf16(s):
     check(("marker-\u00e9t\u00e9-" + sid).encode() in out, "status on a console is garbled: %r" % out)
 
 
-def settle(prefix):
-    """After a test and its cleanup, every process it started must be gone
-    within 10 s (leftovers are a failure of that test)."""
-    try:
-        prefix.wait_for(lambda: not prefix.leftovers(set()), 10, "the test's processes to end")
-    except Failure:
-        raise Failure("processes left behind: %r" % prefix.leftovers(set()))
-
-
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-k", dest="only", help="run the tests whose name holds this")
-    parser.add_argument("--list", action="store_true", help="name the tests and exit")
-    args = parser.parse_args()
-    chosen = [t for t in TESTS if not args.only or args.only in t.__name__]
-    if args.list:
-        print("\n".join(t.__name__ for t in chosen))
-        return 0
-
-    started = time.monotonic()
-    if "PTYPROXY_EXE" not in os.environ:       # the in-tree program, rebuilt when stale
-        if subprocess.run(["make", "-s", "-C", os.path.join(REPO, "windows")], timeout=600).returncode != 0:
-            print("cannot build windows/build/ptyproxy.exe\n0 passed, 1 failed")
-            return 1
-    for directory in (HERE, os.path.join(REPO, "Benchmarks", "windows")):   # helpers; the floor relay
-        if subprocess.run(["make", "-s", "-C", directory], timeout=300).returncode != 0:
-            print("cannot build the helpers in %s\n0 passed, 1 failed" % directory)
-            return 1
-    missing = missing_tools([EXE])
-    if missing:
-        print("cannot run: missing " + "; ".join(missing))
-        print("0 passed, 1 failed")
-        return 1
-
-    exit_on_sigterm()
-    prefix = WinePrefix()
-    passed = failed = 0
-    try:
-        prefix.start()
-        print("Wine prefix ready in %.1f s; testing %s" % (time.monotonic() - started, EXE))
-        suite = Suite(prefix)
-        for t in chosen:
-            t0 = time.monotonic()
-            try:
-                try:
-                    t(suite)
-                finally:
-                    suite.cleanup()
-                settle(prefix)
-                passed += 1
-                print("ok   %s (%.1f s)" % (t.__name__, time.monotonic() - t0), flush=True)
-            except (Failure, OSError, ValueError, subprocess.SubprocessError) as error:
-                failed += 1
-                print("FAIL %s (%.1f s): %s" % (t.__name__, time.monotonic() - t0, error), flush=True)
-                for pid in prefix.leftovers(set()):   # the next test starts clean
-                    try:
-                        os.kill(pid, 9)
-                    except OSError:
-                        pass
-    except Failure as error:
-        print("FAIL setup: %s" % error)
-        failed += 1
-    finally:
-        prefix.stop()
-    if wine_diagnostics:
-        print("note: set aside %d Wine diagnostic line(s) on stderr (see WINE_DIAGNOSTIC)" % len(wine_diagnostics))
-    print("suite took %.0f s" % (time.monotonic() - started))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    notes = lambda: (["set aside %d Wine diagnostic line(s) on stderr (see WINE_DIAGNOSTIC)" % len(wine_diagnostics)]
+                     if wine_diagnostics else [])
+    helper_dirs = (HERE, os.path.join(REPO, "Benchmarks", "windows"))   # helpers; the floor relay
+    return run_suite(__doc__, TESTS, EXE, helper_dirs, Suite, notes=notes)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
 """Running Windows programs under Wine from a Linux test or benchmark.
 
-Shared by windows/e2e/test_wine.py and Benchmarks/windows/bench_wine.py.
-Standard library only.
+Shared by the Wine runners (windows/e2e/test_wine.py, test_conpty_wine.py,
+test_conformance_wine.py: their one run-each-case loop, retry policy,
+reporting and time bound are at the end of this file) and
+Benchmarks/windows/bench_wine.py. Standard library only.
 
 Why a module of its own: both harnesses need the same few Wine facts, which
 cost a day to learn (see ../shared/windows/NOTES.md in the project's history):
@@ -335,3 +337,184 @@ def run(prefix, argv, timeout, stdin=b""):
     except subprocess.TimeoutExpired:
         raise Failure("%s did not finish within %.1f s" % (" ".join(argv[:3]), timeout))
     return done.returncode, done.stdout, done.stderr, time.monotonic() - started
+
+
+# --- running a suite ----------------------------------------------------------
+#
+# The Wine runners (test_wine.py, test_conpty_wine.py, test_conformance_wine.py)
+# share one way to run: build what is stale, start a prefix, run each case
+# with a time bound, report it, clean up after it, and end with
+# "N passed, N failed". It lives here, once.
+
+#: The errors a case may end with; anything else is a bug of the harness and
+#: stops the run with its traceback.
+CASE_ERRORS = (Failure, OSError, ValueError, subprocess.SubprocessError)
+
+#: How long one case may take (the longest, 100 sessions under a resize
+#: storm, takes about 3 minutes on a loaded machine).
+CASE_TIMEOUT = 900
+
+
+def runner_arguments(description, cases="tests", listing=True):
+    """The runners' command line: -k SUBSTRING, and --list when the runner
+    can name its cases without running them."""
+    import argparse
+    parser = argparse.ArgumentParser(description=description.split("\n\n")[0])
+    parser.add_argument("-k", dest="only", help="run the %s whose name holds this" % cases)
+    if listing:
+        parser.add_argument("--list", action="store_true", help="name the %s and exit" % cases)
+    return parser.parse_args()
+
+
+def build(exe, helper_dirs, required=()):
+    """Brings the program (unless PTYPROXY_EXE names one) and the helpers up
+    to date, and checks the tools and files a run needs. None when all is
+    there, else the reason."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if "PTYPROXY_EXE" not in os.environ:       # the in-tree program, rebuilt when stale
+        if subprocess.run(["make", "-s", "-C", os.path.join(repo, "windows")], timeout=600).returncode != 0:
+            return "cannot build windows/build/ptyproxy.exe"
+    for directory in helper_dirs:
+        if subprocess.run(["make", "-s", "-C", directory], timeout=300).returncode != 0:
+            return "cannot build the helpers in %s" % directory
+    missing = missing_tools([exe] + list(required))
+    return "cannot run: missing " + "; ".join(missing) if missing else None
+
+
+class _CaseTimeout(Failure):
+    pass
+
+
+def _bounded(function, seconds):
+    """Runs ``function`` on this (the main) thread; Failure if it takes
+    longer than ``seconds``. SIGALRM interrupts whatever it waits on, and the
+    runner's finally blocks still clean up after it."""
+    def expire(signum, frame):
+        raise _CaseTimeout("took longer than %d s" % seconds)
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return function()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class Report:
+    """Counts and reports the cases of one run.
+
+    ``case`` runs one case: bounded by CASE_TIMEOUT, its errors caught and
+    reported as "FAIL name (seconds): why", a pass as "ok   name (seconds)"
+    unless ``quiet``. After a failure, the prefix's processes are killed so
+    that the next case starts clean."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.passed = self.failed = 0
+        self.started = time.monotonic()
+
+    def case(self, name, function, quiet=False, timeout=CASE_TIMEOUT):
+        started = time.monotonic()
+        try:
+            _bounded(function, timeout)
+        except CASE_ERRORS as error:
+            self.failed += 1
+            print("FAIL %s (%.1f s): %s" % (name, time.monotonic() - started, error), flush=True)
+            for pid in self.prefix.leftovers(set()):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            return False
+        self.passed += 1
+        if not quiet:
+            print("ok   %s (%.1f s)" % (name, time.monotonic() - started), flush=True)
+        return True
+
+    def fail(self, what, error):
+        """A failure outside a case (setup, the end of the run)."""
+        self.failed += 1
+        print("FAIL %s: %s" % (what, error), flush=True)
+
+    def summary(self, notes=()):
+        """Prints the notes, the run's time and "N passed, N failed"; the
+        exit status."""
+        for note in notes:
+            print("note: " + note)
+        print("suite took %.0f s" % (time.monotonic() - self.started))
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        return 1 if self.failed else 0
+
+
+def settle(prefix, before=frozenset(), timeout=10):
+    """After a case and its cleanup, every process it started must be gone
+    within ``timeout`` seconds (leftovers are a failure of that case)."""
+    try:
+        prefix.wait_for(lambda: not prefix.leftovers(set(before)), timeout, "the test's processes to end")
+    except Failure:
+        raise Failure("processes left behind: %r" % prefix.leftovers(set(before)))
+
+
+def run_suite(description, tests, exe, helper_dirs, make_suite, required=(), notes=lambda: ()):
+    """The whole run of a runner whose cases are test functions of one
+    argument, the suite object ``make_suite(prefix)`` returns (it has
+    ``cleanup()``, run after each test whether it passed or not). A test
+    passes when it returns, its cleanup is done and its processes are gone.
+    ``notes()`` gives lines printed before the summary. Returns the exit
+    status."""
+    args = runner_arguments(description)
+    chosen = [t for t in tests if not args.only or args.only in t.__name__]
+    if args.list:
+        print("\n".join(t.__name__ for t in chosen))
+        return 0
+    started = time.monotonic()
+    problem = build(exe, helper_dirs, required)
+    if problem:
+        print("%s\n0 passed, 1 failed" % problem)
+        return 1
+    exit_on_sigterm()
+    prefix = WinePrefix()
+    report = Report(prefix)
+    report.started = started
+    try:
+        prefix.start()
+        print("Wine prefix ready in %.1f s; testing %s" % (time.monotonic() - started, exe))
+        suite = make_suite(prefix)
+        for t in chosen:
+            def one(t=t):
+                try:
+                    t(suite)
+                finally:
+                    suite.cleanup()
+                settle(prefix)
+            report.case(t.__name__, one)
+    except Failure as error:
+        report.fail("setup", error)
+    finally:
+        prefix.stop()
+    return report.summary(notes())
+
+
+class Refusals:
+    """The retry policy for what Wine, not ptyproxy.exe, refuses now and
+    then under load (a pseudo console that does not start, a helper's
+    CreateProcess that fails): such a run is made once more; a second
+    refusal in a row, or more than ``limit`` refusals in all, fail."""
+
+    def __init__(self, what, limit):
+        self.what = what
+        self.limit = limit
+        self.count = 0
+
+    def run(self, attempt, refused):
+        """``attempt()`` once, and once more if ``refused(result)``; the
+        last result."""
+        result = attempt()
+        if refused(result):
+            self.count += 1
+            result = attempt()
+        return result
+
+    def check(self, runs):
+        if self.count > self.limit:
+            raise Failure("%s in %d of %d runs (at most %d allowed)" % (self.what, self.count, runs, self.limit))

@@ -21,7 +21,7 @@ const wchar_t pp_cli_usage[] =
     L"Runs CMD on a pseudo console (ConPTY) of COLS x ROWS, relaying stdin to it\n"
     L"and its output to stdout, and exits with CMD's exit code. A single CMD is a\n"
     L"command line passed to CreateProcessW unchanged; several are joined with\n"
-    L"the Microsoft C runtime's quoting rules. COLS and ROWS are 1..32767.\n"
+    L"the Microsoft C runtime's quoting rules. COLS and ROWS are 1.." PP_TEXT(PP_MAX_DIMENSION) L".\n"
     L"\n"
     L"Options of new:\n"
     L"  --term NAME              set TERM for CMD (default: inherited as it is)\n"
@@ -38,7 +38,7 @@ const wchar_t pp_cli_usage[] =
     L"\n"
     L"ptyproxy -h, --help shows this help; ptyproxy --version the version.\n"
     L"\n"
-    L"Control pipe: \\\\.\\pipe\\conpty-proxy-ctrl-ID. Signals: INT, TERM, KILL.\n"
+    L"Control pipe: " PP_PIPE_PREFIX L"ID. Signals: INT, TERM, KILL.\n"
     L"Exit code of new: CMD's exit code, 129 after the host went away, 125 if\n"
     L"ptyproxy itself failed, 126 if CMD cannot run, 127 if not found.\n"
     L"Control commands: 0 done, 1 refused, 4 no such session, 125 bad arguments.\n";
@@ -101,13 +101,22 @@ pp_id_problem pp_cli_id_problem(const wchar_t *id) {
 int pp_cli_valid_id(const wchar_t *id) { return pp_cli_id_problem(id) == PP_ID_OK; }
 
 unsigned pp_cli_parse_dimension(const wchar_t *text) {
-    unsigned value = 0;
+    char narrow[8];
     size_t n = 0;
     for (; text[n]; n++) {
-        if (text[n] < L'0' || text[n] > L'9' || n >= 5) return 0;
-        value = value * 10 + (unsigned)(text[n] - L'0');
+        if (n >= sizeof narrow || text[n] < 0x21 || text[n] > 0x7e) return 0;
+        narrow[n] = (char)text[n];
     }
-    return (n >= 1 && value >= 1 && value <= PP_MAX_DIMENSION) ? value : 0;
+    return pp_parse_dimension(narrow, n);
+}
+
+int pp_control_pipe_name(const wchar_t *id, wchar_t *out, size_t capacity) {
+    if (capacity == 0) return -1;
+    out[0] = 0;
+    if (!pp_cli_valid_id(id)) return -1;
+    int n = swprintf(out, capacity, L"%ls%ls", PP_PIPE_PREFIX, id);
+    if (n < 0 || (size_t)n >= capacity) { out[0] = 0; return -1; }
+    return 0;
 }
 
 /// A decimal number of at most 8 digits, or -1.
@@ -142,7 +151,7 @@ static long parse_seconds(const wchar_t *text) {
     }
     if (text[i]) return -1;
     long ms = whole * 1000 + fraction;
-    return ms <= 3600000 ? ms : -1;
+    return ms <= PP_MAX_HANGUP_GRACE_SECONDS * 1000L ? ms : -1;
 }
 
 /// A signal given on the command line: ASCII only, then the shared table.
@@ -178,7 +187,8 @@ static int valid_id(const wchar_t *id, wchar_t *message) {
                     printable(id, shown), base);
     }
     default:
-        return fail(message, L"invalid ID '%ls': use 1 to 64 of A-Z a-z 0-9 . _ -", printable(id, shown));
+        return fail(message, L"invalid ID '%ls': use 1 to %d of A-Z a-z 0-9 . _ -", printable(id, shown),
+                    PP_MAX_ID_LENGTH);
     }
 }
 
@@ -213,19 +223,23 @@ static int apply_option(const wchar_t *name, const wchar_t *value, pp_invocation
     } else if (equals(name, L"hangup-grace")) {
         long ms = parse_seconds(value);
         if (ms < 0)
-            return fail(message, L"--hangup-grace needs seconds between 0 and 3600, got '%ls'", printable(value, shown));
+            return fail(message, L"--hangup-grace needs seconds between 0 and %d, got '%ls'", PP_MAX_HANGUP_GRACE_SECONDS,
+                        printable(value, shown));
         out->hangup_grace_ms = (unsigned)ms;
     } else if (equals(name, L"output-buffers")) {
         if (!equals(value, L"1") && !equals(value, L"2")) return fail(message, L"--output-buffers must be 1 or 2");
         out->output_buffers = value[0] - L'0';
     } else if (equals(name, L"output-buffer-size")) {
         long bytes = parse_count(value);
-        if (bytes < 1024 || bytes > (16L << 20)) return fail(message, L"--output-buffer-size must be 1024..16777216 bytes");
+        if (bytes < PP_MIN_OUTPUT_BUFFER_SIZE || bytes > PP_MAX_OUTPUT_BUFFER_SIZE)
+            return fail(message, L"--output-buffer-size must be %ld..%ld bytes", PP_MIN_OUTPUT_BUFFER_SIZE,
+                        PP_MAX_OUTPUT_BUFFER_SIZE);
         out->output_buffer_size = (unsigned)bytes;
     } else if (equals(name, L"stdout-pipe-size")) {
         long bytes = parse_count(value);
-        if (bytes != 0 && (bytes < 4096 || bytes > (64L << 20)))
-            return fail(message, L"--stdout-pipe-size must be 0 (leave it alone) or 4096..67108864 bytes");
+        if (bytes != 0 && (bytes < PP_MIN_STDOUT_PIPE_SIZE || bytes > PP_MAX_STDOUT_PIPE_SIZE))
+            return fail(message, L"--stdout-pipe-size must be 0 (leave it alone) or %ld..%ld bytes",
+                        PP_MIN_STDOUT_PIPE_SIZE, PP_MAX_STDOUT_PIPE_SIZE);
         out->stdout_pipe_size = (unsigned)bytes;
     } else if (equals(name, L"conpty")) {  // issue 19: checked and loaded by conpty_loader.c
         if (!value[0]) return fail(message, L"--conpty needs the full path of a DLL");

@@ -10,10 +10,26 @@
 #include <stddef.h>
 #include <wchar.h>
 
+/// A limit written into a message as text: PP_TEXT(PP_MAX_DIMENSION) is "32767".
+#define PP_TEXT(value) PP_TEXT_(value)
+#define PP_TEXT_(value) #value
+
 /// COORD holds signed 16-bit values: the Windows program refuses larger sizes.
 #define PP_MAX_DIMENSION 32767
 /// IDs match [A-Za-z0-9._-]{1,64}, as on Linux.
 #define PP_MAX_ID_LENGTH 64
+/// --hangup-grace: 0 to this many seconds.
+#define PP_MAX_HANGUP_GRACE_SECONDS 3600
+/// --output-buffer-size: this many bytes at least, and at most.
+#define PP_MIN_OUTPUT_BUFFER_SIZE 1024L
+#define PP_MAX_OUTPUT_BUFFER_SIZE (16L << 20)
+/// --stdout-pipe-size: 0, or this many bytes at least, and at most.
+#define PP_MIN_STDOUT_PIPE_SIZE 4096L
+#define PP_MAX_STDOUT_PIPE_SIZE (64L << 20)
+/// A session's control pipe is this prefix and its ID.
+#define PP_PIPE_PREFIX L"\\\\.\\pipe\\conpty-proxy-ctrl-"
+/// Room for a pipe name: the prefix, the longest ID and the terminator.
+#define PP_PIPE_NAME_CAPACITY (sizeof PP_PIPE_PREFIX / sizeof(wchar_t) + PP_MAX_ID_LENGTH)
 /// At most this many --env options (each is kept as a pointer into argv).
 #define PP_MAX_ENV 256
 /// Room for one error message (wide characters, terminated).
@@ -73,8 +89,14 @@ pp_id_problem pp_cli_id_problem(const wchar_t *id);
 /// and file names do), so `Foo` and `foo` are one session there.
 int pp_cli_valid_id(const wchar_t *id);
 
-/// A terminal dimension: decimal digits only, 1...PP_MAX_DIMENSION. Returns 0 if invalid.
+/// A terminal dimension: decimal digits only, 1...PP_MAX_DIMENSION
+/// (pp_parse_dimension's rule, for a wide argument). Returns 0 if invalid.
 unsigned pp_cli_parse_dimension(const wchar_t *text);
+
+/// The control pipe's name for session `id` (PP_PIPE_PREFIX then the ID)
+/// into `out`. Returns 0, or -1 (and an empty `out`) when `id` is not a
+/// valid ID or the name does not fit in `capacity` wide characters.
+int pp_control_pipe_name(const wchar_t *id, wchar_t *out, size_t capacity);
 
 /// The help text.
 extern const wchar_t pp_cli_usage[];

@@ -6,7 +6,7 @@
 //
 // Whoever serves the pipe is checked before anything is sent, as the Linux
 // client checks the socket's uid: the server process's user must be ours
-// (a squatter that created \\.\pipe\conpty-proxy-ctrl-ID first is refused).
+// (a squatter that created the pipe of an ID first is refused).
 // The client asks for SECURITY_IDENTIFICATION only, so a server cannot act
 // as this user either. Reply text is printed escaped (pp_escape_reply):
 // whatever a server sends, no control byte reaches the terminal.
@@ -22,8 +22,8 @@ enum { CLIENT_OK = 0, CLIENT_REFUSED = 1, CLIENT_FAILED = 2, CLIENT_NO_SESSION =
 #define CLIENT_TIMEOUT_MS 5000
 /// `list` asks at most this many sessions (one thread each, all at once).
 #define LIST_MAX 512
-/// An escaped text is at most 4 times as long (`\xHH` per byte).
-#define ESCAPED_CAPACITY (4 * PP_REPLY_CAPACITY + 1)
+/// An escaped text is at most 6 times as long (`\u00XX` per byte).
+#define ESCAPED_CAPACITY (6 * PP_REPLY_CAPACITY + 1)
 
 /// The user SID of a process's token, copied into `sid`; its length, or 0.
 static DWORD token_user(HANDLE process, BYTE *sid, DWORD capacity) {
@@ -81,11 +81,15 @@ static DWORD finish(HANDLE pipe, OVERLAPPED *overlapped, DWORD *count, ULONGLONG
 
 /// Sends `request` to session `id`, all by `deadline`. On CLIENT_OK, `out`
 /// holds the text after "ok"; on CLIENT_REFUSED the reason after "error";
-/// on CLIENT_FAILED a message. Reply text in `out` is escaped.
-static int request(const wchar_t *id, const char *line, char *out, size_t capacity, ULONGLONG deadline) {
-    wchar_t name[128], text[PP_ERROR_TEXT_CAPACITY];
+/// on CLIENT_FAILED a message. Reply text in `out` is escaped: an `ok`
+/// reply's the JSON way when `json` (it stays JSON), else as `\xHH`.
+static int request(const wchar_t *id, const char *line, int json, char *out, size_t capacity, ULONGLONG deadline) {
+    wchar_t name[PP_PIPE_NAME_CAPACITY], text[PP_ERROR_TEXT_CAPACITY];
     char narrow[PP_ERROR_TEXT_CAPACITY * 3];
-    swprintf(name, 128, L"\\\\.\\pipe\\conpty-proxy-ctrl-%ls", id);
+    if (pp_control_pipe_name(id, name, sizeof name / sizeof name[0]) != 0) {
+        snprintf(out, capacity, "invalid ID '%ls'", id);
+        return CLIENT_FAILED;
+    }
     HANDLE pipe;
     out[0] = 0;
     for (;;) {
@@ -156,7 +160,10 @@ static int request(const wchar_t *id, const char *line, char *out, size_t capaci
         if (reply_length == 2 && memcmp(reply, "ok", 2) == 0) {
             result = CLIENT_OK;
         } else if (reply_length >= 3 && memcmp(reply, "ok ", 3) == 0) {
-            pp_escape_reply(reply + 3, reply_length - 3, out, capacity);
+            if (json)
+                pp_escape_json_reply(reply + 3, reply_length - 3, out, capacity);
+            else
+                pp_escape_reply(reply + 3, reply_length - 3, out, capacity);
             result = CLIENT_OK;
         } else if (reply_length >= 6 && memcmp(reply, "error ", 6) == 0) {
             pp_escape_reply(reply + 6, reply_length - 6, out, capacity);
@@ -186,12 +193,12 @@ static void print_failure(const wchar_t *prefix, const char *text) {
 }
 
 /// One control command; returns the exit code.
-static int control(const wchar_t *id, const char *line, int print_reply) {
+static int control(const wchar_t *id, const char *line, int json_reply) {
     static char out[ESCAPED_CAPACITY];
     wchar_t prefix[PP_MAX_ID_LENGTH + 32];
-    switch (request(id, line, out, sizeof out, GetTickCount64() + CLIENT_TIMEOUT_MS)) {
+    switch (request(id, line, json_reply, out, sizeof out, GetTickCount64() + CLIENT_TIMEOUT_MS)) {
     case CLIENT_OK:
-        if (print_reply) print_line(out);
+        if (json_reply) print_line(out);
         return 0;
     case CLIENT_NO_SESSION:
         pp_print_error(L"no session '%ls' is running", id);
@@ -218,7 +225,7 @@ typedef struct {
 
 static DWORD WINAPI ask_status(void *argument) {
     list_entry *entry = argument;
-    entry->result = request(entry->id, "status", entry->out, sizeof entry->out, entry->deadline);
+    entry->result = request(entry->id, "status", 1, entry->out, sizeof entry->out, entry->deadline);
     return 0;
 }
 
@@ -308,19 +315,15 @@ static int list(void) {
 }
 
 int pp_client_run(const pp_invocation *inv) {
-    char line[64];
+    char line[PP_CONTROL_LINE_MAX + 1];
+    pp_request sent = { .cols = inv->cols, .rows = inv->rows, .signal_number = inv->signal_number };
     switch (inv->verb) {
-    case PP_VERB_RESIZE:
-        snprintf(line, sizeof line, "resize %u %u", inv->cols, inv->rows);
-        return control(inv->id, line, 0);
-    case PP_VERB_SIGNAL:
-        snprintf(line, sizeof line, "signal %d", inv->signal_number);
-        return control(inv->id, line, 0);
-    case PP_VERB_STATUS:
-        return control(inv->id, "status", 1);
-    case PP_VERB_LIST:
-        return list();
-    default:
-        return 125;
+    case PP_VERB_RESIZE: sent.kind = PP_REQUEST_RESIZE; break;
+    case PP_VERB_SIGNAL: sent.kind = PP_REQUEST_SIGNAL; break;
+    case PP_VERB_STATUS: sent.kind = PP_REQUEST_STATUS; break;
+    case PP_VERB_LIST: return list();
+    default: return 125;
     }
+    if (pp_format_request(line, sizeof line, &sent) == (size_t)-1) return 125;
+    return control(inv->id, line, inv->verb == PP_VERB_STATUS);
 }

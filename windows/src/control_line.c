@@ -50,9 +50,8 @@ const char *pp_signal_name(int number) {
     return NULL;
 }
 
-/// A dimension in 1..PP_MAX_DIMENSION, digits only; 0 if invalid.
-static unsigned dimension(const char *text, size_t length) {
-    if (length == 0 || length > 5) return 0;
+unsigned pp_parse_dimension(const char *text, size_t length) {
+    if (length == 0 || length > sizeof PP_TEXT(PP_MAX_DIMENSION) - 1) return 0;
     unsigned value = 0;
     for (size_t i = 0; i < length; i++) {
         if (text[i] < '0' || text[i] > '9') return 0;
@@ -71,7 +70,7 @@ static int word_is(const char *word, size_t length, const char *lower) {
     return 1;
 }
 
-#define BAD_SIZE "size must be two integers in 1..32767"
+#define BAD_SIZE "size must be two integers in 1.." PP_TEXT(PP_MAX_DIMENSION)
 
 int pp_control_parse(const char *line, size_t length, pp_request *out, const char **reason) {
     enum { MAX_WORDS = 4 };
@@ -79,7 +78,7 @@ int pp_control_parse(const char *line, size_t length, pp_request *out, const cha
     size_t word_length[MAX_WORDS];
     size_t words = 0;
     memset(out, 0, sizeof *out);
-    if (length > PP_CONTROL_LINE_MAX) { *reason = "line too long (limit 256 bytes)"; return -1; }
+    if (length > PP_CONTROL_LINE_MAX) { *reason = "line too long (limit " PP_TEXT(PP_CONTROL_LINE_MAX) " bytes)"; return -1; }
     for (size_t i = 0; i < length;) {
         unsigned char c = (unsigned char)line[i];
         if (c == ' ' || c == '\t' || c == '\r') { i++; continue; }
@@ -93,8 +92,8 @@ int pp_control_parse(const char *line, size_t length, pp_request *out, const cha
     if (word_is(word[0], word_length[0], "resize")) {
         if (words != 3) { *reason = "usage: resize COLS ROWS"; return -1; }
         out->kind = PP_REQUEST_RESIZE;
-        out->cols = dimension(word[1], word_length[1]);
-        out->rows = dimension(word[2], word_length[2]);
+        out->cols = pp_parse_dimension(word[1], word_length[1]);
+        out->rows = pp_parse_dimension(word[2], word_length[2]);
         if (!out->cols || !out->rows) { *reason = BAD_SIZE; return -1; }
         return 0;
     }
@@ -119,8 +118,8 @@ int pp_control_parse(const char *line, size_t length, pp_request *out, const cha
     if (words == 2 && ((first >= '0' && first <= '9') || first == '-' || first == '+')) {
         // The bare "W H" of conpty_proxy.exe clients.
         out->kind = PP_REQUEST_RESIZE;
-        out->cols = dimension(word[0], word_length[0]);
-        out->rows = dimension(word[1], word_length[1]);
+        out->cols = pp_parse_dimension(word[0], word_length[0]);
+        out->rows = pp_parse_dimension(word[1], word_length[1]);
         if (!out->cols || !out->rows) { *reason = BAD_SIZE; return -1; }
         return 0;
     }
@@ -128,46 +127,16 @@ int pp_control_parse(const char *line, size_t length, pp_request *out, const cha
     return -1;
 }
 
-size_t pp_json_append_string(char *out, size_t used, size_t capacity, const char *text, size_t length) {
-    static const char hex[] = "0123456789abcdef";
-    size_t n = used;
-#define PUT(c) do { if (n >= capacity) return (size_t)-1; out[n++] = (c); } while (0)
-    PUT('"');
-    for (size_t i = 0; i < length; i++) {
-        unsigned char c = (unsigned char)text[i];
-        switch (c) {
-        case '"': PUT('\\'); PUT('"'); break;
-        case '\\': PUT('\\'); PUT('\\'); break;
-        case '\n': PUT('\\'); PUT('n'); break;
-        case '\r': PUT('\\'); PUT('r'); break;
-        case '\t': PUT('\\'); PUT('t'); break;
-        default:
-            if (c < 0x20) {
-                PUT('\\'); PUT('u'); PUT('0'); PUT('0'); PUT(hex[c >> 4]); PUT(hex[c & 15]);
-            } else {
-                PUT((char)c);
-            }
-        }
+size_t pp_format_request(char *out, size_t capacity, const pp_request *request) {
+    int n;
+    switch (request->kind) {
+    case PP_REQUEST_RESIZE: n = snprintf(out, capacity, "resize %u %u", request->cols, request->rows); break;
+    case PP_REQUEST_SIGNAL: n = snprintf(out, capacity, "signal %d", request->signal_number); break;
+    case PP_REQUEST_STATUS: n = snprintf(out, capacity, "status"); break;
+    case PP_REQUEST_PING: n = snprintf(out, capacity, "ping"); break;
+    default: n = -1; break;
     }
-    PUT('"');
-#undef PUT
-    return n;
-}
-
-size_t pp_format_status(char *out, size_t capacity, const pp_status *s) {
-    int n = snprintf(out, capacity, "ok {\"id\":");
-    if (n < 0 || (size_t)n >= capacity) return (size_t)-1;
-    size_t used = pp_json_append_string(out, (size_t)n, capacity, s->id, strlen(s->id));
-    if (used == (size_t)-1) return used;
-    n = snprintf(out + used, capacity - used,
-                 ",\"pid\":%lu,\"child_pid\":%lu,\"cols\":%u,\"rows\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu"
-                 ",\"uptime\":%llu.%03u,\"requests\":%llu,\"command\":%s%s%s}",
-                 s->pid, s->child_pid, s->cols, s->rows, (unsigned long long)s->bytes_in,
-                 (unsigned long long)s->bytes_out, (unsigned long long)(s->uptime_ms / 1000),
-                 (unsigned)(s->uptime_ms % 1000), (unsigned long long)s->requests, s->command_json,
-                 s->conpty_json ? ",\"conpty\":" : "", s->conpty_json ? s->conpty_json : "");
-    if (n < 0 || (size_t)n >= capacity - used) return (size_t)-1;
-    return used + (size_t)n;
+    return (n < 0 || (size_t)n >= capacity) ? (size_t)-1 : (size_t)n;
 }
 
 /// The length of the well-formed UTF-8 sequence at `p` (at most `left`
@@ -189,6 +158,94 @@ static size_t utf8_sequence(const unsigned char *p, size_t left, unsigned long *
     }
     *scalar = value;
     return length;
+}
+
+/// Characters a JSON text from ptyproxy writes as `\uXXXX` (as the Linux
+/// program's ByteString.needsUnicodeEscape): C0 and C1 controls and DEL act on
+/// a terminal, and some JavaScript parsers end a line at U+2028 and U+2029.
+static int needs_unicode_escape(unsigned long scalar) {
+    return scalar < 0x20 || (scalar >= 0x7f && scalar <= 0x9f) || scalar == 0x2028 || scalar == 0x2029;
+}
+
+/// The one JSON escaper of both directions: appends text[0..length) to
+/// out[used..capacity), valid UTF-8 as it is except the characters above
+/// (`\uXXXX`), each byte that is not UTF-8 as `\u00XX`. `quoted`: the
+/// contents of a JSON string, so `"` and `\` are escaped too and LF, CR,
+/// TAB take their short forms; otherwise a JSON text being made safe to
+/// print, whose quotes and backslashes are its own. Returns the new length,
+/// or (size_t)-1 if it does not fit.
+static size_t json_escape(char *out, size_t used, size_t capacity, const char *text, size_t length, int quoted) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)text;
+    size_t n = used;
+#define PUT(c) do { if (n >= capacity) return (size_t)-1; out[n++] = (char)(c); } while (0)
+    for (size_t i = 0; i < length;) {
+        unsigned long scalar = 0;
+        size_t sequence = utf8_sequence(p + i, length - i, &scalar);
+        const char *short_form = NULL;
+        if (quoted && sequence == 1) {
+            switch (scalar) {
+            case '"': short_form = "\\\""; break;
+            case '\\': short_form = "\\\\"; break;
+            case '\n': short_form = "\\n"; break;
+            case '\r': short_form = "\\r"; break;
+            case '\t': short_form = "\\t"; break;
+            default: break;
+            }
+        }
+        if (short_form) {
+            PUT(short_form[0]); PUT(short_form[1]);
+        } else if (sequence == 0 || needs_unicode_escape(scalar)) {
+            unsigned long value = sequence == 0 ? p[i] : scalar;   // a stray byte stands for its value
+            PUT('\\'); PUT('u');
+            for (int shift = 12; shift >= 0; shift -= 4) PUT(hex[(value >> shift) & 15]);
+        } else {
+            for (size_t k = 0; k < sequence; k++) PUT(p[i + k]);
+        }
+        i += sequence ? sequence : 1;
+    }
+#undef PUT
+    return n;
+}
+
+size_t pp_json_append_string(char *out, size_t used, size_t capacity, const char *text, size_t length) {
+    if (used >= capacity) return (size_t)-1;
+    out[used] = '"';
+    size_t n = json_escape(out, used + 1, capacity, text, length, 1);
+    if (n == (size_t)-1 || n >= capacity) return (size_t)-1;
+    out[n] = '"';
+    return n + 1;
+}
+
+size_t pp_escape_json_reply(const char *text, size_t length, char *out, size_t capacity) {
+    size_t used = 0;
+    for (size_t i = 0; i < length;) {   // a character at a time, so none is cut
+        unsigned long scalar = 0;
+        size_t sequence = utf8_sequence((const unsigned char *)text + i, length - i, &scalar);
+        size_t step = sequence ? sequence : 1;
+        size_t grown = json_escape(out, used, capacity - 1, text + i, step, 0);
+        if (grown == (size_t)-1) break;
+        used = grown;
+        i += step;
+    }
+    out[used] = 0;
+    return used;
+}
+
+size_t pp_format_status(char *out, size_t capacity, const pp_status *s) {
+    int n = snprintf(out, capacity, "ok {\"id\":");
+    if (n < 0 || (size_t)n >= capacity) return (size_t)-1;
+    size_t used = pp_json_append_string(out, (size_t)n, capacity, s->id, strlen(s->id));
+    if (used == (size_t)-1) return used;
+    n = snprintf(out + used, capacity - used,
+                 ",\"pid\":%lu,\"child_pid\":%lu,\"cols\":%u,\"rows\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu"
+                 ",\"uptime\":%llu.%03u,\"requests\":%llu,\"command\":%s%s%s}",
+                 s->pid, s->child_pid, s->cols, s->rows, (unsigned long long)s->bytes_in,
+                 (unsigned long long)s->bytes_out, (unsigned long long)(s->uptime_ms / 1000),
+                 (unsigned)(s->uptime_ms % 1000), (unsigned long long)s->requests, s->command_json,
+                 s->conpty_json ? ",\"conpty\":" : "", s->conpty_json ? s->conpty_json : "");
+    if (n < 0 || (size_t)n >= capacity - used) return (size_t)-1;
+    return used + (size_t)n;
 }
 
 size_t pp_escape_reply(const char *text, size_t length, char *out, size_t capacity) {

@@ -30,6 +30,17 @@ typedef struct {
 /// sets `*reason` to a static string: the REASON of `error REASON`.
 int pp_control_parse(const char *line, size_t length, pp_request *out, const char **reason);
 
+/// A terminal dimension (COLS or ROWS) in `length` bytes: decimal digits
+/// only, 1...PP_MAX_DIMENSION; 0 if invalid. The one size rule of both the
+/// command line and the control protocol.
+unsigned pp_parse_dimension(const char *text, size_t length);
+
+/// The request line (no newline) that pp_control_parse reads back as
+/// `request`: `resize COLS ROWS`, `signal NUMBER`, `status` or `ping`.
+/// Returns its length, or (size_t)-1 if it does not fit in `capacity`
+/// bytes with its terminator.
+size_t pp_format_request(char *out, size_t capacity, const pp_request *request);
+
 /// The signal number for a name (`INT`, `SIGINT`, `int`) or a decimal
 /// number in 1..64; 0 when unknown. Names and numbers are Linux's, so that
 /// one request means the same thing to both programs.
@@ -39,8 +50,11 @@ int pp_signal_number(const char *text, size_t length);
 const char *pp_signal_name(int number);
 
 /// Appends `text` (length bytes, UTF-8 or not) to `out` as a JSON string,
-/// quotes included. Bytes >= 0x80 are copied as they are; control bytes are
-/// escaped. Returns the new length, or (size_t)-1 if it does not fit.
+/// quotes included, escaped as the Linux program's ByteString.jsonQuoted
+/// (docs/INTERFACE.md, Protocol): `"`, `\`, LF, CR, TAB in their short
+/// forms; C0 and C1 controls, DEL, U+2028 and U+2029 as `\uXXXX`; each byte
+/// that is not UTF-8 as `\u00XX`; other UTF-8 as it is. Returns the new
+/// length, or (size_t)-1 if it does not fit.
 size_t pp_json_append_string(char *out, size_t used, size_t capacity, const char *text, size_t length);
 
 /// A status reply's fields.
@@ -64,6 +78,13 @@ size_t pp_format_status(char *out, size_t capacity, const pp_status *status);
 /// `\xHH`. Writes at most `capacity` - 1 bytes and a NUL into `out`
 /// (capacity >= 1), never cutting an escape or a character; returns the length.
 size_t pp_escape_reply(const char *text, size_t length, char *out, size_t capacity);
+
+/// A JSON reply text (`status`) made safe to print and kept JSON, as the
+/// Linux client's ControlReply.escapeJSON: C0 and C1 controls, DEL, U+2028
+/// and U+2029 become `\uXXXX`, each byte that is not UTF-8 `\u00XX`;
+/// the rest stays. Writes at most `capacity` - 1 bytes and a NUL into `out`
+/// (capacity >= 1), never cutting an escape or a character; returns the length.
+size_t pp_escape_json_reply(const char *text, size_t length, char *out, size_t capacity);
 
 /// True when two SIDs (their bytes: revision 1, a sub-authority count of at
 /// most 15, then 6 + 4 * count bytes) are well formed and the same. The

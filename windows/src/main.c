@@ -30,15 +30,9 @@ int wmain(int argc, wchar_t **argv) {
     case PP_VERB_HELP:
         print_out(pp_cli_usage);
         return 0;
-    case PP_VERB_VERSION: {
-        wchar_t line[128];
-        if (PTYPROXY_COMMIT[0])
-            swprintf(line, 128, L"ptyproxy %hs (commit %hs)\n", PTYPROXY_VERSION, PTYPROXY_COMMIT);
-        else
-            swprintf(line, 128, L"ptyproxy %hs\n", PTYPROXY_VERSION);
-        print_out(line);
+    case PP_VERB_VERSION:  // the release only, as on Linux: the same line however it was built
+        print_out(L"ptyproxy " PTYPROXY_VERSION L"\n");
         return 0;
-    }
     case PP_VERB_NEW:
         return pp_session_run(&invocation, argv);
     default:

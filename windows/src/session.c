@@ -189,7 +189,7 @@ static int setup(pp_session *s) {
     const pp_invocation *inv = s->invocation;
     size_t id_length = wcslen(inv->id);
     for (size_t i = 0; i <= id_length; i++) s->id[i] = (char)inv->id[i];  // a valid ID is ASCII
-    swprintf(s->pipe_name, sizeof s->pipe_name / sizeof s->pipe_name[0], L"\\\\.\\pipe\\conpty-proxy-ctrl-%ls", inv->id);
+    pp_control_pipe_name(inv->id, s->pipe_name, sizeof s->pipe_name / sizeof s->pipe_name[0]);  // a valid ID fits
     s->started = GetTickCount64();
 
     // 1. memory

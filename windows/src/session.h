@@ -64,7 +64,7 @@ typedef struct pp_session {
     const pp_invocation *invocation;
     wchar_t *const *argv;
     char id[PP_MAX_ID_LENGTH + 1];          // ASCII copy of the ID
-    wchar_t pipe_name[128];                 // \\.\pipe\conpty-proxy-ctrl-ID
+    wchar_t pipe_name[PP_PIPE_NAME_CAPACITY]; // pp_control_pipe_name
 
     // Set-up allocations (see the memory note above).
     wchar_t *command_line;

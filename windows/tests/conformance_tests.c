@@ -301,13 +301,8 @@ static void control_case(const char *file, row *r) {
     char got[512];
     if (pp_control_parse(r->fields[2].bytes, r->fields[2].length, &request, &reason) != 0) {
         snprintf(got, sizeof got, "error %s", reason);
-    } else {
-        switch (request.kind) {
-        case PP_REQUEST_RESIZE: snprintf(got, sizeof got, "resize %u %u", request.cols, request.rows); break;
-        case PP_REQUEST_SIGNAL: snprintf(got, sizeof got, "signal %d", request.signal_number); break;
-        case PP_REQUEST_STATUS: snprintf(got, sizeof got, "status"); break;
-        case PP_REQUEST_PING: snprintf(got, sizeof got, "ping"); break;
-        }
+    } else if (pp_format_request(got, sizeof got, &request) == (size_t)-1) {
+        snprintf(got, sizeof got, "(a request pp_format_request cannot write)");
     }
     const char *expected = expand_max_size(r->fields[3].bytes);
     if (strcmp(got, expected) != 0) {
