@@ -14,7 +14,9 @@
 # wall time whatever the speed, and its memory slope means nothing under a
 # sanitizer's allocator), with the churn cut to PTYPROXY_CHURN_SESSIONS=200
 # (default here; the 1000-session churn under a sanitizer adds time, not
-# coverage: the same five paths, repeated). Extra arguments after the
+# coverage: the same five paths, repeated), and the tail test cut to
+# PTYPROXY_TAIL_RUNS=100 sessions for the same reason (the main suite runs
+# 300). Extra arguments after the
 # sanitizer names are passed to `swift test` (e.g. --filter ReliabilityTests).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,6 +32,7 @@ for argument in "$@"; do
 done
 [ ${#sanitizers[@]} -eq 0 ] && sanitizers=(thread address)
 export PTYPROXY_CHURN_SESSIONS=${PTYPROXY_CHURN_SESSIONS:-200}
+export PTYPROXY_TAIL_RUNS=${PTYPROXY_TAIL_RUNS:-100}
 
 status=0
 for sanitizer in "${sanitizers[@]}"; do
