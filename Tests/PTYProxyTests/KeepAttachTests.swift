@@ -164,8 +164,14 @@ import SystemPackage
         kill(front.pid, SIGKILL)
         _ = front.waitForExit(timeoutMilliseconds: 5000)
         var lastSeen = 0
-        for cycle in 0..<30 {
+        let server = try #require(Self.status(id).flatMap { Self.field("pid", in: $0) })
+        var descriptorsWhenDetached: Int?
+        for cycle in 0..<100 {
             #expect(eventually { Self.isDetached(id) }, "cycle \(cycle)")
+            // Every host's descriptors go with it (a status client's
+            // socket may still be open for a moment: hence "eventually").
+            if cycle == 0 { descriptorsWhenDetached = Self.openDescriptors(pid_t(server)) }
+            #expect(eventually { Self.openDescriptors(pid_t(server)) <= descriptorsWhenDetached! }, "cycle \(cycle)")
             let host = HostedProcess(proxy: ["attach", id])
             let enough = host.read(timeoutMilliseconds: 20_000) { output in
                 output.count > 70_000 && output.filter { $0 == 10 }.count > 3000
@@ -182,6 +188,31 @@ import SystemPackage
         }
         _ = runTool(["signal", id, "KILL"])
         #expect(eventually(timeoutMilliseconds: 10_000) { Self.status(id) == nil && !Self.socketFileExists(id) })
+    }
+
+    static func openDescriptors(_ pid: pid_t) -> Int {
+        guard let directory = opendir("/proc/\(pid)/fd") else { return -1 }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            if entry.pointee.d_name.0 != CChar(46) { count += 1 }  // not "." or ".."
+        }
+        return count
+    }
+
+    /// SIGHUP of the host's process (its terminal went) detaches too.
+    @Test func hangupOfTheHostDetaches() throws {
+        let id = uniqueID("keep-hup")
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
+        #expect(front.read(untilContains: "READY"))
+        kill(front.pid, SIGHUP)
+        _ = front.finish()
+        #expect(eventually { Self.isDetached(id) })
+        let host = HostedProcess(proxy: ["attach", id])
+        host.write("again\n")
+        #expect(host.read(untilContains: "again\r\nagain"))
+        host.closeInput()
+        #expect(host.finish() == .exited(0))
     }
 
     /// The numbers of the whole lines in `output`: the first (maybe cut by
