@@ -200,6 +200,26 @@ import SystemPackage
         return count
     }
 
+    /// A host that stops reading holds the program as it would under
+    /// `new`, but `attach --force` takes over at once: the output path
+    /// does not stay inside a write to the old host.
+    @Test func forceTakesOverFromAHostThatDoesNotRead() throws {
+        let id = uniqueID("keep-stuck")
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "yes"])
+        #expect(front.read(untilContains: "y\r\ny\r\n"))
+        // The test reads the front no more: its pipe fills up.
+        #expect(eventually(timeoutMilliseconds: 10_000) {
+            let before = Self.status(id).flatMap { Self.field("bytes_out", in: $0) } ?? 0
+            usleep(200_000)
+            return before > 0 && Self.status(id).flatMap { Self.field("bytes_out", in: $0) } == before
+        }, "the output stalls on the full pipe")
+        let taker = HostedProcess(proxy: ["attach", "--force", id])
+        #expect(taker.read { $0.count > 1 << 20 }, "the new host gets the stream: \(taker.output.count) bytes")
+        _ = runTool(["signal", id, "KILL"])
+        #expect(taker.finish() == .exited(137))
+        #expect(front.finish() == .exited(3))
+    }
+
     /// SIGHUP of the host's process (its terminal went) detaches too.
     @Test func hangupOfTheHostDetaches() throws {
         let id = uniqueID("keep-hup")
