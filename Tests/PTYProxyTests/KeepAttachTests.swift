@@ -2,6 +2,7 @@
 import Glibc
 import Testing
 import SystemPackage
+import CPTYShim
 @testable import PTYProxy
 
 /// Sessions that outlive their host (issue 20): `new --keep` and `attach`,
@@ -218,6 +219,64 @@ import SystemPackage
         _ = runTool(["signal", id, "KILL"])
         #expect(taker.finish() == .exited(137))
         #expect(front.finish() == .exited(3))
+    }
+
+    /// An attach must come with exactly two descriptors, a readable stdin
+    /// and a writable stdout; anything else is refused, and every
+    /// descriptor received is closed (none stays in the server).
+    @Test func attachWithWrongDescriptorsIsRefused() throws {
+        let id = uniqueID("keep-fds")
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
+        #expect(front.read(untilContains: "READY"))
+        #expect(eventually { Self.isDetached(id) == false && Self.status(id) != nil })
+        let server = try #require(Self.status(id).flatMap { Self.field("pid", in: $0) }).map { pid_t($0) }!
+        let baseline = Self.openDescriptors(server)
+        var ends: [CInt] = [-1, -1]
+        #expect(pipe(&ends) == 0)
+        defer { close(ends[0]); close(ends[1]) }
+        let cases: [(String, [CInt])] = [
+            ("no descriptor", []), ("one", [ends[0]]), ("three", [ends[0], ends[1], ends[1]]),
+            ("stdout read-only", [ends[0], ends[0]]), ("stdin write-only", [ends[1], ends[1]]),
+        ]
+        for (name, descriptors) in cases {
+            let connection = try #require(ControlConnection(id))
+            let line = Array("attach force\n".utf8)
+            if descriptors.isEmpty {
+                connection.send(line)
+            } else {
+                var sent = 0
+                let result = line.withUnsafeBytes { bytes in
+                    ptyshim_send_with_fds(connection.socket.rawValue, bytes.baseAddress, bytes.count,
+                                          descriptors, CInt(descriptors.count), &sent)
+                }
+                #expect(result == 0, "\(name)")
+            }
+            let reply = connection.readLines(1).first ?? ""
+            #expect(reply.hasPrefix("error "), "\(name): \(reply)")
+        }
+        #expect(eventually { Self.openDescriptors(server) <= baseline }, "no passed descriptor stays open")
+        #expect(Self.status(id)?.contains("\"attached\":true") == true, "the host stays attached")
+        front.write("still\n")
+        #expect(front.read(untilContains: "still\r\nstill"))
+        front.closeInput()
+        #expect(front.finish() == .exited(0))
+    }
+
+    /// Many hosts trying to attach at once: each refused with one line and
+    /// 1, bounded in time; the attached host and the session go on.
+    @Test func attachStormIsRefusedAndTheSessionGoesOn() throws {
+        let id = uniqueID("keep-storm")
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
+        #expect(front.read(untilContains: "READY"))
+        let storm = (0..<40).map { _ in HostedProcess(proxy: ["attach", id]) }
+        for host in storm {
+            #expect(host.finish() == .exited(1), "\(host.errorText)")
+            #expect(host.errorLines.count == 1)
+        }
+        front.write("after\n")
+        #expect(front.read(untilContains: "after\r\nafter"))
+        front.closeInput()
+        #expect(front.finish() == .exited(0))
     }
 
     /// SIGHUP of the host's process (its terminal went) detaches too.
