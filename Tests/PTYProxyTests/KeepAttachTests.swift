@@ -279,6 +279,44 @@ import CPTYShim
         #expect(front.finish() == .exited(0))
     }
 
+    /// After the replay the program gets SIGWINCH (a full-screen program
+    /// repaints), also when the size stays: its answer follows the replay.
+    @Test func attachSendsSigwinchAfterTheReplay() throws {
+        let id = uniqueID("keep-winch")
+        let flag = TestEnvironment.runtimeDirectory + "/\(id).flag"
+        defer { unlink(flag) }
+        let script = """
+            trap 'echo "WINCH $(stty size)"' WINCH; echo READY; \
+            while [ ! -e "$FLAG" ]; do sleep 0.05; done; echo KEPT-LINE; \
+            while :; do sleep 0.05; done
+            """
+        let front = HostedProcess(proxy: ["new", "--keep", "--env", "FLAG=\(flag)", id, "80", "24", "sh", "-c", script])
+        #expect(front.read(untilContains: "READY"))
+        kill(front.pid, SIGKILL)
+        _ = front.waitForExit(timeoutMilliseconds: 5000)
+        #expect(eventually { Self.isDetached(id) })
+        close(open(flag, O_CREAT | O_WRONLY, 0o600))
+        #expect(eventually(timeoutMilliseconds: 10_000) { (Self.status(id).flatMap { Self.field("buffered", in: $0) } ?? 0) > 0 })
+
+        // (The front's own attach sent one too: its answer may be in the
+        // kept output, before KEPT-LINE.)
+        let same = HostedProcess(proxy: ["attach", id])
+        let answered = same.read { output in
+            let text = String(decoding: output, as: UTF8.self)
+            guard let kept = text.range(of: "KEPT-LINE") else { return false }
+            return text[kept.upperBound...].contains("WINCH 24 80")
+        }
+        #expect(answered, "the replay, then the answer to SIGWINCH (the size stays): \(same.outputText.debugDescription)")
+        kill(same.pid, SIGKILL)
+        _ = same.waitForExit(timeoutMilliseconds: 5000)
+        #expect(eventually { Self.isDetached(id) })
+
+        let resized = HostedProcess(proxy: ["attach", id, "132", "43"])
+        #expect(resized.read(untilContains: "WINCH 43 132"))
+        _ = runTool(["signal", id, "KILL"])
+        #expect(resized.finish() == .exited(137))
+    }
+
     /// SIGHUP of the host's process (its terminal went) detaches too.
     @Test func hangupOfTheHostDetaches() throws {
         let id = uniqueID("keep-hup")
