@@ -317,6 +317,89 @@ import CPTYShim
         #expect(resized.finish() == .exited(137))
     }
 
+    /// Whether python3 with pyte (a terminal emulator) and vim are here:
+    /// the repaint test needs them (`pip install pyte`; Debian: python3-pyte).
+    static let canEmulateATerminal: Bool = {
+        let probe = HostedProcess(["/bin/sh", "-c", "command -v vim >/dev/null && python3 -c 'import pyte'"])
+        return probe.finish() == .exited(0)
+    }()
+
+    /// vim in a kept session, detached, then attached by a new host whose
+    /// screen (pyte's) starts blank: the whole of vim's screen must be
+    /// drawn there, at a new size and at the same size.
+    @Test(.enabled(if: canEmulateATerminal, "needs python3 with pyte, and vim"))
+    func vimRepaintsAfterAttach() throws {
+        let directory = TestEnvironment.runtimeDirectory
+        let script = directory + "/keep-repaint.py"
+        let file = fopen(script, "w")
+        fputs(Self.repaintScript, file)
+        fclose(file)
+        defer { unlink(script) }
+        for size in [["100", "30"], []] {
+            let id = uniqueID("keep-vim")
+            let text = directory + "/\(id).txt"
+            defer { unlink(text) }
+            let run = HostedProcess(["/usr/bin/env", "python3", script, ProxyBinary.path, id, text] + size)
+            let status = run.finish(timeoutMilliseconds: 60_000)
+            #expect(status == .exited(0), "size \(size): \(run.outputText) \(run.errorText)")
+            _ = runTool(["signal", id, "KILL"])
+        }
+    }
+
+    static let repaintScript = #"""
+# Drives vim in a kept session: detach, attach, and checks with a terminal
+# emulator (pyte) that the new host's screen, blank at first, shows vim's.
+import os, select, signal, subprocess, sys, time, json
+import pyte
+binary, session, text_file = sys.argv[1], sys.argv[2], sys.argv[3]
+size = sys.argv[4:6]  # [] keeps the size
+columns, rows = (int(size[0]), int(size[1])) if size else (80, 24)
+
+def status():
+    r = subprocess.run([binary, "status", session], capture_output=True, text=True)
+    return json.loads(r.stdout) if r.returncode == 0 else None
+
+def wait_until(condition, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition(): return True
+        time.sleep(0.02)
+    return False
+
+def read_into(process, stream, screen, condition, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition(screen): return True
+        ready, _, _ = select.select([process.stdout], [], [], 0.1)
+        if ready:
+            data = os.read(process.stdout.fileno(), 65536)
+            if not data: break
+            stream.feed(data)
+    return condition(screen)
+
+with open(text_file, "w") as f:
+    for n in range(1, 201): f.write(f"line {n}\n")
+vim = ["vim", "-u", "NONE", "-i", "NONE", "-N", "-n", text_file]
+front = subprocess.Popen([binary, "new", "--keep", "--term", "vt100", session, "80", "24"] + vim,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+screen = pyte.Screen(80, 24); stream = pyte.ByteStream(screen)
+assert read_into(front, stream, screen, lambda s: s.display[0].startswith("line 1")), "vim did not start"
+front.kill(); front.wait()
+assert wait_until(lambda: (status() or {}).get("attached") is False), "not detached"
+
+host = subprocess.Popen([binary, "attach", session] + size, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+screen = pyte.Screen(columns, rows); stream = pyte.ByteStream(screen)
+def repainted(s):
+    return s.display[0].startswith("line 1") and s.display[rows - 2].startswith(f"line {rows - 1}")
+ok = read_into(host, stream, screen, repainted)
+if not ok:
+    print("screen after attach:\n" + "\n".join(screen.display), file=sys.stderr)
+host.stdin.write(b"\x1b:q!\r"); host.stdin.flush()
+code = host.wait(timeout=10)
+print(f"repainted={ok} exit={code}")
+sys.exit(0 if ok and code == 0 else 1)
+"""#
+
     /// SIGHUP of the host's process (its terminal went) detaches too.
     @Test func hangupOfTheHostDetaches() throws {
         let id = uniqueID("keep-hup")
