@@ -447,6 +447,20 @@ sys.exit(0 if ok and code == 0 else 1)
         #expect(try host.lineSettings().c_lflag & tcflag_t(ICANON) != 0, "restored after")
     }
 
+    /// A host whose stdout breaks (EPIPE), its stdin still open, is
+    /// detached; its attach process is told and exits 3.
+    @Test func brokenStdoutDetaches() throws {
+        let id = uniqueID("keep-epipe")
+        defer { _ = runTool(["signal", id, "KILL"]) }
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c",
+                                          "echo READY; while :; do echo tick; sleep 0.05; done"])
+        #expect(front.read(untilContains: "READY"))
+        front.closeOutput()
+        #expect(front.finish() == .exited(3))
+        #expect(front.errorLines.count == 1 && front.errorText.contains("cannot write to the host's stdout"), "\(front.errorText)")
+        #expect(eventually { Self.isDetached(id) })
+    }
+
     /// SIGHUP of the host's process (its terminal went) detaches too.
     @Test func hangupOfTheHostDetaches() throws {
         let id = uniqueID("keep-hup")
