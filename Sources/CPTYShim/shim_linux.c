@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <limits.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -86,9 +89,13 @@ int ptyshim_spawn_session(pid_t *pid, const char *path, char *const argv[],
     }
 
     sigset_t all, none;
-    /* Not sigfillset: glibc's leaves out its two internal signals (32, 33),
-       and posix_spawn then leaves them ignored in the child, which an exec
-       preserves. Every bit set resets them to their defaults too. */
+    /* Every signal, not only those whose disposition we changed: glibc's
+       child sets each signal in this set to SIG_DFL, and queries each one
+       left out (one rt_sigaction either way, 64 in all), keeping a SIG_IGN
+       it finds: a narrower set saves no system call and would pass on the
+       ignores we inherited (nohup, a host ignoring SIGINT). Not sigfillset:
+       it leaves out glibc's two internal signals (32, 33), which the child
+       would then have ignored, and an exec keeps that. */
     memset(&all, 0xff, sizeof all);
     sigemptyset(&none);
     if (!err) err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
@@ -189,6 +196,72 @@ int ptyshim_wait_exit_without_reaping(pid_t pid) {
         if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) == 0) return 0;
         if (errno != EINTR) return errno;
     }
+}
+
+int ptyshim_gate_wait(int *word) {
+    int outcome;
+    while ((outcome = __atomic_load_n(word, __ATOMIC_ACQUIRE)) == PTYSHIM_GATE_CLOSED) {
+        /* EAGAIN (decided meanwhile) and EINTR: look again. */
+        syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, PTYSHIM_GATE_CLOSED, NULL, NULL, 0);
+    }
+    return outcome;
+}
+
+void ptyshim_gate_decide(int *word, int outcome) {
+    int closed = PTYSHIM_GATE_CLOSED;
+    __atomic_compare_exchange_n(word, &closed, outcome, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* The children ptyshim_notify_exit_by_sigchld watches: a slot is free at
+   pid 0, claimed at -1 while its descriptor is stored, watched above 0. */
+#define SIGCHLD_WATCH_SLOTS 64
+static struct {
+    _Atomic pid_t pid;
+    _Atomic int fd;
+} sigchld_watches[SIGCHLD_WATCH_SLOTS];
+
+static void notify_exited_children(int sig) {
+    (void)sig;
+    int saved_errno = errno;
+    for (int i = 0; i < SIGCHLD_WATCH_SLOTS; i++) {
+        pid_t pid = atomic_load(&sigchld_watches[i].pid);
+        if (pid <= 0) continue;
+        siginfo_t info;
+        info.si_pid = 0;
+        if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != pid) continue;
+        int fd = atomic_exchange(&sigchld_watches[i].fd, -1);
+        if (fd < 0) continue;  /* told already, by another thread's call */
+        char byte = 1;
+        ssize_t ignored = write(fd, &byte, 1);
+        (void)ignored;
+        close(fd);
+        atomic_store(&sigchld_watches[i].pid, 0);
+    }
+    errno = saved_errno;
+}
+
+void ptyshim_notify_exit_by_sigchld(pid_t pid, int write_fd) {
+    int slot = 0;
+    for (;; slot++) {
+        if (slot == SIGCHLD_WATCH_SLOTS) {
+            static const char message[] = "ptyproxy: more than 64 children without a pidfd\n";
+            ssize_t ignored = write(2, message, sizeof message - 1);
+            (void)ignored;
+            abort();
+        }
+        pid_t free_slot = 0;
+        if (atomic_compare_exchange_strong(&sigchld_watches[slot].pid, &free_slot, -1)) break;
+    }
+    atomic_store(&sigchld_watches[slot].fd, write_fd);
+    atomic_store(&sigchld_watches[slot].pid, pid);
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = notify_exited_children;
+    action.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGCHLD, &action, NULL);  /* fails only for an invalid signal */
+    notify_exited_children(SIGCHLD);    /* an exit before the handler was in place */
 }
 
 int ptyshim_exit_status_without_reaping(pid_t pid, int *wait_status) {

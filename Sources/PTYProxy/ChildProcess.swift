@@ -84,9 +84,9 @@ public final class ChildProcess: Sendable {
     /// A program the kernel cannot execute because it has no `#!` line
     /// (ENOEXEC) is run by /bin/sh, as execvp(3) and every shell do.
     ///
-    /// Nothing can fail once the child runs: the fallback exit watcher (a
-    /// pipe and a parked thread, see `ExitWatch`) is made before the spawn,
-    /// so a thrown error always means that the command did not run.
+    /// Nothing can fail once the child runs: what the exit watch needs (see
+    /// `ExitWatch`) is made before the spawn, so a thrown error always means
+    /// that the command did not run.
     public init(spawning command: Command, terminalPath: String) throws(SpawnError) {
         let program = command.arguments[0]
         let watch: ExitWatch
@@ -137,10 +137,10 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// A descriptor that becomes readable when `pid` exits (see `ExitWatch`);
-    /// `tryingPidfd: false` forces the fallback (tests).
-    static func exitNotification(for pid: pid_t, tryingPidfd: Bool = true) throws(Errno) -> FileDescriptor {
-        try ExitWatch().descriptor(for: pid, tryingPidfd: tryingPidfd)
+    /// A descriptor that becomes readable when `pid` exits, made the way
+    /// `mode` says (see `ExitWatch`; the other modes are for tests).
+    static func exitNotification(for pid: pid_t, _ mode: ExitWatch.Mode = .pidfd) throws(Errno) -> FileDescriptor {
+        try ExitWatch(mode).descriptor(for: pid)
     }
 
     /// The exit status if the child has exited, leaving it unreaped (waitid
@@ -184,25 +184,52 @@ public final class ChildProcess: Sendable {
     }
 }
 
-/// What tells a child's exit: its pidfd, or, where pidfd_open is refused
-/// (kernels before 5.3, seccomp filters, valgrind, no descriptor or memory
-/// left at that moment), a pipe written by a thread that waits for the exit
-/// without reaping (waitid WNOWAIT), so `reap()` still collects it.
+/// What tells a child's exit: its pidfd; where pidfd_open is refused
+/// (kernels before 5.3, seccomp filters, valgrind), a pipe written by a
+/// thread that waits for the exit without reaping (waitid WNOWAIT), so
+/// `reap()` still collects it.
 ///
-/// The pidfd can only be opened once the child exists, and may then fail;
-/// so the fallback's pipe and thread are made before the spawn, the thread
-/// parked at a gate until it is told the pid, or cancelled when the pidfd
-/// is had. Both cost a few microseconds per session; in exchange nothing
-/// is left that can fail after CMD started.
+/// The pidfd can only be opened once the child exists, and nothing may fail
+/// after CMD started; so what the pidfd needs is made sure of before the
+/// spawn. A pidfd of our own process proves the system call works and holds
+/// a descriptor slot, given back just before the child's pidfd takes it.
+/// Only where that probe is refused are the fallback's pipe and thread made,
+/// the thread parked at a gate until it is told the pid: a thread and its
+/// wake-ups cost more than the rest of the watch, so a system with pidfd
+/// does not pay for them.
+///
+/// What may still refuse the child's pidfd in that instant (the kernel out
+/// of memory, or of file structures) gets a SIGCHLD handler that writes to
+/// a pipe made before the spawn: installing a handler cannot fail.
 final class ExitWatch: Sendable {
+    enum Mode {
+        /// Through a pidfd (a refused one gets the SIGCHLD handler).
+        case pidfd
+        /// A pidfd refused after the spawn (tests): the SIGCHLD handler.
+        case pidfdRefusedAfterSpawn
+        /// A pidfd refused before the spawn (tests): the waiting thread.
+        case thread
+    }
+
     private let readEnd: FileDescriptor
     private let writeEnd: FileDescriptor
+    /// The probe pidfd, holding the slot of the child's pidfd.
+    private let reserved: FileDescriptor?
+    private let refuseChildPidfd: Bool
     private let gate = StartGate()
     private let watched = WatchedPID()
-    private let thread: IOThread
+    private let thread: IOThread?
 
-    init() throws(Errno) {
+    init(_ mode: Mode = .pidfd) throws(Errno) {
         (readEnd, writeEnd) = try FileDescriptor.makePipe(nonblocking: false)
+        refuseChildPidfd = mode == .pidfdRefusedAfterSpawn
+        var probe: CInt = -1
+        if mode != .thread && ptyshim_pidfd_open(getpid(), &probe) == 0 {
+            reserved = FileDescriptor(rawValue: probe)
+            thread = nil
+            return
+        }
+        reserved = nil
         let (gate, watched, writeEnd) = (self.gate, self.watched, self.writeEnd)
         do {
             thread = try IOThread(after: gate) {
@@ -218,12 +245,19 @@ final class ExitWatch: Sendable {
         }
     }
 
-    /// The child's pidfd, else the prepared pipe (the thread is released).
-    func descriptor(for pid: pid_t, tryingPidfd: Bool = true) -> FileDescriptor {
-        var pidfd: CInt = -1
-        if tryingPidfd && ptyshim_pidfd_open(pid, &pidfd) == 0 {
-            discard()
-            return FileDescriptor(rawValue: pidfd)
+    /// The child's pidfd, else the prepared pipe (the thread is released, or
+    /// the SIGCHLD handler set to write to it).
+    func descriptor(for pid: pid_t) -> FileDescriptor {
+        guard let thread else {
+            reserved?.closeQuietly()
+            var pidfd: CInt = -1
+            if !refuseChildPidfd && ptyshim_pidfd_open(pid, &pidfd) == 0 {
+                readEnd.closeQuietly()
+                writeEnd.closeQuietly()
+                return FileDescriptor(rawValue: pidfd)
+            }
+            ptyshim_notify_exit_by_sigchld(pid, writeEnd.rawValue)
+            return readEnd
         }
         watched.value.store(pid, ordering: .releasing)
         gate.open()
@@ -231,10 +265,14 @@ final class ExitWatch: Sendable {
         return readEnd
     }
 
-    /// Not needed: the thread returns without waiting, the pipe is closed.
+    /// Not needed (the spawn failed): the thread returns without waiting,
+    /// the descriptors are closed.
     func discard() {
-        gate.cancel()
-        thread.join()
+        if let thread {
+            gate.cancel()
+            thread.join()
+        }
+        reserved?.closeQuietly()
         readEnd.closeQuietly()
         writeEnd.closeQuietly()
     }

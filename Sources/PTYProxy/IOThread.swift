@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 import Glibc
+import CPTYShim
 import SystemPackage
 
 /// A plain POSIX thread running one closure; its owner must `join()` or
@@ -60,40 +61,21 @@ struct IOThread: Sendable {
 /// Where threads created ahead of time wait until their work may begin:
 /// `open()` lets them run their bodies, `cancel()` makes them return
 /// without. Either is called once; a thread arriving later sees the outcome.
+///
+/// The threads wait on one word (a futex) rather than a condition variable:
+/// opening the gate wakes them all at once, without each one queueing in
+/// turn for a mutex as it leaves a pthread_cond_wait.
 final class StartGate: @unchecked Sendable {
-    // pthread objects must not move: they live on the heap, allocated once.
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let decided = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    /// nil while undecided, then whether the bodies run; guarded by `mutex`.
-    private var outcome: Bool?
+    // The word must not move: it lives on the heap, allocated once.
+    private let word = UnsafeMutablePointer<CInt>.allocate(capacity: 1)
 
-    init() {
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(decided, nil)
-    }
+    init() { word.initialize(to: PTYSHIM_GATE_CLOSED) }
 
-    deinit {
-        pthread_cond_destroy(decided)
-        pthread_mutex_destroy(mutex)
-        decided.deallocate()
-        mutex.deallocate()
-    }
+    deinit { word.deallocate() }
 
-    func open() { decide(true) }
-    func cancel() { decide(false) }
+    func open() { ptyshim_gate_decide(word, PTYSHIM_GATE_OPEN) }
+    func cancel() { ptyshim_gate_decide(word, PTYSHIM_GATE_CANCELLED) }
 
     /// Blocks until the gate is opened (true) or cancelled (false).
-    func wait() -> Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while outcome == nil { pthread_cond_wait(decided, mutex) }
-        return outcome!
-    }
-
-    private func decide(_ run: Bool) {
-        pthread_mutex_lock(mutex)
-        if outcome == nil { outcome = run }
-        pthread_cond_broadcast(decided)
-        pthread_mutex_unlock(mutex)
-    }
+    func wait() -> Bool { ptyshim_gate_wait(word) == PTYSHIM_GATE_OPEN }
 }

@@ -320,13 +320,36 @@ public enum Invocation: Equatable, Sendable {
     /// any case, with or without an extension) is the device, not a file.
     static func windowsProblem(_ id: String) -> String? {
         if id.hasSuffix(".") { return "an ID may not end with '.' (Windows drops it)" }
-        let base = id.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)[0].uppercased()
-        guard windowsDeviceNames.contains(base) else { return nil }
-        return "\(base) is a Windows device name (also with an extension); choose another ID"
+        let base = id.utf8.prefix { $0 != UInt8(ascii: ".") }
+        guard isWindowsDeviceName(base) else { return nil }
+        return "\(String(decoding: base, as: UTF8.self).uppercased()) is a Windows device name (also with an extension); choose another ID"
     }
 
-    private static let windowsDeviceNames: Set<String> =
-        Set(["CON", "PRN", "AUX", "NUL"] + (0...9).flatMap { ["COM\($0)", "LPT\($0)"] })
+    /// CON PRN AUX NUL, COM0-9 and LPT0-9, in any ASCII case: the bytes,
+    /// upper-cased, packed into one word and compared, so that every `new`
+    /// pays no allocation for a rule about another system.
+    private static func isWindowsDeviceName(_ name: Substring.UTF8View) -> Bool {
+        var word: UInt32 = 0, count = 0
+        for byte in name {
+            count += 1
+            guard count <= 4 else { return false }
+            word = word << 8 | UInt32(byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte)
+        }
+        switch count {
+        case 3:
+            return word == packed("CON") || word == packed("PRN") || word == packed("AUX") || word == packed("NUL")
+        case 4:
+            let (stem, digit) = (word >> 8, word & 0xff)
+            return (stem == packed("COM") || stem == packed("LPT")) && digit >= 0x30 && digit <= 0x39
+        default:
+            return false
+        }
+    }
+
+    /// Three ASCII letters as `isWindowsDeviceName` packs them.
+    private static func packed(_ name: StaticString) -> UInt32 {
+        name.withUTF8Buffer { $0.reduce(0) { $0 << 8 | UInt32($1) } }
+    }
 
     /// The sizes `--output-buffer-size` accepts, in bytes.
     static let outputBufferSizes = 1024...(16 << 20)

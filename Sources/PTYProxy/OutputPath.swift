@@ -242,8 +242,16 @@ public final class OutputPath: Sendable {
     /// nothing more right now. Returns the byte count and whether output ended.
     /// Bytes read before a discard (`generation` differs from the current
     /// one when the next read starts) are dropped, and `generation` follows.
+    ///
+    /// EIO ends the output only when a second read confirms it. Each read
+    /// of the master first waits for the kernel to move what the slave
+    /// wrote into the master's queue, so a second read gets output that
+    /// raced with the first one's EIO; once every slave is closed nothing
+    /// new can arrive, so confirming costs one read per session. Bytes that
+    /// come this way are counted (`RelayCounters.bytesAfterFirstHangUp`).
     private func fill(_ buffer: UnsafeMutableRawBufferPointer, generation: inout UInt64) -> (Int, Bool) {
         var count = 0
+        var hungUpOnce = false
         while count < buffer.count {
             let now = currentGeneration
             if now != generation {
@@ -255,12 +263,16 @@ public final class OutputPath: Sendable {
                     system_read(terminal.master.rawValue, buffer.baseAddress! + count, buffer.count - count)
                 }
                 if got == 0 { record(.endOfFile); return (count, true) }
+                if hungUpOnce { counters.addLateOutput(got) }
+                hungUpOnce = false
                 count += got
             } catch .wouldBlock {
                 if count > 0 { return (count, false) }
                 if !waitForOutput() { return (count, true) }  // `ending` set there
+            } catch .ioError where !hungUpOnce {
+                hungUpOnce = true  // every slave descriptor is closed: read once more to be sure
             } catch {
-                record(error == .ioError ? .hangUp : .readFailed)  // EIO: every slave descriptor is closed
+                record(error == .ioError ? .hangUp : .readFailed)
                 return (count, true)
             }
         }

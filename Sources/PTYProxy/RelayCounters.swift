@@ -7,6 +7,7 @@ public final class RelayCounters: Sendable {
     private let input = Atomic<UInt64>(0)
     private let output = Atomic<UInt64>(0)
     private let requestCount = Atomic<UInt64>(0)
+    private let lateOutput = Atomic<UInt64>(0)
 
     public init() {}
 
@@ -21,7 +22,13 @@ public final class RelayCounters: Sendable {
     /// one included: a client can tell that none of its requests was lost.
     public var requests: UInt64 { requestCount.load(ordering: .relaxed) }
 
+    /// Bytes the pty gave after its master had already reported EIO once
+    /// (see `OutputPath`): none, unless the kernel raced its own flush;
+    /// `PTYPROXY_TRACE` reports them.
+    public var bytesAfterFirstHangUp: UInt64 { lateOutput.load(ordering: .relaxed) }
+
     func addInput(_ count: Int) { input.add(UInt64(count), ordering: .relaxed) }
     func addOutput(_ count: Int) { output.add(UInt64(count), ordering: .relaxed) }
+    func addLateOutput(_ count: Int) { lateOutput.add(UInt64(count), ordering: .relaxed) }
     func addRequest() { requestCount.add(1, ordering: .relaxed) }
 }

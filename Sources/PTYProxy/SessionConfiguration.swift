@@ -20,7 +20,7 @@ public struct SessionConfiguration: Sendable {
     /// 1 MiB (BENCHMARKS.md), so the host's object is not touched unasked.
     public var stdoutPipeSize: Int?
     /// Where the control socket lives (a verified directory, see
-    /// SessionDirectory.forNewSession); nil runs without a control channel.
+    /// SessionDirectory.forNewSession(id:)); nil runs without a control channel.
     public var controlDirectory: ControlDirectory?
     /// The host's side: stdin and stdout.
     public var hostInput: FileDescriptor = .standardInput

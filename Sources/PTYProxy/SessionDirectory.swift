@@ -61,19 +61,33 @@ public enum SessionDirectory {
     /// The directory path a new session would use first (for messages and tests).
     public static func defaultPath() -> ByteString { candidates().first?.path ?? ByteString("/tmp/ptyproxy-\(getuid())") }
 
-    /// The directory for a new session: the first candidate that can be
-    /// created or repaired and verified. Throws the first candidate's problem
-    /// when none can be used.
-    public static func forNewSession() throws(SessionError) -> ControlDirectory {
+    /// The directory for a new session `id`: the first candidate that can be
+    /// created or repaired and verified (else the first candidate's problem
+    /// is thrown). With it, the socket of a live session `id` in one of the
+    /// other candidate directories, if there is one (made while the
+    /// preferred directory was squatted): `new` refuses that ID. One walk of
+    /// the candidates serves both, so start-up resolves them once.
+    public static func forNewSession(id: String) throws(SessionError)
+        -> (directory: ControlDirectory, liveElsewhere: ByteString?) {
         var firstProblem: SessionError?
+        var chosen: ControlDirectory?
+        var liveElsewhere: ByteString?
         for candidate in candidates() {
-            do {
-                return try open(candidate, create: true)
-            } catch {
-                if firstProblem == nil { firstProblem = error }
+            guard chosen != nil else {
+                // One that cannot be created or repaired cannot be used by a client either.
+                do {
+                    chosen = try open(candidate, create: true)
+                } catch {
+                    if firstProblem == nil { firstProblem = error }
+                }
+                continue
+            }
+            if liveElsewhere == nil, let other = try? open(candidate, create: false) {
+                liveElsewhere = ControlClient(directory: other).liveSocket(of: id)
             }
         }
-        throw firstProblem ?? SessionError("no usable control directory")
+        guard let chosen else { throw firstProblem ?? SessionError("no usable control directory") }
+        return (chosen, liveElsewhere)
     }
 
     /// What a client finds: the verified directories, and the problems of the

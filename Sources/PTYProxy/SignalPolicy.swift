@@ -16,7 +16,7 @@ import CPTYShim
 /// | CONT | resumes (the kernel), then raw mode again | a shell puts its own modes back on the terminal while a job is stopped: once in the foreground again, the host terminal's raw settings and size are applied anew, as vim and less do |
 /// | USR1 USR2 ALRM VTALRM PROF IO STKFLT TSTP TTIN TTOU, RTMIN..RTMAX | ignored | taken from the signalfd and dropped: a stray signal must not end, or stop, a session (with the host terminal raw). TTOU is unblocked around the host terminal's tcsetattr only, so job control still stops a background ptyproxy before it changes the terminal (`HostTerminal`); TTIN likewise around a read of a terminal stdin that failed in the background, so job control stops it rather than it taking EIO for the end of input (`InputPath`) |
 /// | PIPE XFSZ | ignored (SIG_IGN) | thread-directed; the write fails instead: EPIPE is the host gone, EFBIG one line and 125 |
-/// | CHLD URG | default (ignore) | harmless |
+/// | CHLD URG | default (ignore) | harmless; CHLD gets a handler only when the child's pidfd is refused after the spawn, to tell its exit (`ExitWatch`) |
 /// | KILL STOP | cannot be caught | KILL: the kernel hangs up the child when the pty closes, the socket stays until the next `new`/`list` replaces it, a raw host terminal stays raw. STOP: the relay pauses, CONT resumes it, nothing is lost |
 ///
 /// The child gets none of this: posix_spawn resets every disposition to

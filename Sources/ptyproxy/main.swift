@@ -80,9 +80,8 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
     configuration.output.bufferSize = options.outputBufferSize
     configuration.stdoutPipeSize = options.stdoutPipeSize
     do {
-        let directory = try SessionDirectory.forNewSession()
-        if let socket = ControlClient().liveSocket(of: options.id),
-           !socket.hasPrefix(directory.path.appending(component: "")) {
+        let (directory, liveElsewhere) = try SessionDirectory.forNewSession(id: options.id)
+        if let socket = liveElsewhere {
             fail("session '\(options.id)' is already running (\(socket.printablePath))")
         }
         configuration.controlDirectory = directory
@@ -95,7 +94,7 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
         if getenv("PTYPROXY_TRACE") != nil {
             // A diagnostic, asked for: how the session ended, on stderr.
             printError("ptyproxy: trace: session '\(options.id)': \(session.counters.bytesOut) bytes out; "
-                       + "output ended by \(session.outputEnding); the child \(status)")
+                       + "output ended by \(session.outputEnding)\(lateOutputNote(session.counters)); the child \(status)")
         }
         exit(status.shellCode)
     } catch {
@@ -167,7 +166,7 @@ func serveKept(_ configuration: SessionConfiguration, _ options: Invocation.NewO
     do {
         // The directory again: its descriptor was the front's.
         var configuration = configuration
-        configuration.controlDirectory = try SessionDirectory.forNewSession()
+        configuration.controlDirectory = try SessionDirectory.forNewSession(id: options.id).directory
         let status = try Session(configuration, keep: keep).run()
         exit(status.shellCode)
     } catch {
@@ -209,6 +208,12 @@ func runAttach(id: String, size: WindowSize?, force: Bool) -> Never {
 /// The arguments after the program name, as the bytes the kernel passed:
 /// CommandLine.arguments would decode them as UTF-8 and replace every
 /// invalid byte with U+FFFD.
+/// For the trace: output that came only on the read confirming EIO.
+func lateOutputNote(_ counters: RelayCounters) -> String {
+    let late = counters.bytesAfterFirstHangUp
+    return late == 0 ? "" : " (\(late) bytes came after the first EIO)"
+}
+
 func rawArguments() -> [ByteString] {
     (1..<Int(max(1, CommandLine.argc))).compactMap { index in
         CommandLine.unsafeArgv[index].map { ByteString(cString: $0) }

@@ -81,7 +81,12 @@ import Testing
                 #expect(error.message.contains("Windows"), "\(error.message)")
             }
         }
-        for id in ["console", "nulls", "com10", "lpt", "x.con", "aux_1", "t.x", "a.b_c-1"] {
+        guard case .failure(let error) = Invocation.parse(["status", "cOm7.tar"]) else {
+            Issue.record("accepted cOm7.tar"); return
+        }
+        #expect(error.message == "invalid ID 'cOm7.tar': COM7 is a Windows device name (also with an extension); choose another ID")
+        for id in ["console", "nulls", "com10", "lpt", "x.con", "aux_1", "t.x", "a.b_c-1",
+                   "co", "com", "comx", "con0", "nul_", ".con", "auxx.txt", "com1x"] {
             #expect(Invocation.parse(["status", id]) == .success(.status(id: id)), "\(id)")
         }
     }

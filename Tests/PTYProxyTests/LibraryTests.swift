@@ -21,19 +21,26 @@ import SystemPackage
         #expect(count > 0 && String(decoding: bytes[..<count], as: UTF8.self) == "33 90\r\n")
     }
 
-    /// Where pidfd_open is unavailable, a thread waits for the exit without
-    /// reaping it, so the status is still the owner's to collect.
-    @Test func exitNotificationWithoutPidfd() throws {
+    /// Where pidfd_open is refused before the spawn, a thread waits for the
+    /// exit; where the child's own pidfd is refused after it, a SIGCHLD
+    /// handler tells it. Either leaves it unreaped, so the status is still
+    /// the owner's to collect.
+    @Test(arguments: [ExitWatch.Mode.thread, .pidfdRefusedAfterSpawn, .pidfd])
+    func exitNotificationWithoutPidfd(mode: ExitWatch.Mode) throws {
         let terminal = try PseudoTerminal(size: WindowSize(columns: 80, rows: 24))
         defer { terminal.close() }
-        let child = try ChildProcess(
-            spawning: Command(arguments: ["/bin/sh", "-c", "exit 5"], environment: []),
-            terminalPath: terminal.slavePath)
-        defer { child.close() }
-        let fallback = try ChildProcess.exitNotification(for: child.pid, tryingPidfd: false)
-        defer { fallback.closeQuietly() }
-        #expect(try Poller.wait(for: fallback, events: .readable, timeoutMilliseconds: 5000) != [])
-        #expect(child.reap() == .exited(5))
+        for round in 0..<20 {
+            let child = try ChildProcess(
+                spawning: Command(arguments: ["/bin/sh", "-c", round % 2 == 0 ? "exit 5" : "sleep 0.01; exit 5"],
+                                  environment: []),
+                terminalPath: terminal.slavePath)
+            defer { child.close() }
+            let notification = try ChildProcess.exitNotification(for: child.pid, mode)
+            defer { notification.closeQuietly() }
+            #expect(try Poller.wait(for: notification, events: .readable, timeoutMilliseconds: 5000) != [])
+            #expect(child.exitStatus() == .exited(5), "readable before the exit (\(mode), round \(round))")
+            #expect(child.reap() == .exited(5))
+        }
     }
 
     @Test func resizeAndForegroundGroup() throws {

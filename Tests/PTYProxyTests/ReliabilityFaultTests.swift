@@ -231,11 +231,17 @@ extension ReliabilityTests {
         let start = now()
         let threads = try (0..<8).map { index in
             try IOThread {
-                let proxy = HostedProcess(proxy: ["new", uniqueID("par"), "80", "24", "--", "seq", "1", "\(count)"])
+                // PTYPROXY_TRACE: a session that loses output says how its output ended.
+                let proxy = HostedProcess(proxy: ["new", uniqueID("par"), "80", "24", "--", "seq", "1", "\(count)"],
+                                          environment: TestEnvironment.variables(["PTYPROXY_TRACE=1"]))
                 let status = proxy.finish(timeoutMilliseconds: 120_000)
-                if status != .exited(0) { failures.add("session \(index): \(String(describing: status))") }
-                if let difference = byteDifference(proxy.output, expected) { failures.add("session \(index): \(difference)") }
-                if !proxy.errors.isEmpty { failures.add("session \(index) stderr: \(proxy.errorText.prefix(120))") }
+                let trace = proxy.errorText
+                if status != .exited(0) { failures.add("session \(index): \(String(describing: status)); \(trace)") }
+                if let difference = byteDifference(proxy.output, expected) { failures.add("session \(index): \(difference); \(trace)") }
+                if proxy.errorLines.count != 1 || !trace.hasPrefix("ptyproxy: trace: ") {
+                    failures.add("session \(index) stderr: \(trace.prefix(240))")
+                }
+                noteLateOutput(trace)
             }
         }
         for thread in threads { thread.join() }

@@ -18,6 +18,13 @@ func reliabilityLog(_ line: String) {
     print("RELIABILITY \(line)")
 }
 
+/// Logs a trace line (`PTYPROXY_TRACE`) that says output came only on the
+/// read confirming EIO: not a failure (nothing was lost), but the kernel
+/// race that read guards against, worth seeing in a run's log.
+func noteLateOutput(_ trace: String) {
+    if trace.contains("came after the first EIO") { reliabilityLog("late output: \(trace)") }
+}
+
 /// An integer from the environment, or `fallback`.
 func environmentInteger(_ name: String, default fallback: Int) -> Int {
     guard let raw = getenv(name), let value = Int(String(cString: raw)), value > 0 else { return fallback }

@@ -14,6 +14,7 @@ import Testing
             let proxy = HostedProcess(proxy: ["new", uniqueID("tail"), "80", "24", "--", "seq", "1", "150000"],
                                       environment: TestEnvironment.variables(["PTYPROXY_TRACE=1"]))
             let status = proxy.finish()
+            noteLateOutput(proxy.errorText)
             if status != .exited(0) || proxy.output != expected {  // never dump 1 MiB into the log
                 failures.append("run \(run): \(String(describing: status)) after \(now() - started) ms, "
                                 + "\(bytesDifference(proxy.output, expected)), stderr \(proxy.errorText.debugDescription), "
@@ -124,6 +125,22 @@ import Testing
         }
         #expect(text.contains("SigBlk:\t0000000000000000"))
         #expect(text.contains("SigIgn:\t0000000000000000"))
+    }
+
+    /// A proxy started with signals ignored (as under nohup, or by a host
+    /// that ignores SIGINT and SIGPIPE) still starts CMD with every
+    /// disposition at its default and an empty mask: what the proxy
+    /// inherited is reset as well as what it set itself. (cat reads its own
+    /// status: grep would show the SIGSEGV handler it installs itself.)
+    @Test func childStartsWithDefaultDispositionsWhateverTheProxyInherited() {
+        let proxy = HostedProcess(
+            ["/bin/sh", "-c", "trap '' HUP INT QUIT PIPE USR1 USR2 TERM ALRM TSTP TTIN TTOU CHLD WINCH; exec \"$0\" \"$@\"",
+             ProxyBinary.path, "new", uniqueID(), "80", "24", "cat", "/proc/self/status"])
+        #expect(proxy.finish() == .exited(0))
+        let lines = proxy.outputText.split(whereSeparator: \.isNewline).map(String.init)
+        for field in ["SigBlk", "SigIgn", "SigCgt"] {
+            #expect(lines.contains("\(field):\t0000000000000000"), "\(field) in \(lines)")
+        }
     }
 
     @Test func optionsTermCwdAndEnv() {

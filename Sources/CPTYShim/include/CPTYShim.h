@@ -68,8 +68,27 @@ int ptyshim_grow_pipe(int fd, int size);
 /// Opens a pollable descriptor that becomes readable when `pid` exits (pidfd_open).
 int ptyshim_pidfd_open(pid_t pid, int *fd);
 
+/// A start gate's word: closed until decided once, open or cancelled.
+#define PTYSHIM_GATE_CLOSED 0
+#define PTYSHIM_GATE_OPEN 1
+#define PTYSHIM_GATE_CANCELLED 2
+
+/// Blocks while `*word` is PTYSHIM_GATE_CLOSED (futex wait); returns the outcome.
+int ptyshim_gate_wait(int *word);
+
+/// Sets a closed `*word` to `outcome` (a decided one stays as it is) and
+/// wakes every thread waiting on it.
+void ptyshim_gate_decide(int *word, int outcome);
+
 /// Blocks until `pid` has exited, without reaping it (waitid WEXITED|WNOWAIT).
 int ptyshim_wait_exit_without_reaping(pid_t pid);
+
+/// Has a SIGCHLD handler write one byte to `write_fd`, and close it, once
+/// `pid` has exited (without reaping it); the same at once if it already
+/// has. Needs no memory and cannot fail: for a child whose pidfd was
+/// refused after it started. Up to 64 children are watched at a time;
+/// beyond, the call aborts with a message.
+void ptyshim_notify_exit_by_sigchld(pid_t pid, int write_fd);
 
 /// If `pid` has exited, stores its status as a wait(2) status word and
 /// returns 0, leaving it unreaped (waitid WEXITED|WNOHANG|WNOWAIT); EAGAIN
