@@ -94,10 +94,16 @@ public final class OutputPath: Sendable {
     /// The errno of a failed write to the host other than EPIPE/ECONNRESET, 0 if none.
     private let hostWriteErrno = Atomic<Int32>(0)
     private let endingValue = Atomic<Int32>(Ending.running.rawValue)
+    /// A kept session's host (`new --keep`): the output goes to whichever
+    /// host is attached, or to the link's ring; `output` is then unused.
+    private let link: HostLink?
+    /// Wakes the thread writing to a kept session's host when the host
+    /// changes or the session stops (see `waitForRoom`).
+    private let hostChanged: Wakeup?
 
     /// `notify` is signalled when the output is complete or the host is gone.
     init(terminal: PseudoTerminal, output: FileDescriptor, tuning: Tuning,
-         counters: RelayCounters, notify: Wakeup) throws(Errno) {
+         counters: RelayCounters, notify: Wakeup, link: HostLink? = nil) throws(Errno) {
         precondition(tuning.bufferCount == 1 || tuning.bufferCount == 2)
         precondition(tuning.bufferSize > 0)
         self.terminal = terminal
@@ -105,10 +111,19 @@ public final class OutputPath: Sendable {
         self.tuning = tuning
         self.counters = counters
         self.notify = notify
+        self.link = link
         self.outputIsTerminal = isatty(output.rawValue) == 1
         var capacity: CInt = 0
         self.outputIsPipe = ptyshim_pipe_capacity(output.rawValue, &capacity) == 0
         self.wakeup = try Wakeup()
+        link?.notifyOnChange(wakeup)
+        if let link {
+            let hostChanged = try Wakeup()
+            link.notifyOnChange(hostChanged)
+            self.hostChanged = hostChanged
+        } else {
+            self.hostChanged = nil
+        }
         self.handoff = BufferHandoff(slotCount: tuning.bufferCount)
         self.storage = try allocateBuffer(byteCount: tuning.bufferSize * tuning.bufferCount, alignment: 4096)
         self.slotGenerations = .allocate(capacity: tuning.bufferCount)
@@ -175,6 +190,7 @@ public final class OutputPath: Sendable {
     func stop() {
         stopping.store(true, ordering: .releasing)
         wakeup.signal()
+        hostChanged?.signal()
         handoff.cancel()
     }
 
@@ -186,6 +202,7 @@ public final class OutputPath: Sendable {
         free(storage.baseAddress)
         slotGenerations.deallocate()
         wakeup.close()
+        hostChanged?.close()
     }
 
     private func buffer(_ slot: Int) -> UnsafeMutableRawBufferPointer {
@@ -283,10 +300,22 @@ public final class OutputPath: Sendable {
                     record(.quietAfterExit)
                     return false
                 }
-                if list[1].reported(.readable) { wakeup.drain() }
+                if list[1].reported(.readable) {
+                    wakeup.drain()
+                    replayIfIdle()
+                }
                 if list[0].revents != 0 { return true }
             }
         }
+    }
+
+    /// A host attached while the program is quiet: the reader replays the
+    /// kept output itself when no buffer is queued (else the writer does,
+    /// before its next buffer), so that the host sees it without waiting
+    /// for new output.
+    private func replayIfIdle() {
+        guard let link, link.ring.count > 0, handoff.isDrained else { return }
+        writeKept(UnsafeRawBufferPointer(start: nil, count: 0), generation: currentGeneration, link: link)
     }
 
     private func record(_ why: Ending) {
@@ -308,6 +337,10 @@ public final class OutputPath: Sendable {
     /// Writes `bytes` (read under discard `generation`) in pieces, counting
     /// each piece as it goes out and stopping once a discard comes.
     private func writeOut(_ bytes: UnsafeRawBufferPointer, generation: UInt64) {
+        if let link {
+            writeKept(bytes, generation: generation, link: link)
+            return
+        }
         var offset = 0
         var capacity: CInt = 0
         // A page or less (an echoed key) goes in one write with no look at
@@ -316,7 +349,7 @@ public final class OutputPath: Sendable {
         if !large || !outputIsPipe || ptyshim_pipe_capacity(output.rawValue, &capacity) != 0 { capacity = 0 }
         while offset < bytes.count {
             guard !hostGone.load(ordering: .acquiring), generation == currentGeneration else { return }
-            let size = pieceSize(bytes.count - offset, pipeCapacity: Int(capacity))
+            let size = pieceSize(bytes.count - offset, pipeCapacity: Int(capacity), output: output)
             let piece = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)])
             guard write(piece) else { return }
             offset += piece.count
@@ -326,7 +359,7 @@ public final class OutputPath: Sendable {
     /// How much of `remaining` bytes the next write carries: what the host's
     /// pipe has room for (less a page: a partly read page still takes a
     /// whole slot), at least a page.
-    private func pieceSize(_ remaining: Int, pipeCapacity: Int) -> Int {
+    private func pieceSize(_ remaining: Int, pipeCapacity: Int, output: FileDescriptor) -> Int {
         var queued: CInt = 0
         guard remaining > Self.pipePieceMinimum, pipeCapacity > 0,
               ptyshim_bytes_queued(output.rawValue, &queued) == 0 else {
@@ -355,6 +388,75 @@ public final class OutputPath: Sendable {
             hostGone.store(true, ordering: .releasing)
             notify.signal()
             return false
+        }
+    }
+
+    // MARK: A kept session's host
+
+    /// Writes `bytes` to the attached host, after the output kept while
+    /// none was (the replay); with none attached, or once the host's stdout
+    /// fails (it is then detached), what is left is kept in the ring.
+    private func writeKept(_ bytes: UnsafeRawBufferPointer, generation: UInt64, link: HostLink) {
+        var rest = bytes
+        while generation == currentGeneration && !stopping.load(ordering: .acquiring) {
+            guard let host = link.route(keeping: rest) else { return }
+            if link.ring.count > 0 {
+                var replayed = true
+                for run in link.ring.runs() where replayed {
+                    let written = writeToHost(run, host)
+                    link.ring.consume(written)
+                    replayed = written == run.count
+                }
+                guard replayed else { continue }  // detached: `rest` goes to the ring
+            }
+            let written = writeToHost(rest, host)
+            if written == rest.count { return }
+            rest = UnsafeRawBufferPointer(rebasing: rest[written...])
+        }
+    }
+
+    /// Writes `bytes` to the host in pieces (as `writeOut` does); returns
+    /// the bytes written: fewer when the host's stdout failed (the host is
+    /// then detached), or when another host took over while this one's
+    /// stdout was full (its descriptor is non-blocking: see `Attachment`).
+    private func writeToHost(_ bytes: UnsafeRawBufferPointer, _ host: Attachment) -> Int {
+        var offset = 0
+        var capacity: CInt = 0
+        if bytes.count <= Self.pipePieceMinimum || !host.outputIsPipe
+            || ptyshim_pipe_capacity(host.output.rawValue, &capacity) != 0 { capacity = 0 }
+        while offset < bytes.count {
+            let size = pieceSize(bytes.count - offset, pipeCapacity: Int(capacity), output: host.output)
+            do {
+                let written = try valueOrErrno(on: .host) {
+                    system_write(host.output.rawValue, bytes.baseAddress! + offset, size)
+                }
+                counters.addOutput(written)
+                offset += written
+            } catch .wouldBlock {
+                guard waitForRoom(host) else { return offset }
+            } catch {
+                link?.detach(host, reason: "cannot write to the host's stdout: \(error)")
+                return offset
+            }
+        }
+        return offset
+    }
+
+    /// Waits until the host's full stdout has room again, or until that
+    /// host is no longer the attached one (`attach --force` took over from
+    /// a host that does not read) or the session stops: false then, and
+    /// the caller gives the rest to whoever is attached now, or to the ring.
+    private func waitForRoom(_ host: Attachment) -> Bool {
+        guard let hostChanged, let link else { return true }
+        var entries = (pollfd(host.output, .writable), pollfd(hostChanged.readEnd, .readable))
+        return withUnsafeMutableBytes(of: &entries) { raw in
+            let list = raw.bindMemory(to: pollfd.self)
+            while true {
+                guard (try? Poller.wait(list, timeoutMilliseconds: -1)) != nil else { return true }
+                if list[1].reported(.readable) { hostChanged.drain() }
+                if stopping.load(ordering: .acquiring) || link.current !== host { return false }
+                if list[0].revents != 0 { return true }  // room, or an error the write reports
+            }
         }
     }
 
