@@ -91,7 +91,7 @@ fi
 
 # The ERT test files; ptyproxy-readme-test.el loads the READMEs' set-up
 # from this source tree.
-test_names=(ptyproxy-test ptyproxy-readme-test)
+test_names=(ptyproxy-test ptyproxy-keep-test ptyproxy-readme-test)
 export PTYPROXY_SOURCE_DIR=$here/..
 
 # The package's files: the core first (package-lint's main file).
