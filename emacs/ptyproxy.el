@@ -52,6 +52,9 @@
 ;;   buffer each time.
 ;; - `ptyproxy-list': the live sessions, with keys to signal, resize and
 ;;   kill them; `ptyproxy-status', `ptyproxy-signal', `ptyproxy-resize'.
+;; - `ptyproxy-keep-sessions': sessions that outlive their buffer and
+;;   Emacs ("ptyproxy new --keep"); `ptyproxy-attach' (or RET in
+;;   `ptyproxy-list') brings a detached one back into a buffer.
 ;; - `ptyproxy-locate-program' and `ptyproxy-build-program': find or
 ;;   build the ptyproxy binary.
 ;;
@@ -71,6 +74,7 @@
 ;;   (setq ptyproxy-program "/path/to/ptyproxy")
 ;;   (ptyproxy-vterm-mode 1)     ; M-x vterm now goes through ptyproxy
 ;;   ;; M-x ptyproxy-term is M-x term through ptyproxy.
+;;   (setq ptyproxy-keep-sessions t) ; shells outlive Emacs: M-x ptyproxy-attach
 
 ;;; Code:
 
@@ -741,19 +745,40 @@ longer shown (its buffer is usually being killed).
     (signal-process process 'SIGHUP))
   process)
 
-(defun ptyproxy-end-session (process)
-  "End the kept session of PROCESS: hang up its program.
-This runs \"ptyproxy signal ID HUP\", then waits (at most
-`ptyproxy-control-timeout' seconds) for PROCESS to end with the
-program.  Return non-nil if it ended."
+(defconst ptyproxy--hangup-interval 0.5
+  "Seconds between two hang-ups sent by `ptyproxy-end-session'.")
+
+(defun ptyproxy--hang-up (process)
+  "Send SIGHUP to the foreground job of PROCESS's session; return t on success.
+That is \"ptyproxy signal ID HUP\", waited for."
   (let ((result (ptyproxy--call (ptyproxy--cli-arguments
                                  "signal" (process-get process 'ptyproxy-id) "HUP")
                                 (process-get process 'ptyproxy-environment)
-                                (process-get process 'ptyproxy-program)))
-        (deadline (+ (float-time) ptyproxy-control-timeout)))
-    (unless (eq (car result) 0)
-      (message "ptyproxy: signal HUP failed: %s"
-               (if result (ptyproxy--printable (string-trim (cdr result))) "no answer")))
+                                (process-get process 'ptyproxy-program))))
+    (or (eq (car result) 0)
+        (progn
+          (when (process-live-p process)
+            (message "ptyproxy: signal HUP failed: %s"
+                     (if result (ptyproxy--printable (string-trim (cdr result)))
+                       "no answer")))
+          nil))))
+
+(defun ptyproxy-end-session (process)
+  "End the kept session of PROCESS: hang up its program.
+This runs \"ptyproxy signal ID HUP\", which reaches the terminal's
+foreground job, and then waits for PROCESS to end with the program.
+A job that ends leaves the next one (the shell under a vim) in the
+foreground, so the hang-up is sent again every
+`ptyproxy--hangup-interval' seconds, for at most
+`ptyproxy-control-timeout' seconds.  Return non-nil if it ended."
+  (let ((deadline (+ (float-time) ptyproxy-control-timeout)))
+    (while (and (process-live-p process)
+                (< (float-time) deadline)
+                (ptyproxy--hang-up process))
+      (let ((next (min deadline (+ (float-time) ptyproxy--hangup-interval))))
+        (while (and (process-live-p process) (< (float-time) next))
+          (accept-process-output process 0.05))))
+    ;; The session is gone (the hang-up failed): PROCESS follows it.
     (while (and (process-live-p process) (< (float-time) deadline))
       (accept-process-output process 0.05))
     (when (process-live-p process)

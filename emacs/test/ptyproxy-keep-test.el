@@ -151,6 +151,14 @@ refuses the unknown command with 125."
               (lambda (&rest args) (ert-fail (list "asked" args)))))
      ,@body))
 
+(defun ptyproxy-keep-test--has-child-p (pid command)
+  "Return non-nil if process PID has a child whose command name is COMMAND."
+  (cl-some (lambda (line)
+             (let ((fields (split-string line)))
+               (and (equal (car fields) (number-to-string pid))
+                    (equal (file-name-nondirectory (or (cadr fields) "")) command))))
+           (process-lines "ps" "-A" "-o" "ppid=,comm=")))
+
 ;;;; Session IDs
 
 (defun ptyproxy-keep-test--unescape (field)
@@ -556,7 +564,12 @@ the session with the shell's status."
               (process-send-string process "echo \"si\"\"ze=$(stty size)\"\n")
               (ptyproxy-keep-test--wait-text
                attached (format "size=%d %d\\_>" term-height term-width)))
-            ;; Kill the buffer, answering "end": the session ends.
+            ;; Kill the buffer, answering "end": the session ends, also
+            ;; with a job in the foreground (it is hung up, then the shell).
+            (process-send-string process "sleep 60\n")
+            (ptyproxy-keep-test--wait
+             (lambda () (ptyproxy-keep-test--has-child-p pid "sleep"))
+             "sleep to run in the foreground")
             (let ((noninteractive nil)
                   (ptyproxy-kill-buffer-action 'ask)
                   (asked nil))
