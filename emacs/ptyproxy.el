@@ -1422,7 +1422,9 @@ session, or else the selected window."
 (defun ptyproxy-list-kill ()
   "Hang up the session on this line.
 A session of this Emacs gets SIGHUP, which makes ptyproxy hang up its
-program and exit; another session's foreground job gets SIGHUP.  On
+program and exit; another session's foreground job, and a kept
+session's (whose ptyproxy would only be detached by SIGHUP), gets
+SIGHUP.  On
 Windows, where a console has no SIGHUP, the session's programs get
 TERM (ptyproxy.exe terminates them)."
   (interactive)

@@ -685,9 +685,11 @@ seconds.  Return (ID PID OUTPUT)."
 (defun ptyproxy-keep-test--across-emacs (adapter kill-buffer-in-hook)
   "A shell started by a child Emacs with ADAPTER outlives its `kill-emacs'.
 KILL-BUFFER-IN-HOOK is for `ptyproxy-keep-test--child'.  This Emacs
-attaches with `ptyproxy-attach' and finds the shell's variable, then
-ends the session."
-  (let* ((child (ptyproxy-keep-test--run-child adapter kill-buffer-in-hook))
+attaches with `ptyproxy-attach', in ADAPTER too, and finds the shell's
+PID and variable, then ends the session."
+  (let* ((ptyproxy-attach-terminal adapter)
+         (vterm-kill-buffer-on-exit nil)
+         (child (ptyproxy-keep-test--run-child adapter kill-buffer-in-hook))
          (id (nth 0 child)) (pid (nth 1 child))
          buffer)
     (unwind-protect
@@ -700,6 +702,10 @@ ends the session."
                                             (ptyproxy--sessions) nil))))
           (setq buffer (ptyproxy-attach id))
           (let ((process (get-buffer-process buffer)))
+            (should (ptyproxy-process-p process))
+            (should (equal (cadr (process-command process)) "attach"))
+            (should (eq (buffer-local-value 'major-mode buffer)
+                        (if (eq adapter 'vterm) 'vterm-mode 'term-mode)))
             (process-send-string process "echo \"ag\"\"ain-$K-$$\"\n")
             (should (equal (ptyproxy-keep-test--wait-text
                             buffer "again-kept-42-\\([0-9]+\\)\\_>")
