@@ -370,3 +370,97 @@ int ptyshim_bytes_queued(int fd, int *count) {
 int ptyshim_set_pipe_size(int fd, int size) {
     return fcntl(fd, F_SETPIPE_SZ, size) >= 0 ? 0 : errno;
 }
+
+// --- kept sessions (issue 20) ---
+
+#include <dirent.h>
+
+int ptyshim_fork_kept_server(pid_t *pid) {
+    // fork(2) copies only the calling thread: with any other thread alive,
+    // a lock it held would stay held in the child forever.
+    DIR *tasks = opendir("/proc/self/task");
+    if (!tasks) return errno;
+    int threads = 0;
+    struct dirent *entry;
+    while ((entry = readdir(tasks)) != NULL) {
+        if (entry->d_name[0] != '.') threads++;
+    }
+    closedir(tasks);
+    if (threads != 1) return EDEADLK;
+    pid_t child = fork();
+    if (child < 0) return errno;
+    if (child == 0 && setsid() < 0) _exit(125);
+    *pid = child;
+    return 0;
+}
+
+int ptyshim_send_with_fds(int socket, const void *bytes, size_t count, const int *fds, int fd_count,
+                          ssize_t *sent) {
+    if (fd_count < 1 || fd_count > 4) return EINVAL;
+    struct iovec vector = {(void *)bytes, count};
+    union { struct cmsghdr header; char space[CMSG_SPACE(4 * sizeof(int))]; } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr message = {0};
+    message.msg_iov = &vector;
+    message.msg_iovlen = 1;
+    message.msg_control = control.space;
+    message.msg_controllen = CMSG_SPACE((size_t)fd_count * sizeof(int));
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN((size_t)fd_count * sizeof(int));
+    memcpy(CMSG_DATA(header), fds, (size_t)fd_count * sizeof(int));
+    ssize_t result = sendmsg(socket, &message, MSG_NOSIGNAL);
+    if (result < 0) return errno;
+    *sent = result;
+    return 0;
+}
+
+int ptyshim_recv_with_fds(int socket, void *bytes, size_t count, ssize_t *got,
+                          int fds[2], int *fd_count, int *refused) {
+    struct iovec vector = {bytes, count};
+    // Room for more than two, so that extra descriptors are received (and
+    // closed here) rather than silently left in flight.
+    union { struct cmsghdr header; char space[CMSG_SPACE(8 * sizeof(int))]; } control;
+    struct msghdr message = {0};
+    message.msg_iov = &vector;
+    message.msg_iovlen = 1;
+    message.msg_control = control.space;
+    message.msg_controllen = sizeof control.space;
+    *fd_count = 0;
+    *refused = 0;
+    ssize_t result = recvmsg(socket, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (result < 0) return errno;
+    *got = result;
+    if (message.msg_flags & MSG_CTRUNC) *refused = 1;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) {
+            *refused = 1;
+            continue;
+        }
+        size_t n = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int received[8];
+        memcpy(received, CMSG_DATA(header), n * sizeof(int));
+        for (size_t i = 0; i < n; i++) {
+            if (*fd_count < 2) {
+                fds[(*fd_count)++] = received[i];
+            } else {
+                close(received[i]);
+                *refused = 1;
+            }
+        }
+    }
+    if (*refused) {
+        for (int i = 0; i < *fd_count; i++) close(fds[i]);
+        *fd_count = 0;
+    }
+    return 0;
+}
+
+void ptyshim_close_from(int lowest) {
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, (unsigned)lowest, ~0U, 0) == 0) return;
+#endif
+    long limit = sysconf(_SC_OPEN_MAX);
+    for (long fd = lowest; fd < (limit > 0 ? limit : 1024); fd++) close((int)fd);
+}

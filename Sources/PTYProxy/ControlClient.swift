@@ -85,29 +85,8 @@ public struct ControlClient: Sendable {
 
     private func send(_ request: String, to id: String, in directory: ControlDirectory,
                       form: ControlReply.Form = .text, deadline: Int64) throws(Failure) -> String {
-        guard let address = directory.socketAddress(SessionDirectory.socketName(id)) else {
-            throw .failed("socket path too long: \(directory.socketPath(id).printablePath)")
-        }
-        let socket: FileDescriptor
-        do { socket = try UnixSocket.make(nonblocking: true) } catch { throw .failed("cannot create a socket: \(error)") }
+        let socket = try connect(to: id, in: directory, deadline: deadline)
         defer { socket.closeQuietly() }
-        do {
-            try UnixSocket.connect(socket, to: address, deadline: deadline)
-        } catch .noSuchFileOrDirectory, .connectionRefused {
-            throw .noSuchSession(id)
-        } catch .timedOut {
-            throw .failed("session '\(id)' did not accept the connection in time (is the proxy stopped?)")
-        } catch {
-            throw .failed("cannot connect to \(directory.socketPath(id).printablePath): \(error)")
-        }
-        var peer: uid_t = 0
-        let credentials = ptyshim_peer_uid(socket.rawValue, &peer)
-        guard credentials == 0 else {
-            throw .failed("cannot check who serves \(directory.socketPath(id).printablePath): \(Errno(rawValue: credentials))")
-        }
-        guard peer == getuid() else {
-            throw .failed("\(directory.socketPath(id).printablePath) is served by uid \(peer), not by you; not trusting it")
-        }
         var line = request + "\n"
         let sendError: Errno? = line.withUTF8 { bytes in
             do throws(Errno) {
@@ -130,6 +109,44 @@ public struct ControlClient: Sendable {
         case .ok(let text): return text
         case .error(let reason): throw .refused(reason)
         case .unexpected(let quoted): throw .failed("unexpected reply from session '\(id)': \(quoted)")
+        }
+    }
+
+    /// A non-blocking socket connected to session `id`'s control socket in
+    /// `directory`, its server's uid checked.
+    func connect(to id: String, in directory: ControlDirectory, deadline: Int64) throws(Failure) -> FileDescriptor {
+        guard let address = directory.socketAddress(SessionDirectory.socketName(id)) else {
+            throw .failed("socket path too long: \(directory.socketPath(id).printablePath)")
+        }
+        let socket: FileDescriptor
+        do { socket = try UnixSocket.make(nonblocking: true) } catch { throw .failed("cannot create a socket: \(error)") }
+        do throws(Failure) {
+            try checkedConnection(socket, to: id, in: directory, address: address, deadline: deadline)
+            return socket
+        } catch {
+            socket.closeQuietly()
+            throw error
+        }
+    }
+
+    private func checkedConnection(_ socket: FileDescriptor, to id: String, in directory: ControlDirectory,
+                                   address: ByteString, deadline: Int64) throws(Failure) {
+        do {
+            try UnixSocket.connect(socket, to: address, deadline: deadline)
+        } catch .noSuchFileOrDirectory, .connectionRefused {
+            throw .noSuchSession(id)
+        } catch .timedOut {
+            throw .failed("session '\(id)' did not accept the connection in time (is the proxy stopped?)")
+        } catch {
+            throw .failed("cannot connect to \(directory.socketPath(id).printablePath): \(error)")
+        }
+        var peer: uid_t = 0
+        let credentials = ptyshim_peer_uid(socket.rawValue, &peer)
+        guard credentials == 0 else {
+            throw .failed("cannot check who serves \(directory.socketPath(id).printablePath): \(Errno(rawValue: credentials))")
+        }
+        guard peer == getuid() else {
+            throw .failed("\(directory.socketPath(id).printablePath) is served by uid \(peer), not by you; not trusting it")
         }
     }
 

@@ -11,6 +11,8 @@ struct ControlContext: Sendable {
     let child: ChildProcess
     let counters: RelayCounters
     let command: [ByteString]
+    /// A kept session's host (`new --keep`), nil for any other.
+    let link: HostLink?
     let startedAt = monotonicMilliseconds()
 }
 
@@ -173,7 +175,7 @@ public final class ControlServer: Sendable {
         var spare = SpareDescriptor()
         defer { spare.close() }
         var acceptPausedUntil: Int64 = 0
-        let entries = UnsafeMutableBufferPointer<pollfd>.allocate(capacity: Self.maximumClients + 2)
+        let entries = UnsafeMutableBufferPointer<pollfd>.allocate(capacity: Self.maximumClients + 3)
         defer { entries.deallocate() }
         while !stopping.load(ordering: .acquiring) {
             let now = monotonicMilliseconds()
@@ -183,12 +185,19 @@ public final class ControlServer: Sendable {
             for slot in 0..<Self.maximumClients {
                 entries[slot + 2] = pollfd(fd: clients[slot].descriptor, events: clients[slot].wantedEvents.rawValue, revents: 0)
             }
+            // A kept session's attached client: its socket's end detaches it.
+            let attached = context.link?.current
+            entries[Self.maximumClients + 2] = pollfd(fd: attached?.socket.rawValue ?? -1,
+                                                      events: Poller.Events.readable.rawValue, revents: 0)
             var deadline = clients.earliestDeadline()
             if now < acceptPausedUntil { deadline = min(deadline ?? acceptPausedUntil, acceptPausedUntil) }
             guard (try? Poller.wait(entries, timeoutMilliseconds: pollTimeout(until: deadline))) != nil else { continue }
             if entries[1].reported(.readable) { wakeup.drain() }
             for slot in 0..<Self.maximumClients where entries[slot + 2].revents != 0 {
                 serviceClient(slot, events: Poller.Events(rawValue: entries[slot + 2].revents), in: &clients, context)
+            }
+            if let attached, entries[Self.maximumClients + 2].revents != 0 {
+                watchAttachedClient(attached, context)
             }
             if entries[0].reported(.readable) {
                 if !acceptClients(into: &clients, spare: &spare) {
@@ -242,9 +251,11 @@ public final class ControlServer: Sendable {
         if events.contains(.readable) || (events.intersection(.failure).isEmpty == false && !events.contains(.writable)) {
             var chunk = [UInt8](repeating: 0, count: 4096)
             let descriptor = clients[slot].descriptor
+            var passed = PassedDescriptors()
             let read = chunk.withUnsafeMutableBytes { raw in
-                Result { () throws(Errno) in try readReady(descriptor, into: raw) }
+                Result { () throws(Errno) in try passed.receive(descriptor, into: raw) }
             }
+            clients[slot].passed.replace(with: passed)
             switch read {
             case .success(let count?) where count > 0:
                 clients[slot].received(chunk[..<count], now: monotonicMilliseconds())
@@ -258,7 +269,23 @@ public final class ControlServer: Sendable {
         // left to answer: lines held back while the queue was full must not
         // wait for the client to send more.
         while true {
-            clients[slot].answerLines { answer($0, context) }
+            var passed = clients[slot].passed.take()
+            defer { passed.close() }
+            var attachment: Attachment?
+            let socket = clients[slot].descriptor
+            clients[slot].answerLines { request in
+                guard case .success(let line) = request, let attach = AttachRequest.parse(line) else {
+                    return answer(request.flatMap { ControlRequest.parse($0) }, context)
+                }
+                context.counters.addRequest()
+                return answerAttach(attach, passed: &passed, socket: socket, context, attached: &attachment)
+            }
+            if attachment != nil {
+                // The socket is the attachment's now: sent to, never closed here.
+                _ = clients[slot].flush(now: monotonicMilliseconds())
+                clients.forget(slot)
+                return
+            }
             guard clients[slot].flush(now: monotonicMilliseconds()) else { clients.remove(slot); return }
             if clients[slot].isFinished { clients.remove(slot); return }
             if clients[slot].queued > 0 || !clients[slot].hasCompleteLine { return }
@@ -294,6 +321,54 @@ public final class ControlServer: Sendable {
         }
     }
 
+    /// `attach [COLS ROWS] [force]` with the host's stdin and stdout passed
+    /// along (see `HostLink`).
+    private func answerAttach(_ request: Result<AttachRequest, ControlRequestError>, passed: inout PassedDescriptors,
+                              socket: CInt, _ context: ControlContext, attached: inout Attachment?) -> String {
+        guard let link = context.link else { return "error session '\(context.id)' was not started with --keep" }
+        let attach: AttachRequest
+        switch request {
+        case .success(let parsed): attach = parsed
+        case .failure(let error): return "error \(error)"
+        }
+        if let problem = passed.problem { return "error \(problem)" }
+        guard let (input, output) = passed.takePair() else {
+            return "error attach needs the host's stdin and stdout passed with it (SCM_RIGHTS)"
+        }
+        let host = Attachment(input: input, output: output, socket: FileDescriptor(rawValue: socket))
+        switch link.attach(host, force: attach.force) {
+        case .attached: break
+        case .busy:
+            host.release()
+            return "error session '\(context.id)' is attached to another host (attach --force takes it over)"
+        case .ended:
+            host.release()
+            return "error session '\(context.id)' is ending"
+        }
+        attached = host
+        if let size = attach.size { try? context.terminal.resize(to: size) }
+        // The replay comes first (the output path sends it before anything
+        // newer); then a full-screen program repaints, as after a resize.
+        if let group = try? context.terminal.foregroundProcessGroup(), group > 0 { kill(-group, SIGWINCH) }
+        let size = (try? context.terminal.size()) ?? WindowSize(columns: 0, rows: 0)
+        return "ok attached \(size.columns) \(size.rows)"
+    }
+
+    /// The attached client's socket reported something: its end (the
+    /// client died, or closed it) detaches the host. Anything it sends is
+    /// read and ignored.
+    private func watchAttachedClient(_ host: Attachment, _ context: ControlContext) {
+        var chunk = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        let read = withUnsafeMutableBytes(of: &chunk) { raw in
+            Result { () throws(Errno) in try readReady(host.socket.rawValue, into: raw) }
+        }
+        switch read {
+        case .success(let count?) where count > 0: return
+        case .success(nil): return
+        case .success, .failure: context.link?.detach(host, reason: "the host's control connection ended")
+        }
+    }
+
     private func statusJSON(_ context: ControlContext) -> String {
         let size = (try? context.terminal.size()) ?? WindowSize(columns: 0, rows: 0)
         let uptime = monotonicMilliseconds() - context.startedAt
@@ -303,7 +378,19 @@ public final class ControlServer: Sendable {
         return "{\"id\":\(ByteString(context.id).jsonQuoted),\"pid\":\(getpid()),\"child_pid\":\(context.child.pid)"
             + ",\"cols\":\(size.columns),\"rows\":\(size.rows)"
             + ",\"bytes_in\":\(context.counters.bytesIn),\"bytes_out\":\(context.counters.bytesOut)"
-            + ",\"uptime\":\(seconds),\"requests\":\(context.counters.requests),\"command\":[\(command)]}"
+            + ",\"uptime\":\(seconds),\"requests\":\(context.counters.requests),\"command\":[\(command)]"
+            + keptJSON(context.link) + "}"
+    }
+
+    /// The fields of a kept session: `,"kept":true,"attached":...`; none
+    /// for any other session.
+    private func keptJSON(_ link: HostLink?) -> String {
+        guard let link else { return "" }
+        var fields = ",\"kept\":true,\"attached\":\(link.current != nil)"
+        if let since = link.detachedSince {
+            fields += ",\"detached_since\":\(max(0, monotonicMilliseconds() - since) / 1000)"
+        }
+        return fields + ",\"buffered\":\(link.ring.count)"
     }
 }
 
@@ -359,6 +446,8 @@ struct ControlClientState {
     /// Stop answering (a line over the limit was refused).
     var refusedFurther = false
     var lastReadAt: Int64 = 0
+    /// Descriptors passed with the last bytes read (only `attach` takes them).
+    var passed = PassedDescriptors()
 
     var queued: Int { output.count - outputOffset }
     var isIdle: Bool { input.isEmpty && queued == 0 }
@@ -381,7 +470,7 @@ struct ControlClientState {
     /// Answers complete lines while the queue has room; at end of input, a
     /// last line without newline is a request too (conpty_proxy.exe clients
     /// send "W H" and close).
-    mutating func answerLines(_ answer: (Result<ControlRequest, ControlRequestError>) -> String) {
+    mutating func answerLines(_ answer: (Result<ArraySlice<UInt8>, ControlRequestError>) -> String) {
         var consumed = 0
         defer {
             if consumed > 0 {
@@ -399,7 +488,7 @@ struct ControlClientState {
                     enqueue(answer(.failure(.lineTooLong)))
                     refusedFurther = true
                 } else {
-                    enqueue(answer(ControlRequest.parse(line)))
+                    enqueue(answer(.success(line)))
                 }
             } else if rest.count > ControlRequest.maximumLineLength {
                 enqueue(answer(.failure(.lineTooLong)))
@@ -407,7 +496,7 @@ struct ControlClientState {
                 consumed = input.count
             } else {
                 if inputEnded && !rest.isEmpty {
-                    enqueue(answer(ControlRequest.parse(rest)))
+                    enqueue(answer(.success(rest)))
                     consumed = input.count
                 }
                 return
@@ -480,6 +569,12 @@ struct ClientTable: ~Copyable {
 
     mutating func remove(_ slot: Int) {
         FileDescriptor(rawValue: slots[slot].descriptor).closeQuietly()
+        forget(slot)
+    }
+
+    /// Frees the slot without closing its socket (an attached host owns it).
+    mutating func forget(_ slot: Int) {
+        slots[slot].passed.close()
         slots[slot] = ControlClientState()
     }
 

@@ -33,20 +33,27 @@ final class InputPath: Sendable {
     private let wakeup: Wakeup
     private let stopping = Atomic<Bool>(false)
     private let readErrno = Atomic<Int32>(0)
+    /// A kept session's host (`new --keep`): stdin is the attached host's,
+    /// and `input` is unused.
+    private let link: HostLink?
 
     init(input: FileDescriptor, terminal: PseudoTerminal, counters: RelayCounters,
-         discardHeldOutput: @escaping @Sendable () -> Void) throws(Errno) {
+         discardHeldOutput: @escaping @Sendable () -> Void, link: HostLink? = nil) throws(Errno) {
         self.input = input
         self.inputIsTerminal = isatty(input.rawValue) == 1
         self.terminal = terminal
         self.counters = counters
         self.discardHeldOutput = discardHeldOutput
         self.wakeup = try Wakeup()
+        self.link = link
+        link?.notifyOnChange(wakeup)
     }
 
     /// Creates the thread, parked at `gate` (see `Session`).
     func start(after gate: StartGate) throws(Errno) -> IOThread {
-        try IOThread(after: gate) { [self] in run() }
+        try IOThread(after: gate) { [self] in
+            if let link { runKept(link) } else { run() }
+        }
     }
 
     /// Makes the thread return promptly, wherever it waits.
@@ -83,6 +90,50 @@ final class InputPath: Sendable {
             if count == 0 {
                 sendEndOfFile(&line)
                 return
+            }
+            guard forward(UnsafeRawBufferPointer(rebasing: buffer[..<count]), &line) else { return }
+        }
+    }
+
+    /// How long a kept session's input thread, at the end of stdin, waits
+    /// to see the host's stdout go too (see `runKept`).
+    static let hostGoneWaitMilliseconds: Int32 = 250
+
+    /// A kept session's input: the attached host's stdin, whichever host
+    /// that is. The end of stdin is still the user's ^D, with one
+    /// exception: a host that dies closes its stdin and stdout together, so
+    /// at the end of stdin the thread waits up to `hostGoneWaitMilliseconds`
+    /// for the host's stdout to break (a pipe nobody reads: POLLERR) or its
+    /// client's socket to end. If either comes the host is detached, and
+    /// nothing is typed; else ^D is, and that host's stdin is read no more.
+    private func runKept(_ link: HostLink) {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.bufferSize, alignment: 16)
+        defer { buffer.deallocate() }
+        var line = CanonicalLine()
+        while !stopping.load(ordering: .acquiring) {
+            guard let host = link.current, !host.inputEnded.load(ordering: .acquiring) else {
+                // Until an attach, a detach or `stop()`.
+                _ = try? Poller.wait(for: wakeup.readEnd, events: .readable, timeoutMilliseconds: -1)
+                wakeup.drain()
+                continue
+            }
+            guard waitUntil(host.input, is: .readable, orHostChange: true) else { continue }
+            let count: Int
+            do {
+                count = try valueOrErrno(on: .host) { system_read(host.input.rawValue, buffer.baseAddress, buffer.count) }
+            } catch .wouldBlock {
+                continue
+            } catch {
+                count = 0  // a failed stdin ends it, as its end of file does
+            }
+            if count == 0 {
+                if host.hostIsGone(within: Self.hostGoneWaitMilliseconds) {
+                    link.detach(host, reason: "the host closed its stdin and stdout")
+                } else {
+                    host.inputEnded.store(true, ordering: .releasing)
+                    sendEndOfFile(&line)
+                }
+                continue
             }
             guard forward(UnsafeRawBufferPointer(rebasing: buffer[..<count]), &line) else { return }
         }
@@ -191,15 +242,19 @@ final class InputPath: Sendable {
         return true
     }
 
-    /// Waits for `descriptor` or for `stop()`; false when stopping.
-    private func waitUntil(_ descriptor: FileDescriptor, is events: Poller.Events) -> Bool {
+    /// Waits for `descriptor` or for `stop()`; false when stopping, and,
+    /// with `orHostChange`, when a kept session's host attached or went.
+    private func waitUntil(_ descriptor: FileDescriptor, is events: Poller.Events, orHostChange: Bool = false) -> Bool {
         var entries = (pollfd(descriptor, events), pollfd(wakeup.readEnd, .readable))
         return withUnsafeMutableBytes(of: &entries) { raw in
             let list = raw.bindMemory(to: pollfd.self)
             while true {
                 guard (try? Poller.wait(list, timeoutMilliseconds: -1)) != nil else { return false }
                 if stopping.load(ordering: .acquiring) { return false }
-                if list[1].reported(.readable) { wakeup.drain() }
+                if list[1].reported(.readable) {
+                    wakeup.drain()
+                    if orHostChange { return false }
+                }
                 if list[0].revents != 0 { return true }
             }
         }

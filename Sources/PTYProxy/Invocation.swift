@@ -18,6 +18,8 @@ public enum Invocation: Equatable, Sendable {
     case resize(id: String, size: WindowSize)
     case signal(id: String, signal: String)
     case status(id: String)
+    /// `attach ID [COLS ROWS] [--force]`: become a kept session's host.
+    case attach(id: String, size: WindowSize?, force: Bool)
     case list
     case help
     case version
@@ -34,6 +36,10 @@ public enum Invocation: Equatable, Sendable {
         public var outputBufferCount = 2
         public var outputBufferSize = 128 * 1024
         public var stdoutPipeSize: Int?
+        /// `--keep`: the session outlives its host (it can be attached again).
+        public var keep = false
+        /// `--keep-buffer N`: the most output kept while no host is attached.
+        public var keepBufferBytes = 1 << 20
     }
 
     /// A usage error: one line for stderr, exit 125.
@@ -49,6 +55,7 @@ public enum Invocation: Equatable, Sendable {
                ptyproxy signal ID SIGNAL
                ptyproxy status ID
                ptyproxy list
+               ptyproxy attach ID [COLS ROWS] [--force]
 
         Runs CMD on a pseudo-terminal of COLS x ROWS, relaying stdin to it and
         its output to stdout, and exits with CMD's status. A single CMD that
@@ -62,6 +69,9 @@ public enum Invocation: Equatable, Sendable {
           --output-buffers 1|2     single or double buffered output (default 2)
           --output-buffer-size N   output buffer size in bytes (default 131072)
           --stdout-pipe-size N     grow a smaller stdout pipe to N bytes (default: leave it alone)
+          --keep                   the session outlives its host: it goes on detached and
+                                   `ptyproxy attach ID` makes the caller its host again
+          --keep-buffer N          output kept while detached, in bytes (default 1048576)
           --arg-encoding percent   first after new: every later argument is %XX-escaped
                                    UTF-8 (for hosts that cannot pass Unicode, as Emacs on Windows)
 
@@ -96,6 +106,8 @@ public enum Invocation: Equatable, Sendable {
         case "status":
             guard rest.count == 1 else { return .failure(UsageError("usage: ptyproxy status ID")) }
             return validID(rest[0]).map { .status(id: $0) }
+        case "attach":
+            return parseAttach(rest)
         case "list":
             guard rest.isEmpty else { return .failure(UsageError("usage: ptyproxy list")) }
             return .success(.list)
@@ -183,6 +195,18 @@ public enum Invocation: Equatable, Sendable {
                         return .failure(UsageError("--stdout-pipe-size must be 0 (leave it alone) or \(rangeText(stdoutPipeSizes)) bytes"))
                     }
                     options.stdoutPipeSize = bytes == 0 ? nil : bytes
+                    return .success(())
+                }
+            case "keep":
+                guard value == nil else { return .failure(UsageError("--keep takes no value")) }
+                options.keep = true
+                outcome = .success(())
+            case "keep-buffer":
+                outcome = takeValue().flatMap { text in
+                    guard let bytes = text.ascii.flatMap({ Int($0) }), keepBufferSizes.contains(bytes) else {
+                        return .failure(UsageError("--keep-buffer must be \(rangeText(keepBufferSizes)) bytes"))
+                    }
+                    options.keepBufferBytes = bytes
                     return .success(())
                 }
             default:
@@ -306,6 +330,22 @@ public enum Invocation: Equatable, Sendable {
 
     /// The sizes `--output-buffer-size` accepts, in bytes.
     static let outputBufferSizes = 1024...(16 << 20)
+    /// The sizes `--keep-buffer` accepts, in bytes.
+    static let keepBufferSizes = 4096...(1 << 30)
+
+    private static let attachUsage = UsageError("usage: ptyproxy attach ID [COLS ROWS] [--force]")
+
+    /// `attach ID [COLS ROWS] [--force]` (`--force` anywhere after the verb).
+    private static func parseAttach(_ arguments: [ByteString]) -> Result<Invocation, UsageError> {
+        let force = arguments.contains("--force")
+        let rest = arguments.filter { $0 != "--force" }
+        guard rest.count == 1 || rest.count == 3 else { return .failure(attachUsage) }
+        return validID(rest[0]).flatMap { id in
+            guard rest.count == 3 else { return .success(.attach(id: id, size: nil, force: force)) }
+            return size(rest[1], rest[2]).map { .attach(id: id, size: $0, force: force) }
+        }
+    }
+
     /// The sizes `--stdout-pipe-size` accepts besides 0, in bytes.
     static let stdoutPipeSizes = 4096...(64 << 20)
 

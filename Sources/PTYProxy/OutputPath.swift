@@ -94,10 +94,13 @@ public final class OutputPath: Sendable {
     /// The errno of a failed write to the host other than EPIPE/ECONNRESET, 0 if none.
     private let hostWriteErrno = Atomic<Int32>(0)
     private let endingValue = Atomic<Int32>(Ending.running.rawValue)
+    /// A kept session's host (`new --keep`): the output goes to whichever
+    /// host is attached, or to the link's ring; `output` is then unused.
+    private let link: HostLink?
 
     /// `notify` is signalled when the output is complete or the host is gone.
     init(terminal: PseudoTerminal, output: FileDescriptor, tuning: Tuning,
-         counters: RelayCounters, notify: Wakeup) throws(Errno) {
+         counters: RelayCounters, notify: Wakeup, link: HostLink? = nil) throws(Errno) {
         precondition(tuning.bufferCount == 1 || tuning.bufferCount == 2)
         precondition(tuning.bufferSize > 0)
         self.terminal = terminal
@@ -105,10 +108,12 @@ public final class OutputPath: Sendable {
         self.tuning = tuning
         self.counters = counters
         self.notify = notify
+        self.link = link
         self.outputIsTerminal = isatty(output.rawValue) == 1
         var capacity: CInt = 0
         self.outputIsPipe = ptyshim_pipe_capacity(output.rawValue, &capacity) == 0
         self.wakeup = try Wakeup()
+        link?.notifyOnChange(wakeup)
         self.handoff = BufferHandoff(slotCount: tuning.bufferCount)
         self.storage = try allocateBuffer(byteCount: tuning.bufferSize * tuning.bufferCount, alignment: 4096)
         self.slotGenerations = .allocate(capacity: tuning.bufferCount)
@@ -271,10 +276,22 @@ public final class OutputPath: Sendable {
                     record(.quietAfterExit)
                     return false
                 }
-                if list[1].reported(.readable) { wakeup.drain() }
+                if list[1].reported(.readable) {
+                    wakeup.drain()
+                    replayIfIdle()
+                }
                 if list[0].revents != 0 { return true }
             }
         }
+    }
+
+    /// A host attached while the program is quiet: the reader replays the
+    /// kept output itself when no buffer is queued (else the writer does,
+    /// before its next buffer), so that the host sees it without waiting
+    /// for new output.
+    private func replayIfIdle() {
+        guard let link, link.ring.count > 0, handoff.isDrained else { return }
+        writeKept(UnsafeRawBufferPointer(start: nil, count: 0), generation: currentGeneration, link: link)
     }
 
     private func record(_ why: Ending) {
@@ -296,6 +313,10 @@ public final class OutputPath: Sendable {
     /// Writes `bytes` (read under discard `generation`) in pieces, counting
     /// each piece as it goes out and stopping once a discard comes.
     private func writeOut(_ bytes: UnsafeRawBufferPointer, generation: UInt64) {
+        if let link {
+            writeKept(bytes, generation: generation, link: link)
+            return
+        }
         var offset = 0
         var capacity: CInt = 0
         // A page or less (an echoed key) goes in one write with no look at
@@ -304,7 +325,7 @@ public final class OutputPath: Sendable {
         if !large || !outputIsPipe || ptyshim_pipe_capacity(output.rawValue, &capacity) != 0 { capacity = 0 }
         while offset < bytes.count {
             guard !hostGone.load(ordering: .acquiring), generation == currentGeneration else { return }
-            let size = pieceSize(bytes.count - offset, pipeCapacity: Int(capacity))
+            let size = pieceSize(bytes.count - offset, pipeCapacity: Int(capacity), output: output)
             let piece = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)])
             guard write(piece) else { return }
             offset += piece.count
@@ -314,7 +335,7 @@ public final class OutputPath: Sendable {
     /// How much of `remaining` bytes the next write carries: what the host's
     /// pipe has room for (less a page: a partly read page still takes a
     /// whole slot), at least a page.
-    private func pieceSize(_ remaining: Int, pipeCapacity: Int) -> Int {
+    private func pieceSize(_ remaining: Int, pipeCapacity: Int, output: FileDescriptor) -> Int {
         var queued: CInt = 0
         guard remaining > Self.pipePieceMinimum, pipeCapacity > 0,
               ptyshim_bytes_queued(output.rawValue, &queued) == 0 else {
@@ -344,6 +365,52 @@ public final class OutputPath: Sendable {
             notify.signal()
             return false
         }
+    }
+
+    // MARK: A kept session's host
+
+    /// Writes `bytes` to the attached host, after the output kept while
+    /// none was (the replay); with none attached, or once the host's stdout
+    /// fails (it is then detached), what is left is kept in the ring.
+    private func writeKept(_ bytes: UnsafeRawBufferPointer, generation: UInt64, link: HostLink) {
+        var rest = bytes
+        while generation == currentGeneration {
+            guard let host = link.route(keeping: rest) else { return }
+            if link.ring.count > 0 {
+                var replayed = true
+                for run in link.ring.runs() where replayed {
+                    let written = writeToHost(run, host)
+                    link.ring.consume(written)
+                    replayed = written == run.count
+                }
+                guard replayed else { continue }  // detached: `rest` goes to the ring
+            }
+            let written = writeToHost(rest, host)
+            if written == rest.count { return }
+            rest = UnsafeRawBufferPointer(rebasing: rest[written...])
+        }
+    }
+
+    /// Writes `bytes` to the host in pieces (as `writeOut` does); returns
+    /// the bytes written, fewer when the host's stdout failed: the host is
+    /// then detached.
+    private func writeToHost(_ bytes: UnsafeRawBufferPointer, _ host: Attachment) -> Int {
+        var offset = 0
+        var capacity: CInt = 0
+        if bytes.count <= Self.pipePieceMinimum || !host.outputIsPipe
+            || ptyshim_pipe_capacity(host.output.rawValue, &capacity) != 0 { capacity = 0 }
+        while offset < bytes.count {
+            let size = pieceSize(bytes.count - offset, pipeCapacity: Int(capacity), output: host.output)
+            do {
+                try host.output.writeFully(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)]), on: .host)
+            } catch {
+                link?.detach(host, reason: "cannot write to the host's stdout: \(error)")
+                return offset
+            }
+            counters.addOutput(size)
+            offset += size
+        }
+        return offset
     }
 
     private func finishOutput() {

@@ -13,7 +13,7 @@ struct Relay {
     let controlThread: IOThread?
 
     init(configuration: SessionConfiguration, terminal: PseudoTerminal, counters: RelayCounters,
-         control: ControlServer?) throws(SessionError) {
+         control: ControlServer?, link: HostLink? = nil) throws(SessionError) {
         do {
             events = try Wakeup()
         } catch {
@@ -21,7 +21,8 @@ struct Relay {
         }
         do {
             output = try OutputPath(terminal: terminal, output: configuration.hostOutput,
-                                    tuning: configuration.output, counters: counters, notify: events)
+                                    tuning: configuration.output, counters: counters, notify: events,
+                                    link: link)
         } catch {
             events.close()
             throw SessionError("cannot set up the relay: \(error)")
@@ -29,7 +30,7 @@ struct Relay {
         do {
             // A typed ^C drops the output held for the host (see InputPath).
             input = try InputPath(input: configuration.hostInput, terminal: terminal, counters: counters,
-                                  discardHeldOutput: { [output] in output.discardHeldOutput() })
+                                  discardHeldOutput: { [output] in output.discardHeldOutput() }, link: link)
         } catch {
             events.close()
             throw SessionError("cannot set up the relay: \(error)")

@@ -24,6 +24,20 @@ import Glibc
 import SystemPackage
 import Synchronization
 
+/// What makes a session outlive its hosts (`new --keep`).
+public struct KeepOptions: Sendable {
+    /// The most output kept while no host is attached.
+    public var bufferBytes: Int
+    /// Called once the session is set up and reachable: the child runs and
+    /// the control socket serves.
+    public var whenReady: @Sendable () -> Void
+
+    public init(bufferBytes: Int, whenReady: @escaping @Sendable () -> Void) {
+        self.bufferBytes = bufferBytes
+        self.whenReady = whenReady
+    }
+}
+
 /// One proxied terminal session: owns the pty, the child, the relay threads
 /// and the control channel, and cleans all of them up on every path.
 ///
@@ -32,6 +46,7 @@ import Synchronization
 /// and decides when the session ends. It never touches the data itself.
 public final class Session: Sendable {
     private let configuration: SessionConfiguration
+    private let keep: KeepOptions?
     public let counters = RelayCounters()
     private let hostInputErrno = Atomic<Int32>(0)
     private let outputEndingValue = Atomic<Int32>(OutputPath.Ending.running.rawValue)
@@ -41,8 +56,11 @@ public final class Session: Sendable {
     /// input buffer, the first use of a code path) is a small part of it.
     static let memoryReservedForAfterTheSpawn = 1 << 20
 
-    public init(_ configuration: SessionConfiguration) {
+    /// With `keep`, the session outlives its hosts (`new --keep`): it
+    /// starts with none, and hosts attach over the control socket.
+    public init(_ configuration: SessionConfiguration, keep: KeepOptions? = nil) {
         self.configuration = configuration
+        self.keep = keep
     }
 
     /// Runs the session to the end and returns the child's exit status.
@@ -62,8 +80,10 @@ public final class Session: Sendable {
         var supervisor = Supervisor(
             child: child, output: relay.output, host: parts.host, terminal: terminal,
             graceMilliseconds: configuration.hangupGraceMilliseconds)
+        // A kept session's hosts come and go: no host stdout to watch.
         let status = supervisor.run(signals: signals, relayEvents: relay.events,
-                                    hostOutput: configuration.hostOutput)
+                                    hostOutput: parts.link == nil ? configuration.hostOutput : FileDescriptor(rawValue: -1))
+        parts.link?.finish(exitCode: status.shellCode)
         let writeError = relay.output.hostWriteError
         outputEndingValue.store(relay.output.ending.rawValue, ordering: .releasing)
         if let readError = relay.input.hostReadError {
@@ -104,6 +124,7 @@ extension Session {
         var child: ChildProcess?
         var hostIsRaw = false
         var relayIsRunning = false
+        var link: HostLink?
         /// Output threads that could not be joined still use the master and
         /// the relay's wake-up pipe: those are then left open for the
         /// process's exit to close, never closed under a running thread (a
@@ -175,8 +196,15 @@ extension Session {
         } catch {
             throw SessionError("cannot set up the relay: \(error)")
         }
+        if let keep {
+            do {
+                parts.link = try HostLink(bufferBytes: keep.bufferBytes)
+            } catch {
+                throw SessionError("cannot set up the kept output (\(keep.bufferBytes) bytes): \(error)")
+            }
+        }
         parts.relay = try Relay(configuration: configuration, terminal: terminal, counters: counters,
-                                control: parts.control)
+                                control: parts.control, link: parts.link)
 
         var command = configuration.command
         if let control = parts.control {
@@ -203,9 +231,10 @@ extension Session {
         parts.hostIsRaw = true
         parts.control?.publish(ControlContext(
             id: configuration.id, terminal: terminal, child: child, counters: counters,
-            command: configuration.command.arguments))
+            command: configuration.command.arguments, link: parts.link))
         relay.gate.open()
         parts.relayIsRunning = true
+        keep?.whenReady()
     }
 }
 

@@ -6,12 +6,16 @@
 
 import Glibc
 import PTYProxy
+import CPTYShim
 import SystemPackage
 
 /// Exit codes of the control commands (`resize`, `signal`, `status`, `list`).
 enum ControlExit {
     static let refused: Int32 = 1
     static let noSuchSession: Int32 = 4
+    /// `attach` (and `new --keep`) whose host was detached: another host
+    /// took the session over, or this one's stdin and stdout broke.
+    static let detached: Int32 = 3
     static let usage: Int32 = 125
 }
 
@@ -82,6 +86,7 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
             fail("session '\(options.id)' is already running (\(socket.printablePath))")
         }
         configuration.controlDirectory = directory
+        if options.keep { runKept(configuration, options) }
         let session = Session(configuration)
         let status = try session.run()
         if let readError = session.hostInputError {
@@ -95,6 +100,108 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
         exit(status.shellCode)
     } catch {
         fail(error.message, code: error.exitCode)
+    }
+}
+
+/// The byte a kept session's server sends its front once it is set up
+/// (ASCII ACK: no `ptyproxy:` line starts with it).
+let keptServerReady: UInt8 = 0x06
+
+/// `new --keep`: the session runs in a server process of its own (forked
+/// now, while this process has one thread; a new session, so that a host
+/// that kills this process's group leaves it alone), and this process
+/// becomes its first host exactly as `attach` would. Until the server is
+/// set up its stderr is a pipe to this process: a set-up error arrives
+/// here as today's line and exit code.
+func runKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOptions) -> Never {
+    var ends: [Int32] = [-1, -1]
+    let piped = ptyshim_pipe(&ends, 0)
+    guard piped == 0 else { fail("cannot start a kept session: \(Errno(rawValue: piped))") }
+    var server: pid_t = 0
+    let forked = ptyshim_fork_kept_server(&server)
+    guard forked == 0 else {
+        fail("cannot start a kept session: \(Errno(rawValue: forked))\(forked == EDEADLK ? " (threads running)" : "")")
+    }
+    if server == 0 {
+        close(ends[0])
+        serveKept(configuration, options, report: ends[1])
+    }
+    close(ends[1])
+    var report: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(ends[0], $0.baseAddress, $0.count) }
+        if count > 0 { report += chunk[..<count]; continue }
+        if count < 0 && errno == EINTR { continue }
+        break
+    }
+    close(ends[0])
+    guard report == [keptServerReady] else {
+        if !report.isEmpty { _ = report.withUnsafeBytes { write(2, $0.baseAddress, $0.count) } }
+        var status: Int32 = 0
+        while waitpid(server, &status, 0) < 0 && errno == EINTR {}
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 125
+        if report.isEmpty { fail("the kept session's server ended during set-up") }
+        exit(code == 0 ? 125 : code)
+    }
+    runAttach(id: options.id, size: nil, force: false)
+}
+
+/// The kept session's server: stdin and stdout on /dev/null, stderr the
+/// report pipe until the session is set up, then /dev/null too.
+func serveKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOptions, report: Int32) -> Never {
+    let null = open("/dev/null", O_RDWR)
+    if null >= 0 {
+        dup2(null, 0)
+        dup2(null, 1)
+    }
+    dup2(report, 2)
+    // Nothing of the front's host may stay open here (an fd Emacs leaked
+    // would keep its pipe alive as long as the session).
+    ptyshim_close_from(3)
+    let keep = KeepOptions(bufferBytes: options.keepBufferBytes) {
+        var ready = keptServerReady
+        _ = write(2, &ready, 1)
+        if null >= 0 { dup2(null, 2) }
+    }
+    do {
+        // The directory again: its descriptor was the front's.
+        var configuration = configuration
+        configuration.controlDirectory = try SessionDirectory.forNewSession()
+        let status = try Session(configuration, keep: keep).run()
+        exit(status.shellCode)
+    } catch {
+        fail(error.message, code: error.exitCode)
+    }
+}
+
+/// `attach ID [COLS ROWS] [--force]`: this process's stdin and stdout
+/// become the session's host's; it waits for the session's last line and
+/// exits with the program's status as `new` would.
+func runAttach(id: String, size: WindowSize?, force: Bool) -> Never {
+    let terminal = AttachingTerminal()
+    let request = AttachRequest(size: size ?? terminal.size, force: force)
+    let outcome: AttachOutcome
+    do {
+        outcome = try ControlClient().attach(request, to: id) { terminal.enterRawMode() }
+    } catch {
+        switch error {
+        case .noSuchSession(let id):
+            fail("no session '\(id)' is running", code: ControlExit.noSuchSession)
+        case .refused(let reason):
+            fail("session '\(id)' refused: \(reason)", code: ControlExit.refused)
+        case .failed(let reason):
+            fail(reason, code: ControlExit.refused)
+        }
+    }
+    terminal.restore()
+    switch outcome {
+    case .exited(let code):
+        exit(code)
+    case .detached(let reason):
+        fail("session '\(id)' detached from this host: \(reason)", code: ControlExit.detached)
+    case .lost:
+        fail("session '\(id)' ended without an exit status (its server was killed?)")
     }
 }
 
@@ -125,6 +232,8 @@ case .success(.resize(let id, let size)):
     _ = controlRequest(ControlRequest.line(resize: size), to: id)
 case .success(.signal(let id, let signal)):
     _ = controlRequest(ControlRequest.line(.signal, signal), to: id)
+case .success(.attach(let id, let size, let force)):
+    runAttach(id: id, size: size, force: force)
 case .success(.status(let id)):
     printOut(controlRequest(ControlRequest.line(.status), to: id, reply: .json))
 case .success(.list):

@@ -357,6 +357,7 @@ enum StatusJSON {
             case .resize: "resize"
             case .signal: "signal"
             case .status: "status"
+            case .attach: "attach"
             case .list: "list"
             case .help: "help"
             case .version: "version"

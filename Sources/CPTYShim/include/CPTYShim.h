@@ -150,6 +150,29 @@ int ptyshim_check_stdio(int fd, int for_writing);
 /// (posix_spawn reports a failed chdir as the exec's error.)
 int ptyshim_can_enter(const char *dir);
 
+
+// --- kept sessions (issue 20) ---
+
+/// fork(2) for a kept session's server, refused (EDEADLK) unless the caller
+/// is the process's only thread; the child calls setsid(). `*pid` is 0 in
+/// the child.
+int ptyshim_fork_kept_server(pid_t *pid);
+
+/// sendmsg(2) of `bytes` with `fd_count` (1 to 4) descriptors in SCM_RIGHTS,
+/// without SIGPIPE.
+int ptyshim_send_with_fds(int socket, const void *bytes, size_t count, const int *fds, int fd_count,
+                          ssize_t *sent);
+
+/// recvmsg(2), non-blocking, close-on-exec: up to two passed descriptors in
+/// `fds`. Anything else in the control data (a third descriptor, a cut
+/// message, another kind) sets `*refused` and closes every descriptor
+/// received, so that none is left open by accident.
+int ptyshim_recv_with_fds(int socket, void *bytes, size_t count, ssize_t *got,
+                          int fds[2], int *fd_count, int *refused);
+
+/// Closes every descriptor from `lowest` up (close_range, else one by one).
+void ptyshim_close_from(int lowest);
+
 #ifdef __cplusplus
 }
 #endif

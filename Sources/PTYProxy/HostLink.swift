@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: MIT
+import Glibc
+import CPTYShim
+import SystemPackage
+import Synchronization
+
+/// One host attached to a kept session: the stdin and stdout it passed over
+/// the control socket, and that socket, on which it waits for the session's
+/// last line.
+///
+/// A class, so that the last reference closes the three descriptors: the
+/// link, the input thread, the output writer and the control thread each
+/// hold one only while they use it, so no thread ever reads, writes or
+/// polls a descriptor number that was closed (and maybe reused) under it.
+final class Attachment: Sendable {
+    let input: FileDescriptor
+    let output: FileDescriptor
+    let socket: FileDescriptor
+    let outputIsPipe: Bool
+    /// The host closed its stdin and the ^D was typed: read it no more.
+    let inputEnded = Atomic<Bool>(false)
+    /// False for a refused attach: the socket stays the control server's.
+    private let ownsSocket = Atomic<Bool>(true)
+
+    init(input: FileDescriptor, output: FileDescriptor, socket: FileDescriptor) {
+        self.input = input
+        self.output = output
+        self.socket = socket
+        var capacity: CInt = 0
+        outputIsPipe = ptyshim_pipe_capacity(output.rawValue, &capacity) == 0
+    }
+
+    deinit {
+        input.closeQuietly()
+        output.closeQuietly()
+        if ownsSocket.load(ordering: .acquiring) { socket.closeQuietly() }
+    }
+
+    /// A refused attach: the passed descriptors are closed with this
+    /// object, the socket is left to the control server (it answers on it).
+    func release() { ownsSocket.store(false, ordering: .releasing) }
+
+    /// Sends one line to the waiting client, without waiting: it has
+    /// nothing else queued, so a line this short always fits.
+    func tell(_ text: String) {
+        var line = text
+        line.append("\n")
+        line.withUTF8 { bytes in
+            _ = try? UnixSocket.send(socket, UnsafeRawBufferPointer(bytes), waiting: false)
+        }
+    }
+
+    /// Whether the host is gone: its stdout is a pipe nobody reads any more
+    /// (POLLERR), or the client's socket ended. Waits up to `milliseconds`
+    /// for either (see `InputPath.runKept`).
+    func hostIsGone(within milliseconds: Int32) -> Bool {
+        var entries = (pollfd(output, .none), pollfd(socket, .readable))
+        return withUnsafeMutableBytes(of: &entries) { raw in
+            let list = raw.bindMemory(to: pollfd.self)
+            let deadline = monotonicMilliseconds() + Int64(milliseconds)
+            while true {
+                let ready = (try? Poller.wait(list, timeoutMilliseconds: pollTimeout(until: deadline))) ?? 0
+                if list[0].reported(.failure) || list[1].revents != 0 { return true }
+                if ready == 0 && monotonicMilliseconds() >= deadline { return false }
+            }
+        }
+    }
+}
+
+/// Which host a kept session (`new --keep`) has, if any, and the output
+/// kept while it has none.
+///
+/// The control thread attaches and detaches; the input thread reads the
+/// attachment's stdin; the output path writes its stdout, or, while no
+/// host is attached, keeps the bytes in `ring`. The ring's bytes are only
+/// ever touched by the one thread inside `OutputPath.writeOut` (the
+/// `BufferHandoff` rule), so the replay after an attach needs no lock and
+/// cannot be overtaken by live output.
+final class HostLink: Sendable {
+    private struct State {
+        var attachment: Attachment?
+        var detachedSince: Int64?
+        /// The session has ended: no host may attach any more.
+        var finished = false
+    }
+
+    private let state: Mutex<State>
+    let ring: OutputRing
+    /// Signalled on every attach and detach, so that the threads waiting
+    /// on the old host's descriptors let go of them.
+    private let observers = Mutex<[Wakeup]>([])
+
+    init(bufferBytes: Int) throws(Errno) {
+        ring = try OutputRing(capacity: bufferBytes)
+        state = Mutex(State(attachment: nil, detachedSince: monotonicMilliseconds()))
+    }
+
+    func notifyOnChange(_ wakeup: Wakeup) {
+        observers.withLock { $0.append(wakeup) }
+    }
+
+    /// The attached host, if any.
+    var current: Attachment? { state.withLock { $0.attachment } }
+
+    /// When the last host went (monotonic ms), nil while one is attached.
+    var detachedSince: Int64? { state.withLock { $0.detachedSince } }
+
+    enum AttachOutcome { case attached, busy, ended }
+
+    /// Installs `host`; refused while another host is attached, unless
+    /// `force`, which detaches that one (its client is told and exits).
+    func attach(_ host: Attachment, force: Bool) -> AttachOutcome {
+        var outcome = AttachOutcome.attached
+        let previous: Attachment?? = state.withLock { state in
+            if state.finished { outcome = .ended; return .none }
+            if state.attachment != nil && !force { outcome = .busy; return .none }
+            let previous = state.attachment
+            state.attachment = host
+            state.detachedSince = nil
+            return .some(previous)
+        }
+        guard let previous else { return outcome }
+        previous?.tell("detached another host attached")
+        notifyObservers()
+        return .attached
+    }
+
+    /// Detaches `host` if it is still the attached one; its client, if it
+    /// still listens, is told why.
+    func detach(_ host: Attachment, reason: String) {
+        let detached = state.withLock { state in
+            guard state.attachment === host else { return false }
+            state.attachment = nil
+            state.detachedSince = monotonicMilliseconds()
+            return true
+        }
+        guard detached else { return }
+        host.tell("detached \(reason)")
+        notifyObservers()
+    }
+
+    /// The session is over: the attached client gets `exit CODE`.
+    func finish(exitCode: Int32) {
+        let last = state.withLock { state in
+            defer { state.attachment = nil; state.finished = true }
+            return state.attachment
+        }
+        last?.tell("exit \(exitCode)")
+        notifyObservers()
+    }
+
+    /// Where the output goes: the attached host, or, with none attached,
+    /// the ring (the bytes are kept there before this returns nil). One
+    /// decision under the lock, so that no byte is kept after an attach
+    /// has taken over the ring's contents.
+    func route(keeping bytes: UnsafeRawBufferPointer) -> Attachment? {
+        state.withLock { state in
+            if let attachment = state.attachment { return attachment }
+            ring.append(bytes)
+            return nil
+        }
+    }
+
+    private func notifyObservers() {
+        for wakeup in observers.withLock({ $0 }) { wakeup.signal() }
+    }
+}
+
+/// The output kept while detached: `capacity` bytes allocated once, the
+/// oldest dropped first. Written and emptied by the output path's writing
+/// thread only; `count` may be read by any thread (status).
+final class OutputRing: Sendable {
+    let capacity: Int
+    nonisolated(unsafe) private let storage: UnsafeMutableRawBufferPointer
+    /// Where the oldest kept byte is; only the writing thread uses it.
+    nonisolated(unsafe) private var start = 0
+    private let kept = Atomic<Int>(0)
+
+    init(capacity: Int) throws(Errno) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+        storage = try allocateBuffer(byteCount: capacity, alignment: 4096)
+    }
+
+    deinit { free(storage.baseAddress) }
+
+    var count: Int { kept.load(ordering: .acquiring) }
+
+    /// Keeps `bytes`, dropping the oldest kept bytes to make room.
+    func append(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        let taken = bytes.count >= capacity ? UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - capacity)...]) : bytes
+        var count = self.count
+        let overflow = count + taken.count - capacity
+        if overflow > 0 {
+            start = (start + overflow) % capacity
+            count -= overflow
+        }
+        var end = (start + count) % capacity
+        var offset = 0
+        while offset < taken.count {
+            let run = min(taken.count - offset, capacity - end)
+            UnsafeMutableRawBufferPointer(rebasing: storage[end..<(end + run)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: taken[offset..<(offset + run)]))
+            offset += run
+            end = (end + run) % capacity
+        }
+        kept.store(count + taken.count, ordering: .releasing)
+    }
+
+    /// The kept bytes in order, as at most two contiguous runs.
+    func runs() -> [UnsafeRawBufferPointer] {
+        let count = self.count
+        let first = min(count, capacity - start)
+        var result = [UnsafeRawBufferPointer(rebasing: storage[start..<(start + first)])]
+        if count > first { result.append(UnsafeRawBufferPointer(rebasing: storage[0..<(count - first)])) }
+        return result
+    }
+
+    /// Forgets the oldest `bytes` kept bytes (they were written out).
+    func consume(_ bytes: Int) {
+        let count = self.count
+        let taken = min(bytes, count)
+        start = (start + taken) % capacity
+        if taken == count { start = 0 }
+        kept.store(count - taken, ordering: .releasing)
+    }
+}

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+import Glibc
+import Testing
+import SystemPackage
+@testable import PTYProxy
+
+/// Sessions that outlive their host (issue 20): `new --keep` and `attach`,
+/// end to end with the real binary.
+@Suite(.serialized) struct KeepAttachTests {
+    /// A shell loop driven by typed lines: `later` prints a line once the
+    /// file $FLAG exists (the test makes it once detached), `size` prints the
+    /// terminal's size, `stop` exits 7, anything else is echoed back.
+    static let driven = """
+        echo READY; while read -r l; do case "$l" in \
+        later) (while [ ! -e "$FLAG" ]; do sleep 0.05; done; echo DETACHED-OUTPUT) & echo STARTED;; \
+        size) echo "SIZE $(stty size)";; \
+        stop) exit 7;; \
+        *) echo "got:$l";; esac; done
+        """
+
+    /// The status JSON of session `id`, nil when it is not running.
+    static func status(_ id: String) -> String? {
+        let tool = runTool(["status", id])
+        return tool.status == .exited(0) ? tool.outputText : nil
+    }
+
+    /// A number field of a status JSON.
+    static func field(_ name: String, in json: String) -> Int? {
+        guard let range = json.range(of: "\"\(name)\":") else { return nil }
+        return Int(json[range.upperBound...].prefix(while: { $0.isNumber }))
+    }
+
+    static func isDetached(_ id: String) -> Bool {
+        status(id)?.contains("\"attached\":false") == true
+    }
+
+    static func socketFileExists(_ id: String) -> Bool {
+        access(SessionDirectory.socketPath(directory: TestEnvironment.controlDirectory, id: id), F_OK) == 0
+    }
+
+    @Test func detachByKillingTheHostsThenAttachAgain() throws {
+        let id = uniqueID("keep")
+        let flag = TestEnvironment.runtimeDirectory + "/\(id).flag"
+        defer { unlink(flag) }
+        let front = HostedProcess(proxy: ["new", "--keep", "--env", "FLAG=\(flag)", id, "80", "24", "sh", "-c", Self.driven])
+        #expect(front.read(untilContains: "READY"))
+        #expect(Self.status(id)?.contains("\"kept\":true,\"attached\":true") == true)
+        front.write("later\n")
+        #expect(front.read(untilContains: "STARTED"))
+        // Emacs's way: SIGKILL. The test still holds the host's pipes, so
+        // only the control connection tells the session its host is gone.
+        kill(front.pid, SIGKILL)
+        _ = front.waitForExit(timeoutMilliseconds: 5000)
+        #expect(eventually { Self.isDetached(id) })
+        close(open(flag, O_CREAT | O_WRONLY, 0o600))
+        // The program goes on while detached; its output is kept.
+        #expect(eventually(timeoutMilliseconds: 10_000) { (Self.status(id).flatMap { Self.field("buffered", in: $0) } ?? 0) > 0 })
+        let json = try #require(Self.status(id))
+        #expect(Self.field("detached_since", in: json) != nil)
+
+        let first = HostedProcess(proxy: ["attach", id, "100", "30"])
+        #expect(first.read(untilContains: "DETACHED-OUTPUT"), "the kept output is replayed: \(first.outputText.debugDescription)")
+        #expect(!first.outputText.contains("STARTED"), "what the first host got is not replayed again")
+        first.write("size\n")
+        #expect(first.read(untilContains: "SIZE 30 100"))
+        first.write("hello\n")
+        #expect(first.read(untilContains: "got:hello"))
+        #expect(Self.status(id).flatMap { Self.field("buffered", in: $0) } == 0)
+        #expect(Self.status(id)?.contains("detached_since") == false)
+        kill(first.pid, SIGKILL)
+        _ = first.waitForExit(timeoutMilliseconds: 5000)
+        #expect(eventually { Self.isDetached(id) })
+
+        let second = HostedProcess(proxy: ["attach", id])
+        #expect(eventually { Self.status(id)?.contains("\"attached\":true") == true })
+        second.write("size\n")
+        #expect(second.read(untilContains: "SIZE 30 100"), "without COLS ROWS the size stays")
+        second.write("stop\n")
+        #expect(second.finish() == .exited(7), "attach exits with the program's status: \(second.errorText)")
+        #expect(eventually { Self.status(id) == nil && !Self.socketFileExists(id) })
+    }
+
+    /// The end of stdin is the user's ^D; a host that dies closes stdin
+    /// and stdout together, and that is a detach, not a ^D.
+    @Test func endOfStdinIsControlDUnlessTheHostIsGone() throws {
+        let id = uniqueID("keep-eof")
+        let dying = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
+        #expect(dying.read(untilContains: "READY"))
+        dying.closeOutput()
+        dying.closeInput()
+        #expect(dying.finish() == .exited(3), "the host is told it was detached")
+        #expect(dying.errorText.contains("detached"), "\(dying.errorText)")
+        #expect(eventually { Self.isDetached(id) }, "cat got no ^D: the session goes on")
+
+        let typing = HostedProcess(proxy: ["attach", id])
+        #expect(eventually { Self.status(id)?.contains("\"attached\":true") == true })
+        typing.write("abc\n")
+        #expect(typing.read(untilContains: "abc\r\nabc"))
+        typing.closeInput()  // the user's ^D: cat ends
+        #expect(typing.finish() == .exited(0))
+        #expect(eventually { Self.status(id) == nil })
+    }
+
+    @Test func secondAttachForceAndRefusals() throws {
+        let id = uniqueID("keep-two")
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
+        #expect(front.read(untilContains: "READY"))
+
+        let refused = runTool(["attach", id])
+        #expect(refused.status == .exited(1))
+        #expect(refused.errorLines.count == 1 && refused.errorText.contains("attached to another host"), "\(refused.errorText)")
+
+        let taker = HostedProcess(proxy: ["attach", "--force", id])
+        #expect(front.finish() == .exited(3), "the host taken over exits 3")
+        #expect(front.errorLines.count == 1 && front.errorText.contains("another host attached"), "\(front.errorText)")
+        taker.write("mine\n")
+        #expect(taker.read(untilContains: "mine\r\nmine"))
+
+        let unknown = runTool(["attach", uniqueID("keep-none")])
+        #expect(unknown.status == .exited(4))
+        #expect(unknown.errorLines.count == 1)
+
+        let plainID = uniqueID("plain")
+        let plain = HostedProcess(proxy: ["new", plainID, "80", "24", "sh", "-c", "echo READY; exec cat"])
+        #expect(plain.read(untilContains: "READY"))
+        let notKept = runTool(["attach", plainID])
+        #expect(notKept.status == .exited(1))
+        #expect(notKept.errorLines.count == 1 && notKept.errorText.contains("not started with --keep"), "\(notKept.errorText)")
+        #expect(Self.status(plainID)?.contains("kept") == false, "a session without --keep has no new field")
+        plain.closeInput()
+        #expect(plain.finish() == .exited(0))
+
+        // A detached session ends on `signal ID HUP`: 129, as `new` gives.
+        _ = runTool(["signal", id, "HUP"])
+        #expect(taker.finish() == .exited(129))
+        #expect(eventually { Self.status(id) == nil && !Self.socketFileExists(id) })
+    }
+
+    @Test func setUpErrorsOfKeptSessionsAreTodays() {
+        let id = uniqueID("keep-err")
+        let missing = runTool(["new", "--keep", id, "80", "24", "/nonexistent/program"])
+        #expect(missing.status == .exited(127))
+        #expect(missing.errorLines.count == 1, "\(missing.errorText)")
+
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
+        #expect(front.read(untilContains: "READY"))
+        let busy = runTool(["new", "--keep", id, "80", "24", "true"])
+        #expect(busy.status == .exited(125))
+        #expect(busy.errorLines.count == 1 && busy.errorText.contains("already running"), "\(busy.errorText)")
+        front.closeInput()
+        #expect(front.finish() == .exited(0))
+    }
+
+    /// Numbered lines, flooding: each attach sees the replayed tail, then
+    /// the live stream, and the numbers from the first whole line on are
+    /// consecutive (no byte lost or doubled where replay meets live), and
+    /// they go on from where the last attach left them (the program never
+    /// stopped, nothing is replayed twice).
+    @Test func floodedDetachAttachCycles() throws {
+        let id = uniqueID("keep-flood")
+        let front = HostedProcess(proxy: ["new", "--keep", "--keep-buffer", "65536", id, "80", "24",
+                                          "seq", "1", "1000000000"])
+        #expect(front.read(untilContains: "\n1000\r\n"))
+        kill(front.pid, SIGKILL)
+        _ = front.waitForExit(timeoutMilliseconds: 5000)
+        var lastSeen = 0
+        let server = try #require(Self.status(id).flatMap { Self.field("pid", in: $0) })
+        var descriptorsWhenDetached: Int?
+        for cycle in 0..<100 {
+            #expect(eventually { Self.isDetached(id) }, "cycle \(cycle)")
+            // Every host's descriptors go with it (a status client's
+            // socket may still be open for a moment: hence "eventually").
+            if cycle == 0 { descriptorsWhenDetached = Self.openDescriptors(pid_t(server)) }
+            #expect(eventually { Self.openDescriptors(pid_t(server)) <= descriptorsWhenDetached! }, "cycle \(cycle)")
+            let host = HostedProcess(proxy: ["attach", id])
+            let enough = host.read(timeoutMilliseconds: 20_000) { output in
+                output.count > 70_000 && output.filter { $0 == 10 }.count > 3000
+            }
+            kill(host.pid, SIGKILL)
+            _ = host.waitForExit(timeoutMilliseconds: 5000)
+            try #require(enough, "cycle \(cycle): \(host.output.count) bytes, \(host.errorText)")
+            let numbers = Self.wholeLines(host.output)
+            try #require(numbers.count > 1000, "cycle \(cycle)")
+            #expect(numbers.first! > lastSeen, "cycle \(cycle): \(numbers.first!) after \(lastSeen)")
+            let gap = zip(numbers, numbers.dropFirst()).first { $1 != $0 + 1 }
+            #expect(gap == nil, "cycle \(cycle): \(gap.map { "\($0.0) then \($0.1)" } ?? "")")
+            lastSeen = numbers.last!
+        }
+        _ = runTool(["signal", id, "KILL"])
+        #expect(eventually(timeoutMilliseconds: 10_000) { Self.status(id) == nil && !Self.socketFileExists(id) })
+    }
+
+    static func openDescriptors(_ pid: pid_t) -> Int {
+        guard let directory = opendir("/proc/\(pid)/fd") else { return -1 }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            if entry.pointee.d_name.0 != CChar(46) { count += 1 }  // not "." or ".."
+        }
+        return count
+    }
+
+    /// SIGHUP of the host's process (its terminal went) detaches too.
+    @Test func hangupOfTheHostDetaches() throws {
+        let id = uniqueID("keep-hup")
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
+        #expect(front.read(untilContains: "READY"))
+        kill(front.pid, SIGHUP)
+        _ = front.finish()
+        #expect(eventually { Self.isDetached(id) })
+        let host = HostedProcess(proxy: ["attach", id])
+        host.write("again\n")
+        #expect(host.read(untilContains: "again\r\nagain"))
+        host.closeInput()
+        #expect(host.finish() == .exited(0))
+    }
+
+    /// The numbers of the whole lines in `output`: the first (maybe cut by
+    /// the ring's start) and the last (cut by the kill) are left out.
+    static func wholeLines(_ output: [UInt8]) -> [Int] {
+        var lines = output.split(separator: 10, omittingEmptySubsequences: false).dropFirst().dropLast()
+        if lines.last?.isEmpty == true { lines = lines.dropLast() }
+        return lines.map { line in
+            Int(String(decoding: line.filter { $0 != 13 }, as: UTF8.self)) ?? -1
+        }
+    }
+
+    /// `yes` while detached: the server's memory stays within the buffer
+    /// and a fixed margin, however much the program writes.
+    @Test func memoryStaysBoundedWhileDetached() throws {
+        let id = uniqueID("keep-yes")
+        let buffer = 1 << 20
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "yes"])
+        #expect(front.read(untilContains: "y\r\ny\r\n"))
+        kill(front.pid, SIGKILL)
+        _ = front.waitForExit(timeoutMilliseconds: 5000)
+        let json = try #require(eventually { Self.isDetached(id) } ? Self.status(id) : nil)
+        let server = try #require(Self.field("pid", in: json).map { pid_t($0) })
+        let child = try #require(Self.field("child_pid", in: json).map { pid_t($0) })
+        #expect(eventually(timeoutMilliseconds: 10_000) { Self.status(id).flatMap { Self.field("buffered", in: $0) } == buffer })
+        let fullAt = try #require(Self.written(by: child))
+        let residentWhenFull = try #require(Self.residentKiB(server))
+        // 64 times the buffer written since it filled up.
+        #expect(eventually(timeoutMilliseconds: 60_000) { (Self.written(by: child) ?? 0) > fullAt + 64 * buffer })
+        let resident = try #require(Self.residentKiB(server))
+        #expect(resident - residentWhenFull < 4096, "VmRSS \(residentWhenFull) KiB -> \(resident) KiB")
+        #expect(resident < 64 * 1024 + buffer / 1024, "VmRSS \(resident) KiB")
+        _ = runTool(["signal", id, "TERM"])
+        #expect(eventually(timeoutMilliseconds: 10_000) { Self.status(id) == nil && !Self.socketFileExists(id) })
+    }
+
+    static func residentKiB(_ pid: pid_t) -> Int? {
+        procField("/proc/\(pid)/status", "VmRSS:")
+    }
+
+    /// Bytes `pid` has written (wchar of /proc/PID/io).
+    static func written(by pid: pid_t) -> Int? {
+        procField("/proc/\(pid)/io", "wchar:")
+    }
+
+    static func procField(_ path: String, _ name: String) -> Int? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(cString: line)
+            if text.hasPrefix(name) {
+                return Int(text.dropFirst(name.count).filter { $0.isNumber })
+            }
+        }
+        return nil
+    }
+}
