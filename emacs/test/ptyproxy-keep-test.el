@@ -605,18 +605,29 @@ A session attached in this Emacs is shown in its buffer instead."
   (ptyproxy-keep-test--with-session (buffer id pid)
     (should (eq (ptyproxy-attach id) buffer))
     (let* ((ptyproxy-keep-sessions nil)
-           (plain (ptyproxy-term "/bin/sh")))
+           (plain (ptyproxy-term "/bin/sh"))
+           (plain-id (process-get (get-buffer-process plain) 'ptyproxy-id))
+           (other-id (ptyproxy-new-id))
+           ;; A session that is not this Emacs's: its process is not
+           ;; one of the package's.
+           (other (make-process :name "ppx-other" :noquery t
+                                :buffer (generate-new-buffer " *ppx-other*")
+                                :connection-type 'pipe
+                                :command (list (ptyproxy--check-program) "new" "--"
+                                               other-id "80" "24" "/bin/sh"))))
       (unwind-protect
-          (let ((plain-id (process-get (get-buffer-process plain) 'ptyproxy-id))
-                (before (buffer-list)))
-            (ptyproxy-keep-test--wait (lambda () (ptyproxy-keep-test--status plain-id))
-                                      "the plain session in the list")
+          (let ((before (buffer-list)))
+            ;; A session of this Emacs, kept or not, is shown in its buffer.
+            (should (eq (ptyproxy-attach plain-id) plain))
+            (ptyproxy-keep-test--wait (lambda () (ptyproxy-keep-test--status other-id))
+                                      "the other session in the list")
             (should (string-match-p
                      "not started with --keep"
-                     (cadr (should-error (ptyproxy-attach plain-id)
+                     (cadr (should-error (ptyproxy-attach other-id)
                                          :type 'user-error))))
-            (should (equal before (buffer-list))))
-        (ptyproxy-keep-test--kill plain)))))
+            (should-not (cl-set-difference (buffer-list) before)))
+        (ptyproxy-keep-test--kill plain)
+        (ptyproxy-keep-test--kill (process-buffer other))))))
 
 ;;;; Across Emacs sessions
 
