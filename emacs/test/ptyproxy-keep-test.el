@@ -623,6 +623,51 @@ on; no cycle asks a question or leaves a process of Emacs behind."
        (lambda () (<= (length (process-list)) processes))
        "the detached hosts to end"))))
 
+(ert-deftest ptyproxy-keep-test-attach-force ()
+  "A session attached elsewhere is offered and taken only with force.
+Its other host (here a plain \"ptyproxy new --keep\" process, not the
+package's) is detached and exits 3; the interactive command offers
+only detached sessions, and with a prefix argument the attached ones."
+  (skip-unless (ptyproxy-keep-test--binary-keeps-p))
+  (let* ((id (ptyproxy-new-id))
+         (other (make-process :name "ppx-other" :noquery t
+                              :buffer (generate-new-buffer " *ppx-other*")
+                              :connection-type 'pipe
+                              :command (list (ptyproxy--check-program) "new" "--keep"
+                                             "--" id "80" "24" "/bin/sh")))
+         (offered nil)
+         buffer)
+    (unwind-protect
+        (progn
+          (ptyproxy-keep-test--wait (lambda () (ptyproxy-keep-test--status id))
+                                    "the other session in the list")
+          (should (equal (ptyproxy--state-text id (ptyproxy-keep-test--status id))
+                         "attached"))
+          (should (string-match-p "attached elsewhere"
+                                  (cadr (should-error (ptyproxy-attach id)
+                                                      :type 'user-error))))
+          (cl-letf (((symbol-function 'completing-read)
+                     (lambda (_prompt collection &rest _)
+                       (setq offered (mapcar #'car collection))
+                       id)))
+            ;; No detached session: nothing is offered.
+            (let ((current-prefix-arg nil))
+              (should-error (call-interactively #'ptyproxy-attach) :type 'user-error))
+            (should-not offered)
+            (let ((current-prefix-arg '(4)))
+              (setq buffer (call-interactively #'ptyproxy-attach))))
+          (should (member id offered))
+          (should (equal (car (last (process-command (get-buffer-process buffer))))
+                         "--force"))
+          (ptyproxy-keep-test--wait (lambda () (not (process-live-p other)))
+                                    "the other host to be detached")
+          (should (= (process-exit-status other) 3))
+          (process-send-string (get-buffer-process buffer) "echo \"ta\"\"ken\"\n")
+          (ptyproxy-keep-test--wait-text buffer "taken\\_>"))
+      (ptyproxy-keep-test--kill buffer)
+      (ptyproxy-keep-test--kill (process-buffer other))
+      (ptyproxy-keep-test--end id))))
+
 (defun ptyproxy-keep-test--kill-asking (buffer)
   "Kill BUFFER as a user's command does: with `kill-buffer-query-functions'."
   (kill-buffer buffer)
@@ -750,9 +795,20 @@ PID and variable, then ends the session."
           (let ((status (ptyproxy-keep-test--wait-detached id)))
             (should (ptyproxy-session-kept-p status)))
           (should (ptyproxy-keep-test--pid-alive-p pid))
-          (should (member id (mapcar #'car (ptyproxy--attach-candidates
-                                            (ptyproxy--sessions) nil))))
-          (setq buffer (ptyproxy-attach id))
+          ;; M-x ptyproxy-attach offers it, described as detached.
+          (let (offered annotation)
+            (cl-letf (((symbol-function 'completing-read)
+                       (lambda (_prompt collection &rest _)
+                         (setq offered (mapcar #'car collection))
+                         (setq annotation
+                               (funcall (plist-get completion-extra-properties
+                                                   :annotation-function)
+                                        id))
+                         id)))
+              (setq buffer (call-interactively #'ptyproxy-attach)))
+            (should (member id offered))
+            (should (string-match-p "detached [0-9]+:[0-9][0-9]:[0-9][0-9], .* kept"
+                                    annotation)))
           (let ((process (get-buffer-process buffer)))
             (should (ptyproxy-process-p process))
             (should (equal (cadr (process-command process)) "attach"))
