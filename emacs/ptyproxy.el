@@ -1422,26 +1422,30 @@ session, or else the selected window."
 (defun ptyproxy-list-kill ()
   "Hang up the session on this line.
 A session of this Emacs gets SIGHUP, which makes ptyproxy hang up its
-program and exit; another session's foreground job, and a kept
-session's (whose ptyproxy would only be detached by SIGHUP), gets
-SIGHUP.  On
-Windows, where a console has no SIGHUP, the session's programs get
-TERM (ptyproxy.exe terminates them)."
+program and exit; a kept session of this Emacs is ended as by
+`ptyproxy-end-session' (SIGHUP would only detach it); another
+session's foreground job gets SIGHUP.  On Windows, where a console
+has no SIGHUP, the session's programs get TERM (ptyproxy.exe
+terminates them)."
   (interactive)
   (let* ((id (ptyproxy-list--id))
-         (process (ptyproxy--process-of-id id)))
+         (process (ptyproxy--process-of-id id))
+         (list-buffer (current-buffer)))
     (when (yes-or-no-p (format "Hang up ptyproxy session %s? " id))
-      ;; SIGHUP to the host of a kept session only detaches it.
-      (if (and process (not (ptyproxy--windows-p))
-               (not (process-get process 'ptyproxy-kept)))
-          (progn (signal-process process 'SIGHUP)
-                 (run-at-time 0.2 nil (lambda (buffer)
-                                        (when (buffer-live-p buffer)
-                                          (with-current-buffer buffer
-                                            (ignore-errors (revert-buffer)))))
-                              (current-buffer)))
+      (cond
+       ((or (not process) (ptyproxy--windows-p))
         (ptyproxy-list--cli (ptyproxy--cli-arguments
-                             "signal" id (if (ptyproxy--windows-p) "TERM" "HUP")))))))
+                             "signal" id (if (ptyproxy--windows-p) "TERM" "HUP"))))
+       ((process-get process 'ptyproxy-kept)
+        (ptyproxy-end-session process)
+        (ignore-errors (revert-buffer)))
+       (t
+        (signal-process process 'SIGHUP)
+        (run-at-time 0.2 nil (lambda (buffer)
+                               (when (buffer-live-p buffer)
+                                 (with-current-buffer buffer
+                                   (ignore-errors (revert-buffer)))))
+                     list-buffer))))))
 
 (defun ptyproxy-list-attach (&optional force)
   "Show the session on this line in a terminal buffer (`ptyproxy-attach').

@@ -668,6 +668,32 @@ only detached sessions, and with a prefix argument the attached ones."
       (ptyproxy-keep-test--kill (process-buffer other))
       (ptyproxy-keep-test--end id))))
 
+(ert-deftest ptyproxy-keep-test-list-kill-ends-kept ()
+  "`k' in `ptyproxy-list' ends a kept session of this Emacs.
+SIGHUP to its host would only detach it; the shell under a
+foreground `sleep' ends too."
+  (skip-unless (ptyproxy-keep-test--binary-keeps-p))
+  (let (list)
+    (unwind-protect
+        (ptyproxy-keep-test--with-session (buffer id pid)
+          (let ((process (get-buffer-process buffer)))
+            (process-send-string process "sleep 60\n")
+            (ptyproxy-keep-test--wait
+             (lambda () (ptyproxy-keep-test--has-child-p pid "sleep"))
+             "sleep to run in the foreground")
+            (setq list (ptyproxy-list))
+            (with-current-buffer list
+              (goto-char (point-min))
+              (should (re-search-forward (concat "^ " (regexp-quote id) " ") nil t))
+              (cl-letf (((symbol-function 'yes-or-no-p) (lambda (&rest _) t)))
+                (ptyproxy-list-kill)))
+            (ptyproxy-keep-test--wait (lambda () (not (process-live-p process)))
+                                      "the host to end")
+            (should (= (process-exit-status process) 129))
+            (should-not (ptyproxy-keep-test--pid-alive-p pid))
+            (should-not (ptyproxy-keep-test--status id))))
+      (ptyproxy-keep-test--kill list))))
+
 (defun ptyproxy-keep-test--kill-asking (buffer)
   "Kill BUFFER as a user's command does: with `kill-buffer-query-functions'."
   (kill-buffer buffer)
