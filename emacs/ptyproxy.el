@@ -777,10 +777,10 @@ foreground, so the hang-up is sent again every
                 (ptyproxy--hang-up process))
       (let ((next (min deadline (+ (float-time) ptyproxy--hangup-interval))))
         (while (and (process-live-p process) (< (float-time) next))
-          (accept-process-output process 0.05))))
+          (accept-process-output nil 0.05))))
     ;; The session is gone (the hang-up failed): PROCESS follows it.
     (while (and (process-live-p process) (< (float-time) deadline))
-      (accept-process-output process 0.05))
+      (accept-process-output nil 0.05))
     (when (process-live-p process)
       (message "ptyproxy: session %s did not end; it goes on detached"
                (ptyproxy--printable (process-get process 'ptyproxy-id))))
@@ -986,8 +986,11 @@ ENVIRONMENT and PROGRAM are as for `ptyproxy--run-cli'.  Wait at most
                                        (setq result (cons status output)))
                                      environment program))
          (deadline (+ (float-time) ptyproxy-control-timeout)))
+    ;; Wait on every process, not on PROCESS alone: Emacs runs the
+    ;; sentinel that gives the result only once no other process has
+    ;; output waiting, and a busy terminal always has some.
     (while (and (not result) process (< (float-time) deadline))
-      (accept-process-output process 0.05))
+      (accept-process-output nil 0.05))
     (when (and (not result) (process-live-p process))
       (delete-process process))
     result))

@@ -528,6 +528,9 @@ the session with the shell's status."
           ;; Output that comes while detached.
           (process-send-string (get-buffer-process buffer)
                                (format "read -r w < %s; echo \"while-$w-$K\"\n" fifo))
+          ;; Its echo: the line reached the terminal (input still in
+          ;; the pipe when the host goes is not read).
+          (ptyproxy-keep-test--wait-text buffer "while-\\$w-\\$K")
           (ptyproxy-keep-test--no-question
             (kill-buffer buffer))
           (should-not (buffer-live-p buffer))
@@ -607,7 +610,8 @@ Each attached buffer types into the same shell, whose counter goes
 on; no cycle asks a question or leaves a process of Emacs behind."
   (skip-unless (ptyproxy-keep-test--binary-keeps-p))
   (ptyproxy-keep-test--with-session (buffer id pid)
-    (process-send-string (get-buffer-process buffer) "n=0\n")
+    (process-send-string (get-buffer-process buffer) "n=0; echo \"ze\"\"ro\"\n")
+    (ptyproxy-keep-test--wait-text buffer "zero\\_>")
     (let ((processes (length (process-list))))
       (ptyproxy-keep-test--no-question
         (dotimes (i 20)
@@ -693,6 +697,26 @@ foreground `sleep' ends too."
             (should-not (ptyproxy-keep-test--pid-alive-p pid))
             (should-not (ptyproxy-keep-test--status id))))
       (ptyproxy-keep-test--kill list))))
+
+(ert-deftest ptyproxy-keep-test-cli-beside-busy-terminal ()
+  "The CLI answers while another terminal has output waiting for Emacs.
+\"ptyproxy list\" (and \"signal\", which ends a kept session) run as
+processes whose sentinel gives their result; Emacs runs sentinels only
+once no process has output waiting, so waiting on the CLI's process
+alone never sees its end beside a terminal that keeps writing."
+  (let* ((ptyproxy-keep-sessions nil)
+         (buffer (generate-new-buffer " *ppx-busy*"))
+         (busy (ptyproxy-make-process :name "ppx-busy" :buffer buffer
+                                      :command '("/bin/sh" "-c" "yes busy-line")
+                                      :filter #'ignore)))
+    (unwind-protect
+        (progn
+          (accept-process-output busy 1)
+          (dotimes (_ 5)
+            (let ((start (float-time)))
+              (should (assoc (process-get busy 'ptyproxy-id) (ptyproxy--sessions)))
+              (should (< (- (float-time) start) 2)))))
+      (ptyproxy-keep-test--kill buffer))))
 
 (defun ptyproxy-keep-test--kill-asking (buffer)
   "Kill BUFFER as a user's command does: with `kill-buffer-query-functions'."
