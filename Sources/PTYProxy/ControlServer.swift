@@ -281,8 +281,7 @@ public final class ControlServer: Sendable {
                 return answerAttach(attach, passed: &passed, socket: socket, context, attached: &attachment)
             }
             if attachment != nil {
-                // The socket is the attachment's now: sent to, never closed here.
-                _ = clients[slot].flush(now: monotonicMilliseconds())
+                // The socket is the attachment's now (the link sent `ok`).
                 clients.forget(slot)
                 return
             }
@@ -336,7 +335,9 @@ public final class ControlServer: Sendable {
             return "error attach needs the host's stdin and stdout passed with it (SCM_RIGHTS)"
         }
         let host = Attachment(input: input, output: output, socket: FileDescriptor(rawValue: socket))
-        switch link.attach(host, force: attach.force) {
+        let current = (try? context.terminal.size()) ?? WindowSize(columns: 0, rows: 0)
+        let size = attach.size ?? current
+        switch link.attach(host, force: attach.force, greeting: "ok attached \(size.columns) \(size.rows)") {
         case .attached: break
         case .busy:
             host.release()
@@ -346,12 +347,11 @@ public final class ControlServer: Sendable {
             return "error session '\(context.id)' is ending"
         }
         attached = host
-        if let size = attach.size { try? context.terminal.resize(to: size) }
+        if let wanted = attach.size { try? context.terminal.resize(to: wanted) }
         // The replay comes first (the output path sends it before anything
         // newer); then a full-screen program repaints, as after a resize.
         if let group = try? context.terminal.foregroundProcessGroup(), group > 0 { kill(-group, SIGWINCH) }
-        let size = (try? context.terminal.size()) ?? WindowSize(columns: 0, rows: 0)
-        return "ok attached \(size.columns) \(size.rows)"
+        return ""  // not sent: the link sent `ok` already
     }
 
     /// The attached client's socket reported something: its end (the

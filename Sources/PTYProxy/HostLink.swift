@@ -109,7 +109,9 @@ final class HostLink: Sendable {
 
     /// Installs `host`; refused while another host is attached, unless
     /// `force`, which detaches that one (its client is told and exits).
-    func attach(_ host: Attachment, force: Bool) -> AttachOutcome {
+    /// `greeting` goes to the new host's client under the lock, so that it
+    /// precedes any line a detach sends it.
+    func attach(_ host: Attachment, force: Bool, greeting: String) -> AttachOutcome {
         var outcome = AttachOutcome.attached
         let previous: Attachment?? = state.withLock { state in
             if state.finished { outcome = .ended; return .none }
@@ -117,6 +119,7 @@ final class HostLink: Sendable {
             let previous = state.attachment
             state.attachment = host
             state.detachedSince = nil
+            host.tell(greeting)
             return .some(previous)
         }
         guard let previous else { return outcome }

@@ -97,6 +97,9 @@ public final class OutputPath: Sendable {
     /// A kept session's host (`new --keep`): the output goes to whichever
     /// host is attached, or to the link's ring; `output` is then unused.
     private let link: HostLink?
+    /// Wakes the thread writing to a kept session's host when the host
+    /// changes or the session stops (see `waitForRoom`).
+    private let hostChanged: Wakeup?
 
     /// `notify` is signalled when the output is complete or the host is gone.
     init(terminal: PseudoTerminal, output: FileDescriptor, tuning: Tuning,
@@ -114,6 +117,13 @@ public final class OutputPath: Sendable {
         self.outputIsPipe = ptyshim_pipe_capacity(output.rawValue, &capacity) == 0
         self.wakeup = try Wakeup()
         link?.notifyOnChange(wakeup)
+        if let link {
+            let hostChanged = try Wakeup()
+            link.notifyOnChange(hostChanged)
+            self.hostChanged = hostChanged
+        } else {
+            self.hostChanged = nil
+        }
         self.handoff = BufferHandoff(slotCount: tuning.bufferCount)
         self.storage = try allocateBuffer(byteCount: tuning.bufferSize * tuning.bufferCount, alignment: 4096)
         self.slotGenerations = .allocate(capacity: tuning.bufferCount)
@@ -180,6 +190,7 @@ public final class OutputPath: Sendable {
     func stop() {
         stopping.store(true, ordering: .releasing)
         wakeup.signal()
+        hostChanged?.signal()
         handoff.cancel()
     }
 
@@ -191,6 +202,7 @@ public final class OutputPath: Sendable {
         free(storage.baseAddress)
         slotGenerations.deallocate()
         wakeup.close()
+        hostChanged?.close()
     }
 
     private func buffer(_ slot: Int) -> UnsafeMutableRawBufferPointer {
@@ -374,7 +386,7 @@ public final class OutputPath: Sendable {
     /// fails (it is then detached), what is left is kept in the ring.
     private func writeKept(_ bytes: UnsafeRawBufferPointer, generation: UInt64, link: HostLink) {
         var rest = bytes
-        while generation == currentGeneration {
+        while generation == currentGeneration && !stopping.load(ordering: .acquiring) {
             guard let host = link.route(keeping: rest) else { return }
             if link.ring.count > 0 {
                 var replayed = true
@@ -400,6 +412,7 @@ public final class OutputPath: Sendable {
         if bytes.count <= Self.pipePieceMinimum || !host.outputIsPipe
             || ptyshim_pipe_capacity(host.output.rawValue, &capacity) != 0 { capacity = 0 }
         while offset < bytes.count {
+            guard waitForRoom(host) else { return offset }
             let size = pieceSize(bytes.count - offset, pipeCapacity: Int(capacity), output: host.output)
             do {
                 try host.output.writeFully(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)]), on: .host)
@@ -411,6 +424,25 @@ public final class OutputPath: Sendable {
             offset += size
         }
         return offset
+    }
+
+    /// Waits until the host's stdout takes a piece without blocking (a
+    /// pipe with a page free), or until that host is no longer the
+    /// attached one (`attach --force` took over from a host that does not
+    /// read) or the session stops: false then, and the caller gives the
+    /// rest to whoever is attached now, or to the ring.
+    private func waitForRoom(_ host: Attachment) -> Bool {
+        guard let hostChanged, let link else { return true }
+        var entries = (pollfd(host.output, .writable), pollfd(hostChanged.readEnd, .readable))
+        return withUnsafeMutableBytes(of: &entries) { raw in
+            let list = raw.bindMemory(to: pollfd.self)
+            while true {
+                guard (try? Poller.wait(list, timeoutMilliseconds: -1)) != nil else { return true }
+                if list[1].reported(.readable) { hostChanged.drain() }
+                if stopping.load(ordering: .acquiring) || link.current !== host { return false }
+                if list[0].revents != 0 { return true }  // room, or an error the write reports
+            }
+        }
     }
 
     private func finishOutput() {

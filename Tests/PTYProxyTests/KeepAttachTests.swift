@@ -2,6 +2,7 @@
 import Glibc
 import Testing
 import SystemPackage
+import CPTYShim
 @testable import PTYProxy
 
 /// Sessions that outlive their host (issue 20): `new --keep` and `attach`,
@@ -199,6 +200,205 @@ import SystemPackage
         }
         return count
     }
+
+    /// A host that stops reading holds the program as it would under
+    /// `new`, but `attach --force` takes over at once: the output path
+    /// does not stay inside a write to the old host.
+    @Test func forceTakesOverFromAHostThatDoesNotRead() throws {
+        let id = uniqueID("keep-stuck")
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "yes"])
+        #expect(front.read(untilContains: "y\r\ny\r\n"))
+        // The test reads the front no more: its pipe fills up.
+        #expect(eventually(timeoutMilliseconds: 10_000) {
+            let before = Self.status(id).flatMap { Self.field("bytes_out", in: $0) } ?? 0
+            usleep(200_000)
+            return before > 0 && Self.status(id).flatMap { Self.field("bytes_out", in: $0) } == before
+        }, "the output stalls on the full pipe")
+        let taker = HostedProcess(proxy: ["attach", "--force", id])
+        #expect(taker.read { $0.count > 1 << 20 }, "the new host gets the stream: \(taker.output.count) bytes")
+        _ = runTool(["signal", id, "KILL"])
+        #expect(taker.finish() == .exited(137))
+        #expect(front.finish() == .exited(3))
+    }
+
+    /// An attach must come with exactly two descriptors, a readable stdin
+    /// and a writable stdout; anything else is refused, and every
+    /// descriptor received is closed (none stays in the server).
+    @Test func attachWithWrongDescriptorsIsRefused() throws {
+        let id = uniqueID("keep-fds")
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
+        #expect(front.read(untilContains: "READY"))
+        #expect(eventually { Self.isDetached(id) == false && Self.status(id) != nil })
+        let server = try #require(Self.status(id).flatMap { Self.field("pid", in: $0) }).map { pid_t($0) }!
+        let baseline = Self.openDescriptors(server)
+        var ends: [CInt] = [-1, -1]
+        #expect(pipe(&ends) == 0)
+        defer { close(ends[0]); close(ends[1]) }
+        let cases: [(String, [CInt])] = [
+            ("no descriptor", []), ("one", [ends[0]]), ("three", [ends[0], ends[1], ends[1]]),
+            ("stdout read-only", [ends[0], ends[0]]), ("stdin write-only", [ends[1], ends[1]]),
+        ]
+        for (name, descriptors) in cases {
+            let connection = try #require(ControlConnection(id))
+            let line = Array("attach force\n".utf8)
+            if descriptors.isEmpty {
+                connection.send(line)
+            } else {
+                var sent = 0
+                let result = line.withUnsafeBytes { bytes in
+                    ptyshim_send_with_fds(connection.socket.rawValue, bytes.baseAddress, bytes.count,
+                                          descriptors, CInt(descriptors.count), &sent)
+                }
+                #expect(result == 0, "\(name)")
+            }
+            let reply = connection.readLines(1).first ?? ""
+            #expect(reply.hasPrefix("error "), "\(name): \(reply)")
+        }
+        #expect(eventually { Self.openDescriptors(server) <= baseline }, "no passed descriptor stays open")
+        #expect(Self.status(id)?.contains("\"attached\":true") == true, "the host stays attached")
+        front.write("still\n")
+        #expect(front.read(untilContains: "still\r\nstill"))
+        front.closeInput()
+        #expect(front.finish() == .exited(0))
+    }
+
+    /// Many hosts trying to attach at once: each refused with one line and
+    /// 1, bounded in time; the attached host and the session go on.
+    @Test func attachStormIsRefusedAndTheSessionGoesOn() throws {
+        let id = uniqueID("keep-storm")
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
+        #expect(front.read(untilContains: "READY"))
+        let storm = (0..<40).map { _ in HostedProcess(proxy: ["attach", id]) }
+        for host in storm {
+            #expect(host.finish() == .exited(1), "\(host.errorText)")
+            #expect(host.errorLines.count == 1)
+        }
+        front.write("after\n")
+        #expect(front.read(untilContains: "after\r\nafter"))
+        front.closeInput()
+        #expect(front.finish() == .exited(0))
+    }
+
+    /// After the replay the program gets SIGWINCH (a full-screen program
+    /// repaints), also when the size stays: its answer follows the replay.
+    @Test func attachSendsSigwinchAfterTheReplay() throws {
+        let id = uniqueID("keep-winch")
+        let flag = TestEnvironment.runtimeDirectory + "/\(id).flag"
+        defer { unlink(flag) }
+        let script = """
+            trap 'echo "WINCH $(stty size)"' WINCH; echo READY; \
+            while [ ! -e "$FLAG" ]; do sleep 0.05; done; echo KEPT-LINE; \
+            while :; do sleep 0.05; done
+            """
+        let front = HostedProcess(proxy: ["new", "--keep", "--env", "FLAG=\(flag)", id, "80", "24", "sh", "-c", script])
+        #expect(front.read(untilContains: "READY"))
+        kill(front.pid, SIGKILL)
+        _ = front.waitForExit(timeoutMilliseconds: 5000)
+        #expect(eventually { Self.isDetached(id) })
+        close(open(flag, O_CREAT | O_WRONLY, 0o600))
+        #expect(eventually(timeoutMilliseconds: 10_000) { (Self.status(id).flatMap { Self.field("buffered", in: $0) } ?? 0) > 0 })
+
+        // (The front's own attach sent one too: its answer may be in the
+        // kept output, before KEPT-LINE.)
+        let same = HostedProcess(proxy: ["attach", id])
+        let answered = same.read { output in
+            let text = String(decoding: output, as: UTF8.self)
+            guard let kept = text.range(of: "KEPT-LINE") else { return false }
+            return text[kept.upperBound...].contains("WINCH 24 80")
+        }
+        #expect(answered, "the replay, then the answer to SIGWINCH (the size stays): \(same.outputText.debugDescription)")
+        kill(same.pid, SIGKILL)
+        _ = same.waitForExit(timeoutMilliseconds: 5000)
+        #expect(eventually { Self.isDetached(id) })
+
+        let resized = HostedProcess(proxy: ["attach", id, "132", "43"])
+        #expect(resized.read(untilContains: "WINCH 43 132"))
+        _ = runTool(["signal", id, "KILL"])
+        #expect(resized.finish() == .exited(137))
+    }
+
+    /// Whether python3 with pyte (a terminal emulator) and vim are here:
+    /// the repaint test needs them (`pip install pyte`; Debian: python3-pyte).
+    static let canEmulateATerminal: Bool = {
+        let probe = HostedProcess(["/bin/sh", "-c", "command -v vim >/dev/null && python3 -c 'import pyte'"])
+        return probe.finish() == .exited(0)
+    }()
+
+    /// vim in a kept session, detached, then attached by a new host whose
+    /// screen (pyte's) starts blank: the whole of vim's screen must be
+    /// drawn there, at a new size and at the same size.
+    @Test(.enabled(if: canEmulateATerminal, "needs python3 with pyte, and vim"))
+    func vimRepaintsAfterAttach() throws {
+        let directory = TestEnvironment.runtimeDirectory
+        let script = directory + "/keep-repaint.py"
+        let file = fopen(script, "w")
+        fputs(Self.repaintScript, file)
+        fclose(file)
+        defer { unlink(script) }
+        for size in [["100", "30"], []] {
+            let id = uniqueID("keep-vim")
+            let text = directory + "/\(id).txt"
+            defer { unlink(text) }
+            let run = HostedProcess(["/usr/bin/env", "python3", script, ProxyBinary.path, id, text] + size)
+            let status = run.finish(timeoutMilliseconds: 60_000)
+            #expect(status == .exited(0), "size \(size): \(run.outputText) \(run.errorText)")
+            _ = runTool(["signal", id, "KILL"])
+        }
+    }
+
+    static let repaintScript = #"""
+# Drives vim in a kept session: detach, attach, and checks with a terminal
+# emulator (pyte) that the new host's screen, blank at first, shows vim's.
+import os, select, signal, subprocess, sys, time, json
+import pyte
+binary, session, text_file = sys.argv[1], sys.argv[2], sys.argv[3]
+size = sys.argv[4:6]  # [] keeps the size
+columns, rows = (int(size[0]), int(size[1])) if size else (80, 24)
+
+def status():
+    r = subprocess.run([binary, "status", session], capture_output=True, text=True)
+    return json.loads(r.stdout) if r.returncode == 0 else None
+
+def wait_until(condition, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition(): return True
+        time.sleep(0.02)
+    return False
+
+def read_into(process, stream, screen, condition, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition(screen): return True
+        ready, _, _ = select.select([process.stdout], [], [], 0.1)
+        if ready:
+            data = os.read(process.stdout.fileno(), 65536)
+            if not data: break
+            stream.feed(data)
+    return condition(screen)
+
+with open(text_file, "w") as f:
+    for n in range(1, 201): f.write(f"line {n}\n")
+vim = ["vim", "-u", "NONE", "-i", "NONE", "-N", "-n", text_file]
+front = subprocess.Popen([binary, "new", "--keep", "--term", "vt100", session, "80", "24"] + vim,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+screen = pyte.Screen(80, 24); stream = pyte.ByteStream(screen)
+assert read_into(front, stream, screen, lambda s: s.display[0].startswith("line 1")), "vim did not start"
+front.kill(); front.wait()
+assert wait_until(lambda: (status() or {}).get("attached") is False), "not detached"
+
+host = subprocess.Popen([binary, "attach", session] + size, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+screen = pyte.Screen(columns, rows); stream = pyte.ByteStream(screen)
+def repainted(s):
+    return s.display[0].startswith("line 1") and s.display[rows - 2].startswith(f"line {rows - 1}")
+ok = read_into(host, stream, screen, repainted)
+if not ok:
+    print("screen after attach:\n" + "\n".join(screen.display), file=sys.stderr)
+host.stdin.write(b"\x1b:q!\r"); host.stdin.flush()
+code = host.wait(timeout=10)
+print(f"repainted={ok} exit={code}")
+sys.exit(0 if ok and code == 0 else 1)
+"""#
 
     /// SIGHUP of the host's process (its terminal went) detaches too.
     @Test func hangupOfTheHostDetaches() throws {
