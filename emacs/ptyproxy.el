@@ -545,9 +545,9 @@ Signal a `user-error' if `ptyproxy-program' is not an executable."
          (size (or (plist-get args :size) (ptyproxy--window-size buffer)))
          (size (cons (ptyproxy--clamp (car size)) (ptyproxy--clamp (cdr size))))
          (attach (plist-get args :attach))
-         (keep (or attach (if (plist-member args :keep)
-                              (plist-get args :keep)
-                            ptyproxy-keep-sessions)))
+         (keep (ptyproxy--keep-p attach (if (plist-member args :keep)
+                                            (plist-get args :keep)
+                                          ptyproxy-keep-sessions)))
          (id (or (plist-get args :id)
                  (if attach
                      (signal 'wrong-type-argument (list 'ptyproxy-id nil))
@@ -653,6 +653,24 @@ removes it."
         (process-put process 'ptyproxy-stale-socket t)))))
 
 ;;;; Kept sessions
+
+(defvar ptyproxy--keep-warned nil
+  "Non-nil once it was said that sessions are not kept on Windows.")
+
+(defun ptyproxy--keep-p (attach keep)
+  "Return non-nil if a session made with ATTACH and KEEP is kept.
+ATTACH non-nil attaches to a kept session.  On Windows, whose
+ptyproxy.exe has no kept sessions, KEEP is dropped (said once) and
+ATTACH is a `user-error'."
+  (cond
+   ((not (ptyproxy--windows-p)) (or attach keep))
+   (attach (user-error "Ptyproxy: ptyproxy.exe has no kept sessions to attach to"))
+   (keep
+    (unless ptyproxy--keep-warned
+      (setq ptyproxy--keep-warned t)
+      (display-warning 'ptyproxy "ptyproxy.exe has no kept sessions (it \
+refuses --keep): `ptyproxy-keep-sessions' is ignored on Windows"))
+    nil)))
 
 (defvar ptyproxy--exiting nil
   "Non-nil once Emacs is exiting: kept sessions are detached, not asked about.")

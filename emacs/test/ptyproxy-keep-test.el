@@ -321,6 +321,25 @@ of `ptyproxy-make-process' wins over the option."
         (when (member "--keep" (process-command process))
           (ptyproxy-keep-test--end (process-get process 'ptyproxy-id)))))))
 
+(ert-deftest ptyproxy-keep-test-windows-not-kept ()
+  "On Windows, where ptyproxy.exe refuses --keep, sessions start unkept.
+It is said once; attaching is a `user-error'."
+  (let ((system-type 'windows-nt)
+        (ptyproxy--keep-warned nil)
+        (warnings nil))
+    (cl-letf (((symbol-function 'display-warning)
+               (lambda (_type message &rest _) (push message warnings))))
+      (should-not (ptyproxy--keep-p nil t))
+      (should-not (ptyproxy--keep-p nil t))
+      (should (= (length warnings) 1))
+      (should (string-match-p "ptyproxy-keep-sessions" (car warnings)))
+      (should-not (ptyproxy--keep-p nil nil))
+      (should-error (ptyproxy--keep-p t nil) :type 'user-error))
+    (should (= (length warnings) 1)))
+  (should (ptyproxy--keep-p nil t))
+  (should (ptyproxy--keep-p t nil))
+  (should-not (ptyproxy--keep-p nil nil)))
+
 (defun ptyproxy-keep-test--load-vterm ()
   "Load vterm if it can be found; return non-nil if it is loaded."
   (or (featurep 'vterm)
