@@ -1006,9 +1006,11 @@ ENVIRONMENT and PROGRAM are as for `ptyproxy--run-cli'.  Wait at most
          (deadline (+ (float-time) ptyproxy-control-timeout)))
     ;; Wait on every process, not on PROCESS alone: Emacs runs the
     ;; sentinel that gives the result only once no other process has
-    ;; output waiting, and a busy terminal always has some.
+    ;; output waiting, and a busy terminal always has some.  The end
+    ;; of PROCESS does not cut a wait short, so the waits are short
+    ;; (a call takes a few milliseconds).
     (while (and (not result) process (< (float-time) deadline))
-      (accept-process-output nil 0.05))
+      (accept-process-output nil 0.01))
     (when (and (not result) (process-live-p process))
       (delete-process process))
     result))
