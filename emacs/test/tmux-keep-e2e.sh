@@ -150,6 +150,9 @@ tm send-keys -t e2e Enter
 wait_until "the attach prompt" screen_has "Attach to session:"
 type_line "$session_id"
 wait_until "the session to be attached again" status_has '"attached":true'
+# Keys typed before the buffer shows are M-x's, not the shell's: after
+# the command, M-x suggests a shorter name (`suggest-key-bindings'),
+# and keys typed meanwhile do not all reach the new buffer.
 wait_until "the attached vterm buffer" screen_has "\\*vterm $session_id\\*"
 type_line "echo \"ag\"\"ain-\$K-\$\$\""
 wait_until "the shell's output after attach" screen_has '^again-kept-42-[0-9]+$'
