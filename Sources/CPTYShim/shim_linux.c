@@ -3,6 +3,7 @@
 #include "CPTYShim.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -463,4 +464,16 @@ void ptyshim_close_from(int lowest) {
 #endif
     long limit = sysconf(_SC_OPEN_MAX);
     for (long fd = lowest; fd < (limit > 0 ? limit : 1024); fd++) close((int)fd);
+}
+
+int ptyshim_reopen_nonblocking_writer(int fd, int *reopened) {
+    struct stat info;
+    if (fstat(fd, &info) != 0) return errno;
+    if (!S_ISFIFO(info.st_mode) && !S_ISCHR(info.st_mode)) return EINVAL;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int opened = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (opened < 0) return errno;
+    *reopened = opened;
+    return 0;
 }

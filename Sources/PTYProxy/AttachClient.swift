@@ -18,11 +18,16 @@ extension ControlClient {
     /// Makes the caller session `id`'s host: passes `input` and `output` to
     /// it with `request` (SCM_RIGHTS), waits for `ok`, then waits for the
     /// session's last line. The data never passes through this process.
-    /// `attached` runs once the session took the host.
+    /// `attached` runs once the session took the host. With `terminalSize`
+    /// (the caller's stdin is a terminal), each SIGWINCH of this process
+    /// resizes the session to what it returns.
     public func attach(_ request: AttachRequest, to id: String, input: CInt = 0, output: CInt = 1,
-                       timeoutMilliseconds: Int32 = 5000,
+                       timeoutMilliseconds: Int32 = 5000, terminalSize: (() -> WindowSize?)? = nil,
                        attached: () -> Void = {}) throws(Failure) -> AttachOutcome {
         let deadline = monotonicMilliseconds() + Int64(timeoutMilliseconds)
+        // Blocked and read from a signalfd before any connection exists.
+        let resizes = terminalSize == nil ? nil : try? SignalWatcher(signals: [SIGWINCH])
+        defer { resizes?.close() }
         guard let directory = try liveDirectory(of: id) else {
             if let problem = problems.first { throw .failed(problem) }
             throw .noSuchSession(id)
@@ -40,7 +45,12 @@ extension ControlClient {
         case .unexpected(let quoted): throw .failed("unexpected reply from session '\(id)': \(quoted)")
         }
         attached()
-        guard let last = reader.next(deadline: nil) else { return .lost }
+        reader.resizes = resizes
+        let resize = { [self] in
+            guard let size = terminalSize?() else { return }
+            _ = try? send(ControlRequest.line(resize: size), to: id)
+        }
+        guard let last = reader.next(deadline: nil, onResize: resize) else { return .lost }
         let text = String(decoding: last, as: UTF8.self)
         if text.hasPrefix("exit "), let code = Int32(text.dropFirst(5)), (0...255).contains(code) {
             return .exited(code)
@@ -88,11 +98,15 @@ extension ControlClient {
 private struct ReplyLines {
     let socket: FileDescriptor
     var pending: [UInt8] = []
+    /// SIGWINCH of the attaching terminal, when it is followed.
+    var resizes: SignalWatcher?
+
+    init(socket: FileDescriptor) { self.socket = socket }
 
     /// The next line without its newline; nil at the end of the stream, on
     /// a read error, past `deadline` (nil: no deadline), or when a line
-    /// exceeds the reply limit.
-    mutating func next(deadline: Int64?) -> [UInt8]? {
+    /// exceeds the reply limit. `onResize` runs for each SIGWINCH meanwhile.
+    mutating func next(deadline: Int64?, onResize: () -> Void = {}) -> [UInt8]? {
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
             if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
@@ -100,10 +114,18 @@ private struct ReplyLines {
                 return Array(pending[..<newline])
             }
             guard pending.count <= ControlReply.maximumLength else { return nil }
-            let ready = (try? Poller.wait(for: socket, events: .readable,
-                                          timeoutMilliseconds: pollTimeout(until: deadline))) ?? []
-            if ready.isEmpty {
-                if deadline != nil { return nil }
+            var entries = (pollfd(socket, .readable), pollfd(fd: resizes?.descriptor.rawValue ?? -1,
+                                                             events: Poller.Events.readable.rawValue, revents: 0))
+            let ready = withUnsafeMutableBytes(of: &entries) { raw in
+                (try? Poller.wait(raw.bindMemory(to: pollfd.self), timeoutMilliseconds: pollTimeout(until: deadline))) ?? 0
+            }
+            if entries.1.revents != 0 {
+                var resized = false
+                while resizes?.next() != nil { resized = true }
+                if resized { onResize() }
+            }
+            if entries.0.revents == 0 {
+                if ready == 0 && deadline != nil { return nil }
                 continue
             }
             let socket = self.socket

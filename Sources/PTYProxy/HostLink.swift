@@ -22,12 +22,22 @@ final class Attachment: Sendable {
     /// False for a refused attach: the socket stays the control server's.
     private let ownsSocket = Atomic<Bool>(true)
 
+    /// `output` is replaced by a non-blocking description of the same pipe
+    /// or terminal when there is one (`ptyshim_reopen_nonblocking_writer`):
+    /// a write to a host that does not read then never holds the output
+    /// path, so another host can take over at once (`OutputPath`).
     init(input: FileDescriptor, output: FileDescriptor, socket: FileDescriptor) {
+        var reopened: CInt = -1
+        if ptyshim_reopen_nonblocking_writer(output.rawValue, &reopened) == 0 {
+            output.closeQuietly()
+            self.output = FileDescriptor(rawValue: reopened)
+        } else {
+            self.output = output
+        }
         self.input = input
-        self.output = output
         self.socket = socket
         var capacity: CInt = 0
-        outputIsPipe = ptyshim_pipe_capacity(output.rawValue, &capacity) == 0
+        outputIsPipe = ptyshim_pipe_capacity(self.output.rawValue, &capacity) == 0
     }
 
     deinit {

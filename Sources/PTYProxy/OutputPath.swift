@@ -404,33 +404,36 @@ public final class OutputPath: Sendable {
     }
 
     /// Writes `bytes` to the host in pieces (as `writeOut` does); returns
-    /// the bytes written, fewer when the host's stdout failed: the host is
-    /// then detached.
+    /// the bytes written: fewer when the host's stdout failed (the host is
+    /// then detached), or when another host took over while this one's
+    /// stdout was full (its descriptor is non-blocking: see `Attachment`).
     private func writeToHost(_ bytes: UnsafeRawBufferPointer, _ host: Attachment) -> Int {
         var offset = 0
         var capacity: CInt = 0
         if bytes.count <= Self.pipePieceMinimum || !host.outputIsPipe
             || ptyshim_pipe_capacity(host.output.rawValue, &capacity) != 0 { capacity = 0 }
         while offset < bytes.count {
-            guard waitForRoom(host) else { return offset }
             let size = pieceSize(bytes.count - offset, pipeCapacity: Int(capacity), output: host.output)
             do {
-                try host.output.writeFully(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)]), on: .host)
+                let written = try valueOrErrno(on: .host) {
+                    system_write(host.output.rawValue, bytes.baseAddress! + offset, size)
+                }
+                counters.addOutput(written)
+                offset += written
+            } catch .wouldBlock {
+                guard waitForRoom(host) else { return offset }
             } catch {
                 link?.detach(host, reason: "cannot write to the host's stdout: \(error)")
                 return offset
             }
-            counters.addOutput(size)
-            offset += size
         }
         return offset
     }
 
-    /// Waits until the host's stdout takes a piece without blocking (a
-    /// pipe with a page free), or until that host is no longer the
-    /// attached one (`attach --force` took over from a host that does not
-    /// read) or the session stops: false then, and the caller gives the
-    /// rest to whoever is attached now, or to the ring.
+    /// Waits until the host's full stdout has room again, or until that
+    /// host is no longer the attached one (`attach --force` took over from
+    /// a host that does not read) or the session stops: false then, and
+    /// the caller gives the rest to whoever is attached now, or to the ring.
     private func waitForRoom(_ host: Attachment) -> Bool {
         guard let hostChanged, let link else { return true }
         var entries = (pollfd(host.output, .writable), pollfd(hostChanged.readEnd, .readable))

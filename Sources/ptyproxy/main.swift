@@ -150,15 +150,15 @@ func runKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOpt
 /// The kept session's server: stdin and stdout on /dev/null, stderr the
 /// report pipe until the session is set up, then /dev/null too.
 func serveKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOptions, report: Int32) -> Never {
-    let null = open("/dev/null", O_RDWR)
-    if null >= 0 {
-        dup2(null, 0)
-        dup2(null, 1)
-    }
     dup2(report, 2)
     // Nothing of the front's host may stay open here (an fd Emacs leaked
     // would keep its pipe alive as long as the session).
     ptyshim_close_from(3)
+    let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+    if null >= 0 {
+        dup2(null, 0)
+        dup2(null, 1)
+    }
     let keep = KeepOptions(bufferBytes: options.keepBufferBytes) {
         var ready = keptServerReady
         _ = write(2, &ready, 1)
@@ -183,7 +183,8 @@ func runAttach(id: String, size: WindowSize?, force: Bool) -> Never {
     let request = AttachRequest(size: size ?? terminal.size, force: force)
     let outcome: AttachOutcome
     do {
-        outcome = try ControlClient().attach(request, to: id) { terminal.enterRawMode() }
+        let followSize: (() -> WindowSize?)? = terminal.size == nil ? nil : { terminal.size }
+        outcome = try ControlClient().attach(request, to: id, terminalSize: followSize) { terminal.enterRawMode() }
     } catch {
         switch error {
         case .noSuchSession(let id):

@@ -41,6 +41,7 @@ import CPTYShim
 
     @Test func detachByKillingTheHostsThenAttachAgain() throws {
         let id = uniqueID("keep")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
         let flag = TestEnvironment.runtimeDirectory + "/\(id).flag"
         defer { unlink(flag) }
         let front = HostedProcess(proxy: ["new", "--keep", "--env", "FLAG=\(flag)", id, "80", "24", "sh", "-c", Self.driven])
@@ -85,6 +86,7 @@ import CPTYShim
     /// and stdout together, and that is a detach, not a ^D.
     @Test func endOfStdinIsControlDUnlessTheHostIsGone() throws {
         let id = uniqueID("keep-eof")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
         let dying = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
         #expect(dying.read(untilContains: "READY"))
         dying.closeOutput()
@@ -104,6 +106,7 @@ import CPTYShim
 
     @Test func secondAttachForceAndRefusals() throws {
         let id = uniqueID("keep-two")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
         let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
         #expect(front.read(untilContains: "READY"))
 
@@ -139,6 +142,7 @@ import CPTYShim
 
     @Test func setUpErrorsOfKeptSessionsAreTodays() {
         let id = uniqueID("keep-err")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
         let missing = runTool(["new", "--keep", id, "80", "24", "/nonexistent/program"])
         #expect(missing.status == .exited(127))
         #expect(missing.errorLines.count == 1, "\(missing.errorText)")
@@ -159,6 +163,7 @@ import CPTYShim
     /// stopped, nothing is replayed twice).
     @Test func floodedDetachAttachCycles() throws {
         let id = uniqueID("keep-flood")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
         let front = HostedProcess(proxy: ["new", "--keep", "--keep-buffer", "65536", id, "80", "24",
                                           "seq", "1", "1000000000"])
         #expect(front.read(untilContains: "\n1000\r\n"))
@@ -206,6 +211,7 @@ import CPTYShim
     /// does not stay inside a write to the old host.
     @Test func forceTakesOverFromAHostThatDoesNotRead() throws {
         let id = uniqueID("keep-stuck")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
         let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "yes"])
         #expect(front.read(untilContains: "y\r\ny\r\n"))
         // The test reads the front no more: its pipe fills up.
@@ -226,6 +232,7 @@ import CPTYShim
     /// descriptor received is closed (none stays in the server).
     @Test func attachWithWrongDescriptorsIsRefused() throws {
         let id = uniqueID("keep-fds")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
         let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
         #expect(front.read(untilContains: "READY"))
         #expect(eventually { Self.isDetached(id) == false && Self.status(id) != nil })
@@ -266,6 +273,7 @@ import CPTYShim
     /// 1, bounded in time; the attached host and the session go on.
     @Test func attachStormIsRefusedAndTheSessionGoesOn() throws {
         let id = uniqueID("keep-storm")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
         let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
         #expect(front.read(untilContains: "READY"))
         let storm = (0..<40).map { _ in HostedProcess(proxy: ["attach", id]) }
@@ -283,6 +291,7 @@ import CPTYShim
     /// repaints), also when the size stays: its answer follows the replay.
     @Test func attachSendsSigwinchAfterTheReplay() throws {
         let id = uniqueID("keep-winch")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
         let flag = TestEnvironment.runtimeDirectory + "/\(id).flag"
         defer { unlink(flag) }
         let script = """
@@ -337,6 +346,7 @@ import CPTYShim
         defer { unlink(script) }
         for size in [["100", "30"], []] {
             let id = uniqueID("keep-vim")
+            defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
             let text = directory + "/\(id).txt"
             defer { unlink(text) }
             let run = HostedProcess(["/usr/bin/env", "python3", script, ProxyBinary.path, id, text] + size)
@@ -400,9 +410,47 @@ print(f"repainted={ok} exit={code}")
 sys.exit(0 if ok and code == 0 else 1)
 """#
 
+    /// Attaching from a terminal: its size is taken, it is raw while
+    /// attached and restored after, and its size changes are followed.
+    @Test func attachFromATerminalFollowsItsSize() throws {
+        let id = uniqueID("keep-tty")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c",
+                                          "trap 'echo \"WINCH $(stty size)\"' WINCH; echo READY; while :; do sleep 0.05; done"])
+        #expect(front.read(untilContains: "READY"))
+        kill(front.pid, SIGKILL)
+        _ = front.waitForExit(timeoutMilliseconds: 5000)
+        #expect(eventually { Self.isDetached(id) })
+
+        let host = try PseudoTerminal(size: WindowSize(columns: 90, rows: 20))
+        defer { host.close() }
+        let slave = open(host.slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
+        #expect(slave >= 0)
+        let attach = HostedProcess([ProxyBinary.path, "attach", id], standardIO: slave)
+        close(slave)
+        var screen: [UInt8] = []
+        func readHost(until text: String) -> Bool {
+            eventually(timeoutMilliseconds: 10_000) {
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                let count = chunk.withUnsafeMutableBytes { Glibc.read(host.master.rawValue, $0.baseAddress, $0.count) }
+                if count > 0 { screen += chunk[..<count] }
+                return String(decoding: screen, as: UTF8.self).contains(text)
+            }
+        }
+        #expect(readHost(until: "WINCH 20 90"), "the terminal's size is taken: \(String(decoding: screen, as: UTF8.self))")
+        #expect(try host.lineSettings().c_lflag & tcflag_t(ICANON) == 0, "raw while attached")
+        try host.resize(to: WindowSize(columns: 110, rows: 33))
+        kill(attach.pid, SIGWINCH)  // the kernel signals only the terminal's own session
+        #expect(readHost(until: "WINCH 33 110"))
+        _ = runTool(["signal", id, "KILL"])
+        #expect(attach.waitForExit(timeoutMilliseconds: 10_000) == .exited(137))
+        #expect(try host.lineSettings().c_lflag & tcflag_t(ICANON) != 0, "restored after")
+    }
+
     /// SIGHUP of the host's process (its terminal went) detaches too.
     @Test func hangupOfTheHostDetaches() throws {
         let id = uniqueID("keep-hup")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
         let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
         #expect(front.read(untilContains: "READY"))
         kill(front.pid, SIGHUP)
@@ -429,6 +477,7 @@ sys.exit(0 if ok and code == 0 else 1)
     /// and a fixed margin, however much the program writes.
     @Test func memoryStaysBoundedWhileDetached() throws {
         let id = uniqueID("keep-yes")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
         let buffer = 1 << 20
         let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "yes"])
         #expect(front.read(untilContains: "y\r\ny\r\n"))

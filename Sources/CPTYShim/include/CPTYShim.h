@@ -170,6 +170,13 @@ int ptyshim_send_with_fds(int socket, const void *bytes, size_t count, const int
 int ptyshim_recv_with_fds(int socket, void *bytes, size_t count, ssize_t *got,
                           int fds[2], int *fd_count, int *refused);
 
+/// For a pipe or a character device (a terminal) `fd` writes to: a new open
+/// file description of the same object, write-only and non-blocking (opened
+/// through /proc/self/fd), so that O_NONBLOCK is not set on the one the host
+/// shares with others. EINVAL for anything else; ENXIO for a pipe that has
+/// no reader any more.
+int ptyshim_reopen_nonblocking_writer(int fd, int *reopened);
+
 /// Closes every descriptor from `lowest` up (close_range, else one by one).
 void ptyshim_close_from(int lowest);
 
