@@ -221,11 +221,13 @@ cut off at the end of OUTPUT waits for the rest."
       #'ptyproxy--term-windows-filter
     #'term-emulate-terminal))
 
-(defun ptyproxy--term-exec (buffer name command)
+(defun ptyproxy--term-exec (buffer name command &optional attach)
   "Start COMMAND through ptyproxy in the term BUFFER, for process NAME.
 This does what `term-exec' does, with the process started by
 `ptyproxy-make-process'.  ptyproxy gives the terminal sane settings
-and the size, so the \"stty\" that term.el runs first is not needed."
+and the size, so the \"stty\" that term.el runs first is not needed.
+ATTACH, (ID . FORCE), attaches to the kept session ID instead (see
+`ptyproxy-attach'); COMMAND is then not used."
   (with-current-buffer buffer
     (let ((old (get-buffer-process buffer)))
       (when old (delete-process old)))
@@ -233,6 +235,7 @@ and the size, so the \"stty\" that term.el runs first is not needed."
                                         process-environment))
            (process (ptyproxy-make-process
                      :name name :buffer buffer :command command
+                     :attach (and attach t) :id (car attach) :force (cdr attach)
                      :size (cons term-width term-height)
                      :coding 'binary
                      :filter (ptyproxy--term-filter)
@@ -293,6 +296,24 @@ command line, by default `ptyproxy-windows-shell'.  Return the buffer."
           (term-mode)
           ;; One program name (a command line on Windows), as for M-x term.
           (ptyproxy--term-exec buffer "ptyproxy-term" (list program))
+          (term-char-mode))
+      (error (kill-buffer buffer)
+             (signal (car err) (cdr err))))
+    (switch-to-buffer buffer)
+    buffer))
+
+;;;###autoload
+(defun ptyproxy-term-attach (id &optional force)
+  "Show the kept session ID in a new term buffer, *ptyproxy ID*; return it.
+Its process is \"ptyproxy attach ID COLS ROWS\".  FORCE non-nil takes
+the session from the host it has.  `ptyproxy-attach' asks for ID."
+  (require 'term)
+  (ptyproxy--check-program)
+  (let ((buffer (generate-new-buffer (format "*ptyproxy %s*" id))))
+    (condition-case err
+        (with-current-buffer buffer
+          (term-mode)
+          (ptyproxy--term-exec buffer "ptyproxy-attach" nil (cons id force))
           (term-char-mode))
       (error (kill-buffer buffer)
              (signal (car err) (cdr err))))

@@ -51,6 +51,9 @@
 (defvar ptyproxy--vterm-buffer nil
   "While vterm sets up this buffer, its process starts through ptyproxy.")
 
+(defvar ptyproxy--vterm-attach nil
+  "Nil, or (ID . FORCE): vterm's process attaches to the kept session ID.")
+
 (defun ptyproxy--vterm-size (args)
   "Return the terminal size (COLUMNS . ROWS) of vterm's `make-process' ARGS.
 vterm's command sets it with \"stty ... rows R columns C\"."
@@ -79,7 +82,12 @@ installed while vterm sets up `ptyproxy--vterm-buffer': vterm calls
           ;; line itself, as conpty_proxy.exe is used.
           (when (ptyproxy--windows-p)
             (setq args (plist-put args :command (list (vterm--get-shell)))))
-          (apply #'ptyproxy-make-process :size size args))
+          (if ptyproxy--vterm-attach
+              (apply #'ptyproxy-make-process :size size
+                     :attach t :id (car ptyproxy--vterm-attach)
+                     :force (cdr ptyproxy--vterm-attach)
+                     args)
+            (apply #'ptyproxy-make-process :size size args)))
       (let ((inhibit-file-name-handlers
              (cons 'ptyproxy--file-handler
                    (and (eq inhibit-file-name-operation operation)
@@ -200,6 +208,14 @@ M-x ptyproxy-term needs no vterm"))
              (signal (car err) (cdr err))))
     (pop-to-buffer-same-window buffer)
     buffer))
+
+;;;###autoload
+(defun ptyproxy-vterm-attach (id &optional force)
+  "Show the kept session ID in a new vterm buffer, *vterm ID*; return it.
+Its process is \"ptyproxy attach ID COLS ROWS\".  FORCE non-nil takes
+the session from the host it has.  `ptyproxy-attach' asks for ID."
+  (let ((ptyproxy--vterm-attach (cons id force)))
+    (ptyproxy-vterm (format "*vterm %s*" id))))
 
 (defun ptyproxy-vterm-unload-function ()
   "Remove the advice of ptyproxy's vterm adapter before it is unloaded."

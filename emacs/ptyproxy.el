@@ -52,6 +52,9 @@
 ;;   buffer each time.
 ;; - `ptyproxy-list': the live sessions, with keys to signal, resize and
 ;;   kill them; `ptyproxy-status', `ptyproxy-signal', `ptyproxy-resize'.
+;; - `ptyproxy-keep-sessions': sessions that outlive their buffer and
+;;   Emacs ("ptyproxy new --keep"); `ptyproxy-attach' (or RET in
+;;   `ptyproxy-list') brings a detached one back into a buffer.
 ;; - `ptyproxy-locate-program' and `ptyproxy-build-program': find or
 ;;   build the ptyproxy binary.
 ;;
@@ -71,6 +74,7 @@
 ;;   (setq ptyproxy-program "/path/to/ptyproxy")
 ;;   (ptyproxy-vterm-mode 1)     ; M-x vterm now goes through ptyproxy
 ;;   ;; M-x ptyproxy-term is M-x term through ptyproxy.
+;;   (setq ptyproxy-keep-sessions t) ; shells outlive Emacs: M-x ptyproxy-attach
 
 ;;; Code:
 
@@ -94,6 +98,34 @@ Either a file name, or a program name looked up in variable `exec-path'.
   "Extra options given to \"ptyproxy new\", such as (\"--hangup-grace\" \"1\").
 See \"ptyproxy --help\" for the options."
   :type '(repeat string))
+
+(defcustom ptyproxy-keep-sessions nil
+  "Non-nil means sessions started by this package outlive their buffer.
+They are started with \"ptyproxy new --keep\": when the buffer is
+killed, or Emacs exits or crashes, the program goes on running
+detached, and its output is kept (up to \"--keep-buffer\" bytes,
+1 MiB by default; put (\"--keep-buffer\" \"N\") in
+`ptyproxy-new-arguments' to change it).  \\[ptyproxy-attach] or
+\\[ptyproxy-list] brings a detached session back into a buffer.
+Killing the buffer of a kept session asks whether to detach or to
+end the session (see `ptyproxy-kill-buffer-action')."
+  :type 'boolean)
+
+(defcustom ptyproxy-kill-buffer-action 'ask
+  "What killing the buffer of a kept session does to the session.
+`ask' asks whether to detach (the program goes on running) or to
+end the session; `detach' and `end' do that without asking.  Where
+nobody can answer (in batch mode, or while Emacs exits) the session
+is detached."
+  :type '(choice (const :tag "Ask" ask) (const :tag "Detach" detach)
+                 (const :tag "End the session" end)))
+
+(defcustom ptyproxy-attach-terminal 'auto
+  "The terminal emulator \\[ptyproxy-attach] opens a session in.
+`auto' is vterm while `ptyproxy-vterm-mode' is on (the package starts
+vterm's shells then), else term.el, as `ptyproxy-term' does."
+  :type '(choice (const :tag "vterm with ptyproxy-vterm-mode, else term" auto)
+                 (const :tag "vterm" vterm) (const :tag "term" term)))
 
 (defcustom ptyproxy-term-name nil
   "The TERM of programs started through ptyproxy, or nil.
@@ -152,11 +184,26 @@ made; 0 leaves the system's default."
 
 (defconst ptyproxy--id-regexp
   (format "\\`[A-Za-z0-9._-]\\{1,%d\\}\\'" ptyproxy--id-max-length)
-  "The session identifiers ptyproxy accepts.")
+  "The characters and length of the session identifiers ptyproxy accepts.")
+
+(defconst ptyproxy--windows-device-regexp
+  (concat "\\`\\(?:[Cc][Oo][Nn]\\|[Pp][Rr][Nn]\\|[Aa][Uu][Xx]\\|[Nn][Uu][Ll]"
+          "\\|[Cc][Oo][Mm][0-9]\\|[Ll][Pp][Tt][0-9]\\)\\(?:\\.\\|\\'\\)")
+  "A Windows device name (any case) alone or before a `.', as in \"nul.txt\".")
 
 (defun ptyproxy--valid-id-p (id)
-  "Return non-nil if ID is a session identifier ptyproxy accepts."
-  (and (stringp id) (string-match-p ptyproxy--id-regexp id) t))
+  "Return non-nil if ID is a session identifier ptyproxy accepts.
+The rule is docs/INTERFACE.md's, the same for both programs: 1 to 64
+of A-Z a-z 0-9 . _ -, not starting with `-' (it would be read as an
+option), not ending with `.' (Windows drops it from file names), and
+not a Windows device name (CON, PRN, AUX, NUL, COM0-COM9, LPT0-LPT9,
+in any case, alone or before a `.'), which Windows cannot keep apart
+from the device."
+  (and (stringp id)
+       (string-match-p ptyproxy--id-regexp id)
+       (not (string-prefix-p "-" id))
+       (not (string-suffix-p "." id))
+       (not (string-match-p ptyproxy--windows-device-regexp id))))
 
 (defconst ptyproxy--max-dimension 65535
   "The most columns or rows ptyproxy accepts.")
@@ -389,9 +436,11 @@ otherwise they are left as they are (conpty_proxy.exe's form)."
     (append '("--arg-encoding" "percent")
             (mapcar #'ptyproxy-percent-encode arguments))))
 
-(defun ptyproxy--new-options ()
-  "Return the options of \"ptyproxy new\" from the user options."
-  (append ptyproxy-new-arguments
+(defun ptyproxy--new-options (&optional keep)
+  "Return the options of \"ptyproxy new\" from the user options.
+KEEP non-nil adds \"--keep\"."
+  (append (when keep (list "--keep"))
+          ptyproxy-new-arguments
           (when ptyproxy-term-name
             (list "--term" ptyproxy-term-name))
           (when ptyproxy-working-directory
@@ -403,14 +452,15 @@ otherwise they are left as they are (conpty_proxy.exe's form)."
                        (list "--env" entry))
                      ptyproxy-environment)))
 
-(defun ptyproxy--command (program id size command)
+(defun ptyproxy--command (program id size command &optional keep)
   "Return the command line running PROGRAM \"new\" for session ID.
 SIZE is (COLUMNS . ROWS); COMMAND is the program and its arguments.
+KEEP non-nil starts a session that outlives its host (\"--keep\").
 On Windows the command is one argument, a command line, as
 conpty_proxy.exe takes it: \"new ID W H CMDLINE\"."
   (unless (and (consp command) (cl-every #'stringp command))
     (signal 'wrong-type-argument (list 'ptyproxy-command command)))
-  (let ((options (ptyproxy--new-options))
+  (let ((options (ptyproxy--new-options keep))
         (cols (number-to-string (car size)))
         (rows (number-to-string (cdr size))))
     (if (ptyproxy--windows-p)
@@ -427,6 +477,13 @@ conpty_proxy.exe takes it: \"new ID W H CMDLINE\"."
       (when (and (null (cdr command)) (string-match-p "[ \t\n]" (car command)))
         (setq command (list "/bin/sh" "-c" "exec \"$0\"" (car command))))
       `(,program "new" ,@options "--" ,id ,cols ,rows ,@command))))
+
+(defun ptyproxy--attach-command (program id size force)
+  "Return the command line running PROGRAM \"attach\" for the session ID.
+SIZE is (COLUMNS . ROWS), the size the session takes.  FORCE non-nil
+detaches the host the session has (\"--force\")."
+  `(,program "attach" ,id ,(number-to-string (car size))
+             ,(number-to-string (cdr size)) ,@(and force '("--force"))))
 
 ;;;; Creating processes
 
@@ -445,6 +502,17 @@ the size of a window showing the buffer, or `ptyproxy-default-size'.
 
 :id ID -- the session identifier; the default is a fresh one from
 `ptyproxy-new-id'.
+
+:keep KEEP -- non-nil starts a session that outlives its host
+\(\"ptyproxy new --keep\"); the default is `ptyproxy-keep-sessions'.
+
+:attach ATTACH -- non-nil attaches to the kept session :id instead
+of starting one: the process is \"ptyproxy attach ID COLS ROWS\",
+and :command is not used.  :force FORCE non-nil takes the session
+from the host it has (\"--force\").
+
+Killing the buffer of a kept or attached session asks what to do
+\(see `ptyproxy-kill-buffer-action'), and leaving Emacs detaches it.
 
 :coding defaults to `no-conversion' both ways.  :connection-type
 and :file-handler are ignored: the connection is a pipe, and the
@@ -476,17 +544,28 @@ Signal a `user-error' if `ptyproxy-program' is not an executable."
          (buffer (plist-get args :buffer))
          (size (or (plist-get args :size) (ptyproxy--window-size buffer)))
          (size (cons (ptyproxy--clamp (car size)) (ptyproxy--clamp (cdr size))))
-         (id (or (plist-get args :id) (ptyproxy-new-id)))
+         (attach (plist-get args :attach))
+         (keep (ptyproxy--keep-p attach (if (plist-member args :keep)
+                                            (plist-get args :keep)
+                                          ptyproxy-keep-sessions)))
+         (id (or (plist-get args :id)
+                 (if attach
+                     (signal 'wrong-type-argument (list 'ptyproxy-id nil))
+                   (ptyproxy-new-id))))
          (coding (if (plist-member args :coding)
                      (plist-get args :coding)
                    'no-conversion))
          (command (progn
                     (unless (ptyproxy--valid-id-p id)
                       (signal 'wrong-type-argument (list 'ptyproxy-id id)))
-                    (ptyproxy--command program id size (plist-get args :command))))
+                    (if attach
+                        (ptyproxy--attach-command program id size
+                                                  (plist-get args :force))
+                      (ptyproxy--command program id size (plist-get args :command)
+                                         keep))))
          (rest (ptyproxy--plist-without
                 args '(:command :connection-type :file-handler :coding
-                                :size :id)))
+                                :size :id :keep :attach :force)))
          (process-connection-type nil)
          ;; Read ptyproxy's output as soon as it is there: adaptive read
          ;; buffering delays reads of a process that sent little, which
@@ -504,6 +583,8 @@ Signal a `user-error' if `ptyproxy-program' is not an executable."
     (process-put process 'adjust-window-size-function
                  #'ptyproxy--adjust-window-size)
     (ptyproxy--watch-exit process)
+    (when keep
+      (ptyproxy--keep process))
     process))
 
 (defun ptyproxy--vterm-fork-size (&rest args)
@@ -566,8 +647,251 @@ removes it."
         (cancel-timer timer)))
     (process-put process 'ptyproxy-resize-timer nil)
     (let ((socket (process-get process 'ptyproxy-socket)))
-      (when (and socket (file-exists-p socket))
+      ;; A kept session goes on without this process, on its socket.
+      (when (and socket (file-exists-p socket)
+                 (not (process-get process 'ptyproxy-kept)))
         (process-put process 'ptyproxy-stale-socket t)))))
+
+;;;; Kept sessions
+
+(defvar ptyproxy--keep-warned nil
+  "Non-nil once it was said that sessions are not kept on Windows.")
+
+(defun ptyproxy--keep-p (attach keep)
+  "Return non-nil if a session made with ATTACH and KEEP is kept.
+ATTACH non-nil attaches to a kept session.  On Windows, whose
+ptyproxy.exe has no kept sessions, KEEP is dropped (said once) and
+ATTACH is a `user-error'."
+  (cond
+   ((not (ptyproxy--windows-p)) (or attach keep))
+   (attach (user-error "Ptyproxy: ptyproxy.exe has no kept sessions to attach to"))
+   (keep
+    (unless ptyproxy--keep-warned
+      (setq ptyproxy--keep-warned t)
+      (display-warning 'ptyproxy "ptyproxy.exe has no kept sessions (it \
+refuses --keep): `ptyproxy-keep-sessions' is ignored on Windows"))
+    nil)))
+
+(defvar ptyproxy--exiting nil
+  "Non-nil once Emacs is exiting: kept sessions are detached, not asked about.")
+
+(defun ptyproxy--note-exit ()
+  "Note that Emacs is exiting (on `kill-emacs-hook').
+Emacs then hangs up its processes, which detaches the kept sessions;
+a buffer killed meanwhile detaches its session without asking."
+  (setq ptyproxy--exiting t))
+
+(defun ptyproxy--keep (process)
+  "Make PROCESS, the host of a kept session, detach rather than end.
+Leaving Emacs only detaches it, so Emacs does not ask about it then;
+killing its buffer asks what to do (`ptyproxy-kill-buffer-action')."
+  (process-put process 'ptyproxy-kept t)
+  (set-process-query-on-exit-flag process nil)
+  ;; First on the hook, so that a buffer killed by a later function
+  ;; of it is detached without a question.
+  (add-hook 'kill-emacs-hook #'ptyproxy--note-exit -90)
+  (let ((buffer (process-buffer process)))
+    (when (buffer-live-p buffer)
+      (with-current-buffer buffer
+        (add-hook 'kill-buffer-query-functions #'ptyproxy--kill-buffer-query nil t)
+        (add-hook 'kill-buffer-hook #'ptyproxy--kill-buffer-act nil t)))))
+
+(defun ptyproxy--kept-process ()
+  "Return the live host process of a kept session in this buffer, or nil."
+  (let ((process (get-buffer-process (current-buffer))))
+    (and (ptyproxy-process-p process)
+         (process-live-p process)
+         (process-get process 'ptyproxy-kept)
+         (not (process-get process 'ptyproxy-detached))
+         process)))
+
+(defun ptyproxy--kill-choice (process)
+  "Return what killing the buffer of PROCESS does: `detach', `end' or `cancel'.
+While Emacs exits, `detach'; else `ptyproxy-kill-buffer-action',
+asked for when it is `ask' and someone can answer."
+  (cond
+   (ptyproxy--exiting 'detach)
+   ((memq ptyproxy-kill-buffer-action '(detach end)) ptyproxy-kill-buffer-action)
+   (noninteractive 'detach)
+   (t (pcase (car (read-multiple-choice
+                   (format "Kept session %s: "
+                           (ptyproxy--printable (process-get process 'ptyproxy-id)))
+                   '((?d "detach" "Leave the program running; M-x ptyproxy-attach brings it back")
+                     (?e "end" "Hang up the program: ptyproxy signal ID HUP")
+                     (?c "cancel" "Do not kill the buffer"))))
+        (?d 'detach)
+        (?e 'end)
+        (_ 'cancel)))))
+
+(defun ptyproxy--kill-buffer-query ()
+  "Ask what killing this buffer should do to its kept session.
+Return nil to keep the buffer.
+This is on `kill-buffer-query-functions' of buffers of kept sessions;
+the answer is carried out by `ptyproxy--kill-buffer-act'."
+  (let ((process (ptyproxy--kept-process)))
+    (or (not process)
+        (let ((choice (ptyproxy--kill-choice process)))
+          (process-put process 'ptyproxy-kill-choice choice)
+          (not (eq choice 'cancel))))))
+
+(defun ptyproxy--kill-buffer-act ()
+  "Detach or end the kept session of the buffer being killed.
+This is on `kill-buffer-hook' of buffers of kept sessions.  Without
+an answer of `ptyproxy--kill-buffer-query' (the buffer was killed
+with `kill-buffer-query-functions' bound to nil, or while Emacs
+exits) the session is detached."
+  (let ((process (ptyproxy--kept-process)))
+    (when process
+      (if (eq (process-get process 'ptyproxy-kill-choice) 'end)
+          (ptyproxy-end-session process)
+        (ptyproxy-detach process)))))
+
+(defun ptyproxy-detach (process)
+  "Detach from the kept session of PROCESS, leaving its program running.
+PROCESS, \"ptyproxy new --keep\" or \"ptyproxy attach\", gets SIGHUP,
+which a kept session takes as its host going away.  Its output is no
+longer shown (its buffer is usually being killed).
+\[ptyproxy-attach] brings the session back."
+  (unless (and (ptyproxy-process-p process) (process-get process 'ptyproxy-kept))
+    (signal 'wrong-type-argument (list 'ptyproxy-kept-process process)))
+  (process-put process 'ptyproxy-detached t)
+  (set-process-filter process #'ignore)
+  ;; The adapters' sentinels write into the buffer, which is going.
+  (set-process-sentinel process #'ignore)
+  (ptyproxy--watch-exit process)
+  (when (process-live-p process)
+    (signal-process process 'SIGHUP))
+  process)
+
+(defconst ptyproxy--hangup-interval 0.5
+  "Seconds between two hang-ups sent by `ptyproxy-end-session'.")
+
+(defun ptyproxy--hang-up (process)
+  "Send SIGHUP to the foreground job of PROCESS's session; return t on success.
+That is \"ptyproxy signal ID HUP\", waited for."
+  (let ((result (ptyproxy--call (ptyproxy--cli-arguments
+                                 "signal" (process-get process 'ptyproxy-id) "HUP")
+                                (process-get process 'ptyproxy-environment)
+                                (process-get process 'ptyproxy-program))))
+    (or (eq (car result) 0)
+        (progn
+          (when (process-live-p process)
+            (message "ptyproxy: signal HUP failed: %s"
+                     (if result (ptyproxy--printable (string-trim (cdr result)))
+                       "no answer")))
+          nil))))
+
+(defun ptyproxy-end-session (process)
+  "End the kept session of PROCESS: hang up its program.
+This runs \"ptyproxy signal ID HUP\", which reaches the terminal's
+foreground job, and then waits for PROCESS to end with the program.
+A job that ends leaves the next one (the shell under a vim) in the
+foreground, so the hang-up is sent again every
+`ptyproxy--hangup-interval' seconds, for at most
+`ptyproxy-control-timeout' seconds.  Return non-nil if it ended."
+  (let ((deadline (+ (float-time) ptyproxy-control-timeout)))
+    (while (and (process-live-p process)
+                (< (float-time) deadline)
+                (ptyproxy--hang-up process))
+      (let ((next (min deadline (+ (float-time) ptyproxy--hangup-interval))))
+        (while (and (process-live-p process) (< (float-time) next))
+          (accept-process-output nil 0.05))))
+    ;; The session is gone (the hang-up failed): PROCESS follows it.
+    (while (and (process-live-p process) (< (float-time) deadline))
+      (accept-process-output nil 0.05))
+    (when (process-live-p process)
+      (message "ptyproxy: session %s did not end; it goes on detached"
+               (ptyproxy--printable (process-get process 'ptyproxy-id))))
+    (not (process-live-p process))))
+
+(defun ptyproxy-session-kept-p (status)
+  "Return non-nil if the session STATUS (from \"ptyproxy list\") is kept."
+  (eq (cdr (assq 'kept status)) t))
+
+(defun ptyproxy-session-detached-p (status)
+  "Return non-nil if the session STATUS is kept and has no host."
+  (and (ptyproxy-session-kept-p status)
+       (not (eq (cdr (assq 'attached status)) t))))
+
+(defun ptyproxy--sessions ()
+  "Return the live sessions of this user as (ID . STATUS), from \"ptyproxy list\".
+Signal a `user-error' if the list cannot be read."
+  ;; A missing binary is reported by its own `user-error', not as the
+  ;; output of a failed \"ptyproxy list\".
+  (ptyproxy--check-program)
+  (let ((result (ptyproxy--call '("list"))))
+    (unless (and result (eq (car result) 0))
+      (user-error "Ptyproxy: list failed: %s"
+                  (if result
+                      (string-remove-prefix
+                       "ptyproxy: "
+                       (ptyproxy--printable (string-trim (cdr result))))
+                    "no answer")))
+    (ptyproxy-parse-list (cdr result))))
+
+(defun ptyproxy--attach-candidates (sessions force)
+  "Return the IDs of SESSIONS one can attach to, with their descriptions.
+The result is an alist (ID . DESCRIPTION).  They are the detached
+sessions, or with FORCE all kept sessions."
+  (cl-loop for (id . status) in sessions
+           when (if force
+                    (ptyproxy-session-kept-p status)
+                  (ptyproxy-session-detached-p status))
+           collect (cons id (format "%s  %s" (ptyproxy--state-text id status)
+                                    (ptyproxy--command-text status)))))
+
+(defun ptyproxy--read-attach-arguments (force)
+  "Ask for a session to attach to; return (ID FORCE).
+The choices are the detached sessions, or with FORCE the kept ones."
+  (let* ((candidates (ptyproxy--attach-candidates (ptyproxy--sessions) force))
+         (completion-extra-properties
+          (list :annotation-function
+                (lambda (id) (concat "  " (cdr (assoc id candidates)))))))
+    (unless candidates
+      (user-error (if force "No kept ptyproxy session runs"
+                    "No detached ptyproxy session (C-u M-x ptyproxy-attach offers the attached ones too)")))
+    (list (completing-read (if force "Take over session: " "Attach to session: ")
+                           candidates nil t)
+          force)))
+
+(defun ptyproxy--attach-terminal ()
+  "Return the terminal emulator for `ptyproxy-attach': `vterm' or `term'."
+  (pcase ptyproxy-attach-terminal
+    ('vterm 'vterm)
+    ('term 'term)
+    (_ (if (bound-and-true-p ptyproxy-vterm-mode) 'vterm 'term))))
+
+(declare-function ptyproxy-vterm-attach "ptyproxy-vterm" (id &optional force))
+(declare-function ptyproxy-term-attach "ptyproxy-term" (id &optional force))
+
+;;;###autoload
+(defun ptyproxy-attach (id &optional force)
+  "Show the kept session ID in a new terminal buffer; return the buffer.
+Interactively, ID is one of the detached sessions of \"ptyproxy list\".
+The buffer's process is \"ptyproxy attach ID COLS ROWS\": the kept
+output is replayed, then the program runs there as if started there,
+and the window size follows the window.  The buffer is vterm or term
+\(see `ptyproxy-attach-terminal').  A session attached in this Emacs
+is shown in its buffer.  With FORCE (interactively, a prefix
+argument) a session attached elsewhere is taken from its host."
+  (interactive (ptyproxy--read-attach-arguments current-prefix-arg))
+  (unless (ptyproxy--valid-id-p id)
+    (user-error "Ptyproxy: %S is not a session ID" id))
+  (let ((own (ptyproxy--process-of-id id)))
+    (if (and own (not (process-get own 'ptyproxy-detached))
+             (buffer-live-p (process-buffer own)))
+        (progn (pop-to-buffer (process-buffer own))
+               (process-buffer own))
+      (let ((status (cdr (assoc id (ptyproxy--sessions)))))
+        (cond ((not status)
+               (user-error "Ptyproxy: no session %s runs" id))
+              ((not (ptyproxy-session-kept-p status))
+               (user-error "Ptyproxy: session %s was not started with --keep" id))
+              ((and (not force) (not (ptyproxy-session-detached-p status)))
+               (user-error "Ptyproxy: session %s is attached elsewhere; C-u M-x ptyproxy-attach takes it over" id))))
+      (if (eq (ptyproxy--attach-terminal) 'vterm)
+          (ptyproxy-vterm-attach id force)
+        (ptyproxy-term-attach id force)))))
 
 ;;;; The control channel
 
@@ -680,8 +1004,13 @@ ENVIRONMENT and PROGRAM are as for `ptyproxy--run-cli'.  Wait at most
                                        (setq result (cons status output)))
                                      environment program))
          (deadline (+ (float-time) ptyproxy-control-timeout)))
+    ;; Wait on every process, not on PROCESS alone: Emacs runs the
+    ;; sentinel that gives the result only once no other process has
+    ;; output waiting, and a busy terminal always has some.  The end
+    ;; of PROCESS does not cut a wait short, so the waits are short
+    ;; (a call takes a few milliseconds).
     (while (and (not result) process (< (float-time) deadline))
-      (accept-process-output process 0.05))
+      (accept-process-output nil 0.01))
     (when (and (not result) (process-live-p process))
       (delete-process process))
     result))
@@ -1039,27 +1368,33 @@ object are skipped."
                           (or (ptyproxy--field status 'rows) "?"))
                   (ptyproxy--format-bytes (ptyproxy--field status 'bytes_in))
                   (ptyproxy--format-bytes (ptyproxy--field status 'bytes_out))
-                  (ptyproxy--format-duration (ptyproxy--field status 'uptime))))))
+                  (ptyproxy--format-duration (ptyproxy--field status 'uptime))
+                  (ptyproxy--state-text (car session) status)))))
+
+(defun ptyproxy--state-text (id status)
+  "Return the state of the session ID with STATUS: kept, attached or detached.
+Empty for a session that is not kept; \"attached here\" when its
+host is a process of this Emacs; for a detached one, since when and
+how much output it keeps."
+  (cond
+   ((not (ptyproxy-session-kept-p status)) "")
+   ((not (ptyproxy-session-detached-p status))
+    (let ((own (ptyproxy--process-of-id id)))
+      (if (and own (not (process-get own 'ptyproxy-detached)))
+          "attached here"
+        "attached")))
+   (t (format "detached %s, %s kept"
+              (ptyproxy--format-duration (ptyproxy--field status 'detached_since))
+              (ptyproxy--format-bytes (ptyproxy--field status 'buffered))))))
 
 (defvar-local ptyproxy-list--sessions nil
   "The sessions shown in this `ptyproxy-list-mode' buffer, (ID . STATUS).")
 
 (defun ptyproxy-list--refresh ()
   "Read the live sessions with \"ptyproxy list\" and show them."
-  ;; A missing binary is reported by its own `user-error', not as the
-  ;; output of a failed \"ptyproxy list\".
-  (ptyproxy--check-program)
-  (let ((result (ptyproxy--call '("list"))))
-    (unless (and result (eq (car result) 0))
-      (user-error "Ptyproxy: list failed: %s"
-                  (if result
-                      (string-remove-prefix
-                       "ptyproxy: "
-                       (ptyproxy--printable (string-trim (cdr result))))
-                    "no answer")))
-    (setq ptyproxy-list--sessions (ptyproxy-parse-list (cdr result)))
-    (setq tabulated-list-entries
-          (mapcar #'ptyproxy--list-entry ptyproxy-list--sessions))))
+  (setq ptyproxy-list--sessions (ptyproxy--sessions))
+  (setq tabulated-list-entries
+        (mapcar #'ptyproxy--list-entry ptyproxy-list--sessions)))
 
 (defun ptyproxy-list--id ()
   "Return the session ID on the current line, or signal a `user-error'."
@@ -1110,25 +1445,46 @@ session, or else the selected window."
 (defun ptyproxy-list-kill ()
   "Hang up the session on this line.
 A session of this Emacs gets SIGHUP, which makes ptyproxy hang up its
-program and exit; another session's foreground job gets SIGHUP.  On
-Windows, where a console has no SIGHUP, the session's programs get
-TERM (ptyproxy.exe terminates them)."
+program and exit; a kept session of this Emacs is ended as by
+`ptyproxy-end-session' (SIGHUP would only detach it); another
+session's foreground job gets SIGHUP.  On Windows, where a console
+has no SIGHUP, the session's programs get TERM (ptyproxy.exe
+terminates them)."
   (interactive)
   (let* ((id (ptyproxy-list--id))
-         (process (ptyproxy--process-of-id id)))
+         (process (ptyproxy--process-of-id id))
+         (list-buffer (current-buffer)))
     (when (yes-or-no-p (format "Hang up ptyproxy session %s? " id))
-      (if (and process (not (ptyproxy--windows-p)))
-          (progn (signal-process process 'SIGHUP)
-                 (run-at-time 0.2 nil (lambda (buffer)
-                                        (when (buffer-live-p buffer)
-                                          (with-current-buffer buffer
-                                            (ignore-errors (revert-buffer)))))
-                              (current-buffer)))
+      (cond
+       ((or (not process) (ptyproxy--windows-p))
         (ptyproxy-list--cli (ptyproxy--cli-arguments
-                             "signal" id (if (ptyproxy--windows-p) "TERM" "HUP")))))))
+                             "signal" id (if (ptyproxy--windows-p) "TERM" "HUP"))))
+       ((process-get process 'ptyproxy-kept)
+        (ptyproxy-end-session process)
+        (ignore-errors (revert-buffer)))
+       (t
+        (signal-process process 'SIGHUP)
+        (run-at-time 0.2 nil (lambda (buffer)
+                               (when (buffer-live-p buffer)
+                                 (with-current-buffer buffer
+                                   (ignore-errors (revert-buffer)))))
+                     list-buffer))))))
+
+(defun ptyproxy-list-attach (&optional force)
+  "Show the session on this line in a terminal buffer (`ptyproxy-attach').
+A detached session is attached; a session attached in this Emacs is
+shown in its buffer.  With FORCE (a prefix argument) a session
+attached elsewhere is taken from its host."
+  (interactive "P")
+  (let ((buffer (current-buffer)))
+    (prog1 (ptyproxy-attach (ptyproxy-list--id) force)
+      (when (buffer-live-p buffer)
+        (with-current-buffer buffer
+          (ignore-errors (revert-buffer)))))))
 
 (defvar ptyproxy-list-mode-map
   (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "RET") #'ptyproxy-list-attach)
     (define-key map "s" #'ptyproxy-list-signal)
     (define-key map "r" #'ptyproxy-list-resize)
     (define-key map "k" #'ptyproxy-list-kill)
@@ -1141,12 +1497,15 @@ TERM (ptyproxy.exe terminates them)."
 \\<ptyproxy-list-mode-map>\\[revert-buffer] refreshes, \\[ptyproxy-list-signal] \
 sends a signal, \\[ptyproxy-list-resize] resizes to the window, \
 \\[ptyproxy-list-kill] hangs up.
+\\[ptyproxy-list-attach] attaches to a detached session (a kept one, with
+its State \"detached\"), or shows a session of this Emacs in its buffer.
 Every field comes from the sessions and is shown with control
 characters escaped."
   (setq tabulated-list-format
         [("ID" 28 t) ("PID" 8 nil :right-align t) ("Command" 30 t)
          ("Size" 9 nil) ("In" 8 nil :right-align t)
-         ("Out" 8 nil :right-align t) ("Uptime" 9 nil :right-align t)])
+         ("Out" 8 nil :right-align t) ("Uptime" 9 nil :right-align t)
+         ("State" 24 nil)])
   (setq tabulated-list-padding 1)
   (setq tabulated-list-sort-key (cons "ID" nil))
   (add-hook 'tabulated-list-revert-hook #'ptyproxy-list--refresh nil t)
@@ -1265,12 +1624,15 @@ compilation buffer."
 
 (dolist (command '((ptyproxy-vterm-mode . "ptyproxy-vterm")
                    (ptyproxy-vterm . "ptyproxy-vterm")
+                   (ptyproxy-vterm-attach . "ptyproxy-vterm")
                    (ptyproxy-term . "ptyproxy-term")
-                   (ptyproxy-make-term . "ptyproxy-term")))
+                   (ptyproxy-make-term . "ptyproxy-term")
+                   (ptyproxy-term-attach . "ptyproxy-term")))
   (unless (fboundp (car command))
     (autoload (car command)
       (expand-file-name (cdr command) ptyproxy--lisp-directory)
-      nil (not (eq (car command) 'ptyproxy-make-term)))))
+      nil (not (memq (car command) '(ptyproxy-make-term ptyproxy-vterm-attach
+                                                         ptyproxy-term-attach))))))
 
 ;; Customize, and `custom-set-variables' in a custom file, load the vterm
 ;; adapter before they set its mode, so that turning it on runs the mode.
@@ -1283,6 +1645,7 @@ compilation buffer."
 
 (defun ptyproxy-unload-function ()
   "Unload the adapters, which need this feature, before `ptyproxy'."
+  (remove-hook 'kill-emacs-hook #'ptyproxy--note-exit)
   (dolist (feature '(ptyproxy-vterm ptyproxy-term))
     (when (featurep feature)
       (unload-feature feature t)))

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # The tests of the Emacs package: package-lint, byte-compilation (warnings
 # are errors), checkdoc, the ERT tests (one of them through ptyproxy.exe
-# under Wine) and the tmux end-to-end test.
+# under Wine) and the tmux end-to-end tests.
 #
 # Usage: emacs/run-tests.sh
 # Environment:
@@ -91,7 +91,7 @@ fi
 
 # The ERT test files; ptyproxy-readme-test.el loads the READMEs' set-up
 # from this source tree.
-test_names=(ptyproxy-test ptyproxy-readme-test)
+test_names=(ptyproxy-test ptyproxy-keep-test ptyproxy-readme-test)
 export PTYPROXY_SOURCE_DIR=$here/..
 
 # The package's files: the core first (package-lint's main file).
@@ -221,6 +221,14 @@ if bounded 300 bash "$here/test/tmux-e2e.sh" </dev/null 2>&1; then
     pass "tmux end-to-end"
 else
     fail "tmux end-to-end"
+fi
+
+# 6. Kept sessions in emacs -nw under tmux: the kill-buffer question,
+# M-x ptyproxy-attach, C-x C-c, and RET in a second Emacs's list.
+if bounded 300 bash "$here/test/tmux-keep-e2e.sh" </dev/null 2>&1; then
+    pass "tmux kept sessions end-to-end"
+else
+    fail "tmux kept sessions end-to-end"
 fi
 
 leftover=$(ls -A "$XDG_RUNTIME_DIR/ptyproxy" 2>/dev/null)
