@@ -326,12 +326,15 @@ import CPTYShim
         #expect(resized.finish() == .exited(137))
     }
 
-    /// Whether python3 with pyte (a terminal emulator) and vim are here:
-    /// the repaint test needs them (`pip install pyte`; Debian: python3-pyte).
-    static let canEmulateATerminal: Bool = {
-        let probe = HostedProcess(["/bin/sh", "-c", "command -v vim >/dev/null && python3 -c 'import pyte'"])
-        return probe.finish() == .exited(0)
-    }()
+    /// A python3 with pyte (a terminal emulator): Debian's first, which
+    /// python3-pyte serves (.ci/run installs it), then the one on PATH.
+    static let pytePython: String? = ["/usr/bin/python3", "python3"].first { python in
+        HostedProcess(["/bin/sh", "-c", "\"$0\" -c 'import pyte' 2>/dev/null", python]).finish() == .exited(0)
+    }
+
+    /// Whether the repaint test can run: pyte, and vim.
+    static let canEmulateATerminal: Bool =
+        pytePython != nil && HostedProcess(["/bin/sh", "-c", "command -v vim >/dev/null"]).finish() == .exited(0)
 
     /// vim in a kept session, detached, then attached by a new host whose
     /// screen (pyte's) starts blank: the whole of vim's screen must be
@@ -349,7 +352,8 @@ import CPTYShim
             defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
             let text = directory + "/\(id).txt"
             defer { unlink(text) }
-            let run = HostedProcess(["/usr/bin/env", "python3", script, ProxyBinary.path, id, text] + size)
+            let python = try #require(Self.pytePython)
+            let run = HostedProcess(["/usr/bin/env", python, script, ProxyBinary.path, id, text] + size)
             let status = run.finish(timeoutMilliseconds: 60_000)
             #expect(status == .exited(0), "size \(size): \(run.outputText) \(run.errorText)")
             _ = runTool(["signal", id, "KILL"])
