@@ -53,18 +53,23 @@ func ensureStandardDescriptors() {
     }
 }
 
+/// One line for a control client's failure, with its exit status.
+func fail(_ failure: ControlClient.Failure, id: String) -> Never {
+    switch failure {
+    case .noSuchSession(let id):
+        fail("no session '\(id)' is running", code: ControlExit.noSuchSession)
+    case .refused(let reason):
+        fail("session '\(id)' refused: \(reason)", code: ControlExit.refused)
+    case .failed(let reason):
+        fail(reason, code: ControlExit.refused)
+    }
+}
+
 func controlRequest(_ request: String, to id: String, reply form: ControlReply.Form = .text) -> String {
     do {
         return try ControlClient().send(request, to: id, reply: form)
     } catch {
-        switch error {
-        case .noSuchSession(let id):
-            fail("no session '\(id)' is running", code: ControlExit.noSuchSession)
-        case .refused(let reason):
-            fail("session '\(id)' refused: \(reason)", code: ControlExit.refused)
-        case .failed(let reason):
-            fail(reason, code: ControlExit.refused)
-        }
+        fail(error, id: id)
     }
 }
 
@@ -185,14 +190,7 @@ func runAttach(id: String, size: WindowSize?, force: Bool) -> Never {
         let followSize: (() -> WindowSize?)? = terminal.size == nil ? nil : { terminal.size }
         outcome = try ControlClient().attach(request, to: id, terminalSize: followSize) { terminal.enterRawMode() }
     } catch {
-        switch error {
-        case .noSuchSession(let id):
-            fail("no session '\(id)' is running", code: ControlExit.noSuchSession)
-        case .refused(let reason):
-            fail("session '\(id)' refused: \(reason)", code: ControlExit.refused)
-        case .failed(let reason):
-            fail(reason, code: ControlExit.refused)
-        }
+        fail(error, id: id)
     }
     terminal.restore()
     switch outcome {
