@@ -6,8 +6,8 @@
 #
 # Completes the subcommands; the options of `new` and the command after
 # `new ... ID COLS ROWS` (then that command's own arguments); live session
-# IDs, from `ptyproxy list`, after resize, signal and status; signal names
-# after `signal ID`.
+# IDs, from `ptyproxy list`, after resize, signal, status and attach;
+# `--force` after `attach ID`; signal names after `signal ID`.
 #
 # The one program completion runs is the ptyproxy found on PATH, by an
 # absolute path: never the word being completed (`./ptyproxy status <TAB>`
@@ -32,14 +32,14 @@ _ptyproxy()
     local cur prev words cword
     _init_completion -n = || return
 
-    local -a options=(--term --cwd --env --hangup-grace --output-buffers --output-buffer-size --stdout-pipe-size --arg-encoding)
+    local -a options=(--term --cwd --env --hangup-grace --output-buffers --output-buffer-size --stdout-pipe-size --keep --keep-buffer --arg-encoding)
     local signals="HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO SYS"
 
     if ((cword == 1)); then
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "--help --version" -- "$cur"))
         else
-            COMPREPLY=($(compgen -W "new resize signal status list" -- "$cur"))
+            COMPREPLY=($(compgen -W "new resize signal status list attach" -- "$cur"))
         fi
         return
     fi
@@ -47,6 +47,13 @@ _ptyproxy()
     case ${words[1]} in
         resize | status)
             ((cword == 2)) && _ptyproxy_sessions "$cur"
+            ;;
+        attach)
+            if ((cword == 2)); then
+                _ptyproxy_sessions "$cur"
+            elif [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "--force" -- "$cur"))
+            fi
             ;;
         signal)
             if ((cword == 2)); then
@@ -61,14 +68,14 @@ _ptyproxy()
             ;;
         new)
             # Walk the words before the cursor as ptyproxy parses them:
-            # options (some take the next word) until `--` or CMD; then ID,
+            # options (all but --keep take the next word) until `--` or CMD; then ID,
             # COLS, ROWS, CMD.
             local i positional=0 ended=
             for ((i = 2; i < cword; i++)); do
                 local word=${words[i]}
                 if [[ -z $ended && $word == -- ]]; then
                     ended=1
-                elif [[ -z $ended && $word == --*=* ]]; then
+                elif [[ -z $ended && ($word == --*=* || $word == --keep) ]]; then
                     :
                 elif [[ -z $ended && $word == --* ]]; then
                     ((i++))
@@ -95,7 +102,7 @@ _ptyproxy()
                         COMPREPLY=($(compgen -W "percent" -- "$cur"))
                         return
                         ;;
-                    --term | --env | --hangup-grace | --output-buffer-size | --stdout-pipe-size)
+                    --term | --env | --hangup-grace | --output-buffer-size | --stdout-pipe-size | --keep-buffer)
                         return
                         ;;
                 esac

@@ -5,8 +5,8 @@
 #
 # Completes the subcommands; the options of `new` and the command after
 # `new ... ID COLS ROWS` (then that command's own arguments); live session
-# IDs, from `ptyproxy list`, after resize, signal and status; signal names
-# after `signal ID`.
+# IDs, from `ptyproxy list`, after resize, signal, status and attach;
+# `--force` after `attach ID`; signal names after `signal ID`.
 #
 # The one program completion runs is the ptyproxy found on PATH, by an
 # absolute path: never the word being completed (`./ptyproxy status <TAB>`
@@ -33,6 +33,7 @@ function __ptyproxy_new_scan
         else if test $ended = 0 -a "$word" = --
             set ended 1
         else if test $ended = 0; and string match -q -- '--*=*' $word
+        else if test $ended = 0 -a "$word" = --keep
         else if test $ended = 0; and string match -q -- '--*' $word
             set skip 1
         else
@@ -70,7 +71,12 @@ end
 
 function __ptyproxy_at_session
     set -l words (commandline -opc)
-    contains -- "$words[2]" resize signal status; and test (count $words) -eq 2
+    contains -- "$words[2]" resize signal status attach; and test (count $words) -eq 2
+end
+
+function __ptyproxy_after_attach_id
+    set -l words (commandline -opc)
+    test "$words[2]" = attach -a (count $words) -ge 3
 end
 
 function __ptyproxy_at_signal
@@ -110,6 +116,7 @@ complete -c ptyproxy -n __fish_use_subcommand -a resize -d 'Set the window size 
 complete -c ptyproxy -n __fish_use_subcommand -a signal -d 'Send a signal to the foreground job'
 complete -c ptyproxy -n __fish_use_subcommand -a status -d 'Print the status of a session as JSON'
 complete -c ptyproxy -n __fish_use_subcommand -a list -d 'List your live sessions'
+complete -c ptyproxy -n __fish_use_subcommand -a attach -d 'Become the host of a kept session'
 complete -c ptyproxy -n __fish_use_subcommand -l help -s h -d 'Show the usage'
 complete -c ptyproxy -n __fish_use_subcommand -l version -d 'Show the version'
 
@@ -123,6 +130,9 @@ complete -c ptyproxy -n '__ptyproxy_new_at options' -l hangup-grace -r -d 'SIGHU
 complete -c ptyproxy -n '__ptyproxy_new_at options' -l output-buffers -x -a '1 2' -d 'Single or double buffered output'
 complete -c ptyproxy -n '__ptyproxy_new_at options' -l output-buffer-size -r -d 'Output buffer size in bytes'
 complete -c ptyproxy -n '__ptyproxy_new_at options' -l stdout-pipe-size -r -d 'Grow a smaller stdout pipe to N bytes'
+complete -c ptyproxy -n '__ptyproxy_new_at options' -l keep -d 'The session outlives its host'
+complete -c ptyproxy -n '__ptyproxy_new_at options' -l keep-buffer -r -d 'Output kept while detached, in bytes'
+complete -c ptyproxy -n __ptyproxy_after_attach_id -l force -d 'Take the session from another host'
 complete -c ptyproxy -n '__ptyproxy_new_at options' -l arg-encoding -x -a percent -d 'Every later argument is %XX-escaped'
 complete -c ptyproxy -n '__ptyproxy_new_at cmd' -a '(__fish_complete_command)'
 complete -c ptyproxy -n '__ptyproxy_new_at args' -a '(__ptyproxy_command_line)'

@@ -245,9 +245,9 @@ complete_in() { # SHELL LINE: the candidates, sorted, one per line
         fish) HOME=$work/home timeout 20 fish -c 'complete -C $argv[1]' "$2" | cut -f1 ;;
     esac | sort -u
 }
-new_options=$(echo "$help_options" | grep -vx -e --help -e --version)
+new_options=$(echo "$help_options" | grep -vx -e --help -e --version -e --force)  # --force is attach's
 for shell in bash zsh fish; do
-    same "$shell: subcommands" "$(printf '%s\n' list new resize signal status)" "$(complete_in $shell 'ptyproxy ')"
+    same "$shell: subcommands" "$(printf '%s\n' attach list new resize signal status)" "$(complete_in $shell 'ptyproxy ')"
     same "$shell: ptyproxy res<TAB>" "resize" "$(complete_in $shell 'ptyproxy res')"
     expected_options=$new_options
     [[ $shell == fish ]] || expected_options=$(printf '%s\n' $new_options -- | sort -u)
@@ -257,7 +257,9 @@ for shell in bash zsh fish; do
     # word of CMD's that looks like one of new's options.
     same "$shell: CMD's own arguments" "status" "$(complete_in $shell 'ptyproxy new x 80 24 ptyproxy sta')"
     same "$shell: CMD's own option values" "$(printf '%s\n' 1 2)" "$(complete_in $shell 'ptyproxy new x 80 24 ptyproxy new --output-buffers ')"
-    for verb in resize signal status; do
+    same "$shell: --force after attach ID" "--force" "$(complete_in $shell "ptyproxy attach $session --f")"
+    same "$shell: --keep takes no value" "ptyproxy-compl-cmd" "$(complete_in $shell 'ptyproxy new --keep x 80 24 ptyproxy-compl-c')"
+    for verb in resize signal status attach; do
         same "$shell: live session ID after $verb" "$session" "$(complete_in $shell "ptyproxy $verb ")"
     done
     same "$shell: signal names after signal ID" "$(printf '%s\n' SIGILL SIGINT SIGIO)" "$(complete_in $shell "ptyproxy signal $session SIGI")"
@@ -385,7 +387,10 @@ if check "make dist" dist; then
         "$(unzip -Z1 dist/$windows.zip | sort)"
     check "the Windows zip tests clean" bash -c "unzip -tq dist/$windows.zip >/dev/null"
     check "the zip's ptyproxy.exe is the Windows program" bash -c "unzip -p dist/$windows.zip $windows/ptyproxy.exe | cmp -s - '$windows_exe'"
-    check "the zip's ptyproxy.exe has the version" bash -c "grep -qaF '$version' '$windows_exe'"
+    # The program's strings are UTF-16 (wide literals), the version with them.
+    check "the zip's ptyproxy.exe has the version" python3 -c \
+        'import sys; sys.exit(sys.argv[2].encode("utf-16-le") not in open(sys.argv[1], "rb").read())' \
+        "$windows_exe" "ptyproxy $version"
     check "the zip's README.txt has Windows line ends" bash -c "unzip -p dist/$windows.zip $windows/README.txt | head -1 | grep -q $'\r\$'"
     # The zip's README.txt is all a Windows user has: every file it names
     # must be in the zip, and it opens with what the program is, not a tag.
@@ -411,7 +416,7 @@ if check "make dist" dist; then
         winerun() { WINEDEBUG=-all WINEPREFIX="$work/wineprefix" timeout 300 "$wine64" "$@"; }
         winerun wineboot.exe -i >/dev/null 2>&1
         shown=$(winerun "$unzipped_exe" --version 2>/dev/null | tr -d '\r')
-        same "the unzipped ptyproxy.exe runs under Wine (--version)" "ptyproxy $version" "${shown%% (commit *}"
+        same "the unzipped ptyproxy.exe runs under Wine (--version)" "ptyproxy $version" "$shown"
         winerun "$unzipped_exe" new zip-check 80 24 "cmd.exe /c exit 5" < <(sleep 60) >/dev/null 2>&1
         same "the unzipped ptyproxy.exe runs a session under Wine (exit code 5)" 5 "$?"
         WINEPREFIX="$work/wineprefix" "${WINESERVER:-/usr/lib/wine/wineserver64}" -k 2>/dev/null
