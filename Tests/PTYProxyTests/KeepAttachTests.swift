@@ -42,6 +42,15 @@ import CPTYShim
         #expect(host.finish() == .exited(0), sourceLocation: sourceLocation)
     }
 
+    /// Kills `host` as Emacs does (SIGKILL) and waits until its session
+    /// `id` is detached.
+    static func killHostUntilDetached(_ host: HostedProcess, _ id: String,
+                                      sourceLocation: SourceLocation = #_sourceLocation) {
+        kill(host.pid, SIGKILL)
+        _ = host.waitForExit(timeoutMilliseconds: 5000)
+        #expect(eventually { Self.isDetached(id) }, sourceLocation: sourceLocation)
+    }
+
     /// A number field of a status JSON.
     static func field(_ name: String, in json: String) -> Int? {
         guard let range = json.range(of: "\"\(name)\":") else { return nil }
@@ -68,9 +77,7 @@ import CPTYShim
         #expect(front.read(untilContains: "STARTED"))
         // Emacs's way: SIGKILL. The test still holds the host's pipes, so
         // only the control connection tells the session its host is gone.
-        kill(front.pid, SIGKILL)
-        _ = front.waitForExit(timeoutMilliseconds: 5000)
-        #expect(eventually { Self.isDetached(id) })
+        Self.killHostUntilDetached(front, id)
         close(open(flag, O_CREAT | O_WRONLY, 0o600))
         // The program goes on while detached; its output is kept.
         #expect(eventually(timeoutMilliseconds: 10_000) { (Self.status(id).flatMap { Self.field("buffered", in: $0) } ?? 0) > 0 })
@@ -86,9 +93,7 @@ import CPTYShim
         #expect(first.read(untilContains: "got:hello"))
         #expect(Self.status(id).flatMap { Self.field("buffered", in: $0) } == 0)
         #expect(Self.status(id)?.contains("detached_since") == false)
-        kill(first.pid, SIGKILL)
-        _ = first.waitForExit(timeoutMilliseconds: 5000)
-        #expect(eventually { Self.isDetached(id) })
+        Self.killHostUntilDetached(first, id)
 
         let second = HostedProcess(proxy: ["attach", id])
         #expect(eventually { Self.status(id)?.contains("\"attached\":true") == true })
@@ -307,9 +312,7 @@ import CPTYShim
             """
         let front = HostedProcess(proxy: ["new", "--keep", "--env", "FLAG=\(flag)", id, "80", "24", "sh", "-c", script])
         #expect(front.read(untilContains: "READY"))
-        kill(front.pid, SIGKILL)
-        _ = front.waitForExit(timeoutMilliseconds: 5000)
-        #expect(eventually { Self.isDetached(id) })
+        Self.killHostUntilDetached(front, id)
         close(open(flag, O_CREAT | O_WRONLY, 0o600))
         #expect(eventually(timeoutMilliseconds: 10_000) { (Self.status(id).flatMap { Self.field("buffered", in: $0) } ?? 0) > 0 })
 
@@ -322,9 +325,7 @@ import CPTYShim
             return text[kept.upperBound...].contains("WINCH 24 80")
         }
         #expect(answered, "the replay, then the answer to SIGWINCH (the size stays): \(same.outputText.debugDescription)")
-        kill(same.pid, SIGKILL)
-        _ = same.waitForExit(timeoutMilliseconds: 5000)
-        #expect(eventually { Self.isDetached(id) })
+        Self.killHostUntilDetached(same, id)
 
         let resized = HostedProcess(proxy: ["attach", id, "132", "43"])
         #expect(resized.read(untilContains: "WINCH 43 132"))
@@ -428,9 +429,7 @@ sys.exit(0 if ok and code == 0 else 1)
         let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c",
                                           "trap 'echo \"WINCH $(stty size)\"' WINCH; echo READY; while :; do sleep 0.05; done"])
         #expect(front.read(untilContains: "READY"))
-        kill(front.pid, SIGKILL)
-        _ = front.waitForExit(timeoutMilliseconds: 5000)
-        #expect(eventually { Self.isDetached(id) })
+        Self.killHostUntilDetached(front, id)
 
         let host = try PseudoTerminal(size: WindowSize(columns: 90, rows: 20))
         defer { host.close() }
