@@ -307,13 +307,17 @@ import CPTYShim
         defer { unlink(flag) }
         let script = """
             trap 'echo "WINCH $(stty size)"' WINCH; echo READY; \
-            while [ ! -e "$FLAG" ]; do sleep 0.05; done; echo KEPT-LINE; \
+            while [ ! -e "$FLAG" ]; do sleep 0.05; done; echo KEPT-LINE; : > "$FLAG.done"; \
             while :; do sleep 0.05; done
             """
         let front = HostedProcess(proxy: ["new", "--keep", "--env", "FLAG=\(flag)", id, "80", "24", "sh", "-c", script])
         #expect(front.read(untilContains: "READY"))
         Self.killHostUntilDetached(front, id)
+        defer { unlink(flag + ".done") }
         close(open(flag, O_CREAT | O_WRONLY, 0o600))
+        // KEPT-LINE is written once the shell makes the .done file: the
+        // answer to the next SIGWINCH comes after it in the pty's stream.
+        #expect(eventually(timeoutMilliseconds: 10_000) { access(flag + ".done", F_OK) == 0 })
         #expect(eventually(timeoutMilliseconds: 10_000) { (Self.status(id).flatMap { Self.field("buffered", in: $0) } ?? 0) > 0 })
 
         // (The front's own attach sent one too: its answer may be in the
