@@ -254,7 +254,8 @@ import CPTYShim
         defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
         let front = Self.keptCat(id)
         #expect(eventually { Self.isDetached(id) == false && Self.status(id) != nil })
-        let server = try #require(Self.status(id).flatMap { Self.field("pid", in: $0) }).map { pid_t($0) }!
+        let serverPID: Int? = Self.status(id).flatMap { Self.field("pid", in: $0) }
+        let server = pid_t(try #require(serverPID, "no pid in the session's status"))
         let baseline = Self.openDescriptors(server)
         var ends: [CInt] = [-1, -1]
         #expect(pipe(&ends) == 0)
@@ -530,7 +531,7 @@ sys.exit(0 if ok and code == 0 else 1)
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 256)
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line)
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if text.hasPrefix(name) {
                 return Int(text.dropFirst(name.count).filter { $0.isNumber })
             }
