@@ -3,13 +3,16 @@
 the verdicts against ptyproxy's targets, BENCHMARKS.md (keeping the sections
 other harnesses own, see report_sections.py) and the PNG chart.
 """
+import datetime
 import math
 import os
+import shlex
 import subprocess
+import sys
 import time
 
 import report_sections
-from bench_runner import (ALLOC_SIZES_MIB, CTRLC_PER_ROUND, KEYSTROKES, KEY_BLOCK, MIB,
+from bench_runner import (ALLOC_SIZES_MIB, CTRLC_PER_ROUND, HERE, KEYSTROKES, KEY_BLOCK, MIB,
                           STARTUPS_PER_ROUND, fmt, med, ok_runs, paired, pct, per_round)
 from bench_ctrlc import FLUSH_REACT_S, FLUSH_STALL_S
 
@@ -25,6 +28,29 @@ T_CTRLC_MS = 50.0
 T_RESIZE_P99_MS = 2.0
 T_RSS_MIB = 6.0
 T_ALLOCS_PER_MIB = 0.1        # "0": fewer than one allocation per 10 MiB
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages, as the reports quote them."""
+    return "%.2f %.2f %.2f" % os.getloadavg()
+
+
+def utc_now():
+    """The time a report is generated, as the reports quote it."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def command_line(script):
+    """The command line that ran Benchmarks/SCRIPT, to quote in its report."""
+    return shlex.join(["python3", "Benchmarks/" + script] + sys.argv[1:])
+
+
+def publish(text, section):
+    """Prints a harness's report; with SECTION, also puts it into
+    BENCHMARKS.md as that section."""
+    print(text)
+    if section:
+        report_sections.replace_section(os.path.join(HERE, "BENCHMARKS.md"), section, text)
 
 
 def ctrlc_flush_section(ctx, runs):

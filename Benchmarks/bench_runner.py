@@ -4,16 +4,19 @@ process spawning and timing, watchdogs, memory sampling, and the statistics
 (percentiles, medians over rounds, paired ratios) every workload and the
 report use.
 """
+import contextlib
 import errno
 import fcntl
 import math
 import os
 import re
 import shlex
+import shutil
 import signal
 import statistics
 import struct
 import sys
+import tempfile
 import termios
 import threading
 import time
@@ -312,6 +315,28 @@ class Context:
     def path(self, name):
         self.counter += 1
         return os.path.join(self.tmp, "%s-%d" % (name, self.counter))
+
+
+@contextlib.contextmanager
+def side_by_side(name, args):
+    """The Context of the side-by-side harness bench_NAME.py: the tools
+    checked, the helpers compiled into a temporary directory of its own,
+    removed on leaving. Yields the Context and the compiled helpers."""
+    # bench_setup imports this module: importing it here avoids the cycle.
+    from bench_setup import compile_helpers, find_tools
+    tools, missing = find_tools(False, False)
+    if missing:
+        raise SystemExit("bench_%s: missing %s" % (name, ", ".join(m[0] for m in missing)))
+    tmp = tempfile.mkdtemp(prefix="ptyproxy-%s-" % name, dir="/tmp")
+    args.smoke = False
+    ctx = Context(args, tmp)
+    ctx.tools = tools
+    try:
+        helpers = compile_helpers(ctx)
+        ctx.benchtool = helpers["benchtool"]
+        yield ctx, helpers
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def make_contenders(ctx, have):

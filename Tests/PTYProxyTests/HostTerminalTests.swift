@@ -16,14 +16,9 @@ import SystemPackage
                                    "stty size; read line; stty size; echo got=$line"],
                                   standardIO: slave)
         close(slave)
-        var screen: [UInt8] = []
+        let screen = HostScreen(master: host.master)
         func readHost(until text: String) -> Bool {
-            eventually(timeoutMilliseconds: 5000) {
-                var chunk = [UInt8](repeating: 0, count: 4096)
-                let count = chunk.withUnsafeMutableBytes { Glibc.read(host.master.rawValue, $0.baseAddress, $0.count) }
-                if count > 0 { screen += chunk[..<count] }
-                return String(decoding: screen, as: UTF8.self).contains(text)
-            }
+            screen.read(until: text, timeoutMilliseconds: 5000)
         }
         // The host's size wins over the arguments.
         #expect(readHost(until: "30 100"))
@@ -35,7 +30,7 @@ import SystemPackage
         // Raw mode: the Enter key arrives as CR and the child's pty turns it into NL.
         _ = "typed\r".withCString { Glibc.write(host.master.rawValue, $0, 6) }
         #expect(readHost(until: "got=typed"))
-        #expect(String(decoding: screen, as: UTF8.self).contains("40 120"))
+        #expect(screen.text.contains("40 120"))
         #expect(proxy.waitForExit(timeoutMilliseconds: 5000) == .exited(0))
         #expect(try host.lineSettings().c_lflag & tcflag_t(ICANON) != 0, "host terminal not restored")
     }

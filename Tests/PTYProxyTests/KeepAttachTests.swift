@@ -25,6 +25,32 @@ import CPTYShim
         return tool.status == .exited(0) ? tool.outputText : nil
     }
 
+    /// A host running `cat` in kept session `id`, once `cat` has started.
+    static func keptCat(_ id: String, sourceLocation: SourceLocation = #_sourceLocation) -> HostedProcess {
+        let host = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
+        #expect(host.read(untilContains: "READY"), sourceLocation: sourceLocation)
+        return host
+    }
+
+    /// The `cat` behind `host` still echoes `word`, and ends with status 0
+    /// when the host closes its input (the user's ^D).
+    static func expectEchoThenEnd(_ host: HostedProcess, _ word: String,
+                                  sourceLocation: SourceLocation = #_sourceLocation) {
+        host.write(word + "\n")
+        #expect(host.read(untilContains: word + "\r\n" + word), sourceLocation: sourceLocation)
+        host.closeInput()
+        #expect(host.finish() == .exited(0), sourceLocation: sourceLocation)
+    }
+
+    /// Kills `host` as Emacs does (SIGKILL) and waits until its session
+    /// `id` is detached.
+    static func killHostUntilDetached(_ host: HostedProcess, _ id: String,
+                                      sourceLocation: SourceLocation = #_sourceLocation) {
+        kill(host.pid, SIGKILL)
+        _ = host.waitForExit(timeoutMilliseconds: 5000)
+        #expect(eventually { Self.isDetached(id) }, sourceLocation: sourceLocation)
+    }
+
     /// A number field of a status JSON.
     static func field(_ name: String, in json: String) -> Int? {
         guard let range = json.range(of: "\"\(name)\":") else { return nil }
@@ -51,9 +77,7 @@ import CPTYShim
         #expect(front.read(untilContains: "STARTED"))
         // Emacs's way: SIGKILL. The test still holds the host's pipes, so
         // only the control connection tells the session its host is gone.
-        kill(front.pid, SIGKILL)
-        _ = front.waitForExit(timeoutMilliseconds: 5000)
-        #expect(eventually { Self.isDetached(id) })
+        Self.killHostUntilDetached(front, id)
         close(open(flag, O_CREAT | O_WRONLY, 0o600))
         // The program goes on while detached; its output is kept.
         #expect(eventually(timeoutMilliseconds: 10_000) { (Self.status(id).flatMap { Self.field("buffered", in: $0) } ?? 0) > 0 })
@@ -69,9 +93,7 @@ import CPTYShim
         #expect(first.read(untilContains: "got:hello"))
         #expect(Self.status(id).flatMap { Self.field("buffered", in: $0) } == 0)
         #expect(Self.status(id)?.contains("detached_since") == false)
-        kill(first.pid, SIGKILL)
-        _ = first.waitForExit(timeoutMilliseconds: 5000)
-        #expect(eventually { Self.isDetached(id) })
+        Self.killHostUntilDetached(first, id)
 
         let second = HostedProcess(proxy: ["attach", id])
         #expect(eventually { Self.status(id)?.contains("\"attached\":true") == true })
@@ -87,8 +109,7 @@ import CPTYShim
     @Test func endOfStdinIsControlDUnlessTheHostIsGone() throws {
         let id = uniqueID("keep-eof")
         defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
-        let dying = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
-        #expect(dying.read(untilContains: "READY"))
+        let dying = Self.keptCat(id)
         dying.closeOutput()
         dying.closeInput()
         #expect(dying.finish() == .exited(3), "the host is told it was detached")
@@ -107,8 +128,7 @@ import CPTYShim
     @Test func secondAttachForceAndRefusals() throws {
         let id = uniqueID("keep-two")
         defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
-        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
-        #expect(front.read(untilContains: "READY"))
+        let front = Self.keptCat(id)
 
         let refused = runTool(["attach", id])
         #expect(refused.status == .exited(1))
@@ -147,8 +167,7 @@ import CPTYShim
         #expect(missing.status == .exited(127))
         #expect(missing.errorLines.count == 1, "\(missing.errorText)")
 
-        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
-        #expect(front.read(untilContains: "READY"))
+        let front = Self.keptCat(id)
         let busy = runTool(["new", "--keep", id, "80", "24", "true"])
         #expect(busy.status == .exited(125))
         #expect(busy.errorLines.count == 1 && busy.errorText.contains("already running"), "\(busy.errorText)")
@@ -233,10 +252,10 @@ import CPTYShim
     @Test func attachWithWrongDescriptorsIsRefused() throws {
         let id = uniqueID("keep-fds")
         defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
-        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
-        #expect(front.read(untilContains: "READY"))
+        let front = Self.keptCat(id)
         #expect(eventually { Self.isDetached(id) == false && Self.status(id) != nil })
-        let server = try #require(Self.status(id).flatMap { Self.field("pid", in: $0) }).map { pid_t($0) }!
+        let serverPID: Int? = Self.status(id).flatMap { Self.field("pid", in: $0) }
+        let server = pid_t(try #require(serverPID, "no pid in the session's status"))
         let baseline = Self.openDescriptors(server)
         var ends: [CInt] = [-1, -1]
         #expect(pipe(&ends) == 0)
@@ -263,10 +282,7 @@ import CPTYShim
         }
         #expect(eventually { Self.openDescriptors(server) <= baseline }, "no passed descriptor stays open")
         #expect(Self.status(id)?.contains("\"attached\":true") == true, "the host stays attached")
-        front.write("still\n")
-        #expect(front.read(untilContains: "still\r\nstill"))
-        front.closeInput()
-        #expect(front.finish() == .exited(0))
+        Self.expectEchoThenEnd(front, "still")
     }
 
     /// Many hosts trying to attach at once: each refused with one line and
@@ -274,17 +290,13 @@ import CPTYShim
     @Test func attachStormIsRefusedAndTheSessionGoesOn() throws {
         let id = uniqueID("keep-storm")
         defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
-        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
-        #expect(front.read(untilContains: "READY"))
+        let front = Self.keptCat(id)
         let storm = (0..<40).map { _ in HostedProcess(proxy: ["attach", id]) }
         for host in storm {
             #expect(host.finish() == .exited(1), "\(host.errorText)")
             #expect(host.errorLines.count == 1)
         }
-        front.write("after\n")
-        #expect(front.read(untilContains: "after\r\nafter"))
-        front.closeInput()
-        #expect(front.finish() == .exited(0))
+        Self.expectEchoThenEnd(front, "after")
     }
 
     /// After the replay the program gets SIGWINCH (a full-screen program
@@ -296,15 +308,17 @@ import CPTYShim
         defer { unlink(flag) }
         let script = """
             trap 'echo "WINCH $(stty size)"' WINCH; echo READY; \
-            while [ ! -e "$FLAG" ]; do sleep 0.05; done; echo KEPT-LINE; \
+            while [ ! -e "$FLAG" ]; do sleep 0.05; done; echo KEPT-LINE; : > "$FLAG.done"; \
             while :; do sleep 0.05; done
             """
         let front = HostedProcess(proxy: ["new", "--keep", "--env", "FLAG=\(flag)", id, "80", "24", "sh", "-c", script])
         #expect(front.read(untilContains: "READY"))
-        kill(front.pid, SIGKILL)
-        _ = front.waitForExit(timeoutMilliseconds: 5000)
-        #expect(eventually { Self.isDetached(id) })
+        Self.killHostUntilDetached(front, id)
+        defer { unlink(flag + ".done") }
         close(open(flag, O_CREAT | O_WRONLY, 0o600))
+        // KEPT-LINE is written once the shell makes the .done file: the
+        // answer to the next SIGWINCH comes after it in the pty's stream.
+        #expect(eventually(timeoutMilliseconds: 10_000) { access(flag + ".done", F_OK) == 0 })
         #expect(eventually(timeoutMilliseconds: 10_000) { (Self.status(id).flatMap { Self.field("buffered", in: $0) } ?? 0) > 0 })
 
         // (The front's own attach sent one too: its answer may be in the
@@ -316,9 +330,7 @@ import CPTYShim
             return text[kept.upperBound...].contains("WINCH 24 80")
         }
         #expect(answered, "the replay, then the answer to SIGWINCH (the size stays): \(same.outputText.debugDescription)")
-        kill(same.pid, SIGKILL)
-        _ = same.waitForExit(timeoutMilliseconds: 5000)
-        #expect(eventually { Self.isDetached(id) })
+        Self.killHostUntilDetached(same, id)
 
         let resized = HostedProcess(proxy: ["attach", id, "132", "43"])
         #expect(resized.read(untilContains: "WINCH 43 132"))
@@ -422,9 +434,7 @@ sys.exit(0 if ok and code == 0 else 1)
         let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c",
                                           "trap 'echo \"WINCH $(stty size)\"' WINCH; echo READY; while :; do sleep 0.05; done"])
         #expect(front.read(untilContains: "READY"))
-        kill(front.pid, SIGKILL)
-        _ = front.waitForExit(timeoutMilliseconds: 5000)
-        #expect(eventually { Self.isDetached(id) })
+        Self.killHostUntilDetached(front, id)
 
         let host = try PseudoTerminal(size: WindowSize(columns: 90, rows: 20))
         defer { host.close() }
@@ -432,16 +442,11 @@ sys.exit(0 if ok and code == 0 else 1)
         #expect(slave >= 0)
         let attach = HostedProcess([ProxyBinary.path, "attach", id], standardIO: slave)
         close(slave)
-        var screen: [UInt8] = []
+        let screen = HostScreen(master: host.master)
         func readHost(until text: String) -> Bool {
-            eventually(timeoutMilliseconds: 10_000) {
-                var chunk = [UInt8](repeating: 0, count: 4096)
-                let count = chunk.withUnsafeMutableBytes { Glibc.read(host.master.rawValue, $0.baseAddress, $0.count) }
-                if count > 0 { screen += chunk[..<count] }
-                return String(decoding: screen, as: UTF8.self).contains(text)
-            }
+            screen.read(until: text, timeoutMilliseconds: 10_000)
         }
-        #expect(readHost(until: "WINCH 20 90"), "the terminal's size is taken: \(String(decoding: screen, as: UTF8.self))")
+        #expect(readHost(until: "WINCH 20 90"), "the terminal's size is taken: \(screen.text)")
         #expect(try host.lineSettings().c_lflag & tcflag_t(ICANON) == 0, "raw while attached")
         try host.resize(to: WindowSize(columns: 110, rows: 33))
         kill(attach.pid, SIGWINCH)  // the kernel signals only the terminal's own session
@@ -469,16 +474,12 @@ sys.exit(0 if ok and code == 0 else 1)
     @Test func hangupOfTheHostDetaches() throws {
         let id = uniqueID("keep-hup")
         defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
-        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"])
-        #expect(front.read(untilContains: "READY"))
+        let front = Self.keptCat(id)
         kill(front.pid, SIGHUP)
         _ = front.finish()
         #expect(eventually { Self.isDetached(id) })
         let host = HostedProcess(proxy: ["attach", id])
-        host.write("again\n")
-        #expect(host.read(untilContains: "again\r\nagain"))
-        host.closeInput()
-        #expect(host.finish() == .exited(0))
+        Self.expectEchoThenEnd(host, "again")
     }
 
     /// The numbers of the whole lines in `output`: the first (maybe cut by
@@ -530,7 +531,7 @@ sys.exit(0 if ok and code == 0 else 1)
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 256)
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line)
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if text.hasPrefix(name) {
                 return Int(text.dropFirst(name.count).filter { $0.isNumber })
             }

@@ -59,6 +59,11 @@
 
 ;;;; Helpers
 
+;; The wait and the vterm loader below are like ptyproxy-test.el's, yet
+;; this file does not require that one: child Emacsen load this file
+;; alone (`ptyproxy-keep-test--child'), and loading ptyproxy-test.el
+;; would define all its tests in them and in every run of this file.
+
 (defun ptyproxy-keep-test--wait (predicate what &optional timeout)
   "Wait until PREDICATE returns non-nil; return its value.
 Fail, mentioning WHAT (a string, or a function returning one), after

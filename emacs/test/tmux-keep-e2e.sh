@@ -23,68 +23,18 @@
 
 set -u
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-emacs_dir=$(dirname "$here")
-program=${PTYPROXY_PROGRAM:-$emacs_dir/../.build/debug/ptyproxy}
-case $program in
-    /*) ;;
-    */*) program=$(cd "$(dirname "$program")" && pwd)/$(basename "$program") ;;
-esac
-emacs=${EMACS:-emacs}
-timeout=${PTYPROXY_E2E_TIMEOUT:-20}
 session_id=
-
-fail() {
-    echo "tmux-keep-e2e: FAIL: $*" >&2
-    if [ -n "${sock:-}" ] && [ -S "$sock" ]; then
-        echo "---- screen ----" >&2
-        tmux -S "$sock" capture-pane -p -t e2e >&2 2>/dev/null
-        echo "----------------" >&2
-    fi
-    exit 1
-}
-
-command -v tmux >/dev/null || fail "tmux is not installed"
-command -v "$emacs" >/dev/null || fail "$emacs is not installed"
-[ -x "$program" ] || fail "ptyproxy program $program is not executable"
-
-# Unix socket names are short (104-108 bytes): keep the directories short.
-base=${TMPDIR:-/tmp}
-[ "${#base}" -le 40 ] || base=/tmp
-work=$(mktemp -d "$base/e2k.XXXXXX") || exit 1
-sock=$work/tmux.sock
-cleanup() {
+e2e_cleanup_more() {
     if [ -n "$session_id" ]; then
         "$program" signal "$session_id" KILL >/dev/null 2>&1
     fi
-    tmux -S "$sock" kill-server >/dev/null 2>&1
-    rm -rf "$work"
 }
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# A private runtime directory: the control sockets of this test only.
-mkdir -m 700 "$work/run" "$work/home"
-export XDG_RUNTIME_DIR=$work/run
-export HOME=$work/home
-export PTYPROXY_E2E_DIR=$work PTYPROXY_E2E_LISP=$emacs_dir PTYPROXY_PROGRAM=$program
-unset TMUX
+e2e_name=tmux-keep-e2e e2e_prefix=e2k
+. "$(dirname "${BASH_SOURCE[0]}")/tmux-lib.sh"
 
 cat >"$work/common.el" <<'EOF'
 ;;; common.el --- emacs -nw set-up of the kept-session test  -*- lexical-binding: t; -*-
-(setq inhibit-startup-screen t)
-(let ((dir (getenv "PTYPROXY_VTERM_DIR")))
-  (dolist (d (append (and dir (not (equal dir "")) (list dir))
-                     (file-expand-wildcards "/usr/share/emacs/site-lisp/elpa/vterm-*")
-                     (file-expand-wildcards "/usr/lib/*/emacs-libvterm")))
-    (add-to-list 'load-path d)))
-(add-to-list 'load-path (getenv "PTYPROXY_E2E_LISP"))
-(require 'vterm)
-(require 'ptyproxy)
-(setq ptyproxy-program (getenv "PTYPROXY_PROGRAM"))
-(setq vterm-shell "/bin/sh")
+(load (expand-file-name "setup.el" (getenv "PTYPROXY_E2E_DIR")))
 (setq ptyproxy-keep-sessions t)
 (ptyproxy-vterm-mode 1)
 EOF
@@ -102,22 +52,6 @@ cat >"$work/second.el" <<'EOF'
 (delete-other-windows)
 EOF
 
-tm() { tmux -S "$sock" "$@"; }
-
-# wait_until DESCRIPTION COMMAND...: poll COMMAND until it succeeds.
-wait_until() {
-    local what=$1 deadline=$((SECONDS + timeout))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${timeout}s waiting for $what"
-        sleep 0.1
-    done
-}
-
-screen_has() { tm capture-pane -p -t e2e | grep -qE "$1"; }
-type_line() { tm send-keys -t e2e -l "$1" && tm send-keys -t e2e Enter; }
-file_nonempty() { [ -s "$1" ]; }
-not_alive() { ! kill -0 "$1" 2>/dev/null; }
 status_has() { "$program" status "$session_id" 2>/dev/null | grep -q "$1"; }
 session_gone() { "$program" status "$session_id" >/dev/null 2>&1; [ $? -eq 4 ]; }
 shell_pid() {
