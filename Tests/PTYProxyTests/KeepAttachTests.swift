@@ -301,6 +301,48 @@ import CPTYShim
 
     /// After the replay the program gets SIGWINCH (a full-screen program
     /// repaints), also when the size stays: its answer follows the replay.
+    /// Another user can neither reach a kept session nor attach to it: the
+    /// private directory keeps it out; with the directory opened up, the
+    /// client does not trust a directory that is not its user's, and a raw
+    /// connection meets the server's peer check before any descriptor is
+    /// taken.
+    @Test(.enabled(if: getuid() == 0, "needs root to act as another user"))
+    func anotherUserCannotAttach() {
+        let (environment, runtime, directory) = TestEnvironment.privateRuntime("keep-other")
+        let id = uniqueID("keep-other")
+        let socket = SessionDirectory.socketPath(directory: directory, id: id)
+        let host = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c", "echo READY; exec cat"],
+                                 environment: environment)
+        #expect(host.read(untilContains: "READY"))
+        kill(host.pid, SIGKILL)
+        _ = host.waitForExit(timeoutMilliseconds: 5000)
+        let statusLine = { runTool(["status", id], environment: environment).outputText }
+        #expect(eventually { statusLine().contains("\"attached\":false") })
+        let asNobody = ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        let denied = HostedProcess(asNobody + [ProxyBinary.path, "attach", id], environment: environment)
+        #expect(denied.finish() != .exited(0))
+        #expect(denied.errorLines.count == 1, "stderr: \(denied.errorText)")
+        chmod(runtime, 0o755)
+        chmod(directory, 0o755)
+        chmod(socket, 0o666)
+        let refused = HostedProcess(asNobody + [ProxyBinary.path, "attach", id], environment: environment)
+        #expect(refused.finish() != .exited(0))
+        #expect(refused.errorLines.count == 1, "stderr: \(refused.errorText)")
+        // A raw connection (no client's directory check) meets the server's
+        // peer check at accept, before an attach could pass descriptors.
+        let raw = HostedProcess(asNobody + ["/usr/bin/socat", "-u", "UNIX-CONNECT:\(socket)", "-"], environment: environment)
+        #expect(raw.finish() != nil)
+        #expect(raw.outputText.contains("error permission denied"), "\(raw.outputText) \(raw.errorText)")
+        chmod(directory, 0o700); chmod(socket, 0o600); chmod(runtime, 0o700)
+        #expect(statusLine().contains("\"attached\":false"), "another user's attach changed the session")
+        // The session's own user still attaches, and the shell is the same.
+        let owner = HostedProcess(proxy: ["attach", id], environment: environment)
+        owner.write("mine\n")
+        #expect(owner.read(untilContains: "mine\r\nmine\r\n"), "output: \(owner.outputText.debugDescription)")
+        _ = runTool(["signal", id, "KILL"], environment: environment)
+        #expect(owner.finish() == .exited(137))
+    }
+
     @Test func attachSendsSigwinchAfterTheReplay() throws {
         let id = uniqueID("keep-winch")
         defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
