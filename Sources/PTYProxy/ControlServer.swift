@@ -68,7 +68,7 @@ public final class ControlServer: Sendable {
     private let identity: FileIdentity?
     private let wakeup: Wakeup
     private let stopping = Atomic<Bool>(false)
-    private let context = Mutex<ControlContext?>(nil)
+    private let context = Locked<ControlContext?>(nil)
 
     /// Takes the ID's lock (refusing an ID whose session is alive), replaces
     /// whatever a dead session left, and publishes `ID.sock`.

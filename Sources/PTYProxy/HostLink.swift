@@ -94,15 +94,15 @@ final class HostLink: Sendable {
         var finished = false
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
     let ring: OutputRing
     /// Signalled on every attach and detach, so that the threads waiting
     /// on the old host's descriptors let go of them.
-    private let observers = Mutex<[Wakeup]>([])
+    private let observers = Locked<[Wakeup]>([])
 
     init(bufferBytes: Int) throws(Errno) {
         ring = try OutputRing(capacity: bufferBytes)
-        state = Mutex(State(attachment: nil, detachedSince: monotonicMilliseconds()))
+        state = Locked(State(attachment: nil, detachedSince: monotonicMilliseconds()))
     }
 
     func notifyOnChange(_ wakeup: Wakeup) {
