@@ -92,7 +92,17 @@ final class HostLink: Sendable {
         var detachedSince: Int64?
         /// The session has ended: no host may attach any more.
         var finished = false
+        /// Until then (monotonic ms) output waits for the first host, the
+        /// `new --keep` process, rather than going to the ring: a program
+        /// that writes more than the ring holds before that host is
+        /// attached must not cost it its first output. nil once a host
+        /// attached, or once the wait is over (that host died first).
+        var firstHostDeadline: Int64?
     }
+
+    /// How long output waits for the first host (see `State`): the front
+    /// attaches within milliseconds of the session being ready.
+    static let firstHostWaitMilliseconds: Int64 = 5000
 
     private let state: Locked<State>
     let ring: OutputRing
@@ -102,7 +112,9 @@ final class HostLink: Sendable {
 
     init(bufferBytes: Int) throws(Errno) {
         ring = try OutputRing(capacity: bufferBytes)
-        state = Locked(State(attachment: nil, detachedSince: monotonicMilliseconds()))
+        let now = monotonicMilliseconds()
+        state = Locked(State(attachment: nil, detachedSince: now,
+                             firstHostDeadline: now + Self.firstHostWaitMilliseconds))
     }
 
     func notifyOnChange(_ wakeup: Wakeup) {
@@ -129,6 +141,7 @@ final class HostLink: Sendable {
             let previous = state.attachment
             state.attachment = host
             state.detachedSince = nil
+            state.firstHostDeadline = nil
             host.tell(greeting)
             return .some(previous)
         }
@@ -152,8 +165,14 @@ final class HostLink: Sendable {
         notifyObservers()
     }
 
-    /// The session is over: the attached client gets `exit CODE`.
+    /// The session is over: the attached client gets `exit CODE`. A
+    /// program that ended before its first host attached (`true`) waits
+    /// for that host as its output does, so that `new --keep` exits with
+    /// the program's status rather than finding the session gone.
     func finish(exitCode: Int32) {
+        while state.withLock({ $0.attachment == nil && $0.firstHostDeadline.map { monotonicMilliseconds() < $0 } == true }) {
+            Self.pauseForFirstHost()
+        }
         let last = state.withLock { state in
             defer { state.attachment = nil; state.finished = true }
             return state.attachment
@@ -166,12 +185,29 @@ final class HostLink: Sendable {
     /// the ring (the bytes are kept there before this returns nil). One
     /// decision under the lock, so that no byte is kept after an attach
     /// has taken over the ring's contents.
+    ///
+    /// Before the first host attached, it waits for it (polling every 2 ms,
+    /// up to `firstHostWaitMilliseconds`): the pty holds the output
+    /// meanwhile, and the program waits as it would for a slow host.
     func route(keeping bytes: UnsafeRawBufferPointer) -> Attachment? {
-        state.withLock { state in
-            if let attachment = state.attachment { return attachment }
-            ring.append(bytes)
-            return nil
+        while true {
+            let (attachment, waiting) = state.withLock { state -> (Attachment?, Bool) in
+                if let attachment = state.attachment { return (attachment, false) }
+                if let deadline = state.firstHostDeadline, !state.finished, monotonicMilliseconds() < deadline {
+                    return (nil, true)
+                }
+                state.firstHostDeadline = nil
+                ring.append(bytes)
+                return (nil, false)
+            }
+            guard waiting else { return attachment }
+            Self.pauseForFirstHost()
         }
+    }
+
+    private static func pauseForFirstHost() {
+        var pause = timespec(tv_sec: 0, tv_nsec: 2_000_000)
+        nanosleep(&pause, nil)
     }
 
     private func notifyObservers() {

@@ -175,6 +175,27 @@ import CPTYShim
         #expect(front.finish() == .exited(0))
     }
 
+    /// The first host of `new --keep` gets the program's output from its
+    /// first byte, even when the program writes far more than the ring
+    /// holds before that host has attached: output waits for it.
+    @Test func firstHostGetsTheOutputFromItsFirstByte() {
+        let expected = sequenceThroughTerminal(20_000)  // 129 KiB: 32 rings of 4 KiB
+        for run in 0..<10 {
+            let front = HostedProcess(proxy: ["new", "--keep", "--keep-buffer", "4096", uniqueID("keep-first"),
+                                              "80", "24", "seq", "1", "20000"])
+            let status = front.finish()
+            #expect(status == .exited(0), "run \(run): \(front.errorText)")
+            #expect(front.output == expected, "run \(run): \(bytesDifference(front.output, expected))")
+            if status != .exited(0) || front.output != expected { break }
+        }
+        // A program that ends at once, with no output, before its first
+        // host attached: that host still gets its status.
+        for run in 0..<10 {
+            let front = HostedProcess(proxy: ["new", "--keep", uniqueID("keep-first"), "80", "24", "sh", "-c", "exit 7"])
+            #expect(front.finish() == .exited(7), "run \(run): \(front.errorText)")
+        }
+    }
+
     /// Numbered lines, flooding: each attach sees the replayed tail, then
     /// the live stream, and the numbers from the first whole line on are
     /// consecutive (no byte lost or doubled where replay meets live), and
