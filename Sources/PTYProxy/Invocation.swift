@@ -182,13 +182,8 @@ public enum Invocation: Equatable, Sendable {
                     return .success(())
                 }
             case "output-buffer-size":
-                outcome = takeValue().flatMap { text in
-                    guard let bytes = text.ascii.flatMap({ Int($0) }), outputBufferSizes.contains(bytes) else {
-                        return .failure(UsageError("--output-buffer-size must be \(rangeText(outputBufferSizes)) bytes"))
-                    }
-                    options.outputBufferSize = bytes
-                    return .success(())
-                }
+                outcome = takeValue().flatMap { byteCount($0, in: outputBufferSizes, option: name) }
+                    .map { options.outputBufferSize = $0 }
             case "stdout-pipe-size":
                 outcome = takeValue().flatMap { text in
                     guard let bytes = text.ascii.flatMap({ Int($0) }), bytes == 0 || stdoutPipeSizes.contains(bytes) else {
@@ -202,13 +197,8 @@ public enum Invocation: Equatable, Sendable {
                 options.keep = true
                 outcome = .success(())
             case "keep-buffer":
-                outcome = takeValue().flatMap { text in
-                    guard let bytes = text.ascii.flatMap({ Int($0) }), keepBufferSizes.contains(bytes) else {
-                        return .failure(UsageError("--keep-buffer must be \(rangeText(keepBufferSizes)) bytes"))
-                    }
-                    options.keepBufferBytes = bytes
-                    return .success(())
-                }
+                outcome = takeValue().flatMap { byteCount($0, in: keepBufferSizes, option: name) }
+                    .map { options.keepBufferBytes = $0 }
             default:
                 return .failure(UsageError("unknown option '--\(name)' (try: ptyproxy --help)"))
             }
@@ -374,6 +364,14 @@ public enum Invocation: Equatable, Sendable {
 
     /// A range as messages write it: `LOW..HIGH`.
     private static func rangeText(_ range: ClosedRange<Int>) -> String { "\(range.lowerBound)..\(range.upperBound)" }
+
+    /// The value of `--OPTION`, a byte count within `range`.
+    private static func byteCount(_ text: ByteString, in range: ClosedRange<Int>, option: String) -> Result<Int, UsageError> {
+        guard let bytes = text.ascii.flatMap({ Int($0) }), range.contains(bytes) else {
+            return .failure(UsageError("--\(option) must be \(rangeText(range)) bytes"))
+        }
+        return .success(bytes)
+    }
 
     private static func size(_ columns: ByteString, _ rows: ByteString) -> Result<WindowSize, UsageError> {
         guard let c = columns.ascii.flatMap({ ControlRequest.parseDimension($0) }) else {
