@@ -109,12 +109,15 @@ final class HostLink: Sendable {
     /// Signalled on every attach and detach, so that the threads waiting
     /// on the old host's descriptors let go of them.
     private let observers = Locked<[Wakeup]>([])
+    /// Set by the first attach: wakes the output and the end waiting for
+    /// the first host (see `State`).
+    private let firstHostAttached = OneTimeSignal()
 
-    init(bufferBytes: Int) throws(Errno) {
+    init(bufferBytes: Int, firstHostWaitMilliseconds: Int64 = HostLink.firstHostWaitMilliseconds) throws(Errno) {
         ring = try OutputRing(capacity: bufferBytes)
         let now = monotonicMilliseconds()
         state = Locked(State(attachment: nil, detachedSince: now,
-                             firstHostDeadline: now + Self.firstHostWaitMilliseconds))
+                             firstHostDeadline: now + firstHostWaitMilliseconds))
     }
 
     func notifyOnChange(_ wakeup: Wakeup) {
@@ -146,6 +149,7 @@ final class HostLink: Sendable {
             return .some(previous)
         }
         guard let previous else { return outcome }
+        firstHostAttached.set()
         previous?.tell("detached another host attached")
         notifyObservers()
         return .attached
@@ -170,8 +174,9 @@ final class HostLink: Sendable {
     /// for that host as its output does, so that `new --keep` exits with
     /// the program's status rather than finding the session gone.
     func finish(exitCode: Int32) {
-        while state.withLock({ $0.attachment == nil && $0.firstHostDeadline.map { monotonicMilliseconds() < $0 } == true }) {
-            Self.pauseForFirstHost()
+        while let deadline = state.withLock({ $0.attachment == nil ? $0.firstHostDeadline : nil }),
+              monotonicMilliseconds() < deadline {
+            firstHostAttached.wait(untilMonotonicMilliseconds: deadline)
         }
         let last = state.withLock { state in
             defer { state.attachment = nil; state.finished = true }
@@ -186,32 +191,71 @@ final class HostLink: Sendable {
     /// decision under the lock, so that no byte is kept after an attach
     /// has taken over the ring's contents.
     ///
-    /// Before the first host attached, it waits for it (polling every 2 ms,
-    /// up to `firstHostWaitMilliseconds`): the pty holds the output
-    /// meanwhile, and the program waits as it would for a slow host.
+    /// Before the first host attached, it waits for that attach (up to
+    /// the first-host deadline): the pty holds the output meanwhile, and
+    /// the program waits as it would for a slow host.
     func route(keeping bytes: UnsafeRawBufferPointer) -> Attachment? {
         while true {
-            let (attachment, waiting) = state.withLock { state -> (Attachment?, Bool) in
-                if let attachment = state.attachment { return (attachment, false) }
+            let (attachment, waitUntil) = state.withLock { state -> (Attachment?, Int64?) in
+                if let attachment = state.attachment { return (attachment, nil) }
                 if let deadline = state.firstHostDeadline, !state.finished, monotonicMilliseconds() < deadline {
-                    return (nil, true)
+                    return (nil, deadline)
                 }
                 state.firstHostDeadline = nil
                 ring.append(bytes)
-                return (nil, false)
+                return (nil, nil)
             }
-            guard waiting else { return attachment }
-            Self.pauseForFirstHost()
+            guard let waitUntil else { return attachment }
+            firstHostAttached.wait(untilMonotonicMilliseconds: waitUntil)
         }
-    }
-
-    private static func pauseForFirstHost() {
-        var pause = timespec(tv_sec: 0, tv_nsec: 2_000_000)
-        nanosleep(&pause, nil)
     }
 
     private func notifyObservers() {
         for wakeup in observers.withLock({ $0 }) { wakeup.signal() }
+    }
+}
+
+/// A flag set once, which threads can wait for with a deadline: a mutex
+/// and a condition variable on the monotonic clock, so that a waiter
+/// sleeps until the flag is set or the deadline passes, and a set that
+/// comes before the wait is never missed.
+final class OneTimeSignal: @unchecked Sendable {
+    // @unchecked: `isSet` is only touched with `mutex` held.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var isSet = false
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    func set() {
+        pthread_mutex_lock(mutex)
+        isSet = true
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Waits until the flag is set or `deadline` (monotonic ms) passes.
+    func wait(untilMonotonicMilliseconds deadline: Int64) {
+        var until = timespec(tv_sec: Int(deadline / 1000), tv_nsec: Int(deadline % 1000) * 1_000_000)
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while !isSet && monotonicMilliseconds() < deadline {
+            _ = pthread_cond_timedwait(condition, mutex, &until)
+        }
     }
 }
 
