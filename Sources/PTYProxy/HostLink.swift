@@ -17,18 +17,36 @@ final class Attachment: Sendable {
     let output: FileDescriptor
     let socket: FileDescriptor
     let outputIsPipe: Bool
+    private let outputWriting: OutputWriting
     /// The host closed its stdin and the ^D was typed: read it no more.
     let inputEnded = Atomic<Bool>(false)
     /// False for a refused attach: the socket stays the control server's.
     private let ownsSocket = Atomic<Bool>(true)
 
+    /// How `writeOutput` keeps from waiting on the host's stdout.
+    private enum OutputWriting {
+        /// A non-blocking description, or a regular file or block device
+        /// (a write there never waits for a reader).
+        case plain
+        /// A socket: send(2) with MSG_DONTWAIT, whatever its description says.
+        case socket
+        /// A pipe or character device passed blocking that could not be
+        /// reopened: a write only after poll says it has room, and at most
+        /// PIPE_BUF bytes, which a pipe with a free slot takes whole.
+        case guarded
+    }
+
     /// `output` is replaced by a non-blocking description of the same pipe
     /// or terminal when there is one (`ptyshim_reopen_nonblocking_writer`):
-    /// a write to a host that does not read then never holds the output
-    /// path, so another host can take over at once (`OutputPath`).
-    init(input: FileDescriptor, output: FileDescriptor, socket: FileDescriptor) {
+    /// O_NONBLOCK is never set on the description the host shares with
+    /// others. A socket is written with MSG_DONTWAIT instead. Either way a
+    /// write to a host that does not read never holds the output path, so
+    /// another host can take over at once (`OutputPath`).
+    /// (`reopening: false` leaves `output` as passed, as when /proc is not
+    /// there: for tests.)
+    init(input: FileDescriptor, output: FileDescriptor, socket: FileDescriptor, reopening: Bool = true) {
         var reopened: CInt = -1
-        if ptyshim_reopen_nonblocking_writer(output.rawValue, &reopened) == 0 {
+        if reopening && ptyshim_reopen_nonblocking_writer(output.rawValue, &reopened) == 0 {
             output.closeQuietly()
             self.output = FileDescriptor(rawValue: reopened)
         } else {
@@ -38,6 +56,35 @@ final class Attachment: Sendable {
         self.socket = socket
         var capacity: CInt = 0
         outputIsPipe = ptyshim_pipe_capacity(self.output.rawValue, &capacity) == 0
+        outputWriting = Self.writing(for: self.output)
+    }
+
+    private static func writing(for output: FileDescriptor) -> OutputWriting {
+        var info = stat()
+        guard fstat(output.rawValue, &info) == 0 else { return .plain }  // the write reports it
+        let type = info.st_mode & S_IFMT
+        if type == S_IFSOCK { return .socket }
+        if type == S_IFREG || type == S_IFBLK { return .plain }
+        let flags = fcntl(output.rawValue, F_GETFL)
+        return flags >= 0 && flags & O_NONBLOCK != 0 ? .plain : .guarded
+    }
+
+    /// Writes what the host's stdout takes now, never waiting for it:
+    /// the bytes written, or EAGAIN (`.wouldBlock`) when it has no room.
+    func writeOutput(_ bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
+        switch outputWriting {
+        case .plain:
+            return try valueOrErrno(on: .host) { system_write(output.rawValue, bytes.baseAddress, bytes.count) }
+        case .socket:
+            return try valueOrErrno(on: .host) {
+                Glibc.send(output.rawValue, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+            }
+        case .guarded:
+            let ready = (try? Poller.wait(for: output, events: .writable, timeoutMilliseconds: 0)) ?? []
+            guard !ready.isEmpty else { throw .wouldBlock }
+            let count = min(bytes.count, Int(PIPE_BUF))
+            return try valueOrErrno(on: .host) { system_write(output.rawValue, bytes.baseAddress, count) }
+        }
     }
 
     deinit {

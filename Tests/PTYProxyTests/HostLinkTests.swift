@@ -9,12 +9,12 @@ import SystemPackage
 @Suite struct HostLinkTests {
     /// A host made of fresh pipes and a socket pair; the test keeps the
     /// other ends (closed with `ends`).
-    static func makeHost() throws -> (PTYProxy.Attachment, ends: [CInt]) {
+    static func makeHost(reopening: Bool = true) throws -> (PTYProxy.Attachment, ends: [CInt]) {
         var input: [CInt] = [-1, -1], output: [CInt] = [-1, -1], socket: [CInt] = [-1, -1]
         try #require(pipe(&input) == 0 && pipe(&output) == 0)
         try #require(socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue), 0, &socket) == 0)
         let host = Attachment(input: FileDescriptor(rawValue: input[0]), output: FileDescriptor(rawValue: output[1]),
-                              socket: FileDescriptor(rawValue: socket[0]))
+                              socket: FileDescriptor(rawValue: socket[0]), reopening: reopening)
         return (host, [input[1], output[0], socket[1]])
     }
 
@@ -107,5 +107,26 @@ import SystemPackage
         var reply = [UInt8](repeating: 0, count: 64)
         let got = read(ends[2], &reply, reply.count)
         #expect(got > 0 && Array(reply[..<max(got, 0)]) == Array("ok\nexit 7\n".utf8))
+    }
+
+    /// A host stdout that is a blocking pipe the session could not reopen
+    /// non-blocking: a write to it still never waits. It fills the pipe,
+    /// then gets EAGAIN, and the pipe holds every byte written.
+    @Test func aBlockingPipeThatCannotBeReopenedIsNeverWaitedOn() throws {
+        let (host, ends) = try Self.makeHost(reopening: false)
+        defer { ends.forEach { close($0) } }
+        let chunk = [UInt8](repeating: 0x79, count: 65536)
+        var written = 0
+        var full = false
+        for _ in 0..<10_000 where !full {
+            do {
+                written += try chunk.withUnsafeBytes { try host.writeOutput($0) }
+            } catch .wouldBlock {
+                full = true
+            }
+        }
+        #expect(full, "EAGAIN once the pipe is full, after \(written) bytes")
+        var queued: CInt = 0
+        #expect(ioctl(ends[1], UInt(FIONREAD), &queued) == 0 && Int(queued) == written)
     }
 }

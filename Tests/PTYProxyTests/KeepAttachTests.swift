@@ -267,6 +267,46 @@ import CPTYShim
         #expect(front.finish() == .exited(3))
     }
 
+    /// The same with a host whose stdout is a socket (a description that
+    /// cannot be reopened through /proc): the output is sent to it without
+    /// waiting (MSG_DONTWAIT), so `attach --force` takes over at once
+    /// from a socket nobody reads.
+    @Test func forceTakesOverFromASocketHostThatDoesNotRead() throws {
+        let id = uniqueID("keep-sock")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "yes"])
+        #expect(front.read(untilContains: "y\r\ny\r\n"))
+        var input: [CInt] = [-1, -1], stdout: [CInt] = [-1, -1]
+        try #require(pipe(&input) == 0)
+        try #require(socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue), 0, &stdout) == 0)
+        defer { close(input[1]); close(stdout[1]) }  // the socket's reading end: never read
+        let connection = try #require(ControlConnection(id))
+        let line = Array("attach force\n".utf8)
+        var sent = 0
+        let result = line.withUnsafeBytes { bytes in
+            ptyshim_send_with_fds(connection.socket.rawValue, bytes.baseAddress, bytes.count,
+                                  [input[0], stdout[0]], 2, &sent)
+        }
+        close(input[0])
+        close(stdout[0])
+        try #require(result == 0)
+        #expect(connection.readLines(1).first?.hasPrefix("ok attached") == true)
+        #expect(front.finish() == .exited(3), "the front is detached: \(front.errorText)")
+        #expect(eventually(timeoutMilliseconds: 10_000) {
+            let before = Self.status(id).flatMap { Self.field("bytes_out", in: $0) } ?? 0
+            usleep(200_000)
+            return before > 0 && Self.status(id).flatMap { Self.field("bytes_out", in: $0) } == before
+        }, "the output stalls on the full socket")
+        let start = monotonicMilliseconds()
+        let taker = HostedProcess(proxy: ["attach", "--force", id])
+        #expect(taker.read { $0.count > 1 << 20 }, "the new host gets the stream: \(taker.output.count) bytes")
+        let took = monotonicMilliseconds() - start
+        #expect(took < 10_000, "\(took) ms")
+        #expect(connection.readLines(1).first == "detached another host attached")
+        _ = runTool(["signal", id, "KILL"])
+        #expect(taker.finish() == .exited(137))
+    }
+
     /// An attach must come with exactly two descriptors, a readable stdin
     /// and a writable stdout; anything else is refused, and every
     /// descriptor received is closed (none stays in the server).
