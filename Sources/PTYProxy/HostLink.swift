@@ -309,7 +309,19 @@ final class OneTimeSignal: @unchecked Sendable {
 /// The output kept while detached: `capacity` bytes allocated once, the
 /// oldest dropped first. Written and emptied by the output path's writing
 /// thread only; `count` may be read by any thread (status).
+///
+/// Once older bytes were dropped, the kept bytes start where a terminal
+/// that starts afresh can take them: right after the first line feed or
+/// at the first ESC, whichever comes first within the first
+/// `boundaryWindow` bytes; with neither there, at the first byte that is
+/// no UTF-8 continuation byte. After a line feed a terminal is back in its
+/// ground state (no escape sequence spans lines but for strings such as
+/// OSC, rare in a stream), an ESC starts a sequence whatever came before,
+/// and neither byte occurs inside a UTF-8 character.
 final class OutputRing: Sendable {
+    /// How far into the kept bytes a boundary is looked for.
+    static let boundaryWindow = 4096
+
     let capacity: Int
     nonisolated(unsafe) private let storage: UnsafeMutableRawBufferPointer
     /// Where the oldest kept byte is; only the writing thread uses it.
@@ -326,7 +338,8 @@ final class OutputRing: Sendable {
 
     var count: Int { kept.load(ordering: .acquiring) }
 
-    /// Keeps `bytes`, dropping the oldest kept bytes to make room.
+    /// Keeps `bytes`, dropping the oldest kept bytes to make room (and
+    /// then up to the next boundary: see above).
     func append(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
         let taken = bytes.count >= capacity ? UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - capacity)...]) : bytes
@@ -345,7 +358,26 @@ final class OutputRing: Sendable {
             offset += run
             end = (end + run) % capacity
         }
-        kept.store(count + taken.count, ordering: .releasing)
+        count += taken.count
+        if overflow > 0 || taken.count < bytes.count {
+            let skipped = distanceToBoundary(count)
+            start = (start + skipped) % capacity
+            count -= skipped
+        }
+        kept.store(count, ordering: .releasing)
+    }
+
+    /// How many of the `count` kept bytes come before the first boundary.
+    private func distanceToBoundary(_ count: Int) -> Int {
+        let window = min(count, Self.boundaryWindow)
+        var firstCharacter: Int?
+        for offset in 0..<window {
+            let byte = storage[(start + offset) % capacity]
+            if byte == 0x0a { return offset + 1 }
+            if byte == 0x1b { return offset }
+            if firstCharacter == nil && byte & 0xc0 != 0x80 { firstCharacter = offset }
+        }
+        return firstCharacter ?? window
     }
 
     /// The kept bytes in order, as at most two contiguous runs.
