@@ -31,8 +31,10 @@ final class Attachment: Sendable {
         /// A socket: send(2) with MSG_DONTWAIT, whatever its description says.
         case socket
         /// A pipe or character device passed blocking that could not be
-        /// reopened: a write only after poll says it has room, and at most
-        /// PIPE_BUF bytes, which a pipe with a free slot takes whole.
+        /// reopened (no /proc): a write only after poll says it has room,
+        /// and at most PIPE_BUF bytes, which a pipe with a free slot takes
+        /// whole. (A terminal says it has room from one free byte on: for
+        /// one, this is the best that can be done.)
         case guarded
     }
 
