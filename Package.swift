@@ -2,6 +2,13 @@
 // SPDX-License-Identifier: MIT
 import PackageDescription
 
+// Start-up is part of every `ptyproxy new` (BENCHMARKS.md, "Start-up: where
+// the time goes"): metadata known at compile time is reached through direct
+// accessors, not demangled from its name by the runtime on first use.
+let startupSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"]),
+]
+
 let package = Package(
     name: "ptyproxy",
     products: [
@@ -20,9 +27,10 @@ let package = Package(
             dependencies: [
                 "CPTYShim",
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]
+            ],
+            swiftSettings: startupSettings
         ),
-        .executableTarget(name: "ptyproxy", dependencies: ["PTYProxy"]),
+        .executableTarget(name: "ptyproxy", dependencies: ["PTYProxy"], swiftSettings: startupSettings),
         .testTarget(name: "PTYProxyTests", dependencies: ["PTYProxy", "ptyproxy"]),
     ],
     swiftLanguageModes: [.v6]
