@@ -41,7 +41,9 @@ struct Relay {
             started += outputThreads
             inputThread = try input.start(after: gate)
             started.append(inputThread)
-            controlThread = try control?.start(after: gate)
+            // A kept session's control socket has a thread of its own (see
+            // `ControlServer`); any other is served by the supervisor.
+            controlThread = link == nil ? nil : try control?.start(after: gate)
         } catch {
             Self.cancel(gate: gate, threads: started)
             input.close()

@@ -9,12 +9,13 @@
 //   4. the working directory, checked           (nothing to release)
 //   5. the control socket                       (the duplicate-ID check is here)
 //   6. the relay: wake-up pipe, input and output paths, and the threads
-//      (output, input, control) parked at its gate
+//      (output, input, and a kept session's control) parked at its gate
 //   7. the child
 //   8. the host terminal in raw mode; the session published; the gate opened
 //
 // Supervision: `Supervisor.run` waits in one poll until the child has exited
-// and its output is complete, hanging up when asked to or when the host goes.
+// and its output is complete, hanging up when asked to or when the host goes;
+// the same poll serves the control socket (a kept session's has a thread).
 //
 // Teardown: the threads are stopped first, since they use everything else;
 // the child is reaped only once what is left of its session has been hung
@@ -80,9 +81,12 @@ public final class Session: Sendable {
         var supervisor = Supervisor(
             child: child, output: relay.output, host: parts.host, terminal: terminal,
             graceMilliseconds: configuration.hangupGraceMilliseconds)
-        // A kept session's hosts come and go: no host stdout to watch.
+        // A kept session's hosts come and go: no host stdout to watch, and
+        // its control socket is served by a thread of its own.
+        let kept = parts.link != nil
         let status = supervisor.run(signals: signals, relayEvents: relay.events,
-                                    hostOutput: parts.link == nil ? configuration.hostOutput : FileDescriptor(rawValue: -1))
+                                    hostOutput: kept ? FileDescriptor(rawValue: -1) : configuration.hostOutput,
+                                    control: kept ? nil : parts.control)
         parts.link?.finish(exitCode: status.shellCode)
         let writeError = relay.output.hostWriteError
         outputEndingValue.store(relay.output.ending.rawValue, ordering: .releasing)
@@ -150,7 +154,7 @@ extension Session {
         try ChildProcess.checkWorkingDirectory(of: configuration.command)
         // 5. The control socket: a live session with this ID is refused here.
         if let directory = configuration.controlDirectory {
-            parts.control = try ControlServer(directory: directory, id: configuration.id)
+            parts.control = try ControlServer(directory: directory, id: configuration.id, ownThread: keep != nil)
         }
         // 6, 7. The relay, then the child.
         try startRelayAndChild(&parts, terminal: terminal)

@@ -25,35 +25,41 @@ struct Supervisor {
         self.graceMilliseconds = graceMilliseconds
     }
 
-    mutating func run(signals: SignalWatcher, relayEvents: Wakeup, hostOutput: FileDescriptor) -> ExitStatus {
-        // Slots: signals, child exit, host output (errors only), relay events.
-        var entries = (
-            pollfd(signals.descriptor, .readable),
-            pollfd(child.exitDescriptor, .readable),
-            pollfd(hostOutput, .none),
-            pollfd(relayEvents.readEnd, .readable)
-        )
-        return withUnsafeMutableBytes(of: &entries) { raw -> ExitStatus in
-            let list = raw.bindMemory(to: pollfd.self)
-            while true {
-                if let status, output.isComplete { return status }
-                let now = monotonicMilliseconds()
-                if let status, let giveUpAt, now >= giveUpAt { return status }
-                if let killAt, now >= killAt {
-                    killSession()
-                    self.killAt = nil
-                }
-                let deadline = [killAt, giveUpAt].compactMap { $0 }.min()
-                _ = try? Poller.wait(list, timeoutMilliseconds: pollTimeout(until: deadline))
-
-                if list[0].reported(.readable) { handleSignals(signals) }
-                if list[1].reported(.readable) { childExited(); list[1].fd = -1 }
-                if list[2].revents != 0 { hostWentAway(); list[2].fd = -1 }
-                if list[3].reported(.readable) {
-                    relayEvents.drain()
-                    if output.isHostGone { hostWentAway() }
-                }
+    /// Runs until the session is over. With `control`, its socket is
+    /// served from this loop too (see `ControlService`).
+    mutating func run(signals: SignalWatcher, relayEvents: Wakeup, hostOutput: FileDescriptor,
+                      control: ControlServer?) -> ExitStatus {
+        var service = ControlService(control)
+        defer { service.close() }
+        // Slots: signals, child exit, host output (errors only), relay
+        // events, then the control socket's.
+        let list = UnsafeMutableBufferPointer<pollfd>.allocate(capacity: 4 + service.pollEntryCount)
+        defer { list.deallocate() }
+        list[0] = pollfd(signals.descriptor, .readable)
+        list[1] = pollfd(child.exitDescriptor, .readable)
+        list[2] = pollfd(hostOutput, .none)
+        list[3] = pollfd(relayEvents.readEnd, .readable)
+        let controlEntries = UnsafeMutableBufferPointer(rebasing: list[4...])
+        while true {
+            if let status, output.isComplete { return status }
+            let now = monotonicMilliseconds()
+            if let status, let giveUpAt, now >= giveUpAt { return status }
+            if let killAt, now >= killAt {
+                killSession()
+                self.killAt = nil
             }
+            let controlDeadline = service.prepare(controlEntries)
+            let deadline = [killAt, giveUpAt, controlDeadline].compactMap { $0 }.min()
+            _ = try? Poller.wait(list, timeoutMilliseconds: pollTimeout(until: deadline))
+
+            if list[0].reported(.readable) { handleSignals(signals) }
+            if list[1].reported(.readable) { childExited(); list[1].fd = -1 }
+            if list[2].revents != 0 { hostWentAway(); list[2].fd = -1 }
+            if list[3].reported(.readable) {
+                relayEvents.drain()
+                if output.isHostGone { hostWentAway() }
+            }
+            service.handle(controlEntries)
         }
     }
 

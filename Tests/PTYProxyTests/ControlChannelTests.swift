@@ -303,6 +303,29 @@ func runTool(_ arguments: [String], environment: [String] = TestEnvironment.vari
         #expect(runTool(["signal", id, "INT"]).status == .exited(0))
         #expect(proxy.finish(timeoutMilliseconds: 3000) == .exited(130))
     }
+
+    /// Start-up cost: the supervisor's poll serves the control socket, so a
+    /// session runs the main thread, the output reader and writer and the
+    /// input thread, and no fifth one for control.
+    @Test func theControlSocketIsServedWithoutAThreadOfItsOwn() {
+        let id = uniqueID("thr")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"])
+        #expect(eventually { ControlConnection(id)?.request("ping") == "ok pong" })
+        #expect(threadCount(of: proxy.pid) == 4)
+        proxy.closeInput()
+        #expect(proxy.finish() == .exited(0))
+    }
+}
+
+/// The number of threads of process `pid` (entries of /proc/PID/task).
+func threadCount(of pid: pid_t) -> Int {
+    guard let directory = opendir("/proc/\(pid)/task") else { return -1 }
+    defer { closedir(directory) }
+    var count = 0
+    while let entry = readdir(directory) {
+        if entry.pointee.d_name.0 != CChar(UInt8(ascii: ".")) { count += 1 }
+    }
+    return count
 }
 
 /// The uptime field of a status reply, in seconds.
