@@ -304,15 +304,22 @@ func runTool(_ arguments: [String], environment: [String] = TestEnvironment.vari
         #expect(proxy.finish(timeoutMilliseconds: 3000) == .exited(130))
     }
 
-    /// Start-up cost: the supervisor's poll serves the control socket, so a
-    /// session runs the main thread, the output reader and writer and the
-    /// input thread, and no fifth one for control.
-    @Test func theControlSocketIsServedWithoutAThreadOfItsOwn() {
+    /// Start-up cost: the supervisor's poll serves the control socket, and
+    /// the output writer starts with the first full buffer, so a quiet
+    /// session runs three threads: the supervisor, the output reader and
+    /// the input thread. Output, short and bulk, still arrives whole.
+    @Test func aQuietSessionRunsThreeThreadsAndOutputStillArrivesWhole() {
         let id = uniqueID("thr")
-        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "cat"])
-        #expect(eventually { ControlConnection(id)?.request("ping") == "ok pong" })
-        #expect(threadCount(of: proxy.pid) == 4)
-        proxy.closeInput()
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c",
+                                          "echo READY; read line; seq 1 200000; echo DONE"])
+        #expect(proxy.read(untilContains: "READY"))
+        #expect(ControlConnection(id)?.request("ping") == "ok pong")
+        #expect(threadCount(of: proxy.pid) == 3)
+        proxy.write("go\n")
+        #expect(proxy.read(untilContains: "DONE"))
+        let text = String(decoding: proxy.output, as: UTF8.self)
+        #expect(text.contains("\r\n199999\r\n200000\r\nDONE"))
+        #expect(text.split(separator: "\r\n").filter { Int($0) != nil }.count == 200000)
         #expect(proxy.finish() == .exited(0))
     }
 }
