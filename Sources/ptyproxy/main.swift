@@ -218,6 +218,12 @@ func rawArguments() -> [ByteString] {
     }
 }
 
+// One malloc arena for every thread. The relay's threads allocate little
+// and only now and then (their buffers are allocated once, before the
+// spawn); an arena of their own would cost each of them, at its first
+// allocation, a 128 MiB mapping made and trimmed while the session starts.
+_ = ptyshim_single_malloc_arena()
+
 /// How the host's stdin and stdout were handed over, looked at before
 /// ensureStandardDescriptors() papers over a closed one.
 let hostStdio = HostStdio.check()

@@ -322,6 +322,39 @@ func runTool(_ arguments: [String], environment: [String] = TestEnvironment.vari
         #expect(text.split(separator: "\r\n").filter { Int($0) != nil }.count == 200000)
         #expect(proxy.finish() == .exited(0))
     }
+
+    /// Start-up cost: the relay's threads allocate from the main malloc
+    /// arena; none maps an arena of its own (a 64 MiB reservation each),
+    /// even after typed input and bulk output went through.
+    @Test func noThreadMapsAMallocArenaOfItsOwn() {
+        let id = uniqueID("arena")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c",
+                                          "read line; seq 1 100000; echo DONE; read line; exit 0"])
+        proxy.write("go\n")
+        #expect(proxy.read(untilContains: "DONE"))
+        #expect(ControlConnection(id)?.request("ping") == "ok pong")
+        #expect(mallocArenaReservations(of: proxy.pid) == 0)
+        proxy.closeInput()
+        #expect(proxy.finish() == .exited(0))
+    }
+}
+
+/// Mappings of process `pid` that look like a thread's malloc arena: a
+/// reservation of at least 32 MiB with no access, the rest of glibc's
+/// 64 MiB heap once its start is in use.
+func mallocArenaReservations(of pid: pid_t) -> Int {
+    guard let file = fopen("/proc/\(pid)/maps", "r") else { return -1 }
+    defer { fclose(file) }
+    var count = 0
+    var line = [CChar](repeating: 0, count: 4096)
+    while fgets(&line, Int32(line.count), file) != nil {
+        let text = String(decoding: line.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let fields = text.split(separator: " ")
+        guard fields.count >= 2, fields[1] == "---p" else { continue }
+        let range = fields[0].split(separator: "-").compactMap { UInt64($0, radix: 16) }
+        if range.count == 2, range[1] - range[0] >= 32 << 20 { count += 1 }
+    }
+    return count
 }
 
 /// The number of threads of process `pid` (entries of /proc/PID/task).
