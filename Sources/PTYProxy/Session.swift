@@ -48,6 +48,7 @@ public struct KeepOptions: Sendable {
 public final class Session: Sendable {
     private let configuration: SessionConfiguration
     private let keep: KeepOptions?
+    private let exitsAfterRun: Bool
     public let counters = RelayCounters()
     private let hostInputErrno = Atomic<Int32>(0)
     private let outputEndingValue = Atomic<Int32>(OutputPath.Ending.running.rawValue)
@@ -59,9 +60,16 @@ public final class Session: Sendable {
 
     /// With `keep`, the session outlives its hosts (`new --keep`): it
     /// starts with none, and hosts attach over the control socket.
-    public init(_ configuration: SessionConfiguration, keep: KeepOptions? = nil) {
+    ///
+    /// With `exitsAfterRun`, the caller promises to exit as soon as `run()`
+    /// returns, as `ptyproxy new` does. The input thread, which by then
+    /// only waits for the host's next byte, is then left to the process's
+    /// exit instead of being woken and joined, and what it uses (the pty's
+    /// master, its wake-up pipe) stays open until then.
+    public init(_ configuration: SessionConfiguration, keep: KeepOptions? = nil, exitsAfterRun: Bool = false) {
         self.configuration = configuration
         self.keep = keep
+        self.exitsAfterRun = exitsAfterRun
     }
 
     /// Runs the session to the end and returns the child's exit status.
@@ -134,6 +142,9 @@ extension Session {
         /// process's exit to close, never closed under a running thread (a
         /// read on a closed, or reused, descriptor number).
         var outputThreadsStillRunning = false
+        /// The input thread left to the process's exit (`exitsAfterRun`):
+        /// the master and its wake-up pipe stay open for the same reason.
+        var inputThreadStillRunning = false
     }
 
     /// Steps 1 to 8; on a throw, `parts` holds what was made before it.
@@ -248,11 +259,12 @@ extension Session {
     /// Releases what `parts` holds. Safe on every path: each step checks
     /// whether its part was made.
     private func tearDown(_ parts: inout Parts) {
-        // 8, 6. The threads: stopped and joined, or, when the output was
-        // given up, detached.
+        // 8, 6. The threads: stopped and joined, or left to the process's
+        // exit (the output threads when the output was given up, the input
+        // thread with `exitsAfterRun`).
         if let relay = parts.relay {
             if parts.relayIsRunning {
-                stopThreads(relay, control: parts.control, outputThreadsStillRunning: &parts.outputThreadsStillRunning)
+                stopThreads(relay, &parts)
             } else {
                 // The child did not start: the parked threads return without running.
                 relay.cancel()
@@ -274,19 +286,24 @@ extension Session {
         // 5. The socket file and the lock.
         parts.control?.removeSocket()
         // 3. The pseudo-terminal.
-        if !parts.outputThreadsStillRunning { parts.terminal?.close() }
+        if !parts.outputThreadsStillRunning && !parts.inputThreadStillRunning { parts.terminal?.close() }
         // 2. The signalfd.
         parts.signals?.close()
     }
 
     /// Control first, then input, then output: the reverse of their start.
-    private func stopThreads(_ relay: Relay, control: ControlServer?, outputThreadsStillRunning: inout Bool) {
-        control?.stop()
+    private func stopThreads(_ relay: Relay, _ parts: inout Parts) {
+        parts.control?.stop()
         relay.controlThread?.join()
-        control?.close()
-        relay.input.stop()
-        relay.inputThread.join()
-        relay.input.close()
+        parts.control?.close()
+        if exitsAfterRun {
+            relay.inputThread.detach()
+            parts.inputThreadStillRunning = true
+        } else {
+            relay.input.stop()
+            relay.inputThread.join()
+            relay.input.close()
+        }
         if relay.output.isComplete {
             for thread in relay.outputThreads { thread.join() }
         } else {
@@ -298,7 +315,7 @@ extension Session {
             // everything they use (see `Parts.outputThreadsStillRunning`).
             relay.output.stop()
             for thread in relay.outputThreads { thread.detach() }
-            outputThreadsStillRunning = true
+            parts.outputThreadsStillRunning = true
         }
     }
 }

@@ -91,7 +91,7 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
         }
         configuration.controlDirectory = directory
         if options.keep { runKept(configuration, options) }
-        let session = Session(configuration)
+        let session = Session(configuration, exitsAfterRun: true)
         let status = try session.run()
         if let readError = session.hostInputError {
             printError("ptyproxy: cannot read stdin: \(readError); it was taken as the end of input")

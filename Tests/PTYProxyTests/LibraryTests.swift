@@ -2,6 +2,7 @@
 import Glibc
 import Testing
 import SystemPackage
+import CPTYShim
 @testable import PTYProxy
 
 /// The library's pieces, used directly as another Swift program would.
@@ -19,6 +20,30 @@ import SystemPackage
         var bytes = [UInt8](repeating: 0, count: 64)
         let count = bytes.withUnsafeMutableBytes { Glibc.read(terminal.master.rawValue, $0.baseAddress, $0.count) }
         #expect(count > 0 && String(decoding: bytes[..<count], as: UTF8.self) == "33 90\r\n")
+    }
+
+    /// With `exitsAfterRun` (as `ptyproxy new` runs it), `run()` returns
+    /// without waking and joining the input thread: it goes on reading the
+    /// host's stdin until the process exits. Here the process goes on, so
+    /// the thread is seen taking bytes typed after the end; the end of
+    /// stdin then ends it. The pty's master and the pipe's read end are
+    /// left open, as they would be until an exit.
+    @Test func anExitingCallerLeavesTheInputThreadToTheExit() throws {
+        var input: [CInt] = [-1, -1], output: [CInt] = [-1, -1]
+        #expect(pipe(&input) == 0 && pipe(&output) == 0)
+        defer { close(output[0]); close(output[1]) }
+        var configuration = SessionConfiguration(
+            id: "library", size: WindowSize(columns: 80, rows: 24),
+            command: Command(arguments: ["true"], environment: ["PATH=/usr/bin:/bin"]))
+        configuration.hostInput = FileDescriptor(rawValue: input[0])
+        configuration.hostOutput = FileDescriptor(rawValue: output[1])
+        #expect(try Session(configuration, exitsAfterRun: true).run() == .exited(0))
+        #expect(write(input[1], "typed late", 10) == 10)
+        #expect(eventually {
+            var queued: CInt = -1
+            return ptyshim_bytes_queued(input[0], &queued) == 0 && queued == 0
+        }, "no thread read stdin after run() returned")
+        close(input[1])
     }
 
     /// Where pidfd_open is refused before the spawn, a thread waits for the
