@@ -9,13 +9,15 @@
 //   4. the working directory, checked           (nothing to release)
 //   5. the control socket                       (the duplicate-ID check is here)
 //   6. the relay: wake-up pipe, input and output paths, and the threads
-//      (output, input, and a kept session's control) parked at its gate
+//      (the output reader; a kept session's input and control) parked at
+//      its gate
 //   7. the child
 //   8. the host terminal in raw mode; the session published; the gate opened
 //
 // Supervision: `Supervisor.run` waits in one poll until the child has exited
 // and its output is complete, hanging up when asked to or when the host goes;
-// the same poll serves the control socket (a kept session's has a thread).
+// the same poll serves the control socket and starts the input thread at the
+// host's first byte (a kept session's have threads from the start).
 //
 // Teardown: the threads are stopped first, since they use everything else;
 // the child is reaped only once what is left of its session has been hung
@@ -86,15 +88,17 @@ public final class Session: Sendable {
         guard let relay = parts.relay, let child = parts.child, let terminal = parts.terminal,
               let signals = parts.signals else { preconditionFailure("set-up returned incomplete") }
 
+        // A kept session's hosts come and go: no host stdout to watch, and
+        // its input and control socket have threads from the start.
+        let kept = parts.link != nil
         var supervisor = Supervisor(
             child: child, output: relay.output, host: parts.host, terminal: terminal,
-            graceMilliseconds: configuration.hangupGraceMilliseconds)
-        // A kept session's hosts come and go: no host stdout to watch, and
-        // its control socket is served by a thread of its own.
-        let kept = parts.link != nil
+            graceMilliseconds: configuration.hangupGraceMilliseconds,
+            input: kept ? nil : relay.input, hostInput: configuration.hostInput)
         let status = supervisor.run(signals: signals, relayEvents: relay.events,
                                     hostOutput: kept ? FileDescriptor(rawValue: -1) : configuration.hostOutput,
                                     control: kept ? nil : parts.control)
+        parts.lateInputThread = supervisor.inputThread
         parts.link?.finish(exitCode: status.shellCode)
         let writeError = relay.output.hostWriteError
         outputEndingValue.store(relay.output.ending.rawValue, ordering: .releasing)
@@ -142,6 +146,9 @@ extension Session {
         /// process's exit to close, never closed under a running thread (a
         /// read on a closed, or reused, descriptor number).
         var outputThreadsStillRunning = false
+        /// The input thread the supervisor started at the host's first
+        /// byte (any session but a kept one).
+        var lateInputThread: IOThread?
         /// The input thread left to the process's exit (`exitsAfterRun`):
         /// the master and its wake-up pipe stay open for the same reason.
         var inputThreadStillRunning = false
@@ -193,12 +200,15 @@ extension Session {
     }
 
     /// Everything the relay needs is acquired before the child is spawned:
-    /// descriptors, buffers, wake-up pipes and the threads themselves,
+    /// descriptors, buffers, wake-up pipes and the output reader's thread,
     /// created now and parked at the relay's gate until the child runs.
     /// Creating a thread can fail (RLIMIT_NPROC, a pids cgroup, no address
     /// space for its stack); after the spawn, that failure would come with
     /// a command that already ran. So a 125 from setting up always means
-    /// that CMD did not run.
+    /// that CMD did not run. The threads made later have a way on without
+    /// them: the output writer's buffers are written by the reader
+    /// (`OutputPath`), and typed bytes wait in the host's pipe until the
+    /// input thread can start (`Supervisor.startInputThread`).
     ///
     /// The little the process allocates after the spawn (a control reply,
     /// first use of a code path) comes from `reserve`, given back only then:
@@ -296,12 +306,13 @@ extension Session {
         parts.control?.stop()
         relay.controlThread?.join()
         parts.control?.close()
-        if exitsAfterRun {
-            relay.inputThread.detach()
+        let inputThread = relay.inputThread ?? parts.lateInputThread
+        if let inputThread, exitsAfterRun {
+            inputThread.detach()
             parts.inputThreadStillRunning = true
         } else {
             relay.input.stop()
-            relay.inputThread.join()
+            inputThread?.join()
             relay.input.close()
         }
         if relay.output.isComplete {

@@ -10,19 +10,32 @@ struct Supervisor {
     let host: HostTerminal?
     let terminal: PseudoTerminal
     let graceMilliseconds: Int64
+    /// The input path whose thread starts when the host's stdin first
+    /// reports something (a byte, or its end); nil when it started with
+    /// the relay (a kept session).
+    let input: InputPath?
+    let hostInput: FileDescriptor
+    /// How long bytes wait in the host's pipe when the input thread could
+    /// not be started, before it is tried again.
+    static let inputRetryMilliseconds: Int64 = 100
 
     private(set) var status: ExitStatus?
+    /// The input thread, once this supervisor started it.
+    private(set) var inputThread: IOThread?
+    private var inputRetryAt: Int64?
     private var hangupStarted = false
     private var killAt: Int64?
     private var giveUpAt: Int64?
 
     init(child: ChildProcess, output: OutputPath, host: HostTerminal?, terminal: PseudoTerminal,
-         graceMilliseconds: Int64) {
+         graceMilliseconds: Int64, input: InputPath?, hostInput: FileDescriptor) {
         self.child = child
         self.output = output
         self.host = host
         self.terminal = terminal
         self.graceMilliseconds = graceMilliseconds
+        self.input = input
+        self.hostInput = hostInput
     }
 
     /// Runs until the session is over. With `control`, its socket is
@@ -32,14 +45,16 @@ struct Supervisor {
         var service = ControlService(control)
         defer { service.close() }
         // Slots: signals, child exit, host output (errors only), relay
-        // events, then the control socket's.
-        let list = UnsafeMutableBufferPointer<pollfd>.allocate(capacity: 4 + service.pollEntryCount)
+        // events, host input (until its thread starts), then the control
+        // socket's.
+        let list = UnsafeMutableBufferPointer<pollfd>.allocate(capacity: 5 + service.pollEntryCount)
         defer { list.deallocate() }
         list[0] = pollfd(signals.descriptor, .readable)
         list[1] = pollfd(child.exitDescriptor, .readable)
         list[2] = pollfd(hostOutput, .none)
         list[3] = pollfd(relayEvents.readEnd, .readable)
-        let controlEntries = UnsafeMutableBufferPointer(rebasing: list[4...])
+        list[4] = pollfd(input == nil ? FileDescriptor(rawValue: -1) : hostInput, .readable)
+        let controlEntries = UnsafeMutableBufferPointer(rebasing: list[5...])
         while true {
             if let status, output.isComplete { return status }
             let now = monotonicMilliseconds()
@@ -48,8 +63,12 @@ struct Supervisor {
                 killSession()
                 self.killAt = nil
             }
+            if let inputRetryAt, now >= inputRetryAt {
+                list[4].fd = hostInput.rawValue
+                self.inputRetryAt = nil
+            }
             let controlDeadline = service.prepare(controlEntries)
-            let deadline = [killAt, giveUpAt, controlDeadline].compactMap { $0 }.min()
+            let deadline = [killAt, giveUpAt, inputRetryAt, controlDeadline].compactMap { $0 }.min()
             _ = try? Poller.wait(list, timeoutMilliseconds: pollTimeout(until: deadline))
 
             if list[0].reported(.readable) { handleSignals(signals) }
@@ -59,7 +78,25 @@ struct Supervisor {
                 relayEvents.drain()
                 if output.isHostGone { hostWentAway() }
             }
+            if list[4].revents != 0 {
+                list[4].fd = -1
+                startInputThread()
+            }
             service.handle(controlEntries)
+        }
+    }
+
+    /// The host typed, or closed its stdin: the input thread starts now,
+    /// not before the spawn, since most of a session's start-up passes
+    /// without a byte typed. When it cannot (a limit on processes or
+    /// memory), the bytes wait in the host's pipe, and it is tried again
+    /// `inputRetryMilliseconds` later.
+    private mutating func startInputThread() {
+        guard let input else { return }
+        if let thread = try? input.startNow() {
+            inputThread = thread
+        } else {
+            inputRetryAt = monotonicMilliseconds() + Self.inputRetryMilliseconds
         }
     }
 

@@ -304,18 +304,20 @@ func runTool(_ arguments: [String], environment: [String] = TestEnvironment.vari
         #expect(proxy.finish(timeoutMilliseconds: 3000) == .exited(130))
     }
 
-    /// Start-up cost: the supervisor's poll serves the control socket, and
-    /// the output writer starts with the first full buffer, so a quiet
-    /// session runs three threads: the supervisor, the output reader and
-    /// the input thread. Output, short and bulk, still arrives whole.
-    @Test func aQuietSessionRunsThreeThreadsAndOutputStillArrivesWhole() {
+    /// Start-up cost: the supervisor's poll serves the control socket, the
+    /// input thread starts at the host's first byte and the output writer
+    /// with the first full buffer, so a session nobody has typed to yet
+    /// runs two threads: the supervisor and the output reader. Typed input
+    /// and output, short and bulk, still arrive whole.
+    @Test func anUntouchedSessionRunsTwoThreadsAndInputAndOutputArriveWhole() {
         let id = uniqueID("thr")
         let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c",
-                                          "echo READY; read line; seq 1 200000; echo DONE"])
+                                          "echo READY; read line; echo \"got $line\"; seq 1 200000; echo DONE"])
         #expect(proxy.read(untilContains: "READY"))
         #expect(ControlConnection(id)?.request("ping") == "ok pong")
-        #expect(threadCount(of: proxy.pid) == 3)
+        #expect(threadCount(of: proxy.pid) == 2)
         proxy.write("go\n")
+        #expect(proxy.read(untilContains: "got go"))
         #expect(proxy.read(untilContains: "DONE"))
         let text = String(decoding: proxy.output, as: UTF8.self)
         #expect(text.contains("\r\n199999\r\n200000\r\nDONE"))

@@ -23,20 +23,22 @@ import CPTYShim
     }
 
     /// With `exitsAfterRun` (as `ptyproxy new` runs it), `run()` returns
-    /// without waking and joining the input thread: it goes on reading the
-    /// host's stdin until the process exits. Here the process goes on, so
-    /// the thread is seen taking bytes typed after the end; the end of
-    /// stdin then ends it. The pty's master and the pipe's read end are
-    /// left open, as they would be until an exit.
+    /// without waking and joining the input thread (started by the line
+    /// typed ahead): it goes on reading the host's stdin until the process
+    /// exits. Here the process goes on, so the thread is seen taking bytes
+    /// typed after the end; the end of stdin then ends it. The pty's master
+    /// and the pipe's read end are left open, as they would be until an
+    /// exit.
     @Test func anExitingCallerLeavesTheInputThreadToTheExit() throws {
         var input: [CInt] = [-1, -1], output: [CInt] = [-1, -1]
         #expect(pipe(&input) == 0 && pipe(&output) == 0)
         defer { close(output[0]); close(output[1]) }
         var configuration = SessionConfiguration(
             id: "library", size: WindowSize(columns: 80, rows: 24),
-            command: Command(arguments: ["true"], environment: ["PATH=/usr/bin:/bin"]))
+            command: Command(arguments: ["sh", "-c", "read line"], environment: ["PATH=/usr/bin:/bin"]))
         configuration.hostInput = FileDescriptor(rawValue: input[0])
         configuration.hostOutput = FileDescriptor(rawValue: output[1])
+        #expect(write(input[1], "line\n", 5) == 5)
         #expect(try Session(configuration, exitsAfterRun: true).run() == .exited(0))
         #expect(write(input[1], "typed late", 10) == 10)
         #expect(eventually {
