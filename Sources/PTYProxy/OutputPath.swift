@@ -95,6 +95,8 @@ public final class OutputPath: Sendable {
     private let discardGeneration = Atomic<UInt64>(0)
 
     private let childExitedAt = Atomic<Int64>(0)
+    /// The child's exit descriptor (see `watchChildExit`), -1 until given.
+    private let childExitDescriptor = Atomic<Int32>(-1)
     private let stopping = Atomic<Bool>(false)
     private let complete = Atomic<Bool>(false)
     private let hostGone = Atomic<Bool>(false)
@@ -164,10 +166,25 @@ public final class OutputPath: Sendable {
         [try IOThread(after: gate) { [self] in readLoop() }]
     }
 
+    /// The reader watches `descriptor` (the child's pidfd, or the pipe that
+    /// stands in for it) beside the master: the child's exit starts the
+    /// drain timeouts without a hand-off through the supervisor, which then
+    /// wakes once, when the output is complete. Given before the gate
+    /// opens; the descriptor stays open while the reader runs.
+    func watchChildExit(_ descriptor: FileDescriptor) {
+        childExitDescriptor.store(descriptor.rawValue, ordering: .releasing)
+    }
+
     /// The child has exited: finish once the pty is drained.
     func childExited() {
-        childExitedAt.store(monotonicMilliseconds(), ordering: .releasing)
+        noteChildExit()
         wakeup.signal()
+    }
+
+    /// The first report of the child's exit, the reader's or the
+    /// supervisor's, starts the drain timeouts.
+    private func noteChildExit() {
+        _ = childExitedAt.compareExchange(expected: 0, desired: monotonicMilliseconds(), ordering: .acquiringAndReleasing)
     }
 
     /// The host is gone: keep reading (so the child is never stuck writing)
@@ -294,12 +311,15 @@ public final class OutputPath: Sendable {
     /// Waits until the pty is readable; false when output should be
     /// considered ended (and `ending` says why).
     private func waitForOutput() -> Bool {
-        var entries = (pollfd(terminal.master, .readable), pollfd(wakeup.readEnd, .readable))
+        var entries = (pollfd(terminal.master, .readable), pollfd(wakeup.readEnd, .readable),
+                       pollfd(fd: -1, events: Poller.Events.readable.rawValue, revents: 0))
         return withUnsafeMutableBytes(of: &entries) { raw in
             let list = raw.bindMemory(to: pollfd.self)
             while true {
                 if stopping.load(ordering: .acquiring) { record(.stopped); return false }
+                if list[2].reported(.readable) { noteChildExit() }
                 let exitedAt = childExitedAt.load(ordering: .acquiring)
+                list[2].fd = exitedAt == 0 ? childExitDescriptor.load(ordering: .acquiring) : -1
                 var timeout: Int32 = -1
                 if exitedAt != 0 {
                     let now = monotonicMilliseconds()

@@ -236,11 +236,14 @@ extension Session {
             command.environment = ProcessEnvironment.setting("PTYPROXY_SOCKET", to: control.socketPath,
                                                              in: command.environment)
         }
+        let child: ChildProcess
         do {
-            parts.child = try ChildProcess(spawning: command, terminalPath: terminal.slavePath)
+            child = try ChildProcess(spawning: command, terminalPath: terminal.slavePath)
         } catch {
             throw SessionError(exitCode: error.exitCode, error.message)
         }
+        parts.child = child
+        parts.relay?.output.watchChildExit(child.exitDescriptor)
         reserve.release()
         terminal.releaseSlave()  // at once: the master's EIO then says every slave is closed
     }
@@ -291,8 +294,8 @@ extension Session {
         if parts.relayIsRunning, !parts.outputThreadsStillRunning { parts.relay?.events.close() }
         // 8. The host terminal.
         if parts.hostIsRaw { parts.host?.restore() }
-        // 7. The child's exit descriptor.
-        parts.child?.close()
+        // 7. The child's exit descriptor (which the output reader watches).
+        if !parts.outputThreadsStillRunning { parts.child?.close() }
         // 5. The socket file and the lock.
         parts.control?.removeSocket()
         // 3. The pseudo-terminal.

@@ -63,6 +63,12 @@ struct Supervisor {
                 killSession()
                 self.killAt = nil
             }
+            // While the output runs, the reader watches the child's exit
+            // (`OutputPath.watchChildExit`): this loop wakes once at the end,
+            // when the output is complete, unless a hang-up needs to know.
+            if status == nil {
+                list[1].fd = output.isComplete || hangupStarted ? child.exitDescriptor.rawValue : -1
+            }
             if let inputRetryAt, now >= inputRetryAt {
                 list[4].fd = hostInput.rawValue
                 self.inputRetryAt = nil

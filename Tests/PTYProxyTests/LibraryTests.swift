@@ -48,6 +48,39 @@ import CPTYShim
         close(input[1])
     }
 
+    /// The output reader watches the child's exit itself
+    /// (`OutputPath.watchChildExit`), so the supervisor need not wake to
+    /// pass it on: with a background job holding the pty after the child
+    /// exited (it ignores SIGHUP), the output still ends after its quiet
+    /// period, with no word from anyone else.
+    @Test func theOutputReaderSeesTheChildExitByItself() throws {
+        let terminal = try PseudoTerminal(size: WindowSize(columns: 80, rows: 24))
+        defer { terminal.close() }
+        let child = try ChildProcess(
+            spawning: Command(arguments: ["/bin/sh", "-c", "trap '' HUP; sleep 10 & echo started"],
+                              environment: ["PATH=/usr/bin:/bin"]),
+            terminalPath: terminal.slavePath)
+        defer { child.close() }
+        terminal.releaseSlave()
+        var sink: [CInt] = [-1, -1]
+        #expect(pipe(&sink) == 0)
+        defer { close(sink[0]); close(sink[1]) }
+        let events = try Wakeup()
+        defer { events.close() }
+        let output = try OutputPath(terminal: terminal, output: FileDescriptor(rawValue: sink[1]),
+                                    tuning: OutputPath.Tuning(), counters: RelayCounters(), notify: events)
+        output.watchChildExit(child.exitDescriptor)
+        let gate = StartGate()
+        let threads = try output.start(after: gate)
+        gate.open()
+        #expect(eventually(timeoutMilliseconds: 5000) { output.isComplete }, "the output did not end")
+        #expect(output.ending == .quietAfterExit)
+        if !output.isComplete { output.stop() }
+        for thread in threads { thread.join() }
+        _ = SessionSignaller.signal(session: child.pid, [SIGKILL])  // the background sleep, deaf to SIGHUP
+        #expect(child.reap() == .exited(0))
+    }
+
     /// Where pidfd_open is refused before the spawn, a thread waits for the
     /// exit; where the child's own pidfd is refused after it, a SIGCHLD
     /// handler tells it. Either leaves it unreaped, so the status is still
