@@ -30,7 +30,15 @@ let package = Package(
             ],
             swiftSettings: startupSettings
         ),
-        .executableTarget(name: "ptyproxy", dependencies: ["PTYProxy"], swiftSettings: startupSettings),
+        .executableTarget(
+            name: "ptyproxy", dependencies: ["PTYProxy"], swiftSettings: startupSettings,
+            // The linker writes the executable with write(2), not through a
+            // mapping filled in link order: the file's pages then sit in the
+            // page cache as a copied file's do, and a run straight from
+            // .build takes fewer page faults (same bytes; BENCHMARKS.md,
+            // "Start-up: where the time goes"). gold and lld both take it.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-mmap-output-file"])]
+        ),
         .testTarget(name: "PTYProxyTests", dependencies: ["PTYProxy", "ptyproxy"]),
     ],
     swiftLanguageModes: [.v6]
