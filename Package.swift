@@ -2,6 +2,13 @@
 // SPDX-License-Identifier: MIT
 import PackageDescription
 
+// Start-up is part of every `ptyproxy new` (BENCHMARKS.md, "Start-up: where
+// the time goes"): metadata known at compile time is reached through direct
+// accessors, not demangled from its name by the runtime on first use.
+let startupSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"]),
+]
+
 let package = Package(
     name: "ptyproxy",
     products: [
@@ -20,9 +27,18 @@ let package = Package(
             dependencies: [
                 "CPTYShim",
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]
+            ],
+            swiftSettings: startupSettings
         ),
-        .executableTarget(name: "ptyproxy", dependencies: ["PTYProxy"]),
+        .executableTarget(
+            name: "ptyproxy", dependencies: ["PTYProxy"], swiftSettings: startupSettings,
+            // The linker writes the executable with write(2), not through a
+            // mapping filled in link order: the file's pages then sit in the
+            // page cache as a copied file's do, and a run straight from
+            // .build takes fewer page faults (same bytes; BENCHMARKS.md,
+            // "Start-up: where the time goes"). gold and lld both take it.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-mmap-output-file"])]
+        ),
         .testTarget(name: "PTYProxyTests", dependencies: ["PTYProxy", "ptyproxy"]),
     ],
     swiftLanguageModes: [.v6]

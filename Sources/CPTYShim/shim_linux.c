@@ -12,6 +12,7 @@
 #include <string.h>
 #include <linux/futex.h>
 #include <limits.h>
+#include <malloc.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -196,6 +197,10 @@ int ptyshim_wait_exit_without_reaping(pid_t pid) {
         if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) == 0) return 0;
         if (errno != EINTR) return errno;
     }
+}
+
+int ptyshim_single_malloc_arena(void) {
+    return mallopt(M_ARENA_MAX, 1) == 1 ? 0 : EINVAL;
 }
 
 int ptyshim_gate_wait(int *word) {

@@ -16,7 +16,13 @@ struct ControlContext: Sendable {
     let startedAt = monotonicMilliseconds()
 }
 
-/// The session's control socket, served on a thread of its own.
+/// The session's control socket.
+///
+/// A session serves it from the supervisor's poll loop (`ControlService`):
+/// one thread fewer to create, start and join on every run. A kept session
+/// (`new --keep`) serves it from a thread of its own, since its end waits
+/// for a host that attaches through this socket (`HostLink.finish`) after
+/// the supervisor has returned.
 ///
 /// It never waits on the data paths: a resize is one ioctl on the master,
 /// which does not block whatever the relay is doing. Every client socket is
@@ -66,13 +72,17 @@ public final class ControlServer: Sendable {
     private let socketName: String
     private let listener: FileDescriptor
     private let identity: FileIdentity?
-    private let wakeup: Wakeup
+    /// Interrupts the serving thread's poll; nil when served from a loop
+    /// of the caller's (`ControlService`).
+    private let wakeup: Wakeup?
     private let stopping = Atomic<Bool>(false)
     private let context = Locked<ControlContext?>(nil)
 
     /// Takes the ID's lock (refusing an ID whose session is alive), replaces
-    /// whatever a dead session left, and publishes `ID.sock`.
-    init(directory: ControlDirectory, id: String) throws(SessionError) {
+    /// whatever a dead session left, and publishes `ID.sock`. With
+    /// `ownThread`, it is served by `start(after:)`; otherwise by a
+    /// `ControlService` in the caller's poll loop.
+    init(directory: ControlDirectory, id: String, ownThread: Bool) throws(SessionError) {
         let path = directory.socketPath(id).printablePath  // for messages
         let giveUp = monotonicMilliseconds() + Self.lockWaitMilliseconds
         var taken: SessionLock?
@@ -128,32 +138,37 @@ public final class ControlServer: Sendable {
         self.socketName = socketName
         self.listener = listener
         self.identity = FileIdentity(in: directory, name: socketName)
-        do {
-            self.wakeup = try Wakeup()
-        } catch {
-            directory.remove(socketName)
-            listener.closeQuietly()
-            lock.release()
-            throw SessionError("cannot create control socket: \(error)")
+        if ownThread {
+            do {
+                self.wakeup = try Wakeup()
+            } catch {
+                directory.remove(socketName)
+                listener.closeQuietly()
+                lock.release()
+                throw SessionError("cannot create control socket: \(error)")
+            }
+        } else {
+            self.wakeup = nil
         }
     }
 
     /// Creates the serving thread, parked at `gate`; it serves the context
     /// given to `publish` before the gate opens (the child's, which does not
-    /// exist yet when the thread is made).
+    /// exist yet when the thread is made). Only for a server made with
+    /// `ownThread`.
     func start(after gate: StartGate) throws(Errno) -> IOThread {
-        try IOThread(after: gate) { [self] in
-            if let context = context.withLock({ $0 }) { serve(context) }
-        }
+        precondition(wakeup != nil, "a control server served by its caller has no thread")
+        return try IOThread(after: gate) { [self] in serveUntilStopped() }
     }
 
     func publish(_ context: ControlContext) {
         self.context.withLock { $0 = context }
     }
 
+    /// Ends the serving thread's loop.
     func stop() {
         stopping.store(true, ordering: .releasing)
-        wakeup.signal()
+        wakeup?.signal()
     }
 
     /// Removes the socket file if it is still ours, then the lock.
@@ -164,53 +179,38 @@ public final class ControlServer: Sendable {
 
     func close() {
         listener.closeQuietly()
-        wakeup.close()
+        wakeup?.close()
     }
 
     // MARK: Serving
 
-    private func serve(_ context: ControlContext) {
-        var clients = ClientTable(capacity: Self.maximumClients)
-        defer { clients.closeAll() }
-        var spare = SpareDescriptor()
-        defer { spare.close() }
-        var acceptPausedUntil: Int64 = 0
-        let entries = UnsafeMutableBufferPointer<pollfd>.allocate(capacity: Self.maximumClients + 3)
+    /// The serving thread's loop: the service's entries plus the wake-up.
+    private func serveUntilStopped() {
+        guard let wakeup else { return }
+        var service = ControlService(self)
+        defer { service.close() }
+        let entries = UnsafeMutableBufferPointer<pollfd>.allocate(capacity: service.pollEntryCount + 1)
         defer { entries.deallocate() }
+        let own = UnsafeMutableBufferPointer(rebasing: entries[..<service.pollEntryCount])
         while !stopping.load(ordering: .acquiring) {
-            let now = monotonicMilliseconds()
-            entries[0] = pollfd(fd: now >= acceptPausedUntil ? listener.rawValue : -1,
-                                events: Poller.Events.readable.rawValue, revents: 0)
-            entries[1] = pollfd(wakeup.readEnd, .readable)
-            for slot in 0..<Self.maximumClients {
-                entries[slot + 2] = pollfd(fd: clients[slot].descriptor, events: clients[slot].wantedEvents.rawValue, revents: 0)
-            }
-            // A kept session's attached client: its socket's end detaches it.
-            let attached = context.link?.current
-            entries[Self.maximumClients + 2] = pollfd(fd: attached?.socket.rawValue ?? -1,
-                                                      events: Poller.Events.readable.rawValue, revents: 0)
-            var deadline = clients.earliestDeadline()
-            if now < acceptPausedUntil { deadline = min(deadline ?? acceptPausedUntil, acceptPausedUntil) }
+            let deadline = service.prepare(own)
+            entries[service.pollEntryCount] = pollfd(wakeup.readEnd, .readable)
             guard (try? Poller.wait(entries, timeoutMilliseconds: pollTimeout(until: deadline))) != nil else { continue }
-            if entries[1].reported(.readable) { wakeup.drain() }
-            for slot in 0..<Self.maximumClients where entries[slot + 2].revents != 0 {
-                serviceClient(slot, events: Poller.Events(rawValue: entries[slot + 2].revents), in: &clients, context)
-            }
-            if let attached, entries[Self.maximumClients + 2].revents != 0 {
-                watchAttachedClient(attached, context)
-            }
-            if entries[0].reported(.readable) {
-                if !acceptClients(into: &clients, spare: &spare) {
-                    acceptPausedUntil = monotonicMilliseconds() + 100
-                }
-            }
-            clients.expire(now: monotonicMilliseconds())
+            if entries[service.pollEntryCount].reported(.readable) { wakeup.drain() }
+            service.handle(own)
         }
+    }
+
+    fileprivate var publishedContext: ControlContext? { context.withLock { $0 } }
+
+    /// The listener's poll entry: nothing while accepting is paused.
+    fileprivate func listenerEntry(acceptingAt now: Int64, pausedUntil: Int64) -> pollfd {
+        pollfd(fd: now >= pausedUntil ? listener.rawValue : -1, events: Poller.Events.readable.rawValue, revents: 0)
     }
 
     /// Accepts what is waiting (a bounded number per round). Returns false
     /// when out of descriptors even with the spare given up: back off.
-    private func acceptClients(into clients: inout ClientTable, spare: inout SpareDescriptor) -> Bool {
+    fileprivate func acceptClients(into clients: inout ClientTable, spare: inout SpareDescriptor) -> Bool {
         for _ in 0..<64 {
             var raw: CInt = -1
             let result = ptyshim_accept(listener.rawValue, &raw)
@@ -247,7 +247,7 @@ public final class ControlServer: Sendable {
 
     /// Reads what the client sent, answers every complete line into its
     /// queue, and sends what the queue holds.
-    private func serviceClient(_ slot: Int, events: Poller.Events, in clients: inout ClientTable, _ context: ControlContext) {
+    fileprivate func serviceClient(_ slot: Int, events: Poller.Events, in clients: inout ClientTable, _ context: ControlContext) {
         if events.contains(.readable) || (events.intersection(.failure).isEmpty == false && !events.contains(.writable)) {
             var chunk = [UInt8](repeating: 0, count: 4096)
             let descriptor = clients[slot].descriptor
@@ -357,7 +357,7 @@ public final class ControlServer: Sendable {
     /// The attached client's socket reported something: its end (the
     /// client died, or closed it) detaches the host. Anything it sends is
     /// read and ignored.
-    private func watchAttachedClient(_ host: Attachment, _ context: ControlContext) {
+    fileprivate func watchAttachedClient(_ host: Attachment, _ context: ControlContext) {
         var chunk = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         let read = withUnsafeMutableBytes(of: &chunk) { raw in
             Result { () throws(Errno) in try readReady(host.socket.rawValue, into: raw) }
@@ -394,10 +394,85 @@ public final class ControlServer: Sendable {
     }
 }
 
+/// Serving a control socket from a poll loop: the clients and their
+/// deadlines. Each round, `prepare` fills the loop's poll entries (
+/// `pollEntryCount` of them) and gives the earliest deadline; after the
+/// poll, `handle` answers what they reported. Made with no server, it
+/// serves nothing and takes no entries.
+struct ControlService: ~Copyable {
+    private let server: ControlServer?
+    private var context: ControlContext?
+    private var clients: ClientTable
+    private var spare: SpareDescriptor
+    private var acceptPausedUntil: Int64 = 0
+    /// A kept session's attached client, as watched by the last `prepare`.
+    private var attached: Attachment?
+
+    init(_ server: ControlServer?) {
+        self.server = server
+        clients = ClientTable(capacity: server == nil ? 0 : ControlServer.maximumClients)
+        spare = SpareDescriptor(opened: server != nil)
+    }
+
+    /// Closes the clients and the spare descriptor; the owner of the loop
+    /// calls it once, when the loop ends.
+    mutating func close() {
+        clients.closeAll()
+        spare.close()
+    }
+
+    /// The listener, a slot per client, and a kept session's attached client.
+    var pollEntryCount: Int { server == nil ? 0 : ControlServer.maximumClients + 2 }
+
+    /// Fills `entries`; returns when the next client's deadline is due.
+    /// Until the session's context is published, nothing is watched.
+    mutating func prepare(_ entries: UnsafeMutableBufferPointer<pollfd>) -> Int64? {
+        guard let server else { return nil }
+        if context == nil { context = server.publishedContext }
+        guard let context else {
+            for index in entries.indices { entries[index] = pollfd(fd: -1, events: 0, revents: 0) }
+            return nil
+        }
+        let now = monotonicMilliseconds()
+        entries[0] = server.listenerEntry(acceptingAt: now, pausedUntil: acceptPausedUntil)
+        for slot in 0..<ControlServer.maximumClients {
+            entries[slot + 1] = pollfd(fd: clients[slot].descriptor, events: clients[slot].wantedEvents.rawValue, revents: 0)
+        }
+        // A kept session's attached client: its socket's end detaches it.
+        attached = context.link?.current
+        entries[ControlServer.maximumClients + 1] = pollfd(fd: attached?.socket.rawValue ?? -1,
+                                                           events: Poller.Events.readable.rawValue, revents: 0)
+        var deadline = clients.earliestDeadline()
+        if now < acceptPausedUntil { deadline = min(deadline ?? acceptPausedUntil, acceptPausedUntil) }
+        return deadline
+    }
+
+    /// Answers what the entries filled by `prepare` reported.
+    mutating func handle(_ entries: UnsafeMutableBufferPointer<pollfd>) {
+        guard let server, let context else { return }
+        for slot in 0..<ControlServer.maximumClients where entries[slot + 1].revents != 0 {
+            server.serviceClient(slot, events: Poller.Events(rawValue: entries[slot + 1].revents), in: &clients, context)
+        }
+        if let attached, entries[ControlServer.maximumClients + 1].revents != 0 {
+            server.watchAttachedClient(attached, context)
+        }
+        if entries[0].reported(.readable) {
+            if !server.acceptClients(into: &clients, spare: &spare) {
+                acceptPausedUntil = monotonicMilliseconds() + 100
+            }
+        }
+        clients.expire(now: monotonicMilliseconds())
+    }
+}
+
 /// The descriptor kept in reserve so that accept can still take one
 /// connection (to refuse it) when the process is out of descriptors.
 struct SpareDescriptor {
-    private var descriptor: CInt = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    private var descriptor: CInt
+
+    init(opened: Bool = true) {
+        descriptor = opened ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1
+    }
 
     /// Closes the spare; false when there is none to give up.
     mutating func release() -> Bool {

@@ -49,11 +49,19 @@ final class InputPath: Sendable {
         link?.notifyOnChange(wakeup)
     }
 
-    /// Creates the thread, parked at `gate` (see `Session`).
+    /// Creates a kept session's thread, parked at `gate` (see `Session`).
     func start(after gate: StartGate) throws(Errno) -> IOThread {
         try IOThread(after: gate) { [self] in
             if let link { runKept(link) } else { run() }
         }
+    }
+
+    /// Starts the thread of a session that is not kept: the supervisor
+    /// does, when the host's stdin first reports something (see
+    /// `Supervisor`).
+    func startNow() throws(Errno) -> IOThread {
+        precondition(link == nil, "a kept session's input thread starts with the relay")
+        return try IOThread { [self] in run() }
     }
 
     /// Makes the thread return promptly, wherever it waits.

@@ -15,6 +15,13 @@ import Synchronization
 /// short chunk with nothing queued ahead of it is written by the reader at
 /// once, so interactive echo never waits for a thread hand-off.
 ///
+/// The writer thread is started by the reader with the first buffer that
+/// goes to it: a session whose output never fills a buffer (`true`, a
+/// prompt and its echoes) never creates it, and no session's start-up
+/// waits for it. Should it fail to start (a limit on processes or memory),
+/// the reader writes every buffer itself, as with one buffer: the child
+/// runs already, and its output still arrives whole.
+///
 /// Writes go out in pieces no larger than the host's pipe has room for (at
 /// most `writePieceSize` when stdout is no pipe), so that a host that stops
 /// reading holds a write with at most a page not yet in its pipe: the count
@@ -88,6 +95,8 @@ public final class OutputPath: Sendable {
     private let discardGeneration = Atomic<UInt64>(0)
 
     private let childExitedAt = Atomic<Int64>(0)
+    /// The child's exit descriptor (see `watchChildExit`), -1 until given.
+    private let childExitDescriptor = Atomic<Int32>(-1)
     private let stopping = Atomic<Bool>(false)
     private let complete = Atomic<Bool>(false)
     private let hostGone = Atomic<Bool>(false)
@@ -150,22 +159,32 @@ public final class OutputPath: Sendable {
         return value == 0 ? nil : Errno(rawValue: value)
     }
 
-    /// Creates the threads, parked at `gate` (see `Session`).
+    /// Creates the reader thread, parked at `gate` (see `Session`); the
+    /// reader starts the writer when it needs it, and joins it before it
+    /// returns.
     func start(after gate: StartGate) throws(Errno) -> [IOThread] {
-        let reader = try IOThread(after: gate) { [self] in readLoop() }
-        guard tuning.bufferCount == 2 else { return [reader] }
-        do {
-            return [reader, try IOThread(after: gate) { [self] in writeLoop() }]
-        } catch {
-            reader.detach()  // it returns once the gate is cancelled
-            throw error
-        }
+        [try IOThread(after: gate) { [self] in readLoop() }]
+    }
+
+    /// The reader watches `descriptor` (the child's pidfd, or the pipe that
+    /// stands in for it) beside the master: the child's exit starts the
+    /// drain timeouts without a hand-off through the supervisor, which then
+    /// wakes once, when the output is complete. Given before the gate
+    /// opens; the descriptor stays open while the reader runs.
+    func watchChildExit(_ descriptor: FileDescriptor) {
+        childExitDescriptor.store(descriptor.rawValue, ordering: .releasing)
     }
 
     /// The child has exited: finish once the pty is drained.
     func childExited() {
-        childExitedAt.store(monotonicMilliseconds(), ordering: .releasing)
+        noteChildExit()
         wakeup.signal()
+    }
+
+    /// The first report of the child's exit, the reader's or the
+    /// supervisor's, starts the drain timeouts.
+    private func noteChildExit() {
+        _ = childExitedAt.compareExchange(expected: 0, desired: monotonicMilliseconds(), ordering: .acquiringAndReleasing)
     }
 
     /// The host is gone: keep reading (so the child is never stuck writing)
@@ -213,6 +232,8 @@ public final class OutputPath: Sendable {
 
     private func readLoop() {
         var slot = 0
+        var writer: IOThread?
+        var writerRefused = false
         while handoff.waitForFreeSlot() {
             var generation = currentGeneration
             let (filled, ended) = fill(buffer(slot), generation: &generation)
@@ -221,7 +242,14 @@ public final class OutputPath: Sendable {
             // A short chunk (the pty had nothing more) with nothing queued
             // ahead of it, typically a keystroke's echo, is written by the
             // reader itself: the writer thread's wake-up would only add latency.
-            let writeDirectly = tuning.bufferCount == 1 || (count < tuning.bufferSize && handoff.isDrained)
+            var writeDirectly = tuning.bufferCount == 1 || (count < tuning.bufferSize && handoff.isDrained)
+            if !writeDirectly && writer == nil {
+                if !writerRefused {
+                    writer = try? IOThread { [self] in writeLoop() }
+                    writerRefused = writer == nil
+                }
+                writeDirectly = writer == nil
+            }
             if writeDirectly {
                 writeOut(UnsafeRawBufferPointer(rebasing: buffer(slot)[..<count]), generation: generation)
             } else {
@@ -231,8 +259,9 @@ public final class OutputPath: Sendable {
             }
             if ended { break }
         }
-        if tuning.bufferCount == 2 {
+        if let writer {
             handoff.finish()
+            writer.join()  // the writer completes the output
         } else {
             finishOutput()
         }
@@ -282,12 +311,15 @@ public final class OutputPath: Sendable {
     /// Waits until the pty is readable; false when output should be
     /// considered ended (and `ending` says why).
     private func waitForOutput() -> Bool {
-        var entries = (pollfd(terminal.master, .readable), pollfd(wakeup.readEnd, .readable))
+        var entries = (pollfd(terminal.master, .readable), pollfd(wakeup.readEnd, .readable),
+                       pollfd(fd: -1, events: Poller.Events.readable.rawValue, revents: 0))
         return withUnsafeMutableBytes(of: &entries) { raw in
             let list = raw.bindMemory(to: pollfd.self)
             while true {
                 if stopping.load(ordering: .acquiring) { record(.stopped); return false }
+                if list[2].reported(.readable) { noteChildExit() }
                 let exitedAt = childExitedAt.load(ordering: .acquiring)
+                list[2].fd = exitedAt == 0 ? childExitDescriptor.load(ordering: .acquiring) : -1
                 var timeout: Int32 = -1
                 if exitedAt != 0 {
                     let now = monotonicMilliseconds()

@@ -9,7 +9,9 @@ struct Relay {
     let output: OutputPath
     let gate = StartGate()
     let outputThreads: [IOThread]
-    let inputThread: IOThread
+    /// A kept session's input thread; any other session's is started by
+    /// the supervisor at the host's first byte (see `Supervisor`).
+    let inputThread: IOThread?
     let controlThread: IOThread?
 
     init(configuration: SessionConfiguration, terminal: PseudoTerminal, counters: RelayCounters,
@@ -39,9 +41,11 @@ struct Relay {
         do {
             outputThreads = try output.start(after: gate)
             started += outputThreads
-            inputThread = try input.start(after: gate)
-            started.append(inputThread)
-            controlThread = try control?.start(after: gate)
+            inputThread = link == nil ? nil : try input.start(after: gate)
+            if let inputThread { started.append(inputThread) }
+            // A kept session's control socket has a thread of its own (see
+            // `ControlServer`); any other is served by the supervisor.
+            controlThread = link == nil ? nil : try control?.start(after: gate)
         } catch {
             Self.cancel(gate: gate, threads: started)
             input.close()
@@ -52,7 +56,7 @@ struct Relay {
 
     /// The child did not start: the parked threads return without running.
     func cancel() {
-        Self.cancel(gate: gate, threads: outputThreads + [inputThread] + (controlThread.map { [$0] } ?? []))
+        Self.cancel(gate: gate, threads: outputThreads + [inputThread, controlThread].compactMap { $0 })
         input.close()
         events.close()
     }

@@ -9,12 +9,15 @@
 //   4. the working directory, checked           (nothing to release)
 //   5. the control socket                       (the duplicate-ID check is here)
 //   6. the relay: wake-up pipe, input and output paths, and the threads
-//      (output, input, control) parked at its gate
+//      (the output reader; a kept session's input and control) parked at
+//      its gate
 //   7. the child
 //   8. the host terminal in raw mode; the session published; the gate opened
 //
 // Supervision: `Supervisor.run` waits in one poll until the child has exited
-// and its output is complete, hanging up when asked to or when the host goes.
+// and its output is complete, hanging up when asked to or when the host goes;
+// the same poll serves the control socket and starts the input thread at the
+// host's first byte (a kept session's have threads from the start).
 //
 // Teardown: the threads are stopped first, since they use everything else;
 // the child is reaped only once what is left of its session has been hung
@@ -47,6 +50,7 @@ public struct KeepOptions: Sendable {
 public final class Session: Sendable {
     private let configuration: SessionConfiguration
     private let keep: KeepOptions?
+    private let exitsAfterRun: Bool
     public let counters = RelayCounters()
     private let hostInputErrno = Atomic<Int32>(0)
     private let outputEndingValue = Atomic<Int32>(OutputPath.Ending.running.rawValue)
@@ -58,9 +62,16 @@ public final class Session: Sendable {
 
     /// With `keep`, the session outlives its hosts (`new --keep`): it
     /// starts with none, and hosts attach over the control socket.
-    public init(_ configuration: SessionConfiguration, keep: KeepOptions? = nil) {
+    ///
+    /// With `exitsAfterRun`, the caller promises to exit as soon as `run()`
+    /// returns, as `ptyproxy new` does. The input thread, which by then
+    /// only waits for the host's next byte, is then left to the process's
+    /// exit instead of being woken and joined, and what it uses (the pty's
+    /// master, its wake-up pipe) stays open until then.
+    public init(_ configuration: SessionConfiguration, keep: KeepOptions? = nil, exitsAfterRun: Bool = false) {
         self.configuration = configuration
         self.keep = keep
+        self.exitsAfterRun = exitsAfterRun
     }
 
     /// Runs the session to the end and returns the child's exit status.
@@ -77,12 +88,17 @@ public final class Session: Sendable {
         guard let relay = parts.relay, let child = parts.child, let terminal = parts.terminal,
               let signals = parts.signals else { preconditionFailure("set-up returned incomplete") }
 
+        // A kept session's hosts come and go: no host stdout to watch, and
+        // its input and control socket have threads from the start.
+        let kept = parts.link != nil
         var supervisor = Supervisor(
             child: child, output: relay.output, host: parts.host, terminal: terminal,
-            graceMilliseconds: configuration.hangupGraceMilliseconds)
-        // A kept session's hosts come and go: no host stdout to watch.
+            graceMilliseconds: configuration.hangupGraceMilliseconds,
+            input: kept ? nil : relay.input, hostInput: configuration.hostInput)
         let status = supervisor.run(signals: signals, relayEvents: relay.events,
-                                    hostOutput: parts.link == nil ? configuration.hostOutput : FileDescriptor(rawValue: -1))
+                                    hostOutput: kept ? FileDescriptor(rawValue: -1) : configuration.hostOutput,
+                                    control: kept ? nil : parts.control)
+        parts.lateInputThread = supervisor.inputThread
         parts.link?.finish(exitCode: status.shellCode)
         let writeError = relay.output.hostWriteError
         outputEndingValue.store(relay.output.ending.rawValue, ordering: .releasing)
@@ -130,6 +146,12 @@ extension Session {
         /// process's exit to close, never closed under a running thread (a
         /// read on a closed, or reused, descriptor number).
         var outputThreadsStillRunning = false
+        /// The input thread the supervisor started at the host's first
+        /// byte (any session but a kept one).
+        var lateInputThread: IOThread?
+        /// The input thread left to the process's exit (`exitsAfterRun`):
+        /// the master and its wake-up pipe stay open for the same reason.
+        var inputThreadStillRunning = false
     }
 
     /// Steps 1 to 8; on a throw, `parts` holds what was made before it.
@@ -150,7 +172,7 @@ extension Session {
         try ChildProcess.checkWorkingDirectory(of: configuration.command)
         // 5. The control socket: a live session with this ID is refused here.
         if let directory = configuration.controlDirectory {
-            parts.control = try ControlServer(directory: directory, id: configuration.id)
+            parts.control = try ControlServer(directory: directory, id: configuration.id, ownThread: keep != nil)
         }
         // 6, 7. The relay, then the child.
         try startRelayAndChild(&parts, terminal: terminal)
@@ -178,12 +200,15 @@ extension Session {
     }
 
     /// Everything the relay needs is acquired before the child is spawned:
-    /// descriptors, buffers, wake-up pipes and the threads themselves,
+    /// descriptors, buffers, wake-up pipes and the output reader's thread,
     /// created now and parked at the relay's gate until the child runs.
     /// Creating a thread can fail (RLIMIT_NPROC, a pids cgroup, no address
     /// space for its stack); after the spawn, that failure would come with
     /// a command that already ran. So a 125 from setting up always means
-    /// that CMD did not run.
+    /// that CMD did not run. The threads made later have a way on without
+    /// them: the output writer's buffers are written by the reader
+    /// (`OutputPath`), and typed bytes wait in the host's pipe until the
+    /// input thread can start (`Supervisor.startInputThread`).
     ///
     /// The little the process allocates after the spawn (a control reply,
     /// first use of a code path) comes from `reserve`, given back only then:
@@ -211,11 +236,14 @@ extension Session {
             command.environment = ProcessEnvironment.setting("PTYPROXY_SOCKET", to: control.socketPath,
                                                              in: command.environment)
         }
+        let child: ChildProcess
         do {
-            parts.child = try ChildProcess(spawning: command, terminalPath: terminal.slavePath)
+            child = try ChildProcess(spawning: command, terminalPath: terminal.slavePath)
         } catch {
             throw SessionError(exitCode: error.exitCode, error.message)
         }
+        parts.child = child
+        parts.relay?.output.watchChildExit(child.exitDescriptor)
         reserve.release()
         terminal.releaseSlave()  // at once: the master's EIO then says every slave is closed
     }
@@ -244,11 +272,12 @@ extension Session {
     /// Releases what `parts` holds. Safe on every path: each step checks
     /// whether its part was made.
     private func tearDown(_ parts: inout Parts) {
-        // 8, 6. The threads: stopped and joined, or, when the output was
-        // given up, detached.
+        // 8, 6. The threads: stopped and joined, or left to the process's
+        // exit (the output threads when the output was given up, the input
+        // thread with `exitsAfterRun`).
         if let relay = parts.relay {
             if parts.relayIsRunning {
-                stopThreads(relay, control: parts.control, outputThreadsStillRunning: &parts.outputThreadsStillRunning)
+                stopThreads(relay, &parts)
             } else {
                 // The child did not start: the parked threads return without running.
                 relay.cancel()
@@ -265,24 +294,30 @@ extension Session {
         if parts.relayIsRunning, !parts.outputThreadsStillRunning { parts.relay?.events.close() }
         // 8. The host terminal.
         if parts.hostIsRaw { parts.host?.restore() }
-        // 7. The child's exit descriptor.
-        parts.child?.close()
+        // 7. The child's exit descriptor (which the output reader watches).
+        if !parts.outputThreadsStillRunning { parts.child?.close() }
         // 5. The socket file and the lock.
         parts.control?.removeSocket()
         // 3. The pseudo-terminal.
-        if !parts.outputThreadsStillRunning { parts.terminal?.close() }
+        if !parts.outputThreadsStillRunning && !parts.inputThreadStillRunning { parts.terminal?.close() }
         // 2. The signalfd.
         parts.signals?.close()
     }
 
     /// Control first, then input, then output: the reverse of their start.
-    private func stopThreads(_ relay: Relay, control: ControlServer?, outputThreadsStillRunning: inout Bool) {
-        control?.stop()
+    private func stopThreads(_ relay: Relay, _ parts: inout Parts) {
+        parts.control?.stop()
         relay.controlThread?.join()
-        control?.close()
-        relay.input.stop()
-        relay.inputThread.join()
-        relay.input.close()
+        parts.control?.close()
+        let inputThread = relay.inputThread ?? parts.lateInputThread
+        if let inputThread, exitsAfterRun {
+            inputThread.detach()
+            parts.inputThreadStillRunning = true
+        } else {
+            relay.input.stop()
+            inputThread?.join()
+            relay.input.close()
+        }
         if relay.output.isComplete {
             for thread in relay.outputThreads { thread.join() }
         } else {
@@ -294,7 +329,7 @@ extension Session {
             // everything they use (see `Parts.outputThreadsStillRunning`).
             relay.output.stop()
             for thread in relay.outputThreads { thread.detach() }
-            outputThreadsStillRunning = true
+            parts.outputThreadsStillRunning = true
         }
     }
 }

@@ -10,50 +10,99 @@ struct Supervisor {
     let host: HostTerminal?
     let terminal: PseudoTerminal
     let graceMilliseconds: Int64
+    /// The input path whose thread starts when the host's stdin first
+    /// reports something (a byte, or its end); nil when it started with
+    /// the relay (a kept session).
+    let input: InputPath?
+    let hostInput: FileDescriptor
+    /// How long bytes wait in the host's pipe when the input thread could
+    /// not be started, before it is tried again.
+    static let inputRetryMilliseconds: Int64 = 100
 
     private(set) var status: ExitStatus?
+    /// The input thread, once this supervisor started it.
+    private(set) var inputThread: IOThread?
+    private var inputRetryAt: Int64?
     private var hangupStarted = false
     private var killAt: Int64?
     private var giveUpAt: Int64?
 
     init(child: ChildProcess, output: OutputPath, host: HostTerminal?, terminal: PseudoTerminal,
-         graceMilliseconds: Int64) {
+         graceMilliseconds: Int64, input: InputPath?, hostInput: FileDescriptor) {
         self.child = child
         self.output = output
         self.host = host
         self.terminal = terminal
         self.graceMilliseconds = graceMilliseconds
+        self.input = input
+        self.hostInput = hostInput
     }
 
-    mutating func run(signals: SignalWatcher, relayEvents: Wakeup, hostOutput: FileDescriptor) -> ExitStatus {
-        // Slots: signals, child exit, host output (errors only), relay events.
-        var entries = (
-            pollfd(signals.descriptor, .readable),
-            pollfd(child.exitDescriptor, .readable),
-            pollfd(hostOutput, .none),
-            pollfd(relayEvents.readEnd, .readable)
-        )
-        return withUnsafeMutableBytes(of: &entries) { raw -> ExitStatus in
-            let list = raw.bindMemory(to: pollfd.self)
-            while true {
-                if let status, output.isComplete { return status }
-                let now = monotonicMilliseconds()
-                if let status, let giveUpAt, now >= giveUpAt { return status }
-                if let killAt, now >= killAt {
-                    killSession()
-                    self.killAt = nil
-                }
-                let deadline = [killAt, giveUpAt].compactMap { $0 }.min()
-                _ = try? Poller.wait(list, timeoutMilliseconds: pollTimeout(until: deadline))
-
-                if list[0].reported(.readable) { handleSignals(signals) }
-                if list[1].reported(.readable) { childExited(); list[1].fd = -1 }
-                if list[2].revents != 0 { hostWentAway(); list[2].fd = -1 }
-                if list[3].reported(.readable) {
-                    relayEvents.drain()
-                    if output.isHostGone { hostWentAway() }
-                }
+    /// Runs until the session is over. With `control`, its socket is
+    /// served from this loop too (see `ControlService`).
+    mutating func run(signals: SignalWatcher, relayEvents: Wakeup, hostOutput: FileDescriptor,
+                      control: ControlServer?) -> ExitStatus {
+        var service = ControlService(control)
+        defer { service.close() }
+        // Slots: signals, child exit, host output (errors only), relay
+        // events, host input (until its thread starts), then the control
+        // socket's.
+        let list = UnsafeMutableBufferPointer<pollfd>.allocate(capacity: 5 + service.pollEntryCount)
+        defer { list.deallocate() }
+        list[0] = pollfd(signals.descriptor, .readable)
+        list[1] = pollfd(child.exitDescriptor, .readable)
+        list[2] = pollfd(hostOutput, .none)
+        list[3] = pollfd(relayEvents.readEnd, .readable)
+        list[4] = pollfd(input == nil ? FileDescriptor(rawValue: -1) : hostInput, .readable)
+        let controlEntries = UnsafeMutableBufferPointer(rebasing: list[5...])
+        while true {
+            if let status, output.isComplete { return status }
+            let now = monotonicMilliseconds()
+            if let status, let giveUpAt, now >= giveUpAt { return status }
+            if let killAt, now >= killAt {
+                killSession()
+                self.killAt = nil
             }
+            // While the output runs, the reader watches the child's exit
+            // (`OutputPath.watchChildExit`): this loop wakes once at the end,
+            // when the output is complete, unless a hang-up needs to know.
+            if status == nil {
+                list[1].fd = output.isComplete || hangupStarted ? child.exitDescriptor.rawValue : -1
+            }
+            if let inputRetryAt, now >= inputRetryAt {
+                list[4].fd = hostInput.rawValue
+                self.inputRetryAt = nil
+            }
+            let controlDeadline = service.prepare(controlEntries)
+            let deadline = [killAt, giveUpAt, inputRetryAt, controlDeadline].compactMap { $0 }.min()
+            _ = try? Poller.wait(list, timeoutMilliseconds: pollTimeout(until: deadline))
+
+            if list[0].reported(.readable) { handleSignals(signals) }
+            if list[1].reported(.readable) { childExited(); list[1].fd = -1 }
+            if list[2].revents != 0 { hostWentAway(); list[2].fd = -1 }
+            if list[3].reported(.readable) {
+                relayEvents.drain()
+                if output.isHostGone { hostWentAway() }
+            }
+            if list[4].revents != 0 {
+                list[4].fd = -1
+                startInputThread()
+            }
+            service.handle(controlEntries)
+        }
+    }
+
+    /// The host typed, or closed its stdin: the input thread starts now,
+    /// not before the spawn, since most of a session's start-up passes
+    /// without a byte typed. When it cannot (a limit on processes or
+    /// memory), the bytes wait in the host's pipe, and it is tried again
+    /// `inputRetryMilliseconds` later.
+    private mutating func startInputThread() {
+        guard let input else { return }
+        if let thread = try? input.startNow() {
+            inputThread = thread
+        } else {
+            inputRetryAt = monotonicMilliseconds() + Self.inputRetryMilliseconds
         }
     }
 

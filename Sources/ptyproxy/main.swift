@@ -91,7 +91,7 @@ func runNew(_ options: Invocation.NewOptions) -> Never {
         }
         configuration.controlDirectory = directory
         if options.keep { runKept(configuration, options) }
-        let session = Session(configuration)
+        let session = Session(configuration, exitsAfterRun: true)
         let status = try session.run()
         if let readError = session.hostInputError {
             printError("ptyproxy: cannot read stdin: \(readError); it was taken as the end of input")
@@ -217,6 +217,12 @@ func rawArguments() -> [ByteString] {
         CommandLine.unsafeArgv[index].map { ByteString(cString: $0) }
     }
 }
+
+// One malloc arena for every thread. The relay's threads allocate little
+// and only now and then (their buffers are allocated once, before the
+// spawn); an arena of their own would cost each of them, at its first
+// allocation, a 128 MiB mapping made and trimmed while the session starts.
+_ = ptyshim_single_malloc_arena()
 
 /// How the host's stdin and stdout were handed over, looked at before
 /// ensureStandardDescriptors() papers over a closed one.

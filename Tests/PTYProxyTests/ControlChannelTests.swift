@@ -303,6 +303,71 @@ func runTool(_ arguments: [String], environment: [String] = TestEnvironment.vari
         #expect(runTool(["signal", id, "INT"]).status == .exited(0))
         #expect(proxy.finish(timeoutMilliseconds: 3000) == .exited(130))
     }
+
+    /// Start-up cost: the supervisor's poll serves the control socket, the
+    /// input thread starts at the host's first byte and the output writer
+    /// with the first full buffer, so a session nobody has typed to yet
+    /// runs two threads: the supervisor and the output reader. Typed input
+    /// and output, short and bulk, still arrive whole.
+    @Test func anUntouchedSessionRunsTwoThreadsAndInputAndOutputArriveWhole() {
+        let id = uniqueID("thr")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c",
+                                          "echo READY; read line; echo \"got $line\"; seq 1 200000; echo DONE"])
+        #expect(proxy.read(untilContains: "READY"))
+        #expect(ControlConnection(id)?.request("ping") == "ok pong")
+        #expect(threadCount(of: proxy.pid) == 2)
+        proxy.write("go\n")
+        #expect(proxy.read(untilContains: "got go"))
+        #expect(proxy.read(untilContains: "DONE"))
+        let text = String(decoding: proxy.output, as: UTF8.self)
+        #expect(text.contains("\r\n199999\r\n200000\r\nDONE"))
+        #expect(text.split(separator: "\r\n").filter { Int($0) != nil }.count == 200000)
+        #expect(proxy.finish() == .exited(0))
+    }
+
+    /// Start-up cost: the relay's threads allocate from the main malloc
+    /// arena; none maps an arena of its own (a 64 MiB reservation each),
+    /// even after typed input and bulk output went through.
+    @Test func noThreadMapsAMallocArenaOfItsOwn() {
+        let id = uniqueID("arena")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c",
+                                          "read line; seq 1 100000; echo DONE; read line; exit 0"])
+        proxy.write("go\n")
+        #expect(proxy.read(untilContains: "DONE"))
+        #expect(ControlConnection(id)?.request("ping") == "ok pong")
+        #expect(mallocArenaReservations(of: proxy.pid) == 0)
+        proxy.closeInput()
+        #expect(proxy.finish() == .exited(0))
+    }
+}
+
+/// Mappings of process `pid` that look like a thread's malloc arena: a
+/// reservation of at least 32 MiB with no access, the rest of glibc's
+/// 64 MiB heap once its start is in use.
+func mallocArenaReservations(of pid: pid_t) -> Int {
+    guard let file = fopen("/proc/\(pid)/maps", "r") else { return -1 }
+    defer { fclose(file) }
+    var count = 0
+    var line = [CChar](repeating: 0, count: 4096)
+    while fgets(&line, Int32(line.count), file) != nil {
+        let text = String(decoding: line.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let fields = text.split(separator: " ")
+        guard fields.count >= 2, fields[1] == "---p" else { continue }
+        let range = fields[0].split(separator: "-").compactMap { UInt64($0, radix: 16) }
+        if range.count == 2, range[1] - range[0] >= 32 << 20 { count += 1 }
+    }
+    return count
+}
+
+/// The number of threads of process `pid` (entries of /proc/PID/task).
+func threadCount(of pid: pid_t) -> Int {
+    guard let directory = opendir("/proc/\(pid)/task") else { return -1 }
+    defer { closedir(directory) }
+    var count = 0
+    while let entry = readdir(directory) {
+        if entry.pointee.d_name.0 != CChar(UInt8(ascii: ".")) { count += 1 }
+    }
+    return count
 }
 
 /// The uptime field of a status reply, in seconds.

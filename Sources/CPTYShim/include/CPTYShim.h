@@ -80,6 +80,11 @@ int ptyshim_gate_wait(int *word);
 /// wakes every thread waiting on it.
 void ptyshim_gate_decide(int *word, int outcome);
 
+/// Makes every thread allocate from the main malloc arena (M_ARENA_MAX 1,
+/// malloc.h), instead of each thread mapping an arena of its own at its
+/// first allocation.
+int ptyshim_single_malloc_arena(void);
+
 /// Blocks until `pid` has exited, without reaping it (waitid WEXITED|WNOWAIT).
 int ptyshim_wait_exit_without_reaping(pid_t pid);
 
