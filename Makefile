@@ -51,6 +51,12 @@ SWIFT_BUILD := swift build -c release -Xswiftc -static-executable
 REPRODUCIBLE_FLAGS := -Xswiftc -gnone -Xcc -Xclang -Xcc -fno-pch-timestamp \
     -Xswiftc -Xfrontend -Xswiftc -disable-incremental-llvm-codegen \
     -Xswiftc -file-prefix-map -Xswiftc $(CURDIR)=. -Xcc -ffile-prefix-map=$(CURDIR)=.
+# Start-up is part of every `ptyproxy new` (BENCHMARKS.md, "Start-up: where
+# the time goes"): metadata known at compile time is reached through direct
+# accessors, not looked up by its mangled name on first use (5% of a run).
+# Here rather than in Package.swift, so that the library stays usable as a
+# dependency (see there); Benchmarks/bench_setup.py builds with the same.
+STARTUP_FLAGS := -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
 BINARY := .build/release/ptyproxy
 
 STAGE := .build/stage
@@ -79,8 +85,8 @@ STRIP ?= strip
 help: ## list the targets
 	@sed -n 's/^\([a-z-]*\):.*## \(.*\)$$/\1\t\2/p' $(MAKEFILE_LIST) | expand -t 12
 
-build: ## the static release build (the README's command, with reproducibility flags)
-	$(SWIFT_BUILD) $(REPRODUCIBLE_FLAGS)
+build: ## the static release build (the README's command, with start-up and reproducibility flags)
+	$(SWIFT_BUILD) $(STARTUP_FLAGS) $(REPRODUCIBLE_FLAGS)
 
 # install needs a binary but does not rebuild one that exists, so that
 # `make && sudo make install` builds as you, not as root.

@@ -2,12 +2,10 @@
 // SPDX-License-Identifier: MIT
 import PackageDescription
 
-// Start-up is part of every `ptyproxy new` (BENCHMARKS.md, "Start-up: where
-// the time goes"): metadata known at compile time is reached through direct
-// accessors, not demangled from its name by the runtime on first use.
-let startupSettings: [SwiftSetting] = [
-    .unsafeFlags(["-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"]),
-]
+// No unsafe flags in the library's targets: SwiftPM refuses a product built
+// with them as a versioned dependency of another package. The start-up flag
+// for the library's code is the Makefile's (STARTUP_FLAGS), for the builds
+// the project ships and measures.
 
 let package = Package(
     name: "ptyproxy",
@@ -27,11 +25,10 @@ let package = Package(
             dependencies: [
                 "CPTYShim",
                 .product(name: "SystemPackage", package: "swift-system"),
-            ],
-            swiftSettings: startupSettings
+            ]
         ),
         .executableTarget(
-            name: "ptyproxy", dependencies: ["PTYProxy"], swiftSettings: startupSettings,
+            name: "ptyproxy", dependencies: ["PTYProxy"],
             // The linker writes the executable with write(2), not through a
             // mapping filled in link order: the file's pages then sit in the
             // page cache as a copied file's do, and a run straight from

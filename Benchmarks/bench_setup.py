@@ -65,6 +65,10 @@ def compile_helpers(ctx):
     return out
 
 
+# The Makefile's STARTUP_FLAGS: the static build the project ships.
+STARTUP_FLAGS = ["-Xswiftc", "-Xfrontend", "-Xswiftc", "-disable-concrete-type-metadata-mangled-name-accessors"]
+
+
 def build_ptyproxy(static=True):
     """static: the build the README ships, a fully static executable (no
     dynamic loader, no shared Swift runtime or libc to map and relocate at
@@ -73,7 +77,7 @@ def build_ptyproxy(static=True):
     scratch = os.path.join(REPO, ".build-bench" if static else ".build-bench-dynamic")
     cmd = ["swift", "build", "-c", "release", "--scratch-path", scratch]
     if static:
-        cmd[4:4] = ["-Xswiftc", "-static-executable"]
+        cmd[4:4] = ["-Xswiftc", "-static-executable"] + STARTUP_FLAGS
     print("bench: building ptyproxy: %s" % shlex.join(cmd), flush=True)
     t = time.monotonic()
     r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
