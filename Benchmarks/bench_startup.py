@@ -90,7 +90,6 @@ def main():
     import argparse
     import os
     import shutil
-    import subprocess
     from bench_report import command_line, load_average, publish, utc_now
     from bench_setup import source_commit
     from bench_runner import Contender, REPO, make_contenders, side_by_side
