@@ -428,6 +428,10 @@ extension HostileProcessTests {
 /// ThreadSanitizer (scripts/reliability/sanitizers.sh thread).
 let builtWithThreadSanitizer = dlsym(nil, "__tsan_init") != nil
 
+/// True under either sanitizer (ThreadSanitizer or AddressSanitizer): its
+/// runtime replaces malloc, runs threads of its own and slows every step.
+let builtWithSanitizer = builtWithThreadSanitizer || dlsym(nil, "__asan_init") != nil
+
 /// The contents of a small file, or nil.
 private func readSmallFile(_ path: String) -> String? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)

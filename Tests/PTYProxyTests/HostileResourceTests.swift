@@ -135,5 +135,4 @@ import Testing
 
 /// A sanitizer's runtime needs threads, descriptors and terabytes of address
 /// space of its own: under these limits it fails before ptyproxy does.
-private let builtWithSanitizer = builtWithThreadSanitizer || dlsym(nil, "__asan_init") != nil
 private let sanitizerReason = "a sanitizer's runtime fails first under these limits"

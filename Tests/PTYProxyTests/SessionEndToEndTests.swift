@@ -102,7 +102,10 @@ import Testing
         let status = proxy.finish(timeoutMilliseconds: 5000)
         let elapsed = now() - sent
         #expect(status == .exited(128 + SIGINT))
-        #expect(elapsed < 1000, "took \(elapsed) ms")
+        // A second, as a terminal user expects; a sanitizer's runtime slows
+        // every step of the flood and of its end (1008 ms seen under TSan).
+        let bound = builtWithSanitizer ? 3000 : 1000
+        #expect(elapsed < bound, "took \(elapsed) ms")
     }
 
     @Test func childSeesOnlyStandardDescriptors() {
