@@ -107,7 +107,7 @@ static void pp_session_cleanup(pp_session *s) {
     if (s->attributes) { DeleteProcThreadAttributeList(s->attributes); free(s->attributes); s->attributes = NULL; }
     // 5. pseudo console pipes: each only once no thread can still use it.
     if (!s->output_thread && !s->closer_thread) close_handle(&s->output_read);
-    if (!s->input_thread && !s->control_thread && !s->closer_thread) close_handle(&s->input_write);
+    if (!s->input_thread && !s->control_thread && !s->closer_thread && !s->readers) close_handle(&s->input_write);
     // 4. session file (FILE_FLAG_DELETE_ON_CLOSE: closing removes it)
     close_handle(&s->session_file);
     // 3. control pipe
@@ -118,6 +118,7 @@ static void pp_session_cleanup(pp_session *s) {
     if (!s->output_thread) close_handle(&s->hangup);
     if (!s->control_thread) close_handle(&s->ending);
     if (s->security_descriptor) { LocalFree(s->security_descriptor); s->security_descriptor = NULL; }
+    pp_keep_release(s);
     // 1. memory
     free(s->command_json); s->command_json = NULL;
     free(s->environment); s->environment = NULL;
@@ -175,7 +176,7 @@ static int refuse_stdio(const wchar_t *name, const wchar_t *problem, DWORD error
     return 125;
 }
 
-static int check_host_stdio(void) {
+int pp_check_host_stdio(void) {
     DWORD error;
     const wchar_t *problem = stdio_problem(GetStdHandle(STD_INPUT_HANDLE), 0, &error);
     if (problem) return refuse_stdio(L"stdin", problem, error);
@@ -196,7 +197,9 @@ static int setup(pp_session *s) {
     s->output_buffer_size = inv->output_buffer_size;
     s->buffers = malloc(2 * s->output_buffer_size + PP_INPUT_BUFFER);
     if (!s->buffers) { pp_print_error(L"out of memory"); return 125; }
-    int code = pp_child_prepare(s);
+    int code = s->kept ? pp_keep_init(s) : 0;
+    if (code) return code;
+    code = pp_child_prepare(s);
     if (code) return code;
     // 2. security, events
     if ((code = pp_security_init(s))) return code;
@@ -217,8 +220,11 @@ static int setup(pp_session *s) {
     // 6. job and child
     if ((code = pp_child_start(s))) return code;
     // 7. threads, and the handler of the proxy's own console events
-    SetConsoleCtrlHandler(on_console_event, TRUE);
-    pp_host_console_setup(s);
+    // A kept session's server has no console and no host of its own.
+    if (!s->kept) {
+        SetConsoleCtrlHandler(on_console_event, TRUE);
+        pp_host_console_setup(s);
+    }
     s->output_thread = CreateThread(NULL, 0, pp_output_main, s, 0, NULL);
     s->input_thread = CreateThread(NULL, 0, pp_input_main, s, 0, NULL);
     s->control_thread = CreateThread(NULL, 0, pp_control_main, s, 0, NULL);
@@ -227,6 +233,7 @@ static int setup(pp_session *s) {
         TerminateJobObject(s->job, 125);
         return 125;
     }
+    pp_keep_setup_done(s);
     return 0;
 }
 
@@ -303,14 +310,32 @@ static void hang_up(pp_session *s) {
     TerminateJobObject(s->job, EXIT_HANGUP);
 }
 
+static int run(pp_session *s);
+
 int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv) {
     pp_session *s = &session;
     memset(s, 0, sizeof *s);
     s->invocation = invocation;
     s->argv = argv;
-    int code = check_host_stdio();
+    if (invocation->keep) return pp_keep_front_run(invocation);
+    int code = pp_check_host_stdio();
     if (code) return code;
-    code = setup(s);
+    return run(s);
+}
+
+int pp_session_serve_kept(const pp_invocation *invocation, wchar_t *const *argv, HANDLE report) {
+    pp_session *s = &session;
+    memset(s, 0, sizeof *s);
+    s->invocation = invocation;
+    s->argv = argv;
+    s->kept = 1;
+    s->report = report;
+    return run(s);
+}
+
+/// Sets up, supervises and ends the session; returns `new`'s exit code.
+static int run(pp_session *s) {
+    int code = setup(s);
     if (code) {
         pp_session_cleanup(s);
         return code;
@@ -318,7 +343,10 @@ int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv) {
     HANDLE waits[2] = { s->process, s->hangup };
     DWORD woke = WaitForMultipleObjects(2, waits, FALSE, INFINITE);
     ULONGLONG exited = GetTickCount64();
-    if (woke == WAIT_OBJECT_0) drain(s, exited + DRAIN_MAX_MS);
+    // A kept session's end waits for its first host too (relay.c), at most
+    // 5 s from the start.
+    if (s->kept && exited < s->started + 5000) WaitForSingleObject(s->first_host, (DWORD)(s->started + 5000 - exited));
+    if (woke == WAIT_OBJECT_0) drain(s, GetTickCount64() + DRAIN_MAX_MS);
     if (woke != WAIT_OBJECT_0 || WaitForSingleObject(s->hangup, 0) == WAIT_OBJECT_0) {
         DWORD error = (DWORD)s->hangup_error;
         hang_up(s);
@@ -343,6 +371,9 @@ int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv) {
         close_console_bounded(s, CLOSE_WAIT_MS);
         read_to_end(s, GetTickCount64() + END_MAX_MS);
     }
+    // The output thread has stopped, or the bound has come: only now is the
+    // host told (it exits at that line, and its stdout has every byte).
+    pp_keep_tell_exit(s, exit_code);
     pp_session_cleanup(s);
     return (int)exit_code;
 }
