@@ -258,7 +258,7 @@ def keep_force_takes_over_a_host_that_never_reads(s):
     `attach --force` takes the stream over: the new host gets the output."""
     sid = s.new_id("stalled")
     s.kept.append(sid)
-    front = s.session(sid, "%s %s 0 200000" % (helper("conhelper"), helper("ticker")), options=("--keep",),
+    front = s.session(sid, "%s %s 0 60000" % (helper("conhelper"), helper("ticker")), options=("--keep",),
                       reading=False)
     time.sleep(3)                                    # its stdout pipe fills up
     host = attach(s, sid, "--force")
@@ -266,6 +266,63 @@ def keep_force_takes_over_a_host_that_never_reads(s):
     front.resume_reading()
     check(front.wait(30) == 3, "the stalled host: exit %r" % front.proc.returncode)
     check(host.wait(30) == 0, "the new host: exit %r" % host.proc.returncode)
+
+
+@test
+def keep_attack_attach_storm_and_wrong_requests(s):
+    """20 `attach` at once on an attached session: each refused with one
+    line, exit 1, and the host and session go on. Raw requests with no
+    handles, with handles that are not the client's, or in Linux's form,
+    are refused with `error ...` and change nothing."""
+    sid = s.new_id("storm")
+    front = kept_shell(s, sid, "storm-" + sid)
+    storm = [s.proxy(["attach", sid]) for _ in range(20)]
+    for p in storm:
+        code = p.wait(60)
+        check(code == 1, "an attach of the storm: exit %d, stderr %r" % (code, p.stderr_text()))
+        test_wine.one_error_line(p.stderr_text(), "an attach of the storm")
+    for request, expected in (("attach", "error attach needs the host's stdin and stdout handles"),
+                              ("attach force", "error attach needs the host's stdin and stdout handles"),
+                              ("attach stdio 4294967292 4294967288", "error cannot take the host's stdin"),
+                              ("attach 0 0 stdio 1 2", "error size must be two integers"),
+                              ("attach stdio x y", "error stdio needs two handle values")):
+        code, reply, _ = test_wine.control_request(s, sid, request)
+        check(reply.startswith(expected), "%r: reply %r, expected %r" % (request, reply, expected))
+    status, _ = status_json(s, sid)
+    check(status.get("attached") is True, "after the storm: %r" % status)
+    at = len(front.out)
+    front.send(b"set /a 6*7+4000\r")
+    front.wait_text(b"4042", 30, start=at)
+    code, out, err, _ = s.tool("rawattach", [sid, "swapped"])
+    check(code == 0 and re.search(rb"error the host's (stdin|stdout) is not open for", out),
+          "stdin and stdout the wrong way round: exit %d, reply %r" % (code, out))
+    # Even forced, a request whose handles cannot be taken detaches nobody.
+    code, reply, _ = test_wine.control_request(s, sid, "attach force stdio 4294967292 4294967288")
+    check(reply.startswith("error cannot take the host's stdin"), "forced with bad handles: %r" % reply)
+    status, _ = status_json(s, sid)
+    check(status.get("attached") is True and front.proc.poll() is None, "after a forced bad attach: %r" % status)
+
+
+@test
+def keep_stdin_end_is_not_a_detach_and_term_ends_it(s):
+    """A host whose stdin ends (the user's ^D) stays attached and gets the
+    output; `signal ID TERM` ends a detached session and its server."""
+    sid = s.new_id("eof")
+    s.kept.append(sid)
+    host = s.session(sid, "%s %s 100" % (helper("conhelper"), helper("ticker")), options=("--keep",))
+    host.wait_text(b"tick 3", 60)
+    host.close_stdin()
+    time.sleep(1)
+    status, _ = status_json(s, sid)
+    check(status.get("attached") is True, "after the host's stdin ended: %r" % status)
+    at = len(host.out)
+    host.wait_text(re.compile(rb"tick \d+"), 10, start=at)
+    kill_host(s, sid, host)
+    code, out, err, _ = s.cli(["signal", sid, "TERM"], 20)
+    check(code == 0, "signal TERM to a detached session: exit %d, %r" % (code, err))
+    s.gone("ptyproxy.exe", sid, 30, "the server of the ended session")
+    code, out, err, _ = s.cli(["status", sid], 20)
+    check(code == 4, "status of the ended session: exit %d" % code)
 
 
 def main():

@@ -245,6 +245,24 @@ static void tell_detached(pp_session *s, int index, const char *reason) {
     issue_write(s, slot, (size_t)n);
 }
 
+/// Resizes to the size asked for, if any; a session of the same size gets a
+/// size change and back instead (one row less, then the size again): a
+/// console has no SIGWINCH, and a resize is what makes the pseudo console
+/// and full-screen programs draw the screen again after the replay. (Wine's
+/// ResizePseudoConsole is a stub: there, nothing is redrawn.)
+static void repaint(pp_session *s, unsigned cols, unsigned rows) {
+    unsigned now_cols = (unsigned)s->cols, now_rows = (unsigned)s->rows;
+    if (cols && rows && (cols != now_cols || rows != now_rows)) {
+        if (SUCCEEDED(pp_console_resize(s, cols, rows))) {
+            InterlockedExchange(&s->cols, (LONG)cols);
+            InterlockedExchange(&s->rows, (LONG)rows);
+        }
+        return;
+    }
+    if (SUCCEEDED(pp_console_resize(s, now_cols, now_rows > 1 ? now_rows - 1 : now_rows + 1)))
+        pp_console_resize(s, now_cols, now_rows);
+}
+
 /// `attach [COLS ROWS] [force] stdio IN OUT` from `slot` (NULL: its client
 /// has gone, nothing to attach).
 static size_t attach(pp_session *s, pp_control_slot *slot, const pp_request *request, char *reply, size_t capacity) {
@@ -255,16 +273,20 @@ static size_t attach(pp_session *s, pp_control_slot *slot, const pp_request *req
         return (size_t)snprintf(reply, capacity, "error attach needs the host's stdin and stdout handles (stdio IN OUT)");
     if (WaitForSingleObject(s->process, 0) == WAIT_OBJECT_0)
         return (size_t)snprintf(reply, capacity, "error session '%s' is ending", s->id);
-    if (s->attached && !request->force)
+    // The handles first: a request that cannot attach detaches nobody.
+    HANDLE taken[2];
+    int index = (int)(slot - s->slots);
+    if (pp_keep_take(s, index, request->stdin_handle, request->stdout_handle, taken, why, sizeof why) != 0)
+        return (size_t)snprintf(reply, capacity, "error %s", why);
+    if (s->attached && !request->force) {
+        CloseHandle(taken[0]);
+        CloseHandle(taken[1]);
         return (size_t)snprintf(reply, capacity,
                                 "error session '%s' is attached to another host (attach --force takes it over)", s->id);
-    if (s->attached) tell_detached(s, pp_keep_unlink(s), "another host attached");
-    if (pp_keep_link(s, (int)(slot - s->slots), request->stdin_handle, request->stdout_handle, why, sizeof why) != 0)
-        return (size_t)snprintf(reply, capacity, "error %s", why);
-    if (request->cols && request->rows && SUCCEEDED(pp_console_resize(s, request->cols, request->rows))) {
-        InterlockedExchange(&s->cols, (LONG)request->cols);
-        InterlockedExchange(&s->rows, (LONG)request->rows);
     }
+    if (s->attached) tell_detached(s, pp_keep_unlink(s), "another host attached");
+    pp_keep_link(s, index, taken);
+    repaint(s, request->cols, request->rows);
     slot->becomes_host = 1;
     return (size_t)snprintf(reply, capacity, "ok attached %u %u", (unsigned)s->cols, (unsigned)s->rows);
 }

@@ -349,6 +349,15 @@ static HANDLE take_handle(HANDLE client, uint32_t value, const char *name, char 
                  pp_utf8(pp_error_text(GetLastError(), text), narrow, sizeof narrow));
         return NULL;
     }
+    // The checks `new` makes of its own stdio (none of them waits).
+    DWORD error = 0;
+    const wchar_t *problem = pp_stdio_problem(copy, strcmp(name, "stdout") == 0, &error);
+    if (problem) {
+        CloseHandle(copy);
+        snprintf(why, capacity, "the host's %s %ls%s%s", name, problem, error ? ": " : "",
+                 error ? pp_utf8(pp_error_text(error, text), narrow, sizeof narrow) : "");
+        return NULL;
+    }
     return copy;
 }
 
@@ -371,16 +380,22 @@ int pp_keep_unlink(pp_session *s) {
     return slot;
 }
 
-int pp_keep_link(pp_session *s, int slot, uint32_t in_value, uint32_t out_value, char *why, size_t capacity) {
+int pp_keep_take(pp_session *s, int slot, uint32_t in_value, uint32_t out_value, HANDLE taken[2], char *why,
+                 size_t capacity) {
     HANDLE client = open_client(s->slots[slot].pipe, why, capacity);
+    taken[0] = taken[1] = NULL;
     if (!client) return -1;
-    HANDLE in = take_handle(client, in_value, "stdin", why, capacity);
-    HANDLE out = in ? take_handle(client, out_value, "stdout", why, capacity) : NULL;
+    taken[0] = take_handle(client, in_value, "stdin", why, capacity);
+    taken[1] = taken[0] ? take_handle(client, out_value, "stdout", why, capacity) : NULL;
     CloseHandle(client);
-    if (!out) { close_handle(&in); return -1; }
+    if (!taken[1]) { close_handle(&taken[0]); return -1; }
+    return 0;
+}
+
+void pp_keep_link(pp_session *s, int slot, HANDLE taken[2]) {
     EnterCriticalSection(&s->link_lock);
-    s->host_in = in;
-    s->host_out = out;
+    s->host_in = taken[0];
+    s->host_out = taken[1];
     s->host_slot = slot;
     InterlockedIncrement(&s->host_generation);
     InterlockedExchange(&s->attached, 1);
@@ -388,7 +403,6 @@ int pp_keep_link(pp_session *s, int slot, uint32_t in_value, uint32_t out_value,
     SetEvent(s->first_host);
     SetEvent(s->host_changed);
     SetEvent(s->input_wake);
-    return 0;
 }
 
 // ---- the output thread's side ------------------------------------------------------

@@ -137,7 +137,7 @@ static void pp_session_cleanup(pp_session *s) {
 /// Wine a closed or wrongly opened Linux descriptor appears as a disk file
 /// whose every operation fails (errors 1, 5, 6), and Wine's PeekNamedPipe
 /// answers 50 (not supported) on Linux pipes, which is taken as no answer.
-static const wchar_t *stdio_problem(HANDLE handle, int output, DWORD *error) {
+const wchar_t *pp_stdio_problem(HANDLE handle, int output, DWORD *error) {
     DWORD count = 0, available = 0;
     *error = 0;
     if (handle == NULL || handle == INVALID_HANDLE_VALUE) return L"is closed";
@@ -178,9 +178,9 @@ static int refuse_stdio(const wchar_t *name, const wchar_t *problem, DWORD error
 
 int pp_check_host_stdio(void) {
     DWORD error;
-    const wchar_t *problem = stdio_problem(GetStdHandle(STD_INPUT_HANDLE), 0, &error);
+    const wchar_t *problem = pp_stdio_problem(GetStdHandle(STD_INPUT_HANDLE), 0, &error);
     if (problem) return refuse_stdio(L"stdin", problem, error);
-    problem = stdio_problem(GetStdHandle(STD_OUTPUT_HANDLE), 1, &error);
+    problem = pp_stdio_problem(GetStdHandle(STD_OUTPUT_HANDLE), 1, &error);
     if (problem) return refuse_stdio(L"stdout", problem, error);
     return 0;
 }

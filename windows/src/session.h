@@ -179,6 +179,8 @@ int pp_attach_run(const wchar_t *id, unsigned cols, unsigned rows, int force);
 
 // Kept sessions (keep.c, issue 20).
 int pp_check_host_stdio(void);                               // session.c: 0, or 125 after one line
+/// Why a host's stdin (`output` 0) or stdout (1) cannot be used, or NULL (session.c).
+const wchar_t *pp_stdio_problem(HANDLE handle, int output, DWORD *error);
 /// `new --keep`: starts the server, relays its set-up errors, then attaches.
 int pp_keep_front_run(const pp_invocation *invocation);
 /// The server: `--keep-server NAME` opens the front's report pipe as stderr.
@@ -189,9 +191,12 @@ void pp_keep_setup_done(pp_session *s);                      // tells the front,
 void pp_keep_release(pp_session *s);                         // in pp_session_cleanup
 /// Data threads: ask the control thread to detach host `generation`.
 void pp_keep_request_detach(pp_session *s, LONG generation, const char *reason);
-/// Control thread: the client on `slot` becomes the host (its stdin and
-/// stdout handle values taken from its process). 0, or -1 with `why`.
-int pp_keep_link(pp_session *s, int slot, uint32_t in_value, uint32_t out_value, char *why, size_t capacity);
+/// Control thread: takes the stdin and stdout of the client on `slot`
+/// (handle values in its process) into `taken`. 0, or -1 with `why`.
+int pp_keep_take(pp_session *s, int slot, uint32_t in_value, uint32_t out_value, HANDLE taken[2], char *why,
+                 size_t capacity);
+/// Control thread: the client on `slot`, whose handles were taken, becomes the host.
+void pp_keep_link(pp_session *s, int slot, HANDLE taken[2]);
 /// Control thread: no host any more; returns the old host's slot, or -1.
 int pp_keep_unlink(pp_session *s);
 /// Main thread, after the output is delivered: `exit N` to the attached client.
