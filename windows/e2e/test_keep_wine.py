@@ -17,9 +17,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from winehost import Failure, run_suite, strip_vt  # noqa: E402
+from winehost import Failure, WinProcess, run_suite, strip_vt, winpath  # noqa: E402
 import test_wine  # noqa: E402
-from test_wine import EXE, HERE, REPO, Suite, check, helper, status_json  # noqa: E402
+from test_wine import EXE, HELPERS, HERE, REPO, Suite, check, helper, status_json  # noqa: E402
 
 TESTS = []
 
@@ -93,6 +93,9 @@ def keep_detach_by_killing_the_front_then_attach(s):
     front.kill()
     status = wait_status(s, sid, detached, 20, "the session to be detached")
     check(status.get("kept") is True and isinstance(status.get("detached_since"), int), "detached status: %r" % status)
+    code, out, err, _ = s.cli(["list"], 20)
+    listed = [line for line in out.decode("utf-8", "replace").splitlines() if line.startswith(sid + "\t")]
+    check(code == 0 and len(listed) == 1 and '"kept":true,"attached":false' in listed[0], "list: %r" % out)
     wait_status(s, sid, lambda st: st.get("buffered", 0) > 0, 20,
                 "output kept while detached")
     host = attach(s, sid, "100", "30")
@@ -323,6 +326,27 @@ def keep_stdin_end_is_not_a_detach_and_term_ends_it(s):
     s.gone("ptyproxy.exe", sid, 30, "the server of the ended session")
     code, out, err, _ = s.cli(["status", sid], 20)
     check(code == 4, "status of the ended session: exit %d" % code)
+
+
+@test
+def keep_in_a_job_without_breakaway_says_so(s):
+    """In a job that forbids breaking away (a CI runner's), the server is
+    started in the job: `new --keep` says so in one warning line and runs
+    the session; closing the job ends it."""
+    sid = s.new_id("job")
+    s.kept.append(sid)
+    jobrun = WinProcess(s.prefix, [os.path.join(HELPERS, "jobrun.exe"), winpath(EXE).strip('"'), "new", "--keep", sid,
+                                   "80", "24", "%s cmd.exe /k rem job-%s" % (helper("conhelper"), sid)])
+    s.live.append(jobrun)
+    jobrun.wait_text(re.compile(rb">\s*$"), 60)
+    warning = "ptyproxy: warning: this process's job does not allow breakaway; the kept session ends when that job is closed"
+    check(warning in jobrun.stderr_text(), "no warning about the job: stderr %r" % jobrun.stderr_text())
+    status, _ = status_json(s, sid)
+    check(status.get("kept") is True and status.get("attached") is True, "in the job: %r" % status)
+    jobrun.proc.kill()                               # the job's last handle goes: everything in it is killed
+    s.gone("ptyproxy.exe", sid, 30, "the server of a session in a closed job")
+    code, out, err, _ = s.cli(["status", sid], 20)
+    check(code == 4, "status after the job was closed: exit %d" % code)
 
 
 def main():

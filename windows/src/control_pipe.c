@@ -285,8 +285,13 @@ static size_t attach(pp_session *s, pp_control_slot *slot, const pp_request *req
                                 "error session '%s' is attached to another host (attach --force takes it over)", s->id);
     }
     if (s->attached) tell_detached(s, pp_keep_unlink(s), "another host attached");
+    int first = WaitForSingleObject(s->first_host, 0) != WAIT_OBJECT_0;  // nothing to redraw for it
     pp_keep_link(s, index, taken);
-    repaint(s, request->cols, request->rows);
+    if (!first) repaint(s, request->cols, request->rows);
+    else if (request->cols && request->rows && SUCCEEDED(pp_console_resize(s, request->cols, request->rows))) {
+        InterlockedExchange(&s->cols, (LONG)request->cols);
+        InterlockedExchange(&s->rows, (LONG)request->rows);
+    }
     slot->becomes_host = 1;
     return (size_t)snprintf(reply, capacity, "ok attached %u %u", (unsigned)s->cols, (unsigned)s->rows);
 }

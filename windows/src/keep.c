@@ -159,6 +159,12 @@ static int relay_report(HANDLE pipe, HANDLE server) {
             return 0;
         }
     }
+    // Only the server may report (the pipe's DACL already keeps other users out).
+    ULONG client = 0;
+    if (!GetNamedPipeClientProcessId(pipe, &client) || client != GetProcessId(server)) {
+        CloseHandle(overlapped.hEvent);
+        return 0;
+    }
     char bytes[1024];
     HANDLE err = GetStdHandle(STD_ERROR_HANDLE);
     for (;;) {

@@ -373,7 +373,7 @@ static int run(pp_session *s) {
     }
     // The output thread has stopped, or the bound has come: only now is the
     // host told (it exits at that line, and its stdout has every byte).
-    pp_keep_tell_exit(s, exit_code);
+    if (!s->control_thread) pp_keep_tell_exit(s, exit_code);  // the control thread no longer uses the slot
     pp_session_cleanup(s);
     return (int)exit_code;
 }

@@ -9,7 +9,9 @@
 // Memory: no arena. There are five allocations, all made during set-up and
 // all released by pp_session_cleanup: the command line, the environment
 // block, the attribute list, the status command JSON and the I/O buffers
-// (one block). The steady state allocates nothing: the relay threads and
+// (one block). A kept session (keep.c) adds its ring, allocated once, and
+// per host a reader and a writer (a buffer of --output-buffer-size bytes),
+// each freed by its own thread when it ends. The steady state allocates nothing: the relay threads and
 // the control thread work in these buffers and in fixed arrays inside this
 // struct. An arena would add a sizing step and save nothing: the single
 // owner (this struct) already frees everything in one place.
