@@ -96,6 +96,18 @@ def first_line(cmd):
         return "?"
 
 
+def source_commit():
+    """The commit the figures were measured on, `-dirty` when the work tree
+    differs from it (a report must say what it measured), or "none yet"."""
+    rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True)
+    if rev.returncode != 0:
+        return "none yet"
+    dirty = subprocess.run(["git", "-C", REPO, "diff", "--quiet", "HEAD", "--"],
+                           capture_output=True).returncode != 0
+    return rev.stdout.strip() + ("-dirty" if dirty else "")
+
+
 def machine_info(ctx):
     info = {}
     info["nproc"] = len(os.sched_getaffinity(0))
@@ -122,9 +134,7 @@ def machine_info(ctx):
     v = {}
     if ctx.ptyproxy:
         v["ptyproxy"] = first_line([ctx.ptyproxy, "--version"])
-        rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True)
-        v["ptyproxy"] += " (commit %s)" % (rev.stdout.strip() if rev.returncode == 0 else "none yet")
+        v["ptyproxy"] += " (commit %s)" % source_commit()
     if shutil.which("swift"):
         v["swift"] = first_line(["swift", "--version"])
     v["cc"] = first_line([ctx.tools["cc"], "--version"])

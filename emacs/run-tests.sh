@@ -92,6 +92,8 @@ fi
 # The ERT test files; ptyproxy-readme-test.el loads the READMEs' set-up
 # from this source tree.
 test_names=(ptyproxy-test ptyproxy-keep-test ptyproxy-readme-test)
+# What the test files share (compiled with them, loaded by them).
+test_common=(ptyproxy-test-common)
 export PTYPROXY_SOURCE_DIR=$here/..
 
 # The package's files: the core first (package-lint's main file).
@@ -103,7 +105,7 @@ for file in "${package_files[@]}"; do
     cp "$here/$file" "$work/lisp/"
     sources+=("$work/lisp/$file")
 done
-for name in "${test_names[@]}"; do
+for name in "${test_common[@]}" "${test_names[@]}"; do
     cp "$here/test/$name.el" "$work/lisp/"
     sources+=("$work/lisp/$name.el")
 done

@@ -61,6 +61,8 @@ import report_sections  # noqa: E402
 EXE = os.path.abspath(os.environ.get("PTYPROXY_EXE", os.path.join(REPO, "windows", "build", "ptyproxy.exe")))
 FLOOR = os.path.join(HERE, "build", "floor.exe")
 REPORT = os.path.join(os.path.dirname(HERE), "BENCHMARKS.md")
+sys.path.insert(0, os.path.dirname(HERE))
+from bench_setup import source_commit  # noqa: E402  (after the path it needs)
 MB = 1e6
 GIB = 1 << 30
 CONTENDERS = ("ptyproxy", "ptyproxy-1buf", "floor")
@@ -307,7 +309,7 @@ def report(prefix_dir, tp, ks, ks_round, rounds, mib, keys, load_before, load_af
     add("")
     add("Program: %s (%s). Machine: %d CPUs (%s), Linux %s; %s; %s. Load average before %s, after %s "
         "(other work on the machine adds noise; the per-round ratios absorb most of it)." % (
-            version or "unknown version", EXE.replace(REPO + os.sep, ""), os.cpu_count(), cpu_model,
+            "%s, commit %s" % (version or "unknown version", source_commit()), EXE.replace(REPO + os.sep, ""), os.cpu_count(), cpu_model,
             platform.release(), wine_version, gcc, load_before, load_after))
     add("")
     add("**Wine's conhost sets the absolute pace**: every byte goes through Wine's headless conhost, which "

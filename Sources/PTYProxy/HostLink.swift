@@ -17,18 +17,38 @@ final class Attachment: Sendable {
     let output: FileDescriptor
     let socket: FileDescriptor
     let outputIsPipe: Bool
+    private let outputWriting: OutputWriting
     /// The host closed its stdin and the ^D was typed: read it no more.
     let inputEnded = Atomic<Bool>(false)
     /// False for a refused attach: the socket stays the control server's.
     private let ownsSocket = Atomic<Bool>(true)
 
+    /// How `writeOutput` keeps from waiting on the host's stdout.
+    private enum OutputWriting {
+        /// A non-blocking description, or a regular file or block device
+        /// (a write there never waits for a reader).
+        case plain
+        /// A socket: send(2) with MSG_DONTWAIT, whatever its description says.
+        case socket
+        /// A pipe or character device passed blocking that could not be
+        /// reopened (no /proc): a write only after poll says it has room,
+        /// and at most PIPE_BUF bytes, which a pipe with a free slot takes
+        /// whole. (A terminal says it has room from one free byte on: for
+        /// one, this is the best that can be done.)
+        case guarded
+    }
+
     /// `output` is replaced by a non-blocking description of the same pipe
     /// or terminal when there is one (`ptyshim_reopen_nonblocking_writer`):
-    /// a write to a host that does not read then never holds the output
-    /// path, so another host can take over at once (`OutputPath`).
-    init(input: FileDescriptor, output: FileDescriptor, socket: FileDescriptor) {
+    /// O_NONBLOCK is never set on the description the host shares with
+    /// others. A socket is written with MSG_DONTWAIT instead. Either way a
+    /// write to a host that does not read never holds the output path, so
+    /// another host can take over at once (`OutputPath`).
+    /// (`reopening: false` leaves `output` as passed, as when /proc is not
+    /// there: for tests.)
+    init(input: FileDescriptor, output: FileDescriptor, socket: FileDescriptor, reopening: Bool = true) {
         var reopened: CInt = -1
-        if ptyshim_reopen_nonblocking_writer(output.rawValue, &reopened) == 0 {
+        if reopening && ptyshim_reopen_nonblocking_writer(output.rawValue, &reopened) == 0 {
             output.closeQuietly()
             self.output = FileDescriptor(rawValue: reopened)
         } else {
@@ -38,6 +58,35 @@ final class Attachment: Sendable {
         self.socket = socket
         var capacity: CInt = 0
         outputIsPipe = ptyshim_pipe_capacity(self.output.rawValue, &capacity) == 0
+        outputWriting = Self.writing(for: self.output)
+    }
+
+    private static func writing(for output: FileDescriptor) -> OutputWriting {
+        var info = stat()
+        guard fstat(output.rawValue, &info) == 0 else { return .plain }  // the write reports it
+        let type = info.st_mode & S_IFMT
+        if type == S_IFSOCK { return .socket }
+        if type == S_IFREG || type == S_IFBLK { return .plain }
+        let flags = fcntl(output.rawValue, F_GETFL)
+        return flags >= 0 && flags & O_NONBLOCK != 0 ? .plain : .guarded
+    }
+
+    /// Writes what the host's stdout takes now, never waiting for it:
+    /// the bytes written, or EAGAIN (`.wouldBlock`) when it has no room.
+    func writeOutput(_ bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
+        switch outputWriting {
+        case .plain:
+            return try valueOrErrno(on: .host) { system_write(output.rawValue, bytes.baseAddress, bytes.count) }
+        case .socket:
+            return try valueOrErrno(on: .host) {
+                Glibc.send(output.rawValue, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+            }
+        case .guarded:
+            let ready = (try? Poller.wait(for: output, events: .writable, timeoutMilliseconds: 0)) ?? []
+            guard !ready.isEmpty else { throw .wouldBlock }
+            let count = min(bytes.count, Int(PIPE_BUF))
+            return try valueOrErrno(on: .host) { system_write(output.rawValue, bytes.baseAddress, count) }
+        }
     }
 
     deinit {
@@ -109,12 +158,15 @@ final class HostLink: Sendable {
     /// Signalled on every attach and detach, so that the threads waiting
     /// on the old host's descriptors let go of them.
     private let observers = Locked<[Wakeup]>([])
+    /// Set by the first attach: wakes the output and the end waiting for
+    /// the first host (see `State`).
+    private let firstHostAttached = OneTimeSignal()
 
-    init(bufferBytes: Int) throws(Errno) {
+    init(bufferBytes: Int, firstHostWaitMilliseconds: Int64 = HostLink.firstHostWaitMilliseconds) throws(Errno) {
         ring = try OutputRing(capacity: bufferBytes)
         let now = monotonicMilliseconds()
         state = Locked(State(attachment: nil, detachedSince: now,
-                             firstHostDeadline: now + Self.firstHostWaitMilliseconds))
+                             firstHostDeadline: now + firstHostWaitMilliseconds))
     }
 
     func notifyOnChange(_ wakeup: Wakeup) {
@@ -146,6 +198,7 @@ final class HostLink: Sendable {
             return .some(previous)
         }
         guard let previous else { return outcome }
+        firstHostAttached.set()
         previous?.tell("detached another host attached")
         notifyObservers()
         return .attached
@@ -170,8 +223,9 @@ final class HostLink: Sendable {
     /// for that host as its output does, so that `new --keep` exits with
     /// the program's status rather than finding the session gone.
     func finish(exitCode: Int32) {
-        while state.withLock({ $0.attachment == nil && $0.firstHostDeadline.map { monotonicMilliseconds() < $0 } == true }) {
-            Self.pauseForFirstHost()
+        while let deadline = state.withLock({ $0.attachment == nil ? $0.firstHostDeadline : nil }),
+              monotonicMilliseconds() < deadline {
+            firstHostAttached.wait(untilMonotonicMilliseconds: deadline)
         }
         let last = state.withLock { state in
             defer { state.attachment = nil; state.finished = true }
@@ -186,28 +240,23 @@ final class HostLink: Sendable {
     /// decision under the lock, so that no byte is kept after an attach
     /// has taken over the ring's contents.
     ///
-    /// Before the first host attached, it waits for it (polling every 2 ms,
-    /// up to `firstHostWaitMilliseconds`): the pty holds the output
-    /// meanwhile, and the program waits as it would for a slow host.
+    /// Before the first host attached, it waits for that attach (up to
+    /// the first-host deadline): the pty holds the output meanwhile, and
+    /// the program waits as it would for a slow host.
     func route(keeping bytes: UnsafeRawBufferPointer) -> Attachment? {
         while true {
-            let (attachment, waiting) = state.withLock { state -> (Attachment?, Bool) in
-                if let attachment = state.attachment { return (attachment, false) }
+            let (attachment, waitUntil) = state.withLock { state -> (Attachment?, Int64?) in
+                if let attachment = state.attachment { return (attachment, nil) }
                 if let deadline = state.firstHostDeadline, !state.finished, monotonicMilliseconds() < deadline {
-                    return (nil, true)
+                    return (nil, deadline)
                 }
                 state.firstHostDeadline = nil
                 ring.append(bytes)
-                return (nil, false)
+                return (nil, nil)
             }
-            guard waiting else { return attachment }
-            Self.pauseForFirstHost()
+            guard let waitUntil else { return attachment }
+            firstHostAttached.wait(untilMonotonicMilliseconds: waitUntil)
         }
-    }
-
-    private static func pauseForFirstHost() {
-        var pause = timespec(tv_sec: 0, tv_nsec: 2_000_000)
-        nanosleep(&pause, nil)
     }
 
     private func notifyObservers() {
@@ -215,10 +264,66 @@ final class HostLink: Sendable {
     }
 }
 
+/// A flag set once, which threads can wait for with a deadline: a mutex
+/// and a condition variable on the monotonic clock, so that a waiter
+/// sleeps until the flag is set or the deadline passes, and a set that
+/// comes before the wait is never missed.
+final class OneTimeSignal: @unchecked Sendable {
+    // @unchecked: `isSet` is only touched with `mutex` held.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var isSet = false
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    func set() {
+        pthread_mutex_lock(mutex)
+        isSet = true
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Waits until the flag is set or `deadline` (monotonic ms) passes.
+    func wait(untilMonotonicMilliseconds deadline: Int64) {
+        var until = timespec(tv_sec: Int(deadline / 1000), tv_nsec: Int(deadline % 1000) * 1_000_000)
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while !isSet && monotonicMilliseconds() < deadline {
+            _ = pthread_cond_timedwait(condition, mutex, &until)
+        }
+    }
+}
+
 /// The output kept while detached: `capacity` bytes allocated once, the
 /// oldest dropped first. Written and emptied by the output path's writing
 /// thread only; `count` may be read by any thread (status).
+///
+/// Once older bytes were dropped, the kept bytes start where a terminal
+/// that starts afresh can take them: right after the first line feed or
+/// at the first ESC, whichever comes first within the first
+/// `boundaryWindow` bytes; with neither there, at the first byte that is
+/// no UTF-8 continuation byte. After a line feed a terminal is back in its
+/// ground state (no escape sequence spans lines but for strings such as
+/// OSC, rare in a stream), an ESC starts a sequence whatever came before,
+/// and neither byte occurs inside a UTF-8 character.
 final class OutputRing: Sendable {
+    /// How far into the kept bytes a boundary is looked for.
+    static let boundaryWindow = 4096
+
     let capacity: Int
     nonisolated(unsafe) private let storage: UnsafeMutableRawBufferPointer
     /// Where the oldest kept byte is; only the writing thread uses it.
@@ -235,7 +340,8 @@ final class OutputRing: Sendable {
 
     var count: Int { kept.load(ordering: .acquiring) }
 
-    /// Keeps `bytes`, dropping the oldest kept bytes to make room.
+    /// Keeps `bytes`, dropping the oldest kept bytes to make room (and
+    /// then up to the next boundary: see above).
     func append(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
         let taken = bytes.count >= capacity ? UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - capacity)...]) : bytes
@@ -254,7 +360,26 @@ final class OutputRing: Sendable {
             offset += run
             end = (end + run) % capacity
         }
-        kept.store(count + taken.count, ordering: .releasing)
+        count += taken.count
+        if overflow > 0 || taken.count < bytes.count {
+            let skipped = distanceToBoundary(count)
+            start = (start + skipped) % capacity
+            count -= skipped
+        }
+        kept.store(count, ordering: .releasing)
+    }
+
+    /// How many of the `count` kept bytes come before the first boundary.
+    private func distanceToBoundary(_ count: Int) -> Int {
+        let window = min(count, Self.boundaryWindow)
+        var firstCharacter: Int?
+        for offset in 0..<window {
+            let byte = storage[(start + offset) % capacity]
+            if byte == 0x0a { return offset + 1 }
+            if byte == 0x1b { return offset }
+            if firstCharacter == nil && byte & 0xc0 != 0x80 { firstCharacter = offset }
+        }
+        return firstCharacter ?? window
     }
 
     /// The kept bytes in order, as at most two contiguous runs.

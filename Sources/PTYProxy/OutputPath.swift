@@ -418,7 +418,7 @@ public final class OutputPath: Sendable {
     /// Writes `bytes` to the host in pieces (as `writeOut` does); returns
     /// the bytes written: fewer when the host's stdout failed (the host is
     /// then detached), or when another host took over while this one's
-    /// stdout was full (its descriptor is non-blocking: see `Attachment`).
+    /// stdout was full (`Attachment.writeOutput` never waits).
     private func writeToHost(_ bytes: UnsafeRawBufferPointer, _ host: Attachment) -> Int {
         var offset = 0
         var capacity: CInt = 0
@@ -427,9 +427,7 @@ public final class OutputPath: Sendable {
         while offset < bytes.count {
             let size = pieceSize(bytes.count - offset, pipeCapacity: Int(capacity), output: host.output)
             do {
-                let written = try valueOrErrno(on: .host) {
-                    system_write(host.output.rawValue, bytes.baseAddress! + offset, size)
-                }
+                let written = try host.writeOutput(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + size)]))
                 counters.addOutput(written)
                 offset += written
             } catch .wouldBlock {

@@ -267,6 +267,46 @@ import CPTYShim
         #expect(front.finish() == .exited(3))
     }
 
+    /// The same with a host whose stdout is a socket (a description that
+    /// cannot be reopened through /proc): the output is sent to it without
+    /// waiting (MSG_DONTWAIT), so `attach --force` takes over at once
+    /// from a socket nobody reads.
+    @Test func forceTakesOverFromASocketHostThatDoesNotRead() throws {
+        let id = uniqueID("keep-sock")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "yes"])
+        #expect(front.read(untilContains: "y\r\ny\r\n"))
+        var input: [CInt] = [-1, -1], stdout: [CInt] = [-1, -1]
+        try #require(pipe(&input) == 0)
+        try #require(socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue), 0, &stdout) == 0)
+        defer { close(input[1]); close(stdout[1]) }  // the socket's reading end: never read
+        let connection = try #require(ControlConnection(id))
+        let line = Array("attach force\n".utf8)
+        var sent = 0
+        let result = line.withUnsafeBytes { bytes in
+            ptyshim_send_with_fds(connection.socket.rawValue, bytes.baseAddress, bytes.count,
+                                  [input[0], stdout[0]], 2, &sent)
+        }
+        close(input[0])
+        close(stdout[0])
+        try #require(result == 0)
+        #expect(connection.readLines(1).first?.hasPrefix("ok attached") == true)
+        #expect(front.finish() == .exited(3), "the front is detached: \(front.errorText)")
+        #expect(eventually(timeoutMilliseconds: 10_000) {
+            let before = Self.status(id).flatMap { Self.field("bytes_out", in: $0) } ?? 0
+            usleep(200_000)
+            return before > 0 && Self.status(id).flatMap { Self.field("bytes_out", in: $0) } == before
+        }, "the output stalls on the full socket")
+        let start = monotonicMilliseconds()
+        let taker = HostedProcess(proxy: ["attach", "--force", id])
+        #expect(taker.read { $0.count > 1 << 20 }, "the new host gets the stream: \(taker.output.count) bytes")
+        let took = monotonicMilliseconds() - start
+        #expect(took < 10_000, "\(took) ms")
+        #expect(connection.readLines(1).first == "detached another host attached")
+        _ = runTool(["signal", id, "KILL"])
+        #expect(taker.finish() == .exited(137))
+    }
+
     /// An attach must come with exactly two descriptors, a readable stdin
     /// and a writable stdout; anything else is refused, and every
     /// descriptor received is closed (none stays in the server).
@@ -555,6 +595,55 @@ sys.exit(0 if ok and code == 0 else 1)
         }
     }
 
+    /// One line of `colouredLines`, as the pty passes it: its number, in
+    /// a colour, with text of two- and three-byte characters.
+    static func colouredLine(_ number: Int) -> [UInt8] {
+        Array("\u{1b}[3\(number % 8)m\(number) \u{e9}\u{20ac}\u{6f22}\u{5b57}\u{1b}[0m\r\n".utf8)
+    }
+
+    static let colouredLines = """
+        i=0; while :; do i=$((i+1)); printf '\\033[3%dm%d \u{e9}\u{20ac}\u{6f22}\u{5b57}\\033[0m\\n' $((i%8)) $i; done
+        """
+
+    /// Whether `output` is whole lines of `colouredLines`, consecutive,
+    /// from its first byte (the last line may be cut); the first may be
+    /// only the end of one (`ESC[0m`), whose text was dropped.
+    static func startsAtABoundary(_ output: [UInt8]) -> Bool {
+        var lines = output.split(separator: 10, omittingEmptySubsequences: false).map { Array($0) + [10] }
+        lines.removeLast()
+        if lines.first == Array("\u{1b}[0m\r\n".utf8) { lines.removeFirst() }
+        guard let first = lines.first, first.starts(with: [0x1b, 0x5b, 0x33]), first.count > 5,
+              let number = Int(String(decoding: first[5...].prefix { $0 != 0x20 }, as: UTF8.self)) else { return false }
+        return lines.enumerated().allSatisfy { $1 == colouredLine(number + $0) }
+    }
+
+    /// A program whose output overflows the ring while detached, all of it
+    /// colour sequences and multibyte characters: each attach's replay
+    /// starts at a boundary (after a line feed, or at an ESC), never
+    /// inside a sequence or a character.
+    @Test func replayAfterOverflowStartsAtABoundary() throws {
+        let id = uniqueID("keep-cut")
+        defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
+        let front = HostedProcess(proxy: ["new", "--keep", "--keep-buffer", "4096", id, "80", "24",
+                                          "sh", "-c", Self.colouredLines])
+        #expect(front.read(untilContains: "\u{5b57}"))
+        var host = front
+        let json = try #require(Self.status(id))
+        let child = try #require(Self.field("child_pid", in: json).map { pid_t($0) })
+        for cycle in 0..<20 {
+            Self.killHostUntilDetached(host, id)
+            // The ring (4 KiB) overflows many times over.
+            let detachedAt = try #require(Self.written(by: child))
+            #expect(eventually(timeoutMilliseconds: 10_000) { (Self.written(by: child) ?? 0) > detachedAt + 65536 })
+            host = HostedProcess(proxy: ["attach", id])
+            #expect(host.read { $0.count > 8192 }, "cycle \(cycle): \(host.output.count) bytes")
+            let start = host.output.prefix(8192)
+            #expect(Self.startsAtABoundary(Array(start)), "cycle \(cycle): \(String(decoding: start.prefix(80), as: UTF8.self).debugDescription)")
+        }
+        _ = runTool(["signal", id, "KILL"])
+        #expect(host.finish() == .exited(137))
+    }
+
     /// `yes` while detached: the server's memory stays within the buffer
     /// and a fixed margin, however much the program writes.
     @Test func memoryStaysBoundedWhileDetached() throws {
@@ -568,7 +657,10 @@ sys.exit(0 if ok and code == 0 else 1)
         let json = try #require(eventually { Self.isDetached(id) } ? Self.status(id) : nil)
         let server = try #require(Self.field("pid", in: json).map { pid_t($0) })
         let child = try #require(Self.field("child_pid", in: json).map { pid_t($0) })
-        #expect(eventually(timeoutMilliseconds: 10_000) { Self.status(id).flatMap { Self.field("buffered", in: $0) } == buffer })
+        // Full: the buffer less what precedes its first line feed (see `OutputRing`).
+        #expect(eventually(timeoutMilliseconds: 10_000) {
+            (Self.status(id).flatMap { Self.field("buffered", in: $0) } ?? 0) > buffer - OutputRing.boundaryWindow
+        })
         let fullAt = try #require(Self.written(by: child))
         let residentWhenFull = try #require(Self.residentKiB(server))
         // 64 times the buffer written since it filled up.

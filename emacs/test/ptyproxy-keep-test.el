@@ -17,36 +17,26 @@
 ;; The end-to-end tests run real shells through the real ptyproxy, in
 ;; this Emacs and in child Emacsen that exit with `kill-emacs'.  Every
 ;; wait is for an observable condition, bounded by
-;; `ptyproxy-keep-test-timeout'.
+;; `ptyproxy-test-timeout'.
 
 ;;; Code:
 
 (require 'ert)
 (require 'cl-lib)
 (require 'ptyproxy)
+(eval-and-compile
+  (add-to-list 'load-path
+               (file-name-directory
+                (or load-file-name byte-compile-current-file buffer-file-name))))
+(require 'ptyproxy-test-common)
 (require 'ptyproxy-term)
 (require 'ptyproxy-vterm)
-
-(defvar ptyproxy-keep-test-timeout 15
-  "Seconds any single wait in these tests may take before it fails.")
 
 (defvar ptyproxy-keep-test-child-timeout 60
   "Seconds a child Emacs of these tests may run before it is killed.")
 
-(let ((program (getenv "PTYPROXY_PROGRAM")))
-  (when (and program (not (equal program "")))
-    (setq ptyproxy-program program)))
-
 (defconst ptyproxy-keep-test--file (or load-file-name buffer-file-name)
   "This file, which child Emacsen load for `ptyproxy-keep-test--child'.")
-
-(defconst ptyproxy-keep-test--source
-  (let ((dir (getenv "PTYPROXY_SOURCE_DIR")))
-    (file-name-as-directory
-     (if (and dir (not (equal dir "")))
-         dir
-       (expand-file-name "../.." (file-name-directory ptyproxy-keep-test--file)))))
-  "The source tree, for docs/conformance.")
 
 (defvar vterm-shell)
 (defvar vterm--process)
@@ -59,86 +49,29 @@
 
 ;;;; Helpers
 
-;; The wait and the vterm loader below are like ptyproxy-test.el's, yet
-;; this file does not require that one: child Emacsen load this file
-;; alone (`ptyproxy-keep-test--child'), and loading ptyproxy-test.el
-;; would define all its tests in them and in every run of this file.
-
-(defun ptyproxy-keep-test--wait (predicate what &optional timeout)
-  "Wait until PREDICATE returns non-nil; return its value.
-Fail, mentioning WHAT (a string, or a function returning one), after
-TIMEOUT (default `ptyproxy-keep-test-timeout') seconds."
-  (let ((deadline (+ (float-time) (or timeout ptyproxy-keep-test-timeout)))
-        value)
-    (while (and (not (setq value (funcall predicate)))
-                (< (float-time) deadline))
-      (accept-process-output nil 0.05))
-    (or value
-        (ert-fail (list "Timed out waiting for"
-                        (if (functionp what) (funcall what) what))))))
-
-(defun ptyproxy-keep-test--match (buffer regexp)
-  "Return the first group of REGEXP's first match in BUFFER (or the match)."
-  (and (buffer-live-p buffer)
-       (with-current-buffer buffer
-         (save-excursion
-           (goto-char (point-min))
-           (and (re-search-forward regexp nil t)
-                (or (match-string-no-properties 1)
-                    (match-string-no-properties 0)))))))
-
-(defun ptyproxy-keep-test--tail (buffer)
-  "Return the end of BUFFER's text, for failure messages."
-  (if (buffer-live-p buffer)
-      (with-current-buffer buffer
-        (buffer-substring-no-properties (max (point-min) (- (point-max) 600))
-                                        (point-max)))
-    "(buffer killed)"))
-
-(defun ptyproxy-keep-test--wait-text (buffer regexp)
-  "Wait until BUFFER's text matches REGEXP; return its first group."
-  (ptyproxy-keep-test--wait
-   (lambda () (ptyproxy-keep-test--match buffer regexp))
-   (lambda () (format "%S in %s; text: %S" regexp buffer
-                      (ptyproxy-keep-test--tail buffer)))))
-
-(defun ptyproxy-keep-test--pid-alive-p (pid)
-  "Return non-nil if a process with PID exists (and is not a zombie)."
-  (let ((attributes (process-attributes pid)))
-    (and attributes (not (equal (cdr (assq 'state attributes)) "Z")))))
-
 (defun ptyproxy-keep-test--status (id)
   "Return the status of session ID from \"ptyproxy list\", or nil."
   (cdr (assoc id (ptyproxy--sessions))))
 
 (defun ptyproxy-keep-test--wait-detached (id)
   "Wait until session ID is listed as kept and detached; return its status."
-  (ptyproxy-keep-test--wait
+  (ptyproxy-test--wait
    (lambda () (let ((status (ptyproxy-keep-test--status id)))
                 (and (ptyproxy-session-detached-p status) status)))
    (lambda () (format "session %s to be detached: %S" id
                       (ptyproxy-keep-test--status id)))))
-
-(defun ptyproxy-keep-test--kill (buffer)
-  "Kill BUFFER without any question (a kept session is detached)."
-  (when (buffer-live-p buffer)
-    (let ((process (get-buffer-process buffer)))
-      (when process
-        (set-process-query-on-exit-flag process nil)))
-    (let ((kill-buffer-query-functions nil))
-      (kill-buffer buffer))))
 
 (defun ptyproxy-keep-test--end (id &optional pid)
   "End session ID, whose shell is PID (if known), however the test left it.
 Its program gets HUP, then KILL if it is still listed after a while."
   (let ((program (ptyproxy--check-program)))
     (when (and id (eq 0 (call-process program nil nil nil "signal" id "HUP")))
-      (let ((deadline (+ (float-time) ptyproxy-keep-test-timeout)))
+      (let ((deadline (+ (float-time) ptyproxy-test-timeout)))
         (while (and (eq 0 (call-process program nil nil nil "status" id))
                     (< (float-time) deadline))
           (accept-process-output nil 0.05)))
       (call-process program nil nil nil "signal" id "KILL")))
-  (when (and pid (ptyproxy-keep-test--pid-alive-p pid))
+  (when (and pid (ptyproxy-test--pid-alive-p pid))
     (signal-process pid 'SIGKILL)))
 
 (defun ptyproxy-keep-test--binary-keeps-p ()
@@ -155,14 +88,6 @@ refuses the unknown command with 125."
   `(cl-letf (((symbol-function 'read-multiple-choice)
               (lambda (&rest args) (ert-fail (list "asked" args)))))
      ,@body))
-
-(defun ptyproxy-keep-test--has-child-p (pid command)
-  "Return non-nil if process PID has a child whose command name is COMMAND."
-  (cl-some (lambda (line)
-             (let ((fields (split-string line)))
-               (and (equal (car fields) (number-to-string pid))
-                    (equal (file-name-nondirectory (or (cadr fields) "")) command))))
-           (process-lines "ps" "-A" "-o" "ppid=,comm=")))
 
 ;;;; Session IDs
 
@@ -199,7 +124,7 @@ verb (or after \"--\") count."
   (let ((valid nil) (invalid nil))
     (with-temp-buffer
       (insert-file-contents-literally
-       (expand-file-name "docs/conformance/cli.tsv" ptyproxy-keep-test--source))
+       (expand-file-name "docs/conformance/cli.tsv" ptyproxy-test-source))
       (dolist (line (split-string (buffer-string) "\n" t))
         (unless (string-prefix-p "#" line)
           (let* ((fields (mapcar #'ptyproxy-keep-test--unescape
@@ -313,7 +238,7 @@ of `ptyproxy-make-process' wins over the option."
               (when keep
                 (should-not (process-query-on-exit-flag process))))
             (should (eq (and (member "--keep" (process-command other)) t) (not keep)))
-            (when (ptyproxy-keep-test--load-vterm)
+            (when (ptyproxy-test--load-vterm)
               (let* ((vterm (ptyproxy-vterm (generate-new-buffer-name "*ppx-vterm*")))
                      (process (buffer-local-value 'vterm--process vterm)))
                 (push vterm buffers)
@@ -321,7 +246,7 @@ of `ptyproxy-make-process' wins over the option."
                 (should (ptyproxy-process-p process))
                 (should (eq (and (member "--keep" (process-command process)) t)
                             keep))))))
-      (mapc #'ptyproxy-keep-test--kill buffers)
+      (mapc #'ptyproxy-test--cleanup buffers)
       (dolist (process processes)
         (when (member "--keep" (process-command process))
           (ptyproxy-keep-test--end (process-get process 'ptyproxy-id)))))))
@@ -351,22 +276,6 @@ of `ptyproxy-make-process' wins over the option."
                 (should (ptyproxy--hang-up process))
                 (should (equal (last sent 3) (list "signal" "w1" (cdr case)))))
             (delete-process process)))))))
-
-(defun ptyproxy-keep-test--load-vterm ()
-  "Load vterm if it can be found; return non-nil if it is loaded."
-  (or (featurep 'vterm)
-      (let ((dirs (append (let ((dir (getenv "PTYPROXY_VTERM_DIR")))
-                            (and dir (not (equal dir "")) (list dir)))
-                          (file-expand-wildcards
-                           "/usr/share/emacs/site-lisp/elpa/vterm-*")
-                          (file-expand-wildcards
-                           "/usr/lib/*/emacs-libvterm"))))
-        (dolist (dir dirs)
-          (add-to-list 'load-path dir))
-        (condition-case nil
-            (progn (require 'vterm) t)
-          (error nil)))))
-
 
 (ert-deftest ptyproxy-keep-test-attach-command-of-adapters ()
   "The attach functions run \"ptyproxy attach ID COLS ROWS\" at the window's size.
@@ -398,7 +307,7 @@ of `ptyproxy-make-process' wins over the option."
             (should (process-get process 'ptyproxy-kept))
             (should (eq (process-get process 'adjust-window-size-function)
                         #'ptyproxy--adjust-window-size)))
-          (when (ptyproxy-keep-test--load-vterm)
+          (when (ptyproxy-test--load-vterm)
             (let* ((vterm-shell "/bin/sh")
                    (vterm (ptyproxy-vterm-attach "ppx-none-2"))
                    (process (buffer-local-value 'vterm--process vterm)))
@@ -408,7 +317,7 @@ of `ptyproxy-make-process' wins over the option."
                              '("attach" "ppx-none-2")))
               (should (= (length (process-command process)) 5))
               (should (process-get process 'ptyproxy-kept)))))
-      (mapc #'ptyproxy-keep-test--kill buffers)
+      (mapc #'ptyproxy-test--cleanup buffers)
       (delete-other-windows))))
 
 ;;;; The list
@@ -504,7 +413,7 @@ without a question.  Its buffer gets the question and its answer."
             (should (buffer-live-p buffer))
             (should (process-live-p process))))
       (when (process-live-p process) (delete-process process))
-      (ptyproxy-keep-test--kill buffer))))
+      (ptyproxy-test--cleanup buffer))))
 
 ;;;; End to end, with the real binary
 
@@ -524,9 +433,9 @@ K=kept-42."
              (process-send-string (get-buffer-process ,buffer)
                                   "K=kept-$((6*7)); echo \"pid=$$\"\n")
              (setq ,pid (string-to-number
-                         (ptyproxy-keep-test--wait-text ,buffer "pid=\\([0-9]+\\)\\_>")))
+                         (ptyproxy-test--wait-text ,buffer "pid=\\([0-9]+\\)\\_>")))
              ,@body)
-         (ptyproxy-keep-test--kill ,buffer)
+         (ptyproxy-test--cleanup ,buffer)
          (ptyproxy-keep-test--end ,id ,pid)))))
 
 (defun ptyproxy-keep-test--fifo ()
@@ -561,14 +470,14 @@ the session with the shell's status."
                                (format "read -r w < %s; echo \"while-$w-$K\"\n" fifo))
           ;; Its echo: the line reached the terminal (input still in
           ;; the pipe when the host goes is not read).
-          (ptyproxy-keep-test--wait-text buffer "while-\\$w-\\$K")
+          (ptyproxy-test--wait-text buffer "while-\\$w-\\$K")
           (ptyproxy-keep-test--no-question
             (kill-buffer buffer))
           (should-not (buffer-live-p buffer))
           (ptyproxy-keep-test--wait-detached id)
-          (should (ptyproxy-keep-test--pid-alive-p pid))
+          (should (ptyproxy-test--pid-alive-p pid))
           (ptyproxy-keep-test--write-fifo fifo "ping")
-          (ptyproxy-keep-test--wait
+          (ptyproxy-test--wait
            (lambda () (let ((n (ptyproxy--field (ptyproxy-keep-test--status id)
                                                 'buffered)))
                         (and n (> n 0))))
@@ -582,11 +491,11 @@ the session with the shell's status."
             (should (eq (key-binding (kbd "RET")) #'ptyproxy-list-attach))
             (setq attached (ptyproxy-list-attach)))
           (should (eq (window-buffer) attached))
-          (ptyproxy-keep-test--wait-text attached "while-ping-kept-42\\_>")
+          (ptyproxy-test--wait-text attached "while-ping-kept-42\\_>")
           (let ((process (get-buffer-process attached)))
             (should (equal (cadr (process-command process)) "attach"))
             (process-send-string process "echo \"li\"\"ve-$K-$$\"\n")
-            (should (equal (ptyproxy-keep-test--wait-text
+            (should (equal (ptyproxy-test--wait-text
                             attached "live-kept-42-\\([0-9]+\\)\\_>")
                            (number-to-string pid)))
             (should (equal (ptyproxy--state-text id (ptyproxy-keep-test--status id))
@@ -598,18 +507,18 @@ the session with the shell's status."
             (window--adjust-process-windows)
             (with-current-buffer attached
               (should (< term-height 20))
-              (ptyproxy-keep-test--wait
+              (ptyproxy-test--wait
                (lambda () (equal (process-get process 'ptyproxy-size)
                                  (cons term-width term-height)))
                "the smaller size to be acknowledged")
               (process-send-string process "echo \"si\"\"ze=$(stty size)\"\n")
-              (ptyproxy-keep-test--wait-text
+              (ptyproxy-test--wait-text
                attached (format "size=%d %d\\_>" term-height term-width)))
             ;; Kill the buffer, answering "end": the session ends, also
             ;; with a job in the foreground (it is hung up, then the shell).
             (process-send-string process "sleep 60\n")
-            (ptyproxy-keep-test--wait
-             (lambda () (ptyproxy-keep-test--has-child-p pid "sleep"))
+            (ptyproxy-test--wait
+             (lambda () (ptyproxy-test--has-child-p pid "sleep"))
              "sleep to run in the foreground")
             (let ((noninteractive nil)
                   (ptyproxy-kill-buffer-action 'ask)
@@ -621,17 +530,17 @@ the session with the shell's status."
                 (kill-buffer attached))
               (should asked))
             (should-not (buffer-live-p attached))
-            (ptyproxy-keep-test--wait (lambda () (not (process-live-p process)))
+            (ptyproxy-test--wait (lambda () (not (process-live-p process)))
                                       "the attach process to end")
             (should (= (process-exit-status process) 129))
-            (ptyproxy-keep-test--wait
-             (lambda () (not (ptyproxy-keep-test--pid-alive-p pid)))
+            (ptyproxy-test--wait
+             (lambda () (not (ptyproxy-test--pid-alive-p pid)))
              "the shell to end")
-            (ptyproxy-keep-test--wait
+            (ptyproxy-test--wait
              (lambda () (not (ptyproxy-keep-test--status id)))
              "the session to leave the list")))
-      (ptyproxy-keep-test--kill attached)
-      (ptyproxy-keep-test--kill list)
+      (ptyproxy-test--cleanup attached)
+      (ptyproxy-test--cleanup list)
       (delete-other-windows)
       (delete-directory (file-name-directory fifo) t))))
 
@@ -642,7 +551,7 @@ on; no cycle asks a question or leaves a process of Emacs behind."
   (skip-unless (ptyproxy-keep-test--binary-keeps-p))
   (ptyproxy-keep-test--with-session (buffer id pid)
     (process-send-string (get-buffer-process buffer) "n=0; echo \"ze\"\"ro\"\n")
-    (ptyproxy-keep-test--wait-text buffer "zero\\_>")
+    (ptyproxy-test--wait-text buffer "zero\\_>")
     (let ((processes (length (process-list))))
       (ptyproxy-keep-test--no-question
         (dotimes (i 20)
@@ -651,10 +560,10 @@ on; no cycle asks a question or leaves a process of Emacs behind."
           (setq buffer (ptyproxy-attach id))
           (process-send-string (get-buffer-process buffer)
                                "n=$((n+1)); echo \"cyc\"\"le-$n-$$\"\n")
-          (should (equal (ptyproxy-keep-test--wait-text
+          (should (equal (ptyproxy-test--wait-text
                           buffer (format "cycle-%d-\\([0-9]+\\)\\_>" (1+ i)))
                          (number-to-string pid)))))
-      (ptyproxy-keep-test--wait
+      (ptyproxy-test--wait
        (lambda () (<= (length (process-list)) processes))
        "the detached hosts to end"))))
 
@@ -674,7 +583,7 @@ only detached sessions, and with a prefix argument the attached ones."
          buffer)
     (unwind-protect
         (progn
-          (ptyproxy-keep-test--wait (lambda () (ptyproxy-keep-test--status id))
+          (ptyproxy-test--wait (lambda () (ptyproxy-keep-test--status id))
                                     "the other session in the list")
           (should (equal (ptyproxy--state-text id (ptyproxy-keep-test--status id))
                          "attached"))
@@ -694,13 +603,13 @@ only detached sessions, and with a prefix argument the attached ones."
           (should (member id offered))
           (should (equal (car (last (process-command (get-buffer-process buffer))))
                          "--force"))
-          (ptyproxy-keep-test--wait (lambda () (not (process-live-p other)))
+          (ptyproxy-test--wait (lambda () (not (process-live-p other)))
                                     "the other host to be detached")
           (should (= (process-exit-status other) 3))
           (process-send-string (get-buffer-process buffer) "echo \"ta\"\"ken\"\n")
-          (ptyproxy-keep-test--wait-text buffer "taken\\_>"))
-      (ptyproxy-keep-test--kill buffer)
-      (ptyproxy-keep-test--kill (process-buffer other))
+          (ptyproxy-test--wait-text buffer "taken\\_>"))
+      (ptyproxy-test--cleanup buffer)
+      (ptyproxy-test--cleanup (process-buffer other))
       (ptyproxy-keep-test--end id))))
 
 (ert-deftest ptyproxy-keep-test-list-kill-ends-kept ()
@@ -713,8 +622,8 @@ foreground `sleep' ends too."
         (ptyproxy-keep-test--with-session (buffer id pid)
           (let ((process (get-buffer-process buffer)))
             (process-send-string process "sleep 60\n")
-            (ptyproxy-keep-test--wait
-             (lambda () (ptyproxy-keep-test--has-child-p pid "sleep"))
+            (ptyproxy-test--wait
+             (lambda () (ptyproxy-test--has-child-p pid "sleep"))
              "sleep to run in the foreground")
             (setq list (ptyproxy-list))
             (with-current-buffer list
@@ -722,12 +631,12 @@ foreground `sleep' ends too."
               (should (re-search-forward (concat "^ " (regexp-quote id) " ") nil t))
               (cl-letf (((symbol-function 'yes-or-no-p) (lambda (&rest _) t)))
                 (ptyproxy-list-kill)))
-            (ptyproxy-keep-test--wait (lambda () (not (process-live-p process)))
+            (ptyproxy-test--wait (lambda () (not (process-live-p process)))
                                       "the host to end")
             (should (= (process-exit-status process) 129))
-            (should-not (ptyproxy-keep-test--pid-alive-p pid))
+            (should-not (ptyproxy-test--pid-alive-p pid))
             (should-not (ptyproxy-keep-test--status id))))
-      (ptyproxy-keep-test--kill list))))
+      (ptyproxy-test--cleanup list))))
 
 (ert-deftest ptyproxy-keep-test-cli-beside-busy-terminal ()
   "The CLI answers while another terminal has output waiting for Emacs.
@@ -747,7 +656,7 @@ alone never sees its end beside a terminal that keeps writing."
             (let ((start (float-time)))
               (should (assoc (process-get busy 'ptyproxy-id) (ptyproxy--sessions)))
               (should (< (- (float-time) start) 2)))))
-      (ptyproxy-keep-test--kill buffer))))
+      (ptyproxy-test--cleanup buffer))))
 
 (defun ptyproxy-keep-test--kill-asking (buffer)
   "Kill BUFFER as a user's command does: with `kill-buffer-query-functions'."
@@ -786,15 +695,15 @@ A session attached in this Emacs is shown in its buffer instead."
           (let ((before (buffer-list)))
             ;; A session of this Emacs, kept or not, is shown in its buffer.
             (should (eq (ptyproxy-attach plain-id) plain))
-            (ptyproxy-keep-test--wait (lambda () (ptyproxy-keep-test--status other-id))
+            (ptyproxy-test--wait (lambda () (ptyproxy-keep-test--status other-id))
                                       "the other session in the list")
             (should (string-match-p
                      "not started with --keep"
                      (cadr (should-error (ptyproxy-attach other-id)
                                          :type 'user-error))))
             (should-not (ptyproxy-keep-test--new-buffers before)))
-        (ptyproxy-keep-test--kill plain)
-        (ptyproxy-keep-test--kill (process-buffer other))))))
+        (ptyproxy-test--cleanup plain)
+        (ptyproxy-test--cleanup (process-buffer other))))))
 
 ;;;; Across Emacs sessions
 
@@ -807,7 +716,7 @@ interactive, and \"ASKED\" is printed if that asks a question."
   (setq ptyproxy-keep-sessions t)
   (let* ((buffer (if (eq adapter 'vterm)
                      (progn
-                       (unless (ptyproxy-keep-test--load-vterm) (error "No vterm"))
+                       (unless (ptyproxy-test--load-vterm) (error "No vterm"))
                        (setq vterm-shell "/bin/sh")
                        (ptyproxy-vterm-mode 1)
                        (vterm "*ppx-child*"))
@@ -820,7 +729,7 @@ interactive, and \"ASKED\" is printed if that asks a question."
           (vterm-send-string "K=kept-$((6*7)); echo \"pid=$$\"")
           (vterm-send-return))
       (process-send-string process "K=kept-$((6*7)); echo \"pid=$$\"\n"))
-    (let ((pid (ptyproxy-keep-test--wait-text buffer "pid=\\([0-9]+\\)\\_>")))
+    (let ((pid (ptyproxy-test--wait-text buffer "pid=\\([0-9]+\\)\\_>")))
       (princ (format "SESSION %s %s\n" (process-get process 'ptyproxy-id) pid)))
     (when kill-buffer-in-hook
       (add-hook 'kill-emacs-hook
@@ -851,7 +760,7 @@ seconds.  Return (ID PID OUTPUT)."
                                            adapter (if kill-buffer-in-hook "t" "nil"))))))
     (unwind-protect
         (progn
-          (ptyproxy-keep-test--wait (lambda () (not (process-live-p process)))
+          (ptyproxy-test--wait (lambda () (not (process-live-p process)))
                                     "the child Emacs" ptyproxy-keep-test-child-timeout)
           (let ((text (with-current-buffer output (buffer-string))))
             (should (eq (process-exit-status process) 0))
@@ -875,7 +784,7 @@ PID and variable, then ends the session."
           (should-not (string-match-p "ASKED" (nth 2 child)))
           (let ((status (ptyproxy-keep-test--wait-detached id)))
             (should (ptyproxy-session-kept-p status)))
-          (should (ptyproxy-keep-test--pid-alive-p pid))
+          (should (ptyproxy-test--pid-alive-p pid))
           ;; M-x ptyproxy-attach offers it, described as detached.
           (let (offered annotation)
             (cl-letf (((symbol-function 'completing-read)
@@ -896,15 +805,15 @@ PID and variable, then ends the session."
             (should (eq (buffer-local-value 'major-mode buffer)
                         (if (eq adapter 'vterm) 'vterm-mode 'term-mode)))
             (process-send-string process "echo \"ag\"\"ain-$K-$$\"\n")
-            (should (equal (ptyproxy-keep-test--wait-text
+            (should (equal (ptyproxy-test--wait-text
                             buffer "again-kept-42-\\([0-9]+\\)\\_>")
                            (number-to-string pid)))
             (should (ptyproxy-end-session process))
             (should (= (process-exit-status process) 129))
-            (ptyproxy-keep-test--wait
-             (lambda () (not (ptyproxy-keep-test--pid-alive-p pid)))
+            (ptyproxy-test--wait
+             (lambda () (not (ptyproxy-test--pid-alive-p pid)))
              "the shell to end")))
-      (ptyproxy-keep-test--kill buffer)
+      (ptyproxy-test--cleanup buffer)
       (ptyproxy-keep-test--end id pid))))
 
 (ert-deftest ptyproxy-keep-test-kill-emacs-term ()
@@ -920,7 +829,7 @@ PID and variable, then ends the session."
 (ert-deftest ptyproxy-keep-test-kill-emacs-vterm ()
   "A kept vterm shell survives `kill-emacs'; a new Emacs attaches to it."
   (skip-unless (ptyproxy-keep-test--binary-keeps-p))
-  (skip-unless (ptyproxy-keep-test--load-vterm))
+  (skip-unless (ptyproxy-test--load-vterm))
   (ptyproxy-keep-test--across-emacs 'vterm nil))
 
 (provide 'ptyproxy-keep-test)

@@ -21,74 +21,20 @@
 (require 'ptyproxy)
 (require 'ptyproxy-vterm)
 (require 'ptyproxy-term)
+(eval-and-compile
+  (add-to-list 'load-path
+               (file-name-directory
+                (or load-file-name byte-compile-current-file buffer-file-name))))
+(require 'ptyproxy-test-common)
 
 (defvar comp-enable-subr-trampolines)
 (defvar native-comp-enable-subr-trampolines)
 
-(defvar ptyproxy-test-timeout 15
-  "Seconds any single wait in these tests may take before it fails.")
-
-(let ((program (getenv "PTYPROXY_PROGRAM")))
-  (when (and program (not (equal program "")))
-    (setq ptyproxy-program program)))
-
 ;;;; Helpers
-
-(defun ptyproxy-test--wait (predicate what &optional timeout)
-  "Wait until PREDICATE returns non-nil; return its value.
-Fail the test, mentioning WHAT, after TIMEOUT (default
-`ptyproxy-test-timeout') seconds."
-  (let ((deadline (+ (float-time) (or timeout ptyproxy-test-timeout)))
-        value)
-    (while (and (not (setq value (funcall predicate)))
-                (< (float-time) deadline))
-      (accept-process-output nil 0.05))
-    (or value
-        (ert-fail (list "Timed out waiting for" what)))))
 
 (defun ptyproxy-test--socket (process)
   "Wait until the control socket of the ptyproxy PROCESS is found; return it."
   (ptyproxy-test--wait (lambda () (ptyproxy--socket process)) "the control socket"))
-
-(defun ptyproxy-test--buffer-has (buffer regexp)
-  "Return non-nil when BUFFER's text matches REGEXP."
-  (and (buffer-live-p buffer)
-       (with-current-buffer buffer
-         (save-excursion
-           (goto-char (point-min))
-           (re-search-forward regexp nil t)))))
-
-(defun ptyproxy-test--wait-text (buffer regexp)
-  "Wait until BUFFER's text matches REGEXP."
-  (ptyproxy-test--wait (lambda () (ptyproxy-test--buffer-has buffer regexp))
-                       (format "%S in %s; text: %S" regexp buffer
-                               (and (buffer-live-p buffer)
-                                    (with-current-buffer buffer
-                                      (buffer-substring-no-properties
-                                       (max (point-min) (- (point-max) 600))
-                                       (point-max)))))))
-
-(defun ptyproxy-test--pid-alive-p (pid)
-  "Return non-nil if a process with PID exists (and is not a zombie)."
-  (let ((attributes (process-attributes pid)))
-    (and attributes (not (equal (cdr (assq 'state attributes)) "Z")))))
-
-(defun ptyproxy-test--has-child-p (pid command)
-  "Return non-nil if process PID has a child whose command name is COMMAND."
-  (cl-some (lambda (line)
-             (let ((fields (split-string line)))
-               (and (equal (car fields) (number-to-string pid))
-                    (equal (file-name-nondirectory (or (cadr fields) "")) command))))
-           (process-lines "ps" "-A" "-o" "ppid=,comm=")))
-
-(defun ptyproxy-test--cleanup (buffer)
-  "Kill BUFFER and its process without asking."
-  (when (buffer-live-p buffer)
-    (let ((process (get-buffer-process buffer)))
-      (when process
-        (set-process-query-on-exit-flag process nil)))
-    (let ((kill-buffer-query-functions nil))
-      (kill-buffer buffer))))
 
 (defmacro ptyproxy-test--with-shell (spec &rest body)
   "Run BODY with a shell started through ptyproxy.
@@ -386,21 +332,6 @@ it), and \"ptyproxy list\" proves it stale and removes it."
                            "the shell to end"))))
 
 ;;;; vterm
-
-(defun ptyproxy-test--load-vterm ()
-  "Load vterm if it can be found; return non-nil if it is loaded."
-  (or (featurep 'vterm)
-      (let ((dirs (append (let ((dir (getenv "PTYPROXY_VTERM_DIR")))
-                            (and dir (not (equal dir "")) (list dir)))
-                          (file-expand-wildcards
-                           "/usr/share/emacs/site-lisp/elpa/vterm-*")
-                          (file-expand-wildcards
-                           "/usr/lib/*/emacs-libvterm"))))
-        (dolist (dir dirs)
-          (add-to-list 'load-path dir))
-        (condition-case nil
-            (progn (require 'vterm) t)
-          (error nil)))))
 
 (defvar vterm-shell)
 (defvar vterm-exit-functions)
