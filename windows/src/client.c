@@ -327,7 +327,14 @@ static int read_line(HANDLE pipe, HANDLE event, char *line, size_t capacity, ULO
         ResetEvent(event);
         if (used + 1 >= capacity) return -1;
         if (!ReadFile(pipe, line + used, 1, NULL, &overlapped) && GetLastError() != ERROR_IO_PENDING) return -1;
-        DWORD error = finish(pipe, &overlapped, &count, deadline ? deadline : ~0ULL);
+        DWORD error;
+        if (deadline) {
+            error = finish(pipe, &overlapped, &count, deadline);
+        } else {
+            // Attached: the session's life is the bound (its end closes the pipe).
+            WaitForSingleObject(event, INFINITE);
+            error = GetOverlappedResult(pipe, &overlapped, &count, TRUE) ? 0 : GetLastError();
+        }
         if (error == WAIT_TIMEOUT) return -2;
         if (error || count == 0) return -1;
         if (line[used] == '\n') {

@@ -242,9 +242,9 @@ int pp_keep_init(pp_session *s) {
     InitializeCriticalSection(&s->link_lock);
     s->host_slot = -1;
     s->detached_at = (LONG64)GetTickCount64();
-    s->ring_capacity = s->invocation->keep_buffer;
-    s->ring = malloc(s->ring_capacity);
-    if (!s->ring) { pp_print_error(L"out of memory (--keep-buffer %lu)", (unsigned long)s->ring_capacity); return 125; }
+    s->ring.capacity = s->invocation->keep_buffer;
+    s->ring.bytes = malloc(s->ring.capacity);
+    if (!s->ring.bytes) { pp_print_error(L"out of memory (--keep-buffer %lu)", (unsigned long)s->ring.capacity); return 125; }
     s->host_changed = CreateEventW(NULL, FALSE, FALSE, NULL);
     s->input_wake = CreateEventW(NULL, FALSE, FALSE, NULL);
     s->first_host = CreateEventW(NULL, TRUE, FALSE, NULL);
@@ -274,7 +274,7 @@ static void close_handle(HANDLE *handle) {
 void pp_keep_release(pp_session *s) {
     if (!s->kept) return;
     if (s->report) { SetStdHandle(STD_ERROR_HANDLE, NULL); close_handle(&s->report); }
-    if (s->ring_capacity) {
+    if (s->ring.capacity) {
         EnterCriticalSection(&s->link_lock);
         close_handle(&s->host_in);
         close_handle(&s->host_out);
@@ -414,22 +414,8 @@ void pp_keep_link(pp_session *s, int slot, HANDLE taken[2]) {
 // ---- the output thread's side ------------------------------------------------------
 
 static void ring_append(pp_session *s, const unsigned char *bytes, size_t length) {
-    size_t capacity = s->ring_capacity;
-    if (length >= capacity) {
-        bytes += length - capacity;
-        length = capacity;
-        s->ring_start = 0;
-        s->ring_length = 0;
-    }
-    size_t overflow = s->ring_length + length > capacity ? s->ring_length + length - capacity : 0;
-    s->ring_start = (s->ring_start + overflow) % capacity;
-    s->ring_length -= overflow;
-    size_t end = (s->ring_start + s->ring_length) % capacity;
-    size_t first = length < capacity - end ? length : capacity - end;
-    memcpy(s->ring + end, bytes, first);
-    memcpy(s->ring, bytes + first, length - first);
-    s->ring_length += length;
-    InterlockedExchange64(&s->buffered, (LONG64)s->ring_length);
+    pp_ring_append(&s->ring, bytes, length);
+    InterlockedExchange64(&s->buffered, (LONG64)s->ring.count);
 }
 
 /// Writes as much as it can; the count written, and the error if any.
@@ -584,16 +570,14 @@ void pp_keep_refresh(pp_session *s, pp_host_writer *writer) {
         LeaveCriticalSection(&s->link_lock);
         if (out && !(writer->thread = writer_start(s, out))) CloseHandle(out);
         // A new host: the kept output first, then the live stream.
-        while (writer->thread && s->ring_length > 0) {
-            size_t end = s->ring_start + s->ring_length;
-            DWORD piece = (DWORD)((end > s->ring_capacity ? s->ring_capacity : end) - s->ring_start);
-            DWORD left = write_host(s, writer, s->ring + s->ring_start, piece);
-            s->ring_start = (s->ring_start + (piece - left)) % s->ring_capacity;
-            s->ring_length -= piece - left;
-            InterlockedExchange64(&s->buffered, (LONG64)s->ring_length);
+        while (writer->thread && s->ring.count > 0) {
+            size_t piece = 0;
+            const unsigned char *front = pp_ring_front(&s->ring, &piece);
+            DWORD left = write_host(s, writer, front, (DWORD)piece);
+            pp_ring_consume(&s->ring, piece - left);
+            InterlockedExchange64(&s->buffered, (LONG64)s->ring.count);
             if (left) break;
         }
-        if (s->ring_length == 0) s->ring_start = 0;
     }
 }
 

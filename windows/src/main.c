@@ -26,7 +26,10 @@ int wmain(int argc, wchar_t **argv) {
     // A kept session's server (keep.c): `--keep-server NAME` before the
     // front's own arguments, which are parsed again here as they were there.
     if (argc > 3 && wcscmp(argv[1], L"--keep-server") == 0) {
-        if (pp_keep_server_open_report(argv[2], &report) != 0) return 125;
+        if (pp_keep_server_open_report(argv[2], &report) != 0) {
+            pp_print_error(L"--keep-server is for new --keep's own use (no report pipe '%ls')", argv[2]);
+            return 125;
+        }
         argc -= 2;
         argv += 2;
     }
@@ -43,7 +46,7 @@ int wmain(int argc, wchar_t **argv) {
         return 0;
     case PP_VERB_NEW:
         if (report) {
-            if (!invocation.keep) return 125;
+            if (!invocation.keep) { pp_print_error(L"--keep-server serves new --keep only"); return 125; }
             return pp_session_serve_kept(&invocation, argv, report);
         }
         return pp_session_run(&invocation, argv);

@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "control_line.h"
+#include "ring.h"
 
 #include <stdint.h>
 
@@ -118,9 +119,8 @@ typedef struct pp_session {
     // own, and its host is whoever attached last (keep.c).
     int kept;
     HANDLE report;                          // set-up report pipe to the front, until set up
-    unsigned char *ring;                    // output kept while detached: the output thread's only
-    size_t ring_capacity, ring_start, ring_length;
-    volatile LONG64 buffered;               // ring_length, for status
+    pp_ring ring;                           // output kept while detached: the output thread's only
+    volatile LONG64 buffered;               // ring.count, for status
     CRITICAL_SECTION link_lock;             // guards host_in, host_out, host_generation, detach_*
     HANDLE host_in, host_out;               // the attached host's stdin and stdout (the link's copies)
     volatile LONG host_generation;          // +1 at every attach and detach

@@ -12,6 +12,7 @@
 #include "argsplit.h"
 #include "cli.h"
 #include "control_line.h"
+#include "ring.h"
 #include "error_text.h"
 
 #include <stdio.h>
@@ -203,6 +204,69 @@ static void test_keep(void) {
     status.buffered = 0;
     n = pp_format_status(reply, sizeof reply, &status);
     CHECK(n != (size_t)-1 && strstr(reply, ",\"kept\":true,\"attached\":true,\"buffered\":0}") && !strstr(reply, "detached_since"));
+}
+
+// ---- issue 20: the ring and its replay boundary ---------------------------
+
+/// The kept bytes in order, into `out` (NUL-terminated); their count.
+static size_t ring_text(const pp_ring *ring, char *out) {
+    pp_ring copy = *ring;
+    size_t n = 0, piece = 0;
+    while (copy.count) {
+        const unsigned char *front = pp_ring_front(&copy, &piece);
+        memcpy(out + n, front, piece);
+        n += piece;
+        pp_ring_consume(&copy, piece);
+    }
+    out[n] = 0;
+    return n;
+}
+
+static void test_ring(void) {
+    static unsigned char storage[8192];
+    static char text[8192 + 1], big[20000];
+    pp_ring ring = { .bytes = storage, .capacity = 16 };
+    // Nothing dropped: everything, exactly, across the wrap.
+    pp_ring_append(&ring, (const unsigned char *)"0123456789", 10);
+    pp_ring_consume(&ring, 8);
+    pp_ring_append(&ring, (const unsigned char *)"abcdefghijkl", 12);
+    CHECK(ring.count == 14 && ring_text(&ring, text) == 14 && strcmp(text, "89abcdefghijkl") == 0);
+    // Dropped: from right after the first line feed...
+    pp_ring_append(&ring, (const unsigned char *)"mn\nop", 5);
+    CHECK(ring_text(&ring, text) == 2 && strcmp(text, "op") == 0);
+    // ... or at the first ESC, whichever comes first.
+    ring.start = ring.count = 0;
+    pp_ring_append(&ring, (const unsigned char *)"abcdefghijklmnop", 16);
+    pp_ring_append(&ring, (const unsigned char *)"q\x1b[1mx\ny", 8);
+    CHECK(ring_text(&ring, text) == 7 && strcmp(text, "\x1b[1mx\ny") == 0);
+    // Neither: at the first byte that is no UTF-8 continuation byte.
+    ring.start = ring.count = 0;
+    pp_ring_append(&ring, (const unsigned char *)"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 16);
+    pp_ring_append(&ring, (const unsigned char *)"\xc3", 1);   // drops one byte: the kept ones begin with 0xa9
+    CHECK(ring.count == 15 && ring.bytes[ring.start] == 0xc3);
+    // More than the capacity at once: only its end, from a boundary.
+    ring.start = ring.count = 0;
+    pp_ring_append(&ring, (const unsigned char *)"aaaaaaaaaaaaaaaaaaaa\nbbbbb", 26);
+    CHECK(ring_text(&ring, text) == 5 && strcmp(text, "bbbbb") == 0);
+    // Exactly the capacity into an empty ring drops nothing.
+    ring.start = ring.count = 0;
+    pp_ring_append(&ring, (const unsigned char *)"x\ny\nzzzzzzzzzzzz", 16);
+    CHECK(ring.count == 16);
+    // The boundary is looked for in the first 4096 bytes only.
+    pp_ring large = { .bytes = storage, .capacity = 8192 };
+    memset(big, 'a', sizeof big);
+    big[4500] = '\n';
+    pp_ring_append(&large, (const unsigned char *)big, 8192);
+    pp_ring_append(&large, (const unsigned char *)big, 1);       // one byte dropped: no LF or ESC in the window
+    CHECK(large.count == 8192);                                     // 'a' is a character: nothing more skipped
+    memset(big, 0x80, 5000);                                        // continuation bytes throughout the window
+    large.start = large.count = 0;
+    pp_ring_append(&large, (const unsigned char *)big, 8192);
+    pp_ring_append(&large, (const unsigned char *)"z", 1);
+    CHECK(large.count == 8192 - 4096);                              // the whole window is dropped
+    // Consuming all of it starts again at 0.
+    pp_ring_consume(&large, large.count);
+    CHECK(large.count == 0 && large.start == 0);
 }
 
 // ---- argquote -----------------------------------------------------------
@@ -461,6 +525,7 @@ int main(void) {
     test_ids();
     test_control_line();
     test_keep();
+    test_ring();
     test_argquote();
     printf("parser tests: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
