@@ -135,8 +135,9 @@ static int wait_report(HANDLE pipe, OVERLAPPED *overlapped, HANDLE server, DWORD
     return GetOverlappedResult(pipe, overlapped, count, TRUE) && *count > 0;
 }
 
-/// Relays the server's set-up lines to stderr. Returns 1 when it set up.
-static int relay_report(HANDLE pipe, HANDLE server) {
+/// Relays the server's set-up lines to stderr (`*relayed`: how many bytes).
+/// Returns 1 when it set up.
+static int relay_report(HANDLE pipe, HANDLE server, DWORD *relayed) {
     OVERLAPPED overlapped;
     memset(&overlapped, 0, sizeof overlapped);
     overlapped.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
@@ -172,7 +173,7 @@ static int relay_report(HANDLE pipe, HANDLE server) {
         if (!ReadFile(pipe, bytes, sizeof bytes, NULL, &overlapped) && GetLastError() != ERROR_IO_PENDING) break;
         if (!wait_report(pipe, &overlapped, server, &count, deadline)) break;
         if (bytes[count - 1] == ACK) { ready = 1; count--; }
-        if (count) { DWORD written; WriteFile(err, bytes, count, &written, NULL); }
+        if (count) { DWORD written; WriteFile(err, bytes, count, &written, NULL); *relayed += count; }
         if (ready) break;
     }
     CloseHandle(overlapped.hEvent);
@@ -180,11 +181,10 @@ static int relay_report(HANDLE pipe, HANDLE server) {
 }
 
 int pp_keep_front_run(const pp_invocation *invocation) {
-    (void)invocation;
     wchar_t text[PP_ERROR_TEXT_CAPACITY];
     int code = pp_check_host_stdio();
     if (code) return code;
-    pp_session security;  // only its DACL (this user and SYSTEM) is used
+    static pp_session security;  // only its DACL (this user and SYSTEM) is used; static: it is large
     memset(&security, 0, sizeof security);
     if ((code = pp_security_init(&security))) return code;
     wchar_t name[64], path[128];
@@ -201,7 +201,8 @@ int pp_keep_front_run(const pp_invocation *invocation) {
     }
     PROCESS_INFORMATION server;
     if ((code = start_server(name, &server))) { CloseHandle(pipe); return code; }
-    int ready = relay_report(pipe, server.hProcess);
+    DWORD relayed = 0;
+    int ready = relay_report(pipe, server.hProcess, &relayed);
     CloseHandle(pipe);
     if (!ready) {
         // Set-up failed: the server has printed why and exits with the code.
@@ -209,7 +210,9 @@ int pp_keep_front_run(const pp_invocation *invocation) {
         if (WaitForSingleObject(server.hProcess, 5000) != WAIT_OBJECT_0) {
             TerminateProcess(server.hProcess, 125);
             pp_print_error(L"the session's server did not set up in time");
-        } else if (!GetExitCodeProcess(server.hProcess, &exit_code)) {
+        } else if (!GetExitCodeProcess(server.hProcess, &exit_code) || relayed == 0) {
+            // It ended without a word (killed, or crashed): say so.
+            pp_print_error(L"the session's server ended during set-up (exit code %lu)", (unsigned long)exit_code);
             exit_code = 125;
         }
         CloseHandle(server.hProcess);
@@ -630,23 +633,44 @@ static void stdin_ended(pp_session *s, LONG generation) {
     }
 }
 
-/// One host's stdin, read on a thread of its own. A synchronous read of a
-/// pipe cannot be cancelled everywhere (CancelSynchronousIo does not reach
-/// it under Wine), so nothing tries: after a detach the old host's thread
-/// stays in its read until that stdin ends or brings bytes, and drops them
-/// then (they were typed to a host that is gone). No read of an old host
-/// ever holds up the next host's input.
+/// One host's stdin, read on a thread of its own. At a detach its read is
+/// cancelled (CancelSynchronousIo); where that does not reach a pipe read
+/// (under Wine), the old host's thread stays in its read until that stdin
+/// ends or brings bytes, and drops them then: they were typed to a host
+/// that is gone (or, under Wine, by a host attaching again with the same
+/// stdin: its first bytes are lost). No read of an old host ever holds up
+/// the next host's input.
 typedef struct {
     pp_session *s;
     LONG generation;
     HANDLE in, event;       // never the host's stdout: a reader may outlive its host
+    HANDLE thread;          // under link_lock
 } host_reader;
 
+/// At most this many readers at once (one per host whose stdin has not
+/// ended yet); an attach beyond it gets no input path (its output works).
+#define READERS_MAX 64
+static host_reader *live_readers[READERS_MAX];  // under link_lock
+
 static void reader_free(host_reader *r) {
+    pp_session *s = r->s;
+    EnterCriticalSection(&s->link_lock);
+    for (int i = 0; i < READERS_MAX; i++)
+        if (live_readers[i] == r) live_readers[i] = NULL;
+    close_handle(&r->thread);
+    LeaveCriticalSection(&s->link_lock);
     close_handle(&r->in);
     close_handle(&r->event);
-    InterlockedDecrement(&r->s->readers);
+    InterlockedDecrement(&s->readers);
     free(r);
+}
+
+/// Under link_lock: cancels the reads of readers of hosts that are gone.
+static void cancel_old_readers(pp_session *s) {
+    for (int i = 0; i < READERS_MAX; i++) {
+        host_reader *r = live_readers[i];
+        if (r && r->thread && r->generation != s->host_generation) CancelSynchronousIo(r->thread);
+    }
 }
 
 static DWORD WINAPI reader_main(void *argument) {
@@ -668,10 +692,6 @@ static DWORD WINAPI reader_main(void *argument) {
     return 0;
 }
 
-/// At most this many readers at once (one per host whose stdin has not
-/// ended yet); an attach beyond it gets no input path (its output works).
-#define READERS_MAX 64
-
 DWORD pp_keep_input(pp_session *s, unsigned char *buffer) {
     (void)buffer;
     HANDLE waits[2] = { s->input_wake, s->ending };
@@ -679,19 +699,28 @@ DWORD pp_keep_input(pp_session *s, unsigned char *buffer) {
     for (;;) {
         DWORD woke = WaitForMultipleObjects(2, waits, FALSE, 200);
         if (woke == WAIT_OBJECT_0 + 1) return 0;
+        EnterCriticalSection(&s->link_lock);
+        cancel_old_readers(s);
+        LeaveCriticalSection(&s->link_lock);
         if (s->host_generation == started) continue;
         host_reader *r = calloc(1, sizeof *r);
         if (!r) continue;
         r->s = s;
+        r->event = CreateEventW(NULL, TRUE, FALSE, NULL);
+        int place = -1;
         EnterCriticalSection(&s->link_lock);
         started = r->generation = s->host_generation;
-        r->in = duplicate_own(s->host_in);
-        LeaveCriticalSection(&s->link_lock);
-        r->event = CreateEventW(NULL, TRUE, FALSE, NULL);
+        for (int i = 0; i < READERS_MAX && place < 0; i++)
+            if (!live_readers[i]) place = i;
+        if (s->attached && place >= 0 && r->event) r->in = duplicate_own(s->host_in);
+        if (r->in) {
+            live_readers[place] = r;
+            r->thread = CreateThread(NULL, 64 * 1024, reader_main, r, CREATE_SUSPENDED | STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+        }
         InterlockedIncrement(&s->readers);
-        HANDLE thread = NULL;
-        if (r->in && r->event && s->readers <= READERS_MAX) thread = CreateThread(NULL, 64 * 1024, reader_main, r, 0, NULL);
+        HANDLE thread = r->thread;
+        LeaveCriticalSection(&s->link_lock);
         if (!thread) { reader_free(r); continue; }
-        CloseHandle(thread);
+        ResumeThread(thread);
     }
 }
