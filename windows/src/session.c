@@ -3,7 +3,8 @@
 // session: set-up in a fixed order, the supervisor, and the one cleanup.
 //
 // Order of creation (pp_session_cleanup releases in the reverse order):
-//   1. buffers, command line, environment, status JSON   (set-up memory)
+//   1. buffers, command line, environment, status JSON   (set-up memory;
+//      a kept session's ring and link events too: keep.c)
 //   2. security descriptor, events
 //   3. control pipe instances      (the duplicate-ID check is here)
 //   4. session file                (for `list`)
