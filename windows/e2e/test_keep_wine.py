@@ -355,6 +355,23 @@ def keep_in_a_job_without_breakaway_says_so(s):
     check(code == 4, "status after the job was closed: exit %d" % code)
 
 
+@test
+def keep_first_host_gets_everything_and_the_exit_code(s):
+    """A program that writes far more than --keep-buffer and exits at once:
+    the first host (`new --keep` itself) gets every line and the program's
+    exit code, five times."""
+    for run_number in range(5):
+        sid = s.new_id("first")
+        s.kept.append(sid)
+        p = s.session(sid, "%s %s 3000 9" % (helper("conhelper"), helper("lines")),
+                      options=("--keep", "--keep-buffer", "4096"))
+        code = p.wait(60)
+        got = [int(n) for n in re.findall(rb"line (\d+)", strip_vt(bytes(p.out)).replace(b"\r", b""))]
+        check(code == 9, "run %d: exit %d, expected the program's 9; stderr %r" % (run_number, code, p.stderr_text()))
+        check(got == list(range(1, 3001)), "run %d: the first host got %d lines, from %r to %r"
+              % (run_number, len(got), got[:1], got[-1:]))
+
+
 def main():
     helper_dirs = (HERE, os.path.join(REPO, "Benchmarks", "windows"))
     return run_suite(__doc__, TESTS, EXE, helper_dirs, KeepSuite)
