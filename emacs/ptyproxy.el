@@ -654,23 +654,12 @@ removes it."
 
 ;;;; Kept sessions
 
-(defvar ptyproxy--keep-warned nil
-  "Non-nil once it was said that sessions are not kept on Windows.")
-
 (defun ptyproxy--keep-p (attach keep)
   "Return non-nil if a session made with ATTACH and KEEP is kept.
-ATTACH non-nil attaches to a kept session.  On Windows, whose
-ptyproxy.exe has no kept sessions, KEEP is dropped (said once) and
-ATTACH is a `user-error'."
-  (cond
-   ((not (ptyproxy--windows-p)) (or attach keep))
-   (attach (user-error "Ptyproxy: ptyproxy.exe has no kept sessions to attach to"))
-   (keep
-    (unless ptyproxy--keep-warned
-      (setq ptyproxy--keep-warned t)
-      (display-warning 'ptyproxy "ptyproxy.exe has no kept sessions (it \
-refuses --keep): `ptyproxy-keep-sessions' is ignored on Windows"))
-    nil)))
+ATTACH non-nil attaches to a kept session.  Both programs keep
+sessions: ptyproxy.exe runs a kept session in a server process of
+its own, as the Linux program does."
+  (or attach keep))
 
 (defvar ptyproxy--exiting nil
   "Non-nil once Emacs is exiting: kept sessions are detached, not asked about.")
@@ -770,7 +759,9 @@ longer shown (its buffer is usually being killed).
   "Send SIGHUP to the foreground job of PROCESS's session; return t on success.
 That is \"ptyproxy signal ID HUP\", waited for."
   (let ((result (ptyproxy--call (ptyproxy--cli-arguments
-                                 "signal" (process-get process 'ptyproxy-id) "HUP")
+                                 ;; ptyproxy.exe has no HUP: TERM ends the session's job.
+                                 "signal" (process-get process 'ptyproxy-id)
+                                 (if (ptyproxy--windows-p) "TERM" "HUP"))
                                 (process-get process 'ptyproxy-environment)
                                 (process-get process 'ptyproxy-program))))
     (or (eq (car result) 0)

@@ -251,24 +251,31 @@ of `ptyproxy-make-process' wins over the option."
         (when (member "--keep" (process-command process))
           (ptyproxy-keep-test--end (process-get process 'ptyproxy-id)))))))
 
-(ert-deftest ptyproxy-keep-test-windows-not-kept ()
-  "On Windows, where ptyproxy.exe refuses --keep, sessions start unkept.
-It is said once; attaching is a `user-error'."
-  (let ((system-type 'windows-nt)
-        (ptyproxy--keep-warned nil)
-        (warnings nil))
-    (cl-letf (((symbol-function 'display-warning)
-               (lambda (_type message &rest _) (push message warnings))))
-      (should-not (ptyproxy--keep-p nil t))
-      (should-not (ptyproxy--keep-p nil t))
-      (should (= (length warnings) 1))
-      (should (string-match-p "ptyproxy-keep-sessions" (car warnings)))
-      (should-not (ptyproxy--keep-p nil nil))
-      (should-error (ptyproxy--keep-p t nil) :type 'user-error))
-    (should (= (length warnings) 1)))
+(ert-deftest ptyproxy-keep-test-windows-kept ()
+  "Sessions are kept on Windows too (ptyproxy.exe has new --keep and attach)."
+  (let ((system-type 'windows-nt))
+    (should (ptyproxy--keep-p nil t))
+    (should (ptyproxy--keep-p t nil))
+    (should-not (ptyproxy--keep-p nil nil))
+    (should (member "--keep" (ptyproxy--command "ptyproxy.exe" "w1" '(80 . 24) '("cmd.exe") t))))
   (should (ptyproxy--keep-p nil t))
   (should (ptyproxy--keep-p t nil))
   (should-not (ptyproxy--keep-p nil nil)))
+
+(ert-deftest ptyproxy-keep-test-windows-ends-with-term ()
+  "Ending a kept session sends TERM on Windows (ptyproxy.exe has no HUP), HUP elsewhere."
+  (dolist (case '((windows-nt . "TERM") (gnu/linux . "HUP")))
+    (let ((system-type (car case))
+          (sent nil))
+      (cl-letf (((symbol-function 'ptyproxy--call)
+                 (lambda (arguments &rest _) (setq sent arguments) (cons 0 ""))))
+        (let ((process (make-pipe-process :name "ppx-keep-term" :noquery t)))
+          (unwind-protect
+              (progn
+                (process-put process 'ptyproxy-id "w1")
+                (should (ptyproxy--hang-up process))
+                (should (equal (last sent 3) (list "signal" "w1" (cdr case)))))
+            (delete-process process)))))))
 
 (ert-deftest ptyproxy-keep-test-attach-command-of-adapters ()
   "The attach functions run \"ptyproxy attach ID COLS ROWS\" at the window's size.

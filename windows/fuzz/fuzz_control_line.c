@@ -54,7 +54,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t length = pp_format_request(line, sizeof line, &request);
         if (length == (size_t)-1 || pp_control_parse(line, length, &again, &reason) != 0 ||
             again.kind != request.kind || again.cols != request.cols || again.rows != request.rows ||
-            again.signal_number != request.signal_number)
+            again.signal_number != request.signal_number || again.force != request.force ||
+            again.has_stdio != request.has_stdio || again.stdin_handle != request.stdin_handle ||
+            again.stdout_handle != request.stdout_handle)
             abort();
     }
     static char json[6 * 4096 + 3];

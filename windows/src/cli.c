@@ -17,6 +17,7 @@ const wchar_t pp_cli_usage[] =
     L"       ptyproxy signal ID SIGNAL\n"
     L"       ptyproxy status ID\n"
     L"       ptyproxy list\n"
+    L"       ptyproxy attach ID [COLS ROWS] [--force]\n"
     L"\n"
     L"Runs CMD on a pseudo console (ConPTY) of COLS x ROWS, relaying stdin to it\n"
     L"and its output to stdout, and exits with CMD's exit code. A single CMD is a\n"
@@ -33,6 +34,9 @@ const wchar_t pp_cli_usage[] =
     L"  --stdout-pipe-size N     accepted for compatibility with Linux; ignored\n"
     L"  --conpty PATH            the conpty.dll to use (full path; default: the one beside\n"
     L"                           ptyproxy.exe if there, else the system's ConPTY)\n"
+    L"  --keep                   the session outlives its host: it goes on detached and\n"
+    L"                           `ptyproxy attach ID` makes the caller its host again\n"
+    L"  --keep-buffer N          output kept while detached, in bytes (default 1048576)\n"
     L"  --arg-encoding percent   first after new: every later argument is UTF-8 with\n"
     L"                           %XX escapes (for hosts that cannot pass Unicode)\n"
     L"\n"
@@ -125,6 +129,17 @@ static long parse_count(const wchar_t *text) {
     size_t n = 0;
     for (; text[n]; n++) {
         if (text[n] < L'0' || text[n] > L'9' || n >= 8) return -1;
+        value = value * 10 + (text[n] - L'0');
+    }
+    return n ? value : -1;
+}
+
+/// A decimal number of at most 10 digits, or -1 (for sizes up to 2^30).
+static long long parse_big_count(const wchar_t *text) {
+    long long value = 0;
+    size_t n = 0;
+    for (; text[n]; n++) {
+        if (text[n] < L'0' || text[n] > L'9' || n >= 10) return -1;
         value = value * 10 + (text[n] - L'0');
     }
     return n ? value : -1;
@@ -241,6 +256,11 @@ static int apply_option(const wchar_t *name, const wchar_t *value, pp_invocation
             return fail(message, L"--stdout-pipe-size must be 0 (leave it alone) or %ld..%ld bytes",
                         PP_MIN_STDOUT_PIPE_SIZE, PP_MAX_STDOUT_PIPE_SIZE);
         out->stdout_pipe_size = (unsigned)bytes;
+    } else if (equals(name, L"keep-buffer")) {
+        long long bytes = parse_big_count(value);
+        if (bytes < PP_MIN_KEEP_BUFFER || bytes > PP_MAX_KEEP_BUFFER)
+            return fail(message, L"--keep-buffer must be %ld..%ld bytes", PP_MIN_KEEP_BUFFER, PP_MAX_KEEP_BUFFER);
+        out->keep_buffer = (unsigned long)bytes;
     } else if (equals(name, L"conpty")) {  // issue 19: checked and loaded by conpty_loader.c
         if (!value[0]) return fail(message, L"--conpty needs the full path of a DLL");
         out->conpty = value;
@@ -252,7 +272,7 @@ static int apply_option(const wchar_t *name, const wchar_t *value, pp_invocation
 
 static int option_takes_value(const wchar_t *name) {
     static const wchar_t *const known[] = { L"term", L"cwd", L"env", L"hangup-grace", L"output-buffers",
-                                            L"output-buffer-size", L"stdout-pipe-size", L"conpty" };
+                                            L"output-buffer-size", L"stdout-pipe-size", L"conpty", L"keep-buffer" };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (equals(name, known[i])) return 1;
     return 0;
@@ -285,6 +305,11 @@ static int parse_new(int argc, wchar_t *const *argv, int index, pp_invocation *o
         }
         wmemcpy(name, body, n);
         name[n] = 0;
+        if (equals(name, L"keep")) {  // the one option without a value
+            if (value) return fail(message, L"--keep takes no value");
+            out->keep = 1;
+            continue;
+        }
         if (!option_takes_value(name))
             return fail(message, L"unknown option '--%ls' (try: ptyproxy --help)", printable(name, shown));
         if (!value) {
@@ -315,6 +340,7 @@ int pp_cli_parse(int argc, wchar_t *const *argv, pp_invocation *out, wchar_t mes
     out->hangup_grace_ms = 2000;
     out->output_buffers = 2;
     out->output_buffer_size = 128 * 1024;
+    out->keep_buffer = PP_DEFAULT_KEEP_BUFFER;
     message[0] = 0;
     if (argc < 2) return fail(message, L"missing command (try: ptyproxy --help)");
     const wchar_t *verb = argv[1];
@@ -349,6 +375,23 @@ int pp_cli_parse(int argc, wchar_t *const *argv, pp_invocation *out, wchar_t mes
         if (valid_id(argv[2], message) != 0) return -1;
         out->id = argv[2];
         return 0;
+    }
+    if (equals(verb, L"attach")) {
+        // attach ID [COLS ROWS] [--force], --force anywhere after the verb.
+        const wchar_t *rest_words[3];
+        int count = 0;
+        out->verb = PP_VERB_ATTACH;
+        for (int i = 2; i < argc; i++) {
+            if (equals(argv[i], L"--force")) { out->force = 1; continue; }
+            if (count == 3) { count = 4; break; }
+            rest_words[count++] = argv[i];
+        }
+        if (count != 1 && count != 3) return fail(message, L"usage: ptyproxy attach ID [COLS ROWS] [--force]");
+        if (valid_id(rest_words[0], message) != 0) return -1;
+        out->id = rest_words[0];
+        if (count == 1) return 0;
+        out->size_given = 1;
+        return size(rest_words[1], rest_words[2], out, message);
     }
     if (equals(verb, L"list")) {
         out->verb = PP_VERB_LIST;

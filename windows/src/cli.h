@@ -26,6 +26,10 @@
 /// --stdout-pipe-size: 0, or this many bytes at least, and at most.
 #define PP_MIN_STDOUT_PIPE_SIZE 4096L
 #define PP_MAX_STDOUT_PIPE_SIZE (64L << 20)
+/// --keep-buffer: this many bytes at least, at most, and by default.
+#define PP_MIN_KEEP_BUFFER 4096L
+#define PP_MAX_KEEP_BUFFER (1L << 30)
+#define PP_DEFAULT_KEEP_BUFFER (1L << 20)
 /// A session's control pipe is this prefix and its ID.
 #define PP_PIPE_PREFIX L"\\\\.\\pipe\\conpty-proxy-ctrl-"
 /// Room for a pipe name: the prefix, the longest ID and the terminator.
@@ -41,6 +45,7 @@ typedef enum {
     PP_VERB_SIGNAL,
     PP_VERB_STATUS,
     PP_VERB_LIST,
+    PP_VERB_ATTACH,
     PP_VERB_HELP,
     PP_VERB_VERSION,
 } pp_verb;
@@ -64,6 +69,11 @@ typedef struct {
     unsigned output_buffer_size;    // default 131072
     unsigned stdout_pipe_size;      // accepted for compatibility, unused on Windows
     const wchar_t *conpty;          // --conpty PATH (conpty_loader.h); NULL: beside the program, or the system's
+    int keep;                       // --keep: the session outlives its host (issue 20)
+    unsigned long keep_buffer;      // --keep-buffer N: output kept while detached; default 1 MiB
+    /// `attach`: --force, and whether COLS ROWS were given.
+    int force;
+    int size_given;
     /// `new`: CMD is argv[command_index .. command_index + command_count - 1].
     int command_index;
     int command_count;

@@ -314,6 +314,122 @@ static int list(void) {
     return 0;
 }
 
+// ---- attach (issue 20) ---------------------------------------------------------
+
+/// Reads one line from `pipe` into `line` (no newline), waiting at most
+/// until `deadline` (0: as long as the session lives). Returns its length,
+/// or -1 when the pipe ended first, -2 at the deadline.
+static int read_line(HANDLE pipe, HANDLE event, char *line, size_t capacity, ULONGLONG deadline) {
+    size_t used = 0;
+    for (;;) {
+        OVERLAPPED overlapped = { .hEvent = event };
+        DWORD count = 0;
+        ResetEvent(event);
+        if (used + 1 >= capacity) return -1;
+        if (!ReadFile(pipe, line + used, 1, NULL, &overlapped) && GetLastError() != ERROR_IO_PENDING) return -1;
+        DWORD error;
+        if (deadline) {
+            error = finish(pipe, &overlapped, &count, deadline);
+        } else {
+            // Attached: the session's life is the bound (its end closes the pipe).
+            WaitForSingleObject(event, INFINITE);
+            error = GetOverlappedResult(pipe, &overlapped, &count, TRUE) ? 0 : GetLastError();
+        }
+        if (error == WAIT_TIMEOUT) return -2;
+        if (error || count == 0) return -1;
+        if (line[used] == '\n') {
+            if (used > 0 && line[used - 1] == '\r') used--;
+            line[used] = 0;
+            return (int)used;
+        }
+        used++;
+    }
+}
+
+/// `attach ID [COLS ROWS] [--force]`: this process's stdin and stdout
+/// become the session's host's. The session duplicates them from this
+/// process (keep.c) and reads and writes them itself; this process only
+/// waits for the last line: `exit N` (exits N, as `new` would) or
+/// `detached REASON` (exits 3).
+int pp_attach_run(const wchar_t *id, unsigned cols, unsigned rows, int force) {
+    wchar_t name[PP_PIPE_NAME_CAPACITY], text[PP_ERROR_TEXT_CAPACITY];
+    static char out[ESCAPED_CAPACITY];
+    char narrow[PP_ERROR_TEXT_CAPACITY * 3];
+    int code = pp_check_host_stdio();
+    if (code) return code;
+    if (pp_control_pipe_name(id, name, sizeof name / sizeof name[0]) != 0) return 125;
+    ULONGLONG deadline = GetTickCount64() + CLIENT_TIMEOUT_MS;
+    HANDLE pipe;
+    for (;;) {
+        pipe = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+                           FILE_FLAG_OVERLAPPED | SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION, NULL);
+        if (pipe != INVALID_HANDLE_VALUE) break;
+        DWORD error = GetLastError();
+        if (error == ERROR_FILE_NOT_FOUND) { pp_print_error(L"no session '%ls' is running", id); return 4; }
+        ULONGLONG now = GetTickCount64();
+        if (error == ERROR_PIPE_BUSY && now < deadline) { WaitNamedPipeW(name, (DWORD)(deadline - now)); continue; }
+        pp_print_error(L"cannot connect to %ls: %ls", name, pp_error_text(error, text));
+        return 1;
+    }
+    if (check_server(pipe, name, out, sizeof out) != 0) {
+        CloseHandle(pipe);
+        print_failure(L"", out);
+        return 1;
+    }
+    pp_request request = { .kind = PP_REQUEST_ATTACH, .cols = cols, .rows = rows, .force = force, .has_stdio = 1,
+                           .stdin_handle = (uint32_t)(uintptr_t)GetStdHandle(STD_INPUT_HANDLE),
+                           .stdout_handle = (uint32_t)(uintptr_t)GetStdHandle(STD_OUTPUT_HANDLE) };
+    char line[PP_REPLY_CAPACITY];
+    size_t length = pp_format_request(line, sizeof line - 1, &request);
+    HANDLE event = CreateEventW(NULL, TRUE, FALSE, NULL);
+    if (length == (size_t)-1 || !event) { CloseHandle(pipe); if (event) CloseHandle(event); return 125; }
+    line[length++] = '\n';
+    OVERLAPPED overlapped = { .hEvent = event };
+    DWORD count = 0, error = 0;
+    if (!WriteFile(pipe, line, (DWORD)length, NULL, &overlapped) && GetLastError() != ERROR_IO_PENDING) error = GetLastError();
+    else error = finish(pipe, &overlapped, &count, deadline);
+    // A refusal may come before the request is read: read the reply anyway.
+    int got = read_line(pipe, event, line, sizeof line, deadline);
+    if (got == -2 || (got < 0 && error == WAIT_TIMEOUT)) {
+        pp_print_error(L"session '%ls' did not answer in time", id);
+        code = 1;
+    } else if (got < 0) {
+        pp_print_error(L"no session '%ls' is running", id);  // it closed without a word: it is ending
+        code = 4;
+    } else if (strncmp(line, "error ", 6) == 0) {
+        wchar_t prefix[PP_MAX_ID_LENGTH + 32];
+        swprintf(prefix, sizeof prefix / sizeof prefix[0], L"session '%ls' refused: ", id);
+        pp_escape_reply(line + 6, (size_t)got - 6, out, sizeof out);
+        print_failure(prefix, out);
+        code = 1;
+    } else if (strncmp(line, "ok attached", 11) != 0) {
+        pp_escape_reply(line, (size_t)got < 80 ? (size_t)got : 80, out, sizeof out);
+        pp_print_error(L"unexpected reply from session '%ls': %hs", id, out);
+        code = 125;
+    } else {
+        // Attached: the session's end or a detach, however long that takes.
+        got = read_line(pipe, event, line, sizeof line, 0);
+        unsigned long exit_code = 0;
+        char *end = NULL;
+        if (got > 5 && strncmp(line, "exit ", 5) == 0 && (exit_code = strtoul(line + 5, &end, 10), *end == 0)) {
+            code = (int)exit_code;
+        } else if (got > 9 && strncmp(line, "detached ", 9) == 0) {
+            wchar_t prefix[PP_MAX_ID_LENGTH + 48];
+            swprintf(prefix, sizeof prefix / sizeof prefix[0], L"session '%ls' detached from this host: ", id);
+            pp_escape_reply(line + 9, (size_t)got - 9, out, sizeof out);
+            print_failure(prefix, out);
+            code = 3;
+        } else {
+            pp_print_error(L"session '%ls' ended without an exit status (its server was killed?)", id);
+            code = 125;
+        }
+    }
+    (void)narrow;
+    CloseHandle(event);
+    CloseHandle(pipe);
+    return code;
+}
+
 int pp_client_run(const pp_invocation *inv) {
     char line[PP_CONTROL_LINE_MAX + 1];
     pp_request sent = { .cols = inv->cols, .rows = inv->rows, .signal_number = inv->signal_number };

@@ -71,9 +71,48 @@ static int word_is(const char *word, size_t length, const char *lower) {
 }
 
 #define BAD_SIZE "size must be two integers in 1.." PP_TEXT(PP_MAX_DIMENSION)
+#define ATTACH_USAGE "usage: attach [COLS ROWS] [force] [stdio IN OUT]"
+
+/// A handle value: decimal, 1..2^32-1 (a handle's value fits in 32 bits
+/// whatever the bitness, which is what lets 32- and 64-bit processes share
+/// them); 0 if invalid.
+static uint32_t parse_handle_value(const char *text, size_t length) {
+    uint64_t value = 0;
+    if (length == 0 || length > 10) return 0;
+    for (size_t i = 0; i < length; i++) {
+        if (text[i] < '0' || text[i] > '9') return 0;
+        value = value * 10 + (uint64_t)(text[i] - '0');
+    }
+    return value <= 0xffffffffu ? (uint32_t)value : 0;
+}
+
+/// The words after `attach`: [COLS ROWS] [force] [stdio IN OUT], in this order.
+static int parse_attach(const char *const *word, const size_t *length, size_t words, pp_request *out,
+                        const char **reason) {
+    size_t i = 0;
+    out->kind = PP_REQUEST_ATTACH;
+    if (i < words && !word_is(word[i], length[i], "force") && !word_is(word[i], length[i], "stdio")) {
+        if (i + 1 >= words) { *reason = ATTACH_USAGE; return -1; }
+        out->cols = pp_parse_dimension(word[i], length[i]);
+        out->rows = pp_parse_dimension(word[i + 1], length[i + 1]);
+        if (!out->cols || !out->rows) { *reason = BAD_SIZE; return -1; }
+        i += 2;
+    }
+    if (i < words && word_is(word[i], length[i], "force")) { out->force = 1; i++; }
+    if (i < words && word_is(word[i], length[i], "stdio")) {
+        if (words - i != 3) { *reason = ATTACH_USAGE; return -1; }
+        out->stdin_handle = parse_handle_value(word[i + 1], length[i + 1]);
+        out->stdout_handle = parse_handle_value(word[i + 2], length[i + 2]);
+        if (!out->stdin_handle || !out->stdout_handle) { *reason = "stdio needs two handle values in 1..4294967295"; return -1; }
+        out->has_stdio = 1;
+        i += 3;
+    }
+    if (i != words) { *reason = ATTACH_USAGE; return -1; }
+    return 0;
+}
 
 int pp_control_parse(const char *line, size_t length, pp_request *out, const char **reason) {
-    enum { MAX_WORDS = 4 };
+    enum { MAX_WORDS = 8 };
     const char *word[MAX_WORDS];
     size_t word_length[MAX_WORDS];
     size_t words = 0;
@@ -114,6 +153,10 @@ int pp_control_parse(const char *line, size_t length, pp_request *out, const cha
         out->kind = PP_REQUEST_PING;
         return 0;
     }
+    if (word_is(word[0], word_length[0], "attach")) {
+        if (words > MAX_WORDS) { *reason = ATTACH_USAGE; return -1; }
+        return parse_attach(word + 1, word_length + 1, words - 1, out, reason);
+    }
     char first = word[0][0];
     if (words == 2 && ((first >= '0' && first <= '9') || first == '-' || first == '+')) {
         // The bare "W H" of conpty_proxy.exe clients.
@@ -134,6 +177,15 @@ size_t pp_format_request(char *out, size_t capacity, const pp_request *request) 
     case PP_REQUEST_SIGNAL: n = snprintf(out, capacity, "signal %d", request->signal_number); break;
     case PP_REQUEST_STATUS: n = snprintf(out, capacity, "status"); break;
     case PP_REQUEST_PING: n = snprintf(out, capacity, "ping"); break;
+    case PP_REQUEST_ATTACH: {
+        char size[32] = "", stdio[40] = "";
+        if (request->cols && request->rows) snprintf(size, sizeof size, " %u %u", request->cols, request->rows);
+        if (request->has_stdio)
+            snprintf(stdio, sizeof stdio, " stdio %lu %lu", (unsigned long)request->stdin_handle,
+                     (unsigned long)request->stdout_handle);
+        n = snprintf(out, capacity, "attach%s%s%s", size, request->force ? " force" : "", stdio);
+        break;
+    }
     default: n = -1; break;
     }
     return (n < 0 || (size_t)n >= capacity) ? (size_t)-1 : (size_t)n;
@@ -244,6 +296,15 @@ size_t pp_format_status(char *out, size_t capacity, const pp_status *s) {
                  (unsigned long long)s->bytes_out, (unsigned long long)(s->uptime_ms / 1000),
                  (unsigned)(s->uptime_ms % 1000), (unsigned long long)s->requests, s->command_json,
                  s->conpty_json ? ",\"conpty\":" : "", s->conpty_json ? s->conpty_json : "");
+    if (n < 0 || (size_t)n >= capacity - used) return (size_t)-1;
+    used += (size_t)n;
+    if (!s->kept) return used;
+    // Issue 20's fields go inside the object, before its closing brace.
+    used--;
+    char since[48] = "";
+    if (!s->attached) snprintf(since, sizeof since, ",\"detached_since\":%llu", (unsigned long long)s->detached_since_s);
+    n = snprintf(out + used, capacity - used, ",\"kept\":true,\"attached\":%s%s,\"buffered\":%llu}",
+                 s->attached ? "true" : "false", since, (unsigned long long)s->buffered);
     if (n < 0 || (size_t)n >= capacity - used) return (size_t)-1;
     return used + (size_t)n;
 }

@@ -17,12 +17,19 @@ typedef enum {
     PP_REQUEST_SIGNAL,
     PP_REQUEST_STATUS,
     PP_REQUEST_PING,
+    PP_REQUEST_ATTACH,
 } pp_request_kind;
 
 typedef struct {
     pp_request_kind kind;
     unsigned cols, rows;   // resize
     int signal_number;     // signal (Linux numbering: INT 2, KILL 9, TERM 15)
+    /// attach [COLS ROWS] [force] [stdio IN OUT]: cols/rows 0 when not
+    /// given; IN and OUT are the client's stdin and stdout handle values
+    /// (decimal, in the client process), which the session duplicates.
+    int force;
+    int has_stdio;
+    uint32_t stdin_handle, stdout_handle;
 } pp_request;
 
 /// Parses one line (without its newline; blanks, tabs and CRs separate
@@ -67,6 +74,10 @@ typedef struct {
     uint64_t requests;              // control requests carried out ([Windows] only)
     const char *command_json;       // a JSON array, already formatted
     const char *conpty_json;        // a JSON string ("system" or a DLL's path); NULL: no "conpty" key
+    /// A session started with --keep adds "kept", "attached",
+    /// "detached_since" (only while detached) and "buffered".
+    int kept, attached;
+    uint64_t detached_since_s, buffered;
 } pp_status;
 
 /// Writes `ok {"id":...}` (no newline). Returns the length, or (size_t)-1 if it does not fit.

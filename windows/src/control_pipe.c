@@ -139,7 +139,8 @@ static void start_client(pp_session *s, pp_control_slot *slot);
 static void issue_read(pp_session *s, pp_control_slot *slot);
 static void advance(pp_session *s, pp_control_slot *slot);
 static void client_closed(pp_session *s, pp_control_slot *slot);
-static size_t perform(pp_session *s, const char *line, size_t length, char *reply, size_t capacity);
+static size_t perform(pp_session *s, pp_control_slot *slot, const char *line, size_t length, char *reply, size_t capacity);
+static void issue_write(pp_session *s, pp_control_slot *slot, size_t length);
 
 static void arm(pp_control_slot *slot) {
     memset(&slot->overlapped, 0, sizeof slot->overlapped);
@@ -173,7 +174,10 @@ static void start_listening(pp_session *s, pp_control_slot *slot) {
 }
 
 /// Ends the connection and listens again on the same instance (or a new one).
+/// The attached host's connection ending detaches it (issue 20).
 static void hang_up(pp_session *s, pp_control_slot *slot) {
+    if (s->kept && s->host_slot == (int)(slot - s->slots)) pp_keep_unlink(s);
+    slot->becomes_host = 0;
     if (!DisconnectNamedPipe(slot->pipe)) {
         CloseHandle(slot->pipe);
         slot->pipe = create_instance(s, 0);
@@ -202,7 +206,7 @@ static void start_client(pp_session *s, pp_control_slot *slot) {
 
 static void issue_read(pp_session *s, pp_control_slot *slot) {
     arm(slot);
-    if (slot->state != SLOT_LINGER) slot->state = SLOT_READ;
+    if (slot->state != SLOT_LINGER && slot->state != SLOT_HOST) slot->state = SLOT_READ;
     if (!ReadFile(slot->pipe, slot->in, sizeof slot->in, NULL, &slot->overlapped) && GetLastError() != ERROR_IO_PENDING) {
         // Failed at once (the client is gone): the event will not be set.
         client_closed(s, slot);
@@ -227,8 +231,109 @@ static void linger(pp_session *s, pp_control_slot *slot) {
     issue_read(s, slot);
 }
 
+// ---- issue 20: attach ---------------------------------------------------------
+
+/// Sends `detached REASON` to a former host's client and lets it go.
+static void tell_detached(pp_session *s, int index, const char *reason) {
+    if (index < 0) return;
+    pp_control_slot *slot = &s->slots[index];
+    cancel(slot);
+    slot->becomes_host = 0;
+    slot->state = SLOT_READ;
+    int n = snprintf(slot->reply, sizeof slot->reply, "detached %s\n", reason);
+    slot->close_after_reply = 1;
+    issue_write(s, slot, (size_t)n);
+}
+
+/// Resizes to the size asked for, if any; a session of the same size gets a
+/// size change and back instead (one row less, then the size again): a
+/// console has no SIGWINCH, and a resize is what makes the pseudo console
+/// and full-screen programs draw the screen again after the replay. (Wine's
+/// ResizePseudoConsole is a stub: there, nothing is redrawn.)
+static void repaint(pp_session *s, unsigned cols, unsigned rows) {
+    unsigned now_cols = (unsigned)s->cols, now_rows = (unsigned)s->rows;
+    if (cols && rows && (cols != now_cols || rows != now_rows)) {
+        if (SUCCEEDED(pp_console_resize(s, cols, rows))) {
+            InterlockedExchange(&s->cols, (LONG)cols);
+            InterlockedExchange(&s->rows, (LONG)rows);
+        }
+        return;
+    }
+    if (SUCCEEDED(pp_console_resize(s, now_cols, now_rows > 1 ? now_rows - 1 : now_rows + 1)))
+        pp_console_resize(s, now_cols, now_rows);
+}
+
+/// `attach [COLS ROWS] [force] stdio IN OUT` from `slot` (NULL: its client
+/// has gone, nothing to attach).
+static size_t attach(pp_session *s, pp_control_slot *slot, const pp_request *request, char *reply, size_t capacity) {
+    char why[512];
+    if (!s->kept) return (size_t)snprintf(reply, capacity, "error session '%s' was not started with --keep", s->id);
+    if (!slot) return (size_t)snprintf(reply, capacity, "error the client has gone");
+    if (!request->has_stdio)
+        return (size_t)snprintf(reply, capacity, "error attach needs the host's stdin and stdout handles (stdio IN OUT)");
+    if (WaitForSingleObject(s->process, 0) == WAIT_OBJECT_0)
+        return (size_t)snprintf(reply, capacity, "error session '%s' is ending", s->id);
+    // The handles first: a request that cannot attach detaches nobody.
+    HANDLE taken[2];
+    int index = (int)(slot - s->slots);
+    if (pp_keep_take(s, index, request->stdin_handle, request->stdout_handle, taken, why, sizeof why) != 0)
+        return (size_t)snprintf(reply, capacity, "error %s", why);
+    if (s->attached && !request->force) {
+        CloseHandle(taken[0]);
+        CloseHandle(taken[1]);
+        return (size_t)snprintf(reply, capacity,
+                                "error session '%s' is attached to another host (attach --force takes it over)", s->id);
+    }
+    if (s->attached) tell_detached(s, pp_keep_unlink(s), "another host attached");
+    int first = WaitForSingleObject(s->first_host, 0) != WAIT_OBJECT_0;  // nothing to redraw for it
+    pp_keep_link(s, index, taken);
+    if (!first) repaint(s, request->cols, request->rows);
+    else if (request->cols && request->rows && SUCCEEDED(pp_console_resize(s, request->cols, request->rows))) {
+        InterlockedExchange(&s->cols, (LONG)request->cols);
+        InterlockedExchange(&s->rows, (LONG)request->rows);
+    }
+    slot->becomes_host = 1;
+    return (size_t)snprintf(reply, capacity, "ok attached %u %u", (unsigned)s->cols, (unsigned)s->rows);
+}
+
+/// A data thread asked to detach its host (its stdout broke, or its stdin
+/// and stdout ended together).
+static void serve_link_request(pp_session *s) {
+    char reason[sizeof s->detach_reason];
+    EnterCriticalSection(&s->link_lock);
+    int current = s->attached && s->detach_generation == s->host_generation;
+    memcpy(reason, s->detach_reason, sizeof reason);
+    LeaveCriticalSection(&s->link_lock);
+    if (current) tell_detached(s, pp_keep_unlink(s), reason);
+}
+
+void pp_keep_tell_exit(pp_session *s, DWORD code) {
+    int index = s->host_slot;
+    if (!s->kept || index < 0) return;
+    pp_control_slot *slot = &s->slots[index];
+    char line[32];
+    int n = snprintf(line, sizeof line, "exit %lu\n", (unsigned long)code);
+    OVERLAPPED overlapped;
+    memset(&overlapped, 0, sizeof overlapped);
+    overlapped.hEvent = slot->event;
+    ResetEvent(slot->event);
+    DWORD count = 0;
+    if (!WriteFile(slot->pipe, line, (DWORD)n, NULL, &overlapped) && GetLastError() != ERROR_IO_PENDING) return;
+    if (WaitForSingleObject(slot->event, 2000) != WAIT_OBJECT_0) CancelIoEx(slot->pipe, &overlapped);
+    if (!GetOverlappedResult(slot->pipe, &overlapped, &count, TRUE)) return;
+    // The client exits on that line; wait (bounded) for it to close, since
+    // closing the pipe first could throw the line away.
+    char ignored[64];
+    memset(&overlapped, 0, sizeof overlapped);
+    overlapped.hEvent = slot->event;
+    ResetEvent(slot->event);
+    if (!ReadFile(slot->pipe, ignored, sizeof ignored, NULL, &overlapped) && GetLastError() != ERROR_IO_PENDING) return;
+    if (WaitForSingleObject(slot->event, 2000) != WAIT_OBJECT_0) CancelIoEx(slot->pipe, &overlapped);
+    GetOverlappedResult(slot->pipe, &overlapped, &count, TRUE);
+}
+
 /// Carries out one request and writes its reply (without newline) into `reply`.
-static size_t perform(pp_session *s, const char *line, size_t length, char *reply, size_t capacity) {
+static size_t perform(pp_session *s, pp_control_slot *slot, const char *line, size_t length, char *reply, size_t capacity) {
     wchar_t text[PP_ERROR_TEXT_CAPACITY];
     char narrow[PP_ERROR_TEXT_CAPACITY * 3];
     pp_request request;
@@ -239,6 +344,8 @@ static size_t perform(pp_session *s, const char *line, size_t length, char *repl
     switch (request.kind) {
     case PP_REQUEST_PING:
         return (size_t)snprintf(reply, capacity, "ok pong");
+    case PP_REQUEST_ATTACH:
+        return attach(s, slot, &request, reply, capacity);
     case PP_REQUEST_RESIZE: {
         HRESULT hr = pp_console_resize(s, request.cols, request.rows);
         if (FAILED(hr)) return (size_t)snprintf(reply, capacity, "error resize failed: %s", pp_utf8(pp_hresult_text(hr, text), narrow, sizeof narrow));
@@ -280,6 +387,10 @@ static size_t perform(pp_session *s, const char *line, size_t length, char *repl
             .requests = (uint64_t)s->requests,
             .command_json = s->command_json,
             .conpty_json = pp_conpty_status_json(),  // issue 19: which ConPTY (conpty_loader.h)
+            .kept = s->kept,
+            .attached = s->attached != 0,
+            .detached_since_s = (GetTickCount64() - (ULONGLONG)s->detached_at) / 1000,
+            .buffered = (uint64_t)s->buffered,
         };
         size_t n = pp_format_status(reply, capacity, &status);
         if (n == (size_t)-1) return (size_t)snprintf(reply, capacity, "error status does not fit in a reply");
@@ -341,7 +452,7 @@ static int queue_resize(pp_session *s, pp_control_slot *slot, int client) {
 static void client_closed(pp_session *s, pp_control_slot *slot) {
     if (slot->line_length > 0 && slot->state != SLOT_LINGER && !queue_resize(s, slot, -1)) {  // issue 19
         char ignored[PP_REPLY_CAPACITY];
-        perform(s, slot->line, slot->line_length, ignored, sizeof ignored);
+        perform(s, NULL, slot->line, slot->line_length, ignored, sizeof ignored);
         slot->line_length = 0;
     }
     hang_up(s, slot);
@@ -349,7 +460,7 @@ static void client_closed(pp_session *s, pp_control_slot *slot) {
 
 static void respond(pp_session *s, pp_control_slot *slot) {
     if (queue_resize(s, slot, (int)(slot - s->slots))) return;  // issue 19: flush_resizes answers
-    size_t n = perform(s, slot->line, slot->line_length, slot->reply, sizeof slot->reply - 1);
+    size_t n = perform(s, slot, slot->line, slot->line_length, slot->reply, sizeof slot->reply - 1);
     if (n >= sizeof slot->reply - 1) n = sizeof slot->reply - 2;
     slot->reply[n++] = '\n';
     slot->line_length = 0;
@@ -402,6 +513,12 @@ static void complete(pp_session *s, pp_control_slot *slot) {
             hang_up(s, slot);
         } else if (slot->close_after_reply) {
             linger(s, slot);
+        } else if (slot->becomes_host) {
+            // `ok attached` is taken: from now on only the connection's end matters.
+            slot->becomes_host = 0;
+            slot->state = SLOT_HOST;
+            slot->line_length = 0;
+            issue_read(s, slot);
         } else {
             // Answered: nothing is pending until the next line starts.
             slot->since = GetTickCount64();
@@ -412,6 +529,10 @@ static void complete(pp_session *s, pp_control_slot *slot) {
     case SLOT_LINGER:
         if (ok && got > 0) issue_read(s, slot);  // dropped: the connection is ending
         else hang_up(s, slot);                    // the client closed: its reply was read
+        break;
+    case SLOT_HOST:
+        if (ok && got > 0) issue_read(s, slot);  // a host's client sends nothing more: dropped
+        else hang_up(s, slot);                    // the attach process has gone: detached
         break;
     case SLOT_DEAD:
         break;
@@ -464,15 +585,16 @@ DWORD WINAPI pp_control_main(void *argument) {
         if (s->slots[i].pipe != INVALID_HANDLE_VALUE) start_listening(s, &s->slots[i]);
     }
     for (;;) {
-        HANDLE events[1 + PP_CONTROL_SLOTS];
+        HANDLE events[2 + PP_CONTROL_SLOTS];
         DWORD count = 0;
         events[count++] = s->ending;
+        if (s->kept) events[count++] = s->link_request;
         ULONGLONG now = GetTickCount64();
         DWORD timeout = INFINITE;
         for (int i = 0; i < PP_CONTROL_SLOTS; i++) {
             pp_control_slot *slot = &s->slots[i];
             if (slot->state == SLOT_DEAD) continue;
-            if (slot->state != SLOT_LISTEN) {
+            if (slot->state != SLOT_LISTEN && slot->state != SLOT_HOST) {
                 if (slot->deadline <= now) { expire(s, slot); now = GetTickCount64(); }
                 if (slot->state != SLOT_LISTEN && slot->state != SLOT_DEAD) {
                     ULONGLONG left = slot->deadline > now ? slot->deadline - now : 0;
@@ -486,6 +608,7 @@ DWORD WINAPI pp_control_main(void *argument) {
         if (!any_listening(s) && !shed_one(s, now) && timeout > 100) timeout = 100;
         DWORD woke = WaitForMultipleObjects(count, events, FALSE, timeout);
         if (woke == WAIT_OBJECT_0) break;
+        if (s->kept && woke == WAIT_OBJECT_0 + 1) serve_link_request(s);
         if (woke == WAIT_FAILED) Sleep(10);  // cannot happen with valid handles; never spin
         // Serve every slot that is ready, not only the first, so that one
         // busy client cannot starve the others.
@@ -502,6 +625,8 @@ DWORD WINAPI pp_control_main(void *argument) {
         pp_control_slot *slot = &s->slots[i];
         if (slot->state == SLOT_DEAD || slot->pipe == INVALID_HANDLE_VALUE) continue;
         cancel(slot);
+        // The host's connection stays for its last line (pp_keep_tell_exit).
+        if (s->kept && s->host_slot == i) continue;
         DisconnectNamedPipe(slot->pipe);
         slot->state = SLOT_DEAD;
     }

@@ -41,6 +41,7 @@ DWORD WINAPI pp_input_main(void *argument) {
     pp_session *s = argument;
     HANDLE in = GetStdHandle(STD_INPUT_HANDLE);
     unsigned char *buffer = s->buffers + 2 * s->output_buffer_size;
+    if (s->kept) return pp_keep_input(s, buffer);  // the host changes (keep.c)
     if (in == NULL || in == INVALID_HANDLE_VALUE) return 0;
     for (;;) {
         DWORD got = 0;
@@ -62,6 +63,18 @@ static DWORD write_all(HANDLE out, const unsigned char *bytes, DWORD length) {
     return 0;
 }
 
+/// A kept session's output thread waits for the read in flight; a change of
+/// host meanwhile is taken at once (keep.c replays the kept output to it).
+static void wait_read_kept(pp_session *s, HANDLE event, pp_host_writer *writer) {
+    HANDLE waits[2] = { event, s->host_changed };
+    while (WaitForMultipleObjects(2, waits, FALSE, INFINITE) == WAIT_OBJECT_0 + 1) pp_keep_refresh(s, writer);
+}
+
+/// Until the first host has attached (at most 5 s: it attaches within
+/// milliseconds unless it died), nothing is read: the first host gets the
+/// output from its first byte, whatever --keep-buffer is.
+#define FIRST_HOST_MAX_MS 5000
+
 /// Starts an overlapped read of the console's output into `buffer`.
 /// Returns 0, or the error that ended the output (the console closed).
 static DWORD start_read(pp_session *s, OVERLAPPED *overlapped, HANDLE event, unsigned char *buffer) {
@@ -80,10 +93,16 @@ DWORD WINAPI pp_output_main(void *argument) {
     OVERLAPPED overlapped[2];
     HANDLE events[2] = { CreateEventW(NULL, TRUE, FALSE, NULL), CreateEventW(NULL, TRUE, FALSE, NULL) };
     int current = 0;
+    pp_host_writer writer = { .thread = NULL, .generation = -1 };
     if (!events[0] || !events[1]) goto done;
+    if (s->kept) {
+        HANDLE waits[2] = { s->first_host, s->ending };
+        WaitForMultipleObjects(2, waits, FALSE, FIRST_HOST_MAX_MS);
+    }
     if (start_read(s, &overlapped[0], events[0], buffer[0]) != 0) goto done;
     for (;;) {
         DWORD got = 0;
+        if (s->kept) wait_read_kept(s, events[current], &writer);
         if (!GetOverlappedResult(s->output_read, &overlapped[current], &got, TRUE)) break;  // console closed
         if (got == 0) {
             if (start_read(s, &overlapped[current], events[current], buffer[current]) != 0) break;
@@ -93,7 +112,9 @@ DWORD WINAPI pp_output_main(void *argument) {
         int next = count == 2 ? 1 - current : current;
         // Double buffering: the next read goes out before this write.
         DWORD read_error = count == 2 ? start_read(s, &overlapped[next], events[next], buffer[next]) : 0;
-        DWORD write_error = write_all(out, buffer[current], got);
+        DWORD write_error = 0;
+        if (s->kept) pp_keep_deliver(s, &writer, buffer[current], got);  // never hangs up
+        else write_error = write_all(out, buffer[current], got);
         InterlockedAdd64(&s->bytes_out, got);
         InterlockedExchange64(&s->output_activity, (LONG64)GetTickCount64());
         InterlockedExchange(&s->output_writing, 0);
@@ -113,6 +134,7 @@ DWORD WINAPI pp_output_main(void *argument) {
         current = next;
     }
 done:
+    pp_keep_writer_end(&writer);
     if (events[0]) CloseHandle(events[0]);
     if (events[1]) CloseHandle(events[1]);
     return 0;

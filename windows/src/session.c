@@ -3,7 +3,8 @@
 // session: set-up in a fixed order, the supervisor, and the one cleanup.
 //
 // Order of creation (pp_session_cleanup releases in the reverse order):
-//   1. buffers, command line, environment, status JSON   (set-up memory)
+//   1. buffers, command line, environment, status JSON   (set-up memory;
+//      a kept session's ring and link events too: keep.c)
 //   2. security descriptor, events
 //   3. control pipe instances      (the duplicate-ID check is here)
 //   4. session file                (for `list`)
@@ -107,7 +108,7 @@ static void pp_session_cleanup(pp_session *s) {
     if (s->attributes) { DeleteProcThreadAttributeList(s->attributes); free(s->attributes); s->attributes = NULL; }
     // 5. pseudo console pipes: each only once no thread can still use it.
     if (!s->output_thread && !s->closer_thread) close_handle(&s->output_read);
-    if (!s->input_thread && !s->control_thread && !s->closer_thread) close_handle(&s->input_write);
+    if (!s->input_thread && !s->control_thread && !s->closer_thread && !s->readers) close_handle(&s->input_write);
     // 4. session file (FILE_FLAG_DELETE_ON_CLOSE: closing removes it)
     close_handle(&s->session_file);
     // 3. control pipe
@@ -118,6 +119,7 @@ static void pp_session_cleanup(pp_session *s) {
     if (!s->output_thread) close_handle(&s->hangup);
     if (!s->control_thread) close_handle(&s->ending);
     if (s->security_descriptor) { LocalFree(s->security_descriptor); s->security_descriptor = NULL; }
+    pp_keep_release(s);
     // 1. memory
     free(s->command_json); s->command_json = NULL;
     free(s->environment); s->environment = NULL;
@@ -136,7 +138,7 @@ static void pp_session_cleanup(pp_session *s) {
 /// Wine a closed or wrongly opened Linux descriptor appears as a disk file
 /// whose every operation fails (errors 1, 5, 6), and Wine's PeekNamedPipe
 /// answers 50 (not supported) on Linux pipes, which is taken as no answer.
-static const wchar_t *stdio_problem(HANDLE handle, int output, DWORD *error) {
+const wchar_t *pp_stdio_problem(HANDLE handle, int output, DWORD *error) {
     DWORD count = 0, available = 0;
     *error = 0;
     if (handle == NULL || handle == INVALID_HANDLE_VALUE) return L"is closed";
@@ -175,11 +177,11 @@ static int refuse_stdio(const wchar_t *name, const wchar_t *problem, DWORD error
     return 125;
 }
 
-static int check_host_stdio(void) {
+int pp_check_host_stdio(void) {
     DWORD error;
-    const wchar_t *problem = stdio_problem(GetStdHandle(STD_INPUT_HANDLE), 0, &error);
+    const wchar_t *problem = pp_stdio_problem(GetStdHandle(STD_INPUT_HANDLE), 0, &error);
     if (problem) return refuse_stdio(L"stdin", problem, error);
-    problem = stdio_problem(GetStdHandle(STD_OUTPUT_HANDLE), 1, &error);
+    problem = pp_stdio_problem(GetStdHandle(STD_OUTPUT_HANDLE), 1, &error);
     if (problem) return refuse_stdio(L"stdout", problem, error);
     return 0;
 }
@@ -196,7 +198,9 @@ static int setup(pp_session *s) {
     s->output_buffer_size = inv->output_buffer_size;
     s->buffers = malloc(2 * s->output_buffer_size + PP_INPUT_BUFFER);
     if (!s->buffers) { pp_print_error(L"out of memory"); return 125; }
-    int code = pp_child_prepare(s);
+    int code = s->kept ? pp_keep_init(s) : 0;
+    if (code) return code;
+    code = pp_child_prepare(s);
     if (code) return code;
     // 2. security, events
     if ((code = pp_security_init(s))) return code;
@@ -217,8 +221,11 @@ static int setup(pp_session *s) {
     // 6. job and child
     if ((code = pp_child_start(s))) return code;
     // 7. threads, and the handler of the proxy's own console events
-    SetConsoleCtrlHandler(on_console_event, TRUE);
-    pp_host_console_setup(s);
+    // A kept session's server has no console and no host of its own.
+    if (!s->kept) {
+        SetConsoleCtrlHandler(on_console_event, TRUE);
+        pp_host_console_setup(s);
+    }
     s->output_thread = CreateThread(NULL, 0, pp_output_main, s, 0, NULL);
     s->input_thread = CreateThread(NULL, 0, pp_input_main, s, 0, NULL);
     s->control_thread = CreateThread(NULL, 0, pp_control_main, s, 0, NULL);
@@ -227,6 +234,7 @@ static int setup(pp_session *s) {
         TerminateJobObject(s->job, 125);
         return 125;
     }
+    pp_keep_setup_done(s);
     return 0;
 }
 
@@ -303,14 +311,32 @@ static void hang_up(pp_session *s) {
     TerminateJobObject(s->job, EXIT_HANGUP);
 }
 
+static int run(pp_session *s);
+
 int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv) {
     pp_session *s = &session;
     memset(s, 0, sizeof *s);
     s->invocation = invocation;
     s->argv = argv;
-    int code = check_host_stdio();
+    if (invocation->keep) return pp_keep_front_run(invocation);
+    int code = pp_check_host_stdio();
     if (code) return code;
-    code = setup(s);
+    return run(s);
+}
+
+int pp_session_serve_kept(const pp_invocation *invocation, wchar_t *const *argv, HANDLE report) {
+    pp_session *s = &session;
+    memset(s, 0, sizeof *s);
+    s->invocation = invocation;
+    s->argv = argv;
+    s->kept = 1;
+    s->report = report;
+    return run(s);
+}
+
+/// Sets up, supervises and ends the session; returns `new`'s exit code.
+static int run(pp_session *s) {
+    int code = setup(s);
     if (code) {
         pp_session_cleanup(s);
         return code;
@@ -318,7 +344,10 @@ int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv) {
     HANDLE waits[2] = { s->process, s->hangup };
     DWORD woke = WaitForMultipleObjects(2, waits, FALSE, INFINITE);
     ULONGLONG exited = GetTickCount64();
-    if (woke == WAIT_OBJECT_0) drain(s, exited + DRAIN_MAX_MS);
+    // A kept session's end waits for its first host too (relay.c), at most
+    // 5 s from the start.
+    if (s->kept && exited < s->started + 5000) WaitForSingleObject(s->first_host, (DWORD)(s->started + 5000 - exited));
+    if (woke == WAIT_OBJECT_0) drain(s, GetTickCount64() + DRAIN_MAX_MS);
     if (woke != WAIT_OBJECT_0 || WaitForSingleObject(s->hangup, 0) == WAIT_OBJECT_0) {
         DWORD error = (DWORD)s->hangup_error;
         hang_up(s);
@@ -343,6 +372,9 @@ int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv) {
         close_console_bounded(s, CLOSE_WAIT_MS);
         read_to_end(s, GetTickCount64() + END_MAX_MS);
     }
+    // The output thread has stopped, or the bound has come: only now is the
+    // host told (it exits at that line, and its stdout has every byte).
+    if (!s->control_thread) pp_keep_tell_exit(s, exit_code);  // the control thread no longer uses the slot
     pp_session_cleanup(s);
     return (int)exit_code;
 }

@@ -9,7 +9,9 @@
 // Memory: no arena. There are five allocations, all made during set-up and
 // all released by pp_session_cleanup: the command line, the environment
 // block, the attribute list, the status command JSON and the I/O buffers
-// (one block). The steady state allocates nothing: the relay threads and
+// (one block). A kept session (keep.c) adds its ring, allocated once, and
+// per host a reader and a writer (a buffer of --output-buffer-size bytes),
+// each freed by its own thread when it ends. The steady state allocates nothing: the relay threads and
 // the control thread work in these buffers and in fixed arrays inside this
 // struct. An arena would add a sizing step and save nothing: the single
 // owner (this struct) already frees everything in one place.
@@ -20,6 +22,9 @@
 
 #include "cli.h"
 #include "control_line.h"
+#include "ring.h"
+
+#include <stdint.h>
 
 /// Concurrent control clients (as on Linux). Each slot is one pipe instance;
 /// every idle slot has a ConnectNamedPipe pending. When the last one is taken,
@@ -43,7 +48,10 @@
 /// The status reply's command array is cut to fit (see child.c).
 #define PP_COMMAND_JSON_MAX 6000
 
-typedef enum { SLOT_DEAD, SLOT_LISTEN, SLOT_READ, SLOT_WRITE, SLOT_LINGER } pp_slot_state;
+/// SLOT_HOST: the connection of the attached host's `attach` process (issue
+/// 20): no deadline, never shed; a read is kept pending so that its end (the
+/// process died) detaches the host.
+typedef enum { SLOT_DEAD, SLOT_LISTEN, SLOT_READ, SLOT_WRITE, SLOT_LINGER, SLOT_HOST } pp_slot_state;
 
 typedef struct {
     HANDLE pipe;
@@ -58,6 +66,7 @@ typedef struct {
     size_t line_length;
     char reply[PP_REPLY_CAPACITY];
     int close_after_reply;
+    int becomes_host;         // its reply is `ok attached`: SLOT_HOST once written
 } pp_control_slot;
 
 typedef struct pp_session {
@@ -106,14 +115,36 @@ typedef struct pp_session {
     volatile LONG64 output_activity;        // GetTickCount64() of the last output
     ULONGLONG started;
 
+    // Issue 20: a kept session (new --keep) runs in a server process of its
+    // own, and its host is whoever attached last (keep.c).
+    int kept;
+    HANDLE report;                          // set-up report pipe to the front, until set up
+    pp_ring ring;                           // output kept while detached: the output thread's only
+    volatile LONG64 buffered;               // ring.count, for status
+    CRITICAL_SECTION link_lock;             // guards host_in, host_out, host_generation, detach_*
+    HANDLE host_in, host_out;               // the attached host's stdin and stdout (the link's copies)
+    volatile LONG host_generation;          // +1 at every attach and detach
+    volatile LONG attached;
+    int host_slot;                          // the attached client's control slot, or -1 (control thread)
+    volatile LONG64 detached_at;            // GetTickCount64() of the last detach
+    HANDLE host_changed;                    // auto-reset: the output thread looks at the link again
+    HANDLE input_wake;                      // auto-reset: the input thread looks at the link again
+    HANDLE first_host;                      // manual-reset: the first host has attached
+    HANDLE link_request;                    // auto-reset: a data thread asks the control thread to detach
+    volatile LONG readers;                  // input threads of hosts (keep.c), live
+    LONG detach_generation;                 // the host the request is about (under link_lock)
+    char detach_reason[192];                // under link_lock
+
     // The host's console, when run by hand (host_console.c).
     int host_input_is_console, host_output_is_console;
     DWORD host_input_mode, host_output_mode;
     UINT host_input_cp, host_output_cp;
 } pp_session;
 
-/// Runs `new` to the end; returns the exit code.
+/// Runs `new` to the end; returns the exit code. With --keep: the front.
 int pp_session_run(const pp_invocation *invocation, wchar_t *const *argv);
+/// The server of a kept session (`--keep-server`): set-up lines go to `report`.
+int pp_session_serve_kept(const pp_invocation *invocation, wchar_t *const *argv, HANDLE report);
 
 // Parts, each in its own file.
 int pp_security_init(pp_session *s);                         // control_pipe.c
@@ -145,5 +176,38 @@ int pp_session_file_name(const char *id, wchar_t *out, size_t capacity);
 
 // Control client (client.c).
 int pp_client_run(const pp_invocation *invocation);
+/// `attach`, and `new --keep` once its server is set up: returns the exit code.
+int pp_attach_run(const wchar_t *id, unsigned cols, unsigned rows, int force);
+
+// Kept sessions (keep.c, issue 20).
+int pp_check_host_stdio(void);                               // session.c: 0, or 125 after one line
+/// Why a host's stdin (`output` 0) or stdout (1) cannot be used, or NULL (session.c).
+const wchar_t *pp_stdio_problem(HANDLE handle, int output, DWORD *error);
+/// `new --keep`: starts the server, relays its set-up errors, then attaches.
+int pp_keep_front_run(const pp_invocation *invocation);
+/// The server: `--keep-server NAME` opens the front's report pipe as stderr.
+/// Returns 0, or 125 when NAME is not one the front makes.
+int pp_keep_server_open_report(const wchar_t *name, HANDLE *report);
+int pp_keep_init(pp_session *s);                             // events, ring: 0, or 125
+void pp_keep_setup_done(pp_session *s);                      // tells the front, drops the report pipe
+void pp_keep_release(pp_session *s);                         // in pp_session_cleanup
+/// Data threads: ask the control thread to detach host `generation`.
+void pp_keep_request_detach(pp_session *s, LONG generation, const char *reason);
+/// Control thread: takes the stdin and stdout of the client on `slot`
+/// (handle values in its process) into `taken`. 0, or -1 with `why`.
+int pp_keep_take(pp_session *s, int slot, uint32_t in_value, uint32_t out_value, HANDLE taken[2], char *why,
+                 size_t capacity);
+/// Control thread: the client on `slot`, whose handles were taken, becomes the host.
+void pp_keep_link(pp_session *s, int slot, HANDLE taken[2]);
+/// Control thread: no host any more; returns the old host's slot, or -1.
+int pp_keep_unlink(pp_session *s);
+/// Main thread, after the output is delivered: `exit N` to the attached client.
+void pp_keep_tell_exit(pp_session *s, DWORD code);
+/// Output thread: writes `length` bytes to the attached host, or keeps them.
+typedef struct { struct pp_writer_thread *thread; LONG generation; } pp_host_writer;
+void pp_keep_writer_end(pp_host_writer *writer);
+void pp_keep_deliver(pp_session *s, pp_host_writer *writer, const unsigned char *bytes, DWORD length);
+void pp_keep_refresh(pp_session *s, pp_host_writer *writer);
+DWORD pp_keep_input(pp_session *s, unsigned char *buffer);   // the input thread of a kept session
 
 #endif

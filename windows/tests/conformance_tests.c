@@ -191,7 +191,7 @@ static void utf8(const wchar_t *text, char *out) {
 }
 
 static const char *verb_name(pp_verb verb) {
-    static const char *const names[] = { "new", "resize", "signal", "status", "list", "help", "version" };
+    static const char *const names[] = { "new", "resize", "signal", "status", "list", "attach", "help", "version" };
     return names[verb];
 }
 

@@ -12,6 +12,7 @@
 #include "argsplit.h"
 #include "cli.h"
 #include "control_line.h"
+#include "ring.h"
 #include "error_text.h"
 
 #include <stdio.h>
@@ -143,6 +144,129 @@ static void test_control_line(void) {
     CHECK(strcmp(reply, "ok {\"id\":\"t1\",\"pid\":10,\"child_pid\":11,\"cols\":80,\"rows\":24,\"bytes_in\":5,"
                         "\"bytes_out\":1099511627776,\"uptime\":61.005,\"requests\":7,\"command\":[\"cmd.exe\"]}") == 0);
     CHECK(pp_format_status(reply, 20, &status) == (size_t)-1);
+}
+
+// ---- issue 20: new --keep, attach ----------------------------------------
+
+static void test_keep(void) {
+    CHECK(PARSE(L"new", L"--keep", L"k1", L"80", L"24", L"cmd.exe") == 0);
+    CHECK(inv.keep == 1 && inv.keep_buffer == 1048576 && inv.command_count == 1);
+    CHECK(PARSE(L"new", L"k1", L"80", L"24", L"cmd.exe") == 0 && inv.keep == 0);
+    CHECK(PARSE(L"new", L"--keep-buffer", L"4096", L"--keep", L"k1", L"80", L"24", L"cmd.exe", L"--keep") == 0);
+    CHECK(inv.keep == 1 && inv.keep_buffer == 4096);                 // the last --keep is CMD's
+    CHECK(PARSE(L"new", L"--keep-buffer=1073741824", L"k1", L"80", L"24", L"cmd.exe") == 0 && inv.keep_buffer == 1UL << 30);
+    CHECK(PARSE(L"new", L"--keep-buffer", L"1073741825", L"k1", L"80", L"24", L"cmd.exe") == -1 &&
+          message_has(L"--keep-buffer must be 4096..1073741824 bytes"));
+    CHECK(PARSE(L"new", L"--keep-buffer", L"4095", L"k1", L"80", L"24", L"cmd.exe") == -1);
+    CHECK(PARSE(L"new", L"--keep-buffer", L"99999999999", L"k1", L"80", L"24", L"cmd.exe") == -1);
+    CHECK(PARSE(L"new", L"--keep=1", L"k1", L"80", L"24", L"cmd.exe") == -1 && message_has(L"--keep takes no value"));
+
+    CHECK(PARSE(L"attach", L"k1") == 0 && inv.verb == PP_VERB_ATTACH && wcscmp(inv.id, L"k1") == 0);
+    CHECK(!inv.force && !inv.size_given);
+    CHECK(PARSE(L"attach", L"--force", L"k1", L"100", L"30") == 0 && inv.force && inv.size_given && inv.cols == 100);
+    CHECK(PARSE(L"attach", L"k1", L"100", L"30", L"--force") == 0 && inv.force && inv.rows == 30);
+    CHECK(PARSE(L"attach", L"k1", L"100") == -1 && message_has(L"usage: ptyproxy attach"));
+    CHECK(PARSE(L"attach", L"k1", L"100", L"30", L"1") == -1 && message_has(L"usage: ptyproxy attach"));
+    CHECK(PARSE(L"attach", L"k1", L"0", L"30") == -1 && message_has(L"invalid COLS"));
+    CHECK(PARSE(L"attach", L"--force") == -1);
+    CHECK(PARSE(L"attach", L"nul") == -1 && message_has(L"device name"));
+
+    // The request line: attach [COLS ROWS] [force] [stdio IN OUT].
+    CHECK(control("attach stdio 12 16") == 0 && request.kind == PP_REQUEST_ATTACH && request.has_stdio);
+    CHECK(request.stdin_handle == 12 && request.stdout_handle == 16 && !request.force && request.cols == 0);
+    CHECK(control("attach 100 30 force stdio 4294967295 8") == 0 && request.cols == 100 && request.rows == 30 &&
+          request.force && request.stdin_handle == 4294967295u);
+    CHECK(control("attach") == 0 && !request.has_stdio);             // the Linux form: refused later, by the session
+    CHECK(control("attach force") == 0 && request.force);
+    CHECK(control("attach stdio 4294967296 8") == -1 && strstr(reason, "handle values"));
+    CHECK(control("attach stdio 0 8") == -1);
+    CHECK(control("attach stdio 8") == -1 && strstr(reason, "usage: attach"));
+    CHECK(control("attach 100 force") == -1);
+    CHECK(control("attach 0 30") == -1 && strstr(reason, "1..32767"));
+    CHECK(control("attach force 100 30") == -1);                     // the order is fixed
+    CHECK(control("attach stdio 1 2 3") == -1);
+    CHECK(control("attach 1 2 force stdio 3 4 x") == -1);
+    pp_request sent = { .kind = PP_REQUEST_ATTACH, .cols = 90, .rows = 20, .force = 1, .has_stdio = 1,
+                        .stdin_handle = 7, .stdout_handle = 9 };
+    char line[PP_CONTROL_LINE_MAX + 1];
+    size_t n = pp_format_request(line, sizeof line, &sent);
+    CHECK(n != (size_t)-1 && strcmp(line, "attach 90 20 force stdio 7 9") == 0);
+    CHECK(control(line) == 0 && request.cols == 90 && request.force && request.stdout_handle == 9);
+
+    // The status fields of a kept session.
+    char reply[512];
+    pp_status status = { .id = "k", .pid = 1, .child_pid = 2, .cols = 80, .rows = 24, .command_json = "[]",
+                         .kept = 1, .attached = 0, .detached_since_s = 12, .buffered = 345 };
+    n = pp_format_status(reply, sizeof reply, &status);
+    CHECK(n != (size_t)-1 && n == strlen(reply));
+    CHECK(strstr(reply, ",\"command\":[],\"kept\":true,\"attached\":false,\"detached_since\":12,\"buffered\":345}") != NULL);
+    status.attached = 1;
+    status.buffered = 0;
+    n = pp_format_status(reply, sizeof reply, &status);
+    CHECK(n != (size_t)-1 && strstr(reply, ",\"kept\":true,\"attached\":true,\"buffered\":0}") && !strstr(reply, "detached_since"));
+}
+
+// ---- issue 20: the ring and its replay boundary ---------------------------
+
+/// The kept bytes in order, into `out` (NUL-terminated); their count.
+static size_t ring_text(const pp_ring *ring, char *out) {
+    pp_ring copy = *ring;
+    size_t n = 0, piece = 0;
+    while (copy.count) {
+        const unsigned char *front = pp_ring_front(&copy, &piece);
+        memcpy(out + n, front, piece);
+        n += piece;
+        pp_ring_consume(&copy, piece);
+    }
+    out[n] = 0;
+    return n;
+}
+
+static void test_ring(void) {
+    static unsigned char storage[8192];
+    static char text[8192 + 1], big[20000];
+    pp_ring ring = { .bytes = storage, .capacity = 16 };
+    // Nothing dropped: everything, exactly, across the wrap.
+    pp_ring_append(&ring, (const unsigned char *)"0123456789", 10);
+    pp_ring_consume(&ring, 8);
+    pp_ring_append(&ring, (const unsigned char *)"abcdefghijkl", 12);
+    CHECK(ring.count == 14 && ring_text(&ring, text) == 14 && strcmp(text, "89abcdefghijkl") == 0);
+    // Dropped: from right after the first line feed...
+    pp_ring_append(&ring, (const unsigned char *)"mn\nop", 5);
+    CHECK(ring_text(&ring, text) == 2 && strcmp(text, "op") == 0);
+    // ... or at the first ESC, whichever comes first.
+    ring.start = ring.count = 0;
+    pp_ring_append(&ring, (const unsigned char *)"abcdefghijklmnop", 16);
+    pp_ring_append(&ring, (const unsigned char *)"q\x1b[1mx\ny", 8);
+    CHECK(ring_text(&ring, text) == 7 && strcmp(text, "\x1b[1mx\ny") == 0);
+    // Neither: at the first byte that is no UTF-8 continuation byte.
+    ring.start = ring.count = 0;
+    pp_ring_append(&ring, (const unsigned char *)"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", 16);
+    pp_ring_append(&ring, (const unsigned char *)"\xc3", 1);   // drops one byte: the kept ones begin with 0xa9
+    CHECK(ring.count == 15 && ring.bytes[ring.start] == 0xc3);
+    // More than the capacity at once: only its end, from a boundary.
+    ring.start = ring.count = 0;
+    pp_ring_append(&ring, (const unsigned char *)"aaaaaaaaaaaaaaaaaaaa\nbbbbb", 26);
+    CHECK(ring_text(&ring, text) == 5 && strcmp(text, "bbbbb") == 0);
+    // Exactly the capacity into an empty ring drops nothing.
+    ring.start = ring.count = 0;
+    pp_ring_append(&ring, (const unsigned char *)"x\ny\nzzzzzzzzzzzz", 16);
+    CHECK(ring.count == 16);
+    // The boundary is looked for in the first 4096 bytes only.
+    pp_ring large = { .bytes = storage, .capacity = 8192 };
+    memset(big, 'a', sizeof big);
+    big[4500] = '\n';
+    pp_ring_append(&large, (const unsigned char *)big, 8192);
+    pp_ring_append(&large, (const unsigned char *)big, 1);       // one byte dropped: no LF or ESC in the window
+    CHECK(large.count == 8192);                                     // 'a' is a character: nothing more skipped
+    memset(big, 0x80, 5000);                                        // continuation bytes throughout the window
+    large.start = large.count = 0;
+    pp_ring_append(&large, (const unsigned char *)big, 8192);
+    pp_ring_append(&large, (const unsigned char *)"z", 1);
+    CHECK(large.count == 8192 - 4096);                              // the whole window is dropped
+    // Consuming all of it starts again at 0.
+    pp_ring_consume(&large, large.count);
+    CHECK(large.count == 0 && large.start == 0);
 }
 
 // ---- argquote -----------------------------------------------------------
@@ -400,6 +524,8 @@ int main(void) {
     test_cli();
     test_ids();
     test_control_line();
+    test_keep();
+    test_ring();
     test_argquote();
     printf("parser tests: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
