@@ -25,19 +25,6 @@ enum { CLIENT_OK = 0, CLIENT_REFUSED = 1, CLIENT_FAILED = 2, CLIENT_NO_SESSION =
 /// An escaped text is at most 6 times as long (`\u00XX` per byte).
 #define ESCAPED_CAPACITY (6 * PP_REPLY_CAPACITY + 1)
 
-/// The user SID of a process's token, copied into `sid`; its length, or 0.
-static DWORD token_user(HANDLE process, BYTE *sid, DWORD capacity) {
-    HANDLE token = NULL;
-    union { TOKEN_USER user; BYTE bytes[512]; } info;
-    DWORD length = 0, sid_length = 0;
-    if (OpenProcessToken(process, TOKEN_QUERY, &token) && GetTokenInformation(token, TokenUser, &info, sizeof info, &length)) {
-        sid_length = GetLengthSid(info.user.User.Sid);
-        if (sid_length > capacity || !CopySid(capacity, sid, info.user.User.Sid)) sid_length = 0;
-    }
-    if (token) CloseHandle(token);
-    return sid_length;
-}
-
 /// 0 when the process serving `pipe` runs as this user; otherwise writes
 /// why not into `out`. Only real Windows has other users: under Wine every
 /// process is the same user, so the refusal cannot be seen there.
@@ -46,11 +33,11 @@ static int check_server(HANDLE pipe, const wchar_t *name, char *out, size_t capa
     char narrow[PP_ERROR_TEXT_CAPACITY * 3];
     BYTE ours[SECURITY_MAX_SID_SIZE], theirs[SECURITY_MAX_SID_SIZE];
     ULONG pid = 0;
-    DWORD our_length = token_user(GetCurrentProcess(), ours, sizeof ours), their_length = 0;
+    DWORD our_length = pp_token_user(GetCurrentProcess(), ours, sizeof ours), their_length = 0;
     HANDLE server = NULL;
     if (our_length && GetNamedPipeServerProcessId(pipe, &pid) &&
         (server = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid)) != NULL)
-        their_length = token_user(server, theirs, sizeof theirs);
+        their_length = pp_token_user(server, theirs, sizeof theirs);
     DWORD error = GetLastError();
     if (server) CloseHandle(server);
     if (!our_length || !their_length) {

@@ -35,6 +35,21 @@
 #include <stdio.h>
 #include <string.h>
 
+/// The user SID of a process's token, copied into `sid`; its length, or 0.
+/// The client checks its server with it, and a kept session its attaching
+/// client.
+DWORD pp_token_user(HANDLE process, BYTE *sid, DWORD capacity) {
+    HANDLE token = NULL;
+    union { TOKEN_USER user; BYTE bytes[512]; } info;
+    DWORD length = 0, sid_length = 0;
+    if (OpenProcessToken(process, TOKEN_QUERY, &token) && GetTokenInformation(token, TokenUser, &info, sizeof info, &length)) {
+        sid_length = GetLengthSid(info.user.User.Sid);
+        if (sid_length > capacity || !CopySid(capacity, sid, info.user.User.Sid)) sid_length = 0;
+    }
+    if (token) CloseHandle(token);
+    return sid_length;
+}
+
 int pp_security_init(pp_session *s) {
     wchar_t text[PP_ERROR_TEXT_CAPACITY];
     HANDLE token = NULL;

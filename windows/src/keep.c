@@ -307,19 +307,6 @@ void pp_keep_request_detach(pp_session *s, LONG generation, const char *reason) 
     LeaveCriticalSection(&s->link_lock);
 }
 
-/// The user SID of a process's token into `sid`; its length, or 0.
-static DWORD token_user(HANDLE process, BYTE *sid, DWORD capacity) {
-    HANDLE token = NULL;
-    union { TOKEN_USER user; BYTE bytes[512]; } info;
-    DWORD length = 0, sid_length = 0;
-    if (OpenProcessToken(process, TOKEN_QUERY, &token) && GetTokenInformation(token, TokenUser, &info, sizeof info, &length)) {
-        sid_length = GetLengthSid(info.user.User.Sid);
-        if (sid_length > capacity || !CopySid(capacity, sid, info.user.User.Sid)) sid_length = 0;
-    }
-    if (token) CloseHandle(token);
-    return sid_length;
-}
-
 /// Opens the client process of `pipe` to take handles from it, once its
 /// user is checked to be ours. NULL with a reason in `why`.
 static HANDLE open_client(HANDLE pipe, char *why, size_t capacity) {
@@ -338,8 +325,8 @@ static HANDLE open_client(HANDLE pipe, char *why, size_t capacity) {
                  pp_utf8(pp_error_text(GetLastError(), text), narrow, sizeof narrow));
         return NULL;
     }
-    DWORD our_length = token_user(GetCurrentProcess(), ours, sizeof ours);
-    DWORD their_length = token_user(client, theirs, sizeof theirs);
+    DWORD our_length = pp_token_user(GetCurrentProcess(), ours, sizeof ours);
+    DWORD their_length = pp_token_user(client, theirs, sizeof theirs);
     if (!our_length || !their_length || !pp_same_sid(ours, our_length, theirs, their_length)) {
         CloseHandle(client);
         snprintf(why, capacity, "permission denied (the client process %lu is not run by this session's user)",

@@ -148,6 +148,7 @@ int pp_session_serve_kept(const pp_invocation *invocation, wchar_t *const *argv,
 
 // Parts, each in its own file.
 int pp_security_init(pp_session *s);                         // control_pipe.c
+DWORD pp_token_user(HANDLE process, BYTE *sid, DWORD capacity); // control_pipe.c: SID length, or 0
 int pp_control_open(pp_session *s);                          // control_pipe.c: 0, or exit code
 DWORD WINAPI pp_control_main(void *session);                 // control_pipe.c
 void pp_control_close(pp_session *s);                        // control_pipe.c
