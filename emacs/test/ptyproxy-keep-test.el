@@ -11,7 +11,7 @@
 ;;
 ;; Run with emacs/run-tests.sh, or by hand:
 ;;
-;;   PTYPROXY_PROGRAM=/path/to/ptyproxy emacs -Q --batch -L emacs \
+;;   PTYPROXY_PROGRAM=/path/to/ptyproxy emacs -Q --batch -L emacs -L emacs/test \
 ;;     -l emacs/test/ptyproxy-keep-test.el -f ert-run-tests-batch-and-exit
 ;;
 ;; The end-to-end tests run real shells through the real ptyproxy, in

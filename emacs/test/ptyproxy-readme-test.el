@@ -26,7 +26,7 @@
 ;;
 ;; Run with emacs/run-tests.sh, or by hand:
 ;;
-;;   PTYPROXY_PROGRAM=/path/to/ptyproxy emacs -Q --batch -L emacs \
+;;   PTYPROXY_PROGRAM=/path/to/ptyproxy emacs -Q --batch -L emacs -L emacs/test \
 ;;     -l emacs/test/ptyproxy-readme-test.el -f ert-run-tests-batch-and-exit
 
 ;;; Code:
@@ -34,15 +34,7 @@
 (require 'ert)
 (require 'cl-lib)
 (require 'ptyproxy)
-
-(defvar ptyproxy-readme-test-source
-  (let ((dir (getenv "PTYPROXY_SOURCE_DIR")))
-    (file-name-as-directory
-     (if (and dir (not (equal dir "")))
-         dir
-       (expand-file-name "../.." (file-name-directory
-                                  (or load-file-name buffer-file-name))))))
-  "The source tree whose READMEs and emacs/ directory are tested.")
+(require 'ptyproxy-test-common)
 
 (defvar ptyproxy-readme-test-timeout 120
   "Seconds the child Emacs of one block may take.")
@@ -91,7 +83,7 @@ In it ~/src/ptyproxy/emacs is this source tree's emacs/ and
          (release (expand-file-name ".build/release" tree)))
     (make-directory release t)
     (make-directory (expand-file-name ".emacs.d" home))
-    (make-symbolic-link (expand-file-name "emacs" ptyproxy-readme-test-source)
+    (make-symbolic-link (expand-file-name "emacs" ptyproxy-test-source)
                         (expand-file-name "emacs" tree))
     (make-symbolic-link (ptyproxy--check-program)
                         (expand-file-name "ptyproxy" release))
@@ -211,12 +203,12 @@ Return the number of blocks that ran."
 (ert-deftest ptyproxy-readme-test-emacs-readme ()
   "emacs/README.md's quick start works in a user's Emacs, as written."
   (should (> (ptyproxy-readme-test--readme
-              (expand-file-name "emacs/README.md" ptyproxy-readme-test-source))
+              (expand-file-name "emacs/README.md" ptyproxy-test-source))
              0)))
 
 (ert-deftest ptyproxy-readme-test-top-readme ()
   "README.md's Emacs quick start, when it has one, works as written."
-  (let ((file (expand-file-name "README.md" ptyproxy-readme-test-source)))
+  (let ((file (expand-file-name "README.md" ptyproxy-test-source)))
     (skip-unless (file-exists-p file))
     (if (ptyproxy-readme-test--quickstart file)
         (should (> (ptyproxy-readme-test--readme file) 0))

@@ -7,7 +7,7 @@
 
 ;; Run with emacs/run-tests.sh, or by hand:
 ;;
-;;   PTYPROXY_PROGRAM=/path/to/ptyproxy emacs -Q --batch -L emacs \
+;;   PTYPROXY_PROGRAM=/path/to/ptyproxy emacs -Q --batch -L emacs -L emacs/test \
 ;;     -l emacs/test/ptyproxy-test.el -f ert-run-tests-batch-and-exit
 ;;
 ;; The tests run real shells through the real ptyproxy program.  Every
