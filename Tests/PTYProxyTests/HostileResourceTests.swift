@@ -133,6 +133,52 @@ import Testing
     }
 }
 
+extension HostileResourceTests {
+    /// A session's output reader starts when the master first reports
+    /// something, after the spawn: a thread that cannot be created then (no
+    /// address space left for its stack: the proxy's limit is set to what
+    /// it maps already) must cost no output. The supervisor relays it
+    /// itself, with the same end rules: EIO confirmed (the child exits
+    /// after 20000 lines), or the pty quiet after the exit (a background
+    /// job deaf to SIGHUP holds it). Output whole, in order, exit status
+    /// the child's, no thread started.
+    @Test(arguments: [0, 1, 2])
+    func outputArrivesWholeWhenTheReaderCannotStart(variant: Int) {
+        if builtWithSanitizer {
+            print("outputArrivesWholeWhenTheReaderCannotStart: skipped: \(sanitizerReason)"); return
+        }
+        let scratch = Scratch("reader")
+        let go = scratch.base + "/go", end = scratch.base + "/end"
+        #expect(mkfifo(go, 0o600) == 0 && mkfifo(end, 0o600) == 0)
+        let lines = "i=0; while [ $i -lt 20000 ]; do echo \"line $i\"; i=$((i+1)); done; echo DONE"
+        let script = ["\(lines); read x < \(end)", lines, "echo DONE; trap '' HUP; sleep 2 & exit 0"][variant]
+        let id = uniqueID("rdr")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c", "read x < \(go); \(script)"])
+        #expect(eventually { ControlConnection(id)?.request("ping") == "ok pong" })
+        #expect(threadCount(of: proxy.pid) == 1, "a relay thread runs before the program wrote")
+        #expect(limitAddressSpaceToWhatIsMapped(proxy.pid))
+        #expect(HostedProcess(["/bin/sh", "-c", "echo go > \(go)"]).finish() == .exited(0))
+        #expect(proxy.read(untilContains: "DONE"))
+        if variant == 0 {
+            #expect(threadCount(of: proxy.pid) == 1, "a thread started under the limit")
+            #expect(HostedProcess(["/bin/sh", "-c", "echo end > \(end)"]).finish() == .exited(0))
+        }
+        #expect(proxy.finish() == .exited(0))
+        let expected = variant == 2 ? "DONE\r\n" : (0..<20000).map { "line \($0)\r\n" }.joined() + "DONE\r\n"
+        #expect(proxy.outputText == expected, "\(proxy.outputText.count) bytes, stderr: \(proxy.errorText)")
+        #expect(proxy.errors.isEmpty, "stderr: \(proxy.errorText)")
+    }
+
+    /// Sets the address-space limit of `pid` to what it maps now, plus
+    /// 64 KiB: no new thread stack fits.
+    private func limitAddressSpaceToWhatIsMapped(_ pid: pid_t) -> Bool {
+        let status = HostedProcess(["/bin/sh", "-c", "awk '/^VmSize:/ { print $2 }' /proc/\(pid)/status"])
+        guard status.finish() == .exited(0), let kib = Int(status.outputText.filter(\.isNumber)) else { return false }
+        let bytes = (kib + 64) * 1024
+        return HostedProcess(["/usr/bin/prlimit", "--pid", "\(pid)", "--as=\(bytes):\(bytes)"]).finish() == .exited(0)
+    }
+}
+
 /// A sanitizer's runtime needs threads, descriptors and terabytes of address
 /// space of its own: under these limits it fails before ptyproxy does.
 private let sanitizerReason = "a sanitizer's runtime fails first under these limits"
