@@ -190,16 +190,48 @@ public final class OutputPath: Sendable {
     /// ready, at most a buffer, and writes it at once, never waiting for
     /// the master. The same `fill` as the reader's, so EIO still ends the
     /// output only once a second read confirms it.
-    func relayReadyOutput() {
-        guard !isComplete else { return }
+    ///
+    /// The supervisor must never wait inside a write (signals and the
+    /// hang-up go through it): when stdout is a pipe, it reads no more
+    /// than the pipe surely has room for (`roomForRelay`). Returns false,
+    /// having read nothing, when the pipe has none: the supervisor then
+    /// waits for POLLOUT.
+    func relayReadyOutput() -> Bool {
+        guard !isComplete else { return true }
+        let limit = roomForRelay()
+        guard limit > 0 else { return false }
         var generation = currentGeneration
-        let (filled, ended) = fill(buffer(0), generation: &generation, waitsForOutput: false)
+        let (filled, ended) = fill(UnsafeMutableRawBufferPointer(rebasing: buffer(0)[..<limit]),
+                                   generation: &generation, waitsForOutput: false)
         let count = generation == currentGeneration ? filled : 0
         if count > 0 {
             lastRelayedAt.store(monotonicMilliseconds(), ordering: .releasing)
             writeOut(UnsafeRawBufferPointer(rebasing: buffer(0)[..<count]), generation: generation)
         }
         if ended { finishOutput() }
+        return true
+    }
+
+    /// How many bytes the supervisor's relay may read now: a buffer when
+    /// stdout is no pipe (or the host is gone). A pipe's bytes queued do
+    /// not say how many of its page slots are taken (each write may leave
+    /// a partly filled page), so only two cases are sure not to wait: an
+    /// empty pipe takes its capacity less a page, and a pipe with a free
+    /// slot (POLLOUT) takes a page.
+    private func roomForRelay() -> Int {
+        var capacity: CInt = 0, queued: CInt = 0
+        guard outputIsPipe, !hostGone.load(ordering: .acquiring),
+              ptyshim_pipe_capacity(output.rawValue, &capacity) == 0,
+              ptyshim_bytes_queued(output.rawValue, &queued) == 0 else { return tuning.bufferSize }
+        if queued == 0 { return min(tuning.bufferSize, max(Self.pipePieceMinimum, Int(capacity) - Self.pipePieceMinimum)) }
+        let writable = (try? Poller.wait(for: output, events: .writable, timeoutMilliseconds: 0)) ?? []
+        return writable.isEmpty ? 0 : min(tuning.bufferSize, Self.pipePieceMinimum)
+    }
+
+    /// The supervisor's own relay waited for room in the host's pipe: the
+    /// pty was not read meanwhile, so its quiet counts from now.
+    func relayResumed() {
+        lastRelayedAt.store(monotonicMilliseconds(), ordering: .releasing)
     }
 
     /// When the supervisor's own relay must end the output (the pty quiet

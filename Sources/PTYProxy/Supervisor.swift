@@ -33,6 +33,9 @@ struct Supervisor {
     /// Set while the output reader could not be started: the supervisor
     /// relays the output itself, and tries the thread again from then on.
     private var outputRetryAt: Int64?
+    /// Set while the supervisor's own relay waits for room in the host's
+    /// pipe: it polls stdout for POLLOUT instead of the master.
+    private var awaitsHostRoom = false
     private var hangupStarted = false
     private var killAt: Int64?
     private var giveUpAt: Int64?
@@ -88,7 +91,10 @@ struct Supervisor {
                 let watchesExit = output.isComplete || hangupStarted || awaitsOutputReader
                 list[1].fd = watchesExit ? child.exitDescriptor.rawValue : -1
             }
-            if outputRetryAt != nil {
+            // Waiting for room in the host's pipe is not a quiet pty: no
+            // deadline ends the output then (as none does while the reader
+            // waits inside a write).
+            if outputRetryAt != nil && !awaitsHostRoom {
                 output.endRelayIfDue(now: now)
                 if output.isComplete { list[5].fd = -1; outputRetryAt = nil; continue }
             }
@@ -100,7 +106,7 @@ struct Supervisor {
             // While this thread relays the output, the master's own reports
             // bring the next try of the reader; only the end of a quiet pty
             // after the exit needs a deadline.
-            let relayDeadline = outputRetryAt == nil ? nil : output.relayDeadline
+            let relayDeadline = outputRetryAt == nil || awaitsHostRoom ? nil : output.relayDeadline
             let deadline = [killAt, giveUpAt, inputRetryAt, relayDeadline, controlDeadline].compactMap { $0 }.min()
             _ = try? Poller.wait(list, timeoutMilliseconds: pollTimeout(until: deadline))
 
@@ -110,9 +116,9 @@ struct Supervisor {
                 list[1].fd = -1
                 // A pty still quiet after the exit (a job holds it): the
                 // reader starts now, with its drain rules.
-                if awaitsOutputReader && list[5].revents == 0 { relayOutput(&list[5]) }
+                if awaitsOutputReader && list[5].revents == 0 { relayOutput(&list[5], &list[2]) }
             }
-            if list[2].revents != 0 { hostWentAway(); list[2].fd = -1 }
+            if list[2].revents != 0 { hostOutputReported(&list[2], master: &list[5]) }
             if list[3].reported(.readable) {
                 relayEvents.drain()
                 if output.isHostGone { hostWentAway() }
@@ -121,7 +127,7 @@ struct Supervisor {
                 list[4].fd = -1
                 startInputThread()
             }
-            if list[5].revents != 0 { relayOutput(&list[5]) }
+            if list[5].revents != 0 { relayOutput(&list[5], &list[2]) }
             service.handle(controlEntries)
         }
     }
@@ -136,10 +142,10 @@ struct Supervisor {
     /// still arrive: this thread relays what is ready itself (the master
     /// stays in its poll), and tries the reader again
     /// `threadRetryMilliseconds` later.
-    private mutating func relayOutput(_ master: inout pollfd) {
+    private mutating func relayOutput(_ master: inout pollfd, _ hostOutput: inout pollfd) {
         guard awaitsOutputReader, !output.isComplete else { master.fd = -1; return }
         if master.reported(.failure) && !master.reported(.readable) {
-            output.relayReadyOutput()  // EIO twice; what raced in with it, if anything, is written
+            _ = output.relayReadyOutput()  // EIO twice; what raced in with it, if anything, is written
             if output.isComplete { master.fd = -1; return }
         }
         let now = monotonicMilliseconds()
@@ -150,8 +156,27 @@ struct Supervisor {
             return
         }
         if outputRetryAt ?? 0 <= now { outputRetryAt = now + Self.threadRetryMilliseconds }
-        output.relayReadyOutput()
+        if !output.relayReadyOutput() {
+            awaitsHostRoom = true
+            master.fd = -1
+            hostOutput.events = Poller.Events.writable.rawValue
+        }
         if output.isComplete { master.fd = -1; outputRetryAt = nil }
+    }
+
+    /// Host stdout reported: an error is the host going away; POLLOUT is
+    /// room for the supervisor's own relay, which polls the master again.
+    private mutating func hostOutputReported(_ hostOutput: inout pollfd, master: inout pollfd) {
+        if awaitsHostRoom {
+            awaitsHostRoom = false
+            hostOutput.events = Poller.Events.none.rawValue
+            output.relayResumed()
+            if !output.isComplete { master.fd = terminal.master.rawValue }
+        }
+        if hostOutput.reported(.failure) {
+            hostWentAway()
+            hostOutput.fd = -1
+        }
     }
 
     /// The host typed, or closed its stdin: the input thread starts now,
