@@ -11,9 +11,10 @@ import SystemPackage
 /// which must never block.
 ///
 /// Creating a thread can fail (RLIMIT_NPROC, a pids cgroup, no address
-/// space left for its stack): that is thrown, never a crash. A session
-/// creates its threads before it spawns the child, parked at a
-/// `StartGate`, so that no thread creation can fail once CMD runs.
+/// space left for its stack): that is thrown, never a crash. A kept
+/// session creates its threads before it spawns the child, parked at a
+/// `StartGate`; any other session starts each when it is first needed,
+/// and has a way on without it (see `Session.startRelayAndChild`).
 struct IOThread: Sendable {
     private let handle: pthread_t
 

@@ -15,6 +15,14 @@ import Synchronization
 /// short chunk with nothing queued ahead of it is written by the reader at
 /// once, so interactive echo never waits for a thread hand-off.
 ///
+/// The reader thread itself is started by the supervisor when the master
+/// first reports something (output, or the hang-up of the last slave) or
+/// the child exits: a session whose program has not written yet runs no
+/// relay thread. Should it fail to start then, the supervisor relays the
+/// output itself (`relayReadyOutput`), one buffer at a time, and tries
+/// again `Supervisor.threadRetryMilliseconds` later. A kept session's
+/// reader starts with the relay.
+///
 /// The writer thread is started by the reader with the first buffer that
 /// goes to it: a session whose output never fills a buffer (`true`, a
 /// prompt and its echoes) never creates it, and no session's start-up
@@ -95,6 +103,9 @@ public final class OutputPath: Sendable {
     private let discardGeneration = Atomic<UInt64>(0)
 
     private let childExitedAt = Atomic<Int64>(0)
+    /// When the supervisor's own relay last passed bytes on (see
+    /// `relayReadyOutput`).
+    private let lastRelayedAt = Atomic<Int64>(0)
     /// The child's exit descriptor (see `watchChildExit`), -1 until given.
     private let childExitDescriptor = Atomic<Int32>(-1)
     private let stopping = Atomic<Bool>(false)
@@ -159,11 +170,86 @@ public final class OutputPath: Sendable {
         return value == 0 ? nil : Errno(rawValue: value)
     }
 
-    /// Creates the reader thread, parked at `gate` (see `Session`); the
-    /// reader starts the writer when it needs it, and joins it before it
-    /// returns.
+    /// Creates a kept session's reader thread, parked at `gate` (see
+    /// `Session`); the reader starts the writer when it needs it, and
+    /// joins it before it returns.
     func start(after gate: StartGate) throws(Errno) -> [IOThread] {
         [try IOThread(after: gate) { [self] in readLoop() }]
+    }
+
+    /// Starts the reader thread of a session that is not kept: the
+    /// supervisor does, when the master first reports something or the
+    /// child exits (see `Supervisor`).
+    func startNow() throws(Errno) -> IOThread {
+        precondition(link == nil, "a kept session's reader starts with the relay")
+        return try IOThread { [self] in readLoop() }
+    }
+
+    /// The supervisor's own relay, for as long as no reader thread can be
+    /// started (a limit on processes or memory): reads what the master has
+    /// ready, at most a buffer, and writes it at once, never waiting for
+    /// the master. The same `fill` as the reader's, so EIO still ends the
+    /// output only once a second read confirms it.
+    ///
+    /// The supervisor must never wait inside a write (signals and the
+    /// hang-up go through it): when stdout is a pipe, it reads no more
+    /// than the pipe surely has room for (`roomForRelay`). Returns false,
+    /// having read nothing, when the pipe has none: the supervisor then
+    /// waits for POLLOUT.
+    func relayReadyOutput() -> Bool {
+        guard !isComplete else { return true }
+        let limit = roomForRelay()
+        guard limit > 0 else { return false }
+        var generation = currentGeneration
+        let (filled, ended) = fill(UnsafeMutableRawBufferPointer(rebasing: buffer(0)[..<limit]),
+                                   generation: &generation, waitsForOutput: false)
+        let count = generation == currentGeneration ? filled : 0
+        if count > 0 {
+            lastRelayedAt.store(monotonicMilliseconds(), ordering: .releasing)
+            writeOut(UnsafeRawBufferPointer(rebasing: buffer(0)[..<count]), generation: generation)
+        }
+        if ended { finishOutput() }
+        return true
+    }
+
+    /// How many bytes the supervisor's relay may read now: a buffer when
+    /// stdout is no pipe (or the host is gone). A pipe's bytes queued do
+    /// not say how many of its page slots are taken (each write may leave
+    /// a partly filled page), so only two cases are sure not to wait: an
+    /// empty pipe takes its capacity less a page, and a pipe with a free
+    /// slot (POLLOUT) takes a page.
+    private func roomForRelay() -> Int {
+        var capacity: CInt = 0, queued: CInt = 0
+        guard outputIsPipe, !hostGone.load(ordering: .acquiring),
+              ptyshim_pipe_capacity(output.rawValue, &capacity) == 0,
+              ptyshim_bytes_queued(output.rawValue, &queued) == 0 else { return tuning.bufferSize }
+        if queued == 0 { return min(tuning.bufferSize, max(Self.pipePieceMinimum, Int(capacity) - Self.pipePieceMinimum)) }
+        let writable = (try? Poller.wait(for: output, events: .writable, timeoutMilliseconds: 0)) ?? []
+        return writable.isEmpty ? 0 : min(tuning.bufferSize, Self.pipePieceMinimum)
+    }
+
+    /// The supervisor's own relay waited for room in the host's pipe: the
+    /// pty was not read meanwhile, so its quiet counts from now.
+    func relayResumed() {
+        lastRelayedAt.store(monotonicMilliseconds(), ordering: .releasing)
+    }
+
+    /// When the supervisor's own relay must end the output (the pty quiet
+    /// for `idleMilliseconds`, or `drainLimitMilliseconds` passed, since
+    /// the child exited); nil while the child runs.
+    var relayDeadline: Int64? {
+        let exitedAt = childExitedAt.load(ordering: .acquiring)
+        guard exitedAt != 0, !isComplete else { return nil }
+        let quietFrom = max(exitedAt, lastRelayedAt.load(ordering: .acquiring))
+        return min(quietFrom + tuning.idleMilliseconds, exitedAt + tuning.drainLimitMilliseconds)
+    }
+
+    /// Ends the supervisor's own relay once `relayDeadline` has passed.
+    func endRelayIfDue(now: Int64) {
+        guard let deadline = relayDeadline, now >= deadline else { return }
+        let drained = now >= childExitedAt.load(ordering: .acquiring) + tuning.drainLimitMilliseconds
+        record(drained ? .drainLimit : .quietAfterExit)
+        finishOutput()
     }
 
     /// The reader watches `descriptor` (the child's pidfd, or the pipe that
@@ -236,7 +322,7 @@ public final class OutputPath: Sendable {
         var writerRefused = false
         while handoff.waitForFreeSlot() {
             var generation = currentGeneration
-            let (filled, ended) = fill(buffer(slot), generation: &generation)
+            let (filled, ended) = fill(buffer(slot), generation: &generation, waitsForOutput: true)
             let count = generation == currentGeneration ? filled : 0  // else discarded while filling
             guard count > 0 else { if ended { break } else { continue } }
             // A short chunk (the pty had nothing more) with nothing queued
@@ -267,7 +353,8 @@ public final class OutputPath: Sendable {
         }
     }
 
-    /// Waits for output, then reads until the buffer is full or the pty has
+    /// Waits for output (unless not `waitsForOutput`: it then returns with
+    /// no bytes), then reads until the buffer is full or the pty has
     /// nothing more right now. Returns the byte count and whether output ended.
     /// Bytes read before a discard (`generation` differs from the current
     /// one when the next read starts) are dropped, and `generation` follows.
@@ -278,7 +365,8 @@ public final class OutputPath: Sendable {
     /// raced with the first one's EIO; once every slave is closed nothing
     /// new can arrive, so confirming costs one read per session. Bytes that
     /// come this way are counted (`RelayCounters.bytesAfterFirstHangUp`).
-    private func fill(_ buffer: UnsafeMutableRawBufferPointer, generation: inout UInt64) -> (Int, Bool) {
+    private func fill(_ buffer: UnsafeMutableRawBufferPointer, generation: inout UInt64,
+                      waitsForOutput: Bool) -> (Int, Bool) {
         var count = 0
         var hungUpOnce = false
         while count < buffer.count {
@@ -296,7 +384,7 @@ public final class OutputPath: Sendable {
                 hungUpOnce = false
                 count += got
             } catch .wouldBlock {
-                if count > 0 { return (count, false) }
+                if count > 0 || !waitsForOutput { return (count, false) }
                 if !waitForOutput() { return (count, true) }  // `ending` set there
             } catch .ioError where !hungUpOnce {
                 hungUpOnce = true  // every slave descriptor is closed: read once more to be sure

@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 import SystemPackage
 
-/// The relay's parts, all acquired before the child is spawned, with its
-/// threads created and parked at `gate`.
+/// The relay's parts, all acquired before the child is spawned. A kept
+/// session's threads are created then too, parked at `gate`; any other
+/// session's are started after the spawn by the supervisor (see
+/// `Supervisor`), so that the only thread creation that can fail before
+/// the spawn is a kept session's.
 struct Relay {
     let events: Wakeup
     let input: InputPath
     let output: OutputPath
     let gate = StartGate()
+    /// A kept session's output reader; any other session's is started by
+    /// the supervisor when the master first reports something.
     let outputThreads: [IOThread]
     /// A kept session's input thread; any other session's is started by
     /// the supervisor at the host's first byte (see `Supervisor`).
@@ -39,7 +44,7 @@ struct Relay {
         }
         var started: [IOThread] = []
         do {
-            outputThreads = try output.start(after: gate)
+            outputThreads = link == nil ? [] : try output.start(after: gate)
             started += outputThreads
             inputThread = link == nil ? nil : try input.start(after: gate)
             if let inputThread { started.append(inputThread) }

@@ -8,16 +8,16 @@
 //   3. the pseudo-terminal
 //   4. the working directory, checked           (nothing to release)
 //   5. the control socket                       (the duplicate-ID check is here)
-//   6. the relay: wake-up pipe, input and output paths, and the threads
-//      (the output reader; a kept session's input and control) parked at
-//      its gate
+//   6. the relay: wake-up pipe, input and output paths, and a kept
+//      session's threads (output reader, input, control) parked at its gate
 //   7. the child
 //   8. the host terminal in raw mode; the session published; the gate opened
 //
 // Supervision: `Supervisor.run` waits in one poll until the child has exited
 // and its output is complete, hanging up when asked to or when the host goes;
-// the same poll serves the control socket and starts the input thread at the
-// host's first byte (a kept session's have threads from the start).
+// the same poll serves the control socket, starts the input thread at the
+// host's first byte and the output reader at the master's first report (a
+// kept session's have threads from the start).
 //
 // Teardown: the threads are stopped first, since they use everything else;
 // the child is reaped only once what is left of its session has been hung
@@ -94,11 +94,12 @@ public final class Session: Sendable {
         var supervisor = Supervisor(
             child: child, output: relay.output, host: parts.host, terminal: terminal,
             graceMilliseconds: configuration.hangupGraceMilliseconds,
-            input: kept ? nil : relay.input, hostInput: configuration.hostInput)
+            input: kept ? nil : relay.input, hostInput: configuration.hostInput, startsOutputReader: !kept)
         let status = supervisor.run(signals: signals, relayEvents: relay.events,
                                     hostOutput: kept ? FileDescriptor(rawValue: -1) : configuration.hostOutput,
                                     control: kept ? nil : parts.control)
         parts.lateInputThread = supervisor.inputThread
+        parts.lateOutputThread = supervisor.outputThread
         parts.link?.finish(exitCode: status.shellCode)
         let writeError = relay.output.hostWriteError
         outputEndingValue.store(relay.output.ending.rawValue, ordering: .releasing)
@@ -149,6 +150,9 @@ extension Session {
         /// The input thread the supervisor started at the host's first
         /// byte (any session but a kept one).
         var lateInputThread: IOThread?
+        /// The output reader the supervisor started when the master first
+        /// reported something (any session but a kept one).
+        var lateOutputThread: IOThread?
         /// The input thread left to the process's exit (`exitsAfterRun`):
         /// the master and its wake-up pipe stay open for the same reason.
         var inputThreadStillRunning = false
@@ -200,13 +204,13 @@ extension Session {
     }
 
     /// Everything the relay needs is acquired before the child is spawned:
-    /// descriptors, buffers, wake-up pipes and the output reader's thread,
-    /// created now and parked at the relay's gate until the child runs.
-    /// Creating a thread can fail (RLIMIT_NPROC, a pids cgroup, no address
-    /// space for its stack); after the spawn, that failure would come with
-    /// a command that already ran. So a 125 from setting up always means
-    /// that CMD did not run. The threads made later have a way on without
-    /// them: the output writer's buffers are written by the reader
+    /// descriptors, buffers and wake-up pipes (and a kept session's
+    /// threads, parked at the relay's gate until the child runs). A 125
+    /// from setting up always means that CMD did not run. Creating a
+    /// thread can fail (RLIMIT_NPROC, a pids cgroup, no address space for
+    /// its stack), so the threads made after the spawn have a way on
+    /// without them: the output reader's work is done by the supervisor
+    /// (`Supervisor.relayOutput`), the output writer's by the reader
     /// (`OutputPath`), and typed bytes wait in the host's pipe until the
     /// input thread can start (`Supervisor.startInputThread`).
     ///
@@ -318,8 +322,9 @@ extension Session {
             inputThread?.join()
             relay.input.close()
         }
+        let outputThreads = relay.outputThreads + [parts.lateOutputThread].compactMap { $0 }
         if relay.output.isComplete {
-            for thread in relay.outputThreads { thread.join() }
+            for thread in outputThreads { thread.join() }
         } else {
             // The session gave up on the output (the hang-up's grace period
             // ran out): a host that stopped reading keeps a thread inside
@@ -328,7 +333,7 @@ extension Session {
             // child. The threads are left to the process's exit, with
             // everything they use (see `Parts.outputThreadsStillRunning`).
             relay.output.stop()
-            for thread in relay.outputThreads { thread.detach() }
+            for thread in outputThreads { thread.detach() }
             parts.outputThreadsStillRunning = true
         }
     }

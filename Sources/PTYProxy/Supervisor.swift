@@ -15,20 +15,33 @@ struct Supervisor {
     /// the relay (a kept session).
     let input: InputPath?
     let hostInput: FileDescriptor
-    /// How long bytes wait in the host's pipe when the input thread could
-    /// not be started, before it is tried again.
-    static let inputRetryMilliseconds: Int64 = 100
+    /// Whether this supervisor starts the output reader (any session but a
+    /// kept one), when the master first reports something or the child
+    /// exits.
+    let startsOutputReader: Bool
+    /// How long after a thread could not be started it is tried again:
+    /// typed bytes wait in the host's pipe meanwhile, output is relayed by
+    /// the supervisor itself.
+    static let threadRetryMilliseconds: Int64 = 100
 
     private(set) var status: ExitStatus?
     /// The input thread, once this supervisor started it.
     private(set) var inputThread: IOThread?
     private var inputRetryAt: Int64?
+    /// The output reader, once this supervisor started it.
+    private(set) var outputThread: IOThread?
+    /// Set while the output reader could not be started: the supervisor
+    /// relays the output itself, and tries the thread again from then on.
+    private var outputRetryAt: Int64?
+    /// Set while the supervisor's own relay waits for room in the host's
+    /// pipe: it polls stdout for POLLOUT instead of the master.
+    private var awaitsHostRoom = false
     private var hangupStarted = false
     private var killAt: Int64?
     private var giveUpAt: Int64?
 
     init(child: ChildProcess, output: OutputPath, host: HostTerminal?, terminal: PseudoTerminal,
-         graceMilliseconds: Int64, input: InputPath?, hostInput: FileDescriptor) {
+         graceMilliseconds: Int64, input: InputPath?, hostInput: FileDescriptor, startsOutputReader: Bool) {
         self.child = child
         self.output = output
         self.host = host
@@ -36,7 +49,12 @@ struct Supervisor {
         self.graceMilliseconds = graceMilliseconds
         self.input = input
         self.hostInput = hostInput
+        self.startsOutputReader = startsOutputReader
     }
+
+    /// True until the output reader runs, in a session whose supervisor
+    /// starts it.
+    private var awaitsOutputReader: Bool { startsOutputReader && outputThread == nil }
 
     /// Runs until the session is over. With `control`, its socket is
     /// served from this loop too (see `ControlService`).
@@ -45,16 +63,17 @@ struct Supervisor {
         var service = ControlService(control)
         defer { service.close() }
         // Slots: signals, child exit, host output (errors only), relay
-        // events, host input (until its thread starts), then the control
-        // socket's.
-        let list = UnsafeMutableBufferPointer<pollfd>.allocate(capacity: 5 + service.pollEntryCount)
+        // events, host input (until its thread starts), the master (until
+        // the output reader starts), then the control socket's.
+        let list = UnsafeMutableBufferPointer<pollfd>.allocate(capacity: 6 + service.pollEntryCount)
         defer { list.deallocate() }
         list[0] = pollfd(signals.descriptor, .readable)
         list[1] = pollfd(child.exitDescriptor, .readable)
         list[2] = pollfd(hostOutput, .none)
         list[3] = pollfd(relayEvents.readEnd, .readable)
         list[4] = pollfd(input == nil ? FileDescriptor(rawValue: -1) : hostInput, .readable)
-        let controlEntries = UnsafeMutableBufferPointer(rebasing: list[5...])
+        list[5] = pollfd(startsOutputReader ? terminal.master : FileDescriptor(rawValue: -1), .readable)
+        let controlEntries = UnsafeMutableBufferPointer(rebasing: list[6...])
         while true {
             if let status, output.isComplete { return status }
             let now = monotonicMilliseconds()
@@ -63,23 +82,43 @@ struct Supervisor {
                 killSession()
                 self.killAt = nil
             }
-            // While the output runs, the reader watches the child's exit
+            // While the output reader runs, it watches the child's exit
             // (`OutputPath.watchChildExit`): this loop wakes once at the end,
             // when the output is complete, unless a hang-up needs to know.
+            // Before the reader starts (a program that has not written
+            // yet), the exit is this loop's to see.
             if status == nil {
-                list[1].fd = output.isComplete || hangupStarted ? child.exitDescriptor.rawValue : -1
+                let watchesExit = output.isComplete || hangupStarted || awaitsOutputReader
+                list[1].fd = watchesExit ? child.exitDescriptor.rawValue : -1
+            }
+            // Waiting for room in the host's pipe is not a quiet pty: no
+            // deadline ends the output then (as none does while the reader
+            // waits inside a write).
+            if outputRetryAt != nil && !awaitsHostRoom {
+                output.endRelayIfDue(now: now)
+                if output.isComplete { list[5].fd = -1; outputRetryAt = nil; continue }
             }
             if let inputRetryAt, now >= inputRetryAt {
                 list[4].fd = hostInput.rawValue
                 self.inputRetryAt = nil
             }
             let controlDeadline = service.prepare(controlEntries)
-            let deadline = [killAt, giveUpAt, inputRetryAt, controlDeadline].compactMap { $0 }.min()
+            // While this thread relays the output, the master's own reports
+            // bring the next try of the reader; only the end of a quiet pty
+            // after the exit needs a deadline.
+            let relayDeadline = outputRetryAt == nil || awaitsHostRoom ? nil : output.relayDeadline
+            let deadline = [killAt, giveUpAt, inputRetryAt, relayDeadline, controlDeadline].compactMap { $0 }.min()
             _ = try? Poller.wait(list, timeoutMilliseconds: pollTimeout(until: deadline))
 
             if list[0].reported(.readable) { handleSignals(signals) }
-            if list[1].reported(.readable) { childExited(); list[1].fd = -1 }
-            if list[2].revents != 0 { hostWentAway(); list[2].fd = -1 }
+            if list[1].reported(.readable) {
+                childExited()
+                list[1].fd = -1
+                // A pty still quiet after the exit (a job holds it): the
+                // reader starts now, with its drain rules.
+                if awaitsOutputReader && list[5].revents == 0 { relayOutput(&list[5], &list[2]) }
+            }
+            if list[2].revents != 0 { hostOutputReported(&list[2], master: &list[5]) }
             if list[3].reported(.readable) {
                 relayEvents.drain()
                 if output.isHostGone { hostWentAway() }
@@ -88,7 +127,55 @@ struct Supervisor {
                 list[4].fd = -1
                 startInputThread()
             }
+            if list[5].revents != 0 { relayOutput(&list[5], &list[2]) }
             service.handle(controlEntries)
+        }
+    }
+
+    /// The master reported something, or the child exited: the output
+    /// reader starts now, not before the spawn, since a program is often
+    /// quiet through the session's start-up. A hang-up with nothing to
+    /// read (every slave closed, no output left: `true`) needs no reader:
+    /// this thread confirms it with the reader's own double read, and the
+    /// output is complete. When the reader cannot start (a limit on
+    /// processes or memory), the child runs already and its output must
+    /// still arrive: this thread relays what is ready itself (the master
+    /// stays in its poll), and tries the reader again
+    /// `threadRetryMilliseconds` later.
+    private mutating func relayOutput(_ master: inout pollfd, _ hostOutput: inout pollfd) {
+        guard awaitsOutputReader, !output.isComplete else { master.fd = -1; return }
+        if master.reported(.failure) && !master.reported(.readable) {
+            _ = output.relayReadyOutput()  // EIO twice; what raced in with it, if anything, is written
+            if output.isComplete { master.fd = -1; return }
+        }
+        let now = monotonicMilliseconds()
+        if now >= outputRetryAt ?? now, let thread = try? output.startNow() {
+            outputThread = thread
+            outputRetryAt = nil
+            master.fd = -1
+            return
+        }
+        if outputRetryAt ?? 0 <= now { outputRetryAt = now + Self.threadRetryMilliseconds }
+        if !output.relayReadyOutput() {
+            awaitsHostRoom = true
+            master.fd = -1
+            hostOutput.events = Poller.Events.writable.rawValue
+        }
+        if output.isComplete { master.fd = -1; outputRetryAt = nil }
+    }
+
+    /// Host stdout reported: an error is the host going away; POLLOUT is
+    /// room for the supervisor's own relay, which polls the master again.
+    private mutating func hostOutputReported(_ hostOutput: inout pollfd, master: inout pollfd) {
+        if awaitsHostRoom {
+            awaitsHostRoom = false
+            hostOutput.events = Poller.Events.none.rawValue
+            output.relayResumed()
+            if !output.isComplete { master.fd = terminal.master.rawValue }
+        }
+        if hostOutput.reported(.failure) {
+            hostWentAway()
+            hostOutput.fd = -1
         }
     }
 
@@ -96,13 +183,13 @@ struct Supervisor {
     /// not before the spawn, since most of a session's start-up passes
     /// without a byte typed. When it cannot (a limit on processes or
     /// memory), the bytes wait in the host's pipe, and it is tried again
-    /// `inputRetryMilliseconds` later.
+    /// `threadRetryMilliseconds` later.
     private mutating func startInputThread() {
         guard let input else { return }
         if let thread = try? input.startNow() {
             inputThread = thread
         } else {
-            inputRetryAt = monotonicMilliseconds() + Self.inputRetryMilliseconds
+            inputRetryAt = monotonicMilliseconds() + Self.threadRetryMilliseconds
         }
     }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 import Glibc
 import Testing
+import CPTYShim
 @testable import PTYProxy
 
 /// Resource exhaustion is bad input too (issue 15, findings 4 and 5): out
@@ -130,6 +131,114 @@ import Testing
         }
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
         #expect(refused > 0 && ran > 0, "the limits must both bite and suffice: \(refused) refused, \(ran) ran")
+    }
+}
+
+extension HostileResourceTests {
+    /// A session's output reader starts when the master first reports
+    /// something, after the spawn: a thread that cannot be created then (no
+    /// address space left for its stack: the proxy's limit is set to what
+    /// it maps already) must cost no output. The supervisor relays it
+    /// itself, with the same end rules: EIO confirmed (the child exits
+    /// after 20000 lines), or the pty quiet after the exit (a background
+    /// job deaf to SIGHUP holds it). Output whole, in order, exit status
+    /// the child's, no thread started.
+    ///
+    /// Variant 3: the host reads nothing until its pipe is full and the
+    /// child has exited; the output is still whole (waiting for room in the
+    /// host's pipe is no quiet pty).
+    @Test(arguments: [0, 1, 2, 3])
+    func outputArrivesWholeWhenTheReaderCannotStart(variant: Int) {
+        if builtWithSanitizer {
+            print("outputArrivesWholeWhenTheReaderCannotStart: skipped: \(sanitizerReason)"); return
+        }
+        let scratch = Scratch("reader")
+        let go = scratch.base + "/go", end = scratch.base + "/end"
+        #expect(mkfifo(go, 0o600) == 0 && mkfifo(end, 0o600) == 0)
+        // Variant 3's output must fit the host's pipe and the pty together,
+        // for the child to exit while the host does not read.
+        let count = variant == 3 ? 6000 : 20000
+        let lines = "i=0; while [ $i -lt \(count) ]; do echo \"line $i\"; i=$((i+1)); done; echo DONE"
+        let script = ["\(lines); read x < \(end)", lines, "echo DONE; trap '' HUP; sleep 2 & exit 0", lines][variant]
+        let id = uniqueID("rdr")
+        let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c", "read x < \(go); \(script)"])
+        #expect(eventually { ControlConnection(id)?.request("ping") == "ok pong" })
+        #expect(threadCount(of: proxy.pid) == 1, "a relay thread runs before the program wrote")
+        #expect(limitAddressSpaceToWhatIsMapped(proxy.pid))
+        #expect(HostedProcess(["/bin/sh", "-c", "echo go > \(go)"]).finish() == .exited(0))
+        if variant == 3 {
+            var queued: CInt = 0
+            #expect(eventually { hostPipeIsFull(proxy) && childHasExited(of: proxy.pid) },
+                    "queued \(ptyshim_bytes_queued(proxy.stdoutRead, &queued)) \(queued), exited \(childHasExited(of: proxy.pid))")
+            usleep(300_000)  // three times the quiet period after the exit, with the pipe still full
+        }
+        #expect(proxy.read(untilContains: "DONE"))
+        if variant == 0 {
+            #expect(threadCount(of: proxy.pid) == 1, "a thread started under the limit")
+            #expect(HostedProcess(["/bin/sh", "-c", "echo end > \(end)"]).finish() == .exited(0))
+        }
+        #expect(proxy.finish() == .exited(0))
+        let expected = variant == 2 ? "DONE\r\n" : (0..<count).map { "line \($0)\r\n" }.joined() + "DONE\r\n"
+        #expect(proxy.outputText == expected, "\(proxy.outputText.count) bytes, stderr: \(proxy.errorText)")
+        #expect(proxy.errors.isEmpty, "stderr: \(proxy.errorText)")
+    }
+
+    /// The supervisor relaying the output itself (no reader thread could
+    /// start) never waits inside a write to a host that stopped reading:
+    /// it reads no more than the host's pipe has room for, so SIGTERM still
+    /// hangs the session up and the proxy exits after the grace period.
+    /// (Before: the supervisor sat in write(2) with `yes` flooding, deaf to
+    /// the signal, for as long as the host did not read.)
+    @Test func theSupervisorsRelayNeverWaitsOnAHostThatStopsReading() {
+        if builtWithSanitizer {
+            print("theSupervisorsRelayNeverWaitsOnAHostThatStopsReading: skipped: \(sanitizerReason)"); return
+        }
+        let scratch = Scratch("full")
+        let go = scratch.base + "/go"
+        #expect(mkfifo(go, 0o600) == 0)
+        let id = uniqueID("full")
+        let proxy = HostedProcess(proxy: ["new", "--hangup-grace", "0.3", id, "80", "24", "sh", "-c",
+                                          "read x < \(go); exec yes"])
+        #expect(eventually { ControlConnection(id)?.request("ping") == "ok pong" })
+        #expect(limitAddressSpaceToWhatIsMapped(proxy.pid))
+        #expect(HostedProcess(["/bin/sh", "-c", "echo go > \(go)"]).finish() == .exited(0))
+        // The host reads nothing until its pipe is all but full.
+        #expect(eventually { hostPipeIsFull(proxy) }, "the host's pipe did not fill")
+        #expect(threadCount(of: proxy.pid) == 1, "a thread started under the limit")
+        kill(proxy.pid, SIGTERM)
+        let status = proxy.waitForExit(timeoutMilliseconds: 5000)
+        #expect(status != nil, "the proxy did not end after SIGTERM: \(kernelStacks(of: proxy.pid))")
+        if status == nil { kill(proxy.pid, SIGKILL) }
+        _ = proxy.finish()
+    }
+
+    private func hostPipeIsFull(_ proxy: HostedProcess) -> Bool {
+        var queued: CInt = 0
+        return ptyshim_bytes_queued(proxy.stdoutRead, &queued) == 0 && queued >= 48 * 1024
+    }
+
+    /// Whether the child of `pid` is a zombie (the proxy reaps it last).
+    private func childHasExited(of pid: pid_t) -> Bool {
+        let state = HostedProcess(["/bin/sh", "-c", "for c in $(cat /proc/\(pid)/task/\(pid)/children); do "
+                                   + "cut -d ')' -f 2 /proc/$c/stat | cut -c 2; done"])
+        _ = state.finish()
+        return state.outputText == "Z\n"
+    }
+
+    /// Where each thread of `pid` waits in the kernel, for a failure's message.
+    private func kernelStacks(of pid: pid_t) -> String {
+        let stacks = HostedProcess(["/bin/sh", "-c", "head -4 /proc/\(pid)/task/*/stack"])
+        _ = stacks.finish()
+        return stacks.outputText
+    }
+
+    /// Sets the address-space limit of `pid` to what it maps now, plus
+    /// 64 KiB: no new thread stack fits.
+    private func limitAddressSpaceToWhatIsMapped(_ pid: pid_t) -> Bool {
+        let status = HostedProcess(["/bin/sh", "-c", "awk '/^VmSize:/ { print $2 }' /proc/\(pid)/status"])
+        guard status.finish() == .exited(0), let kib = Int(status.outputText.filter(\.isNumber)) else { return false }
+        let bytes = (kib + 64) * 1024
+        return HostedProcess(["/usr/bin/prlimit", "--pid", "\(pid)", "--as=\(bytes):\(bytes)"]).finish() == .exited(0)
     }
 }
 
