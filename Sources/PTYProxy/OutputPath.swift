@@ -120,10 +120,14 @@ public final class OutputPath: Sendable {
     /// Wakes the thread writing to a kept session's host when the host
     /// changes or the session stops (see `waitForRoom`).
     private let hostChanged: Wakeup?
+    /// Runs just before each read of the master. Tests only: it lets one
+    /// put a discard at the exact moment that a ^C can come (see `fill`).
+    private let beforeEachRead: (@Sendable () -> Void)?
 
     /// `notify` is signalled when the output is complete or the host is gone.
     init(terminal: PseudoTerminal, output: FileDescriptor, tuning: Tuning,
-         counters: RelayCounters, notify: Wakeup, link: HostLink? = nil) throws(Errno) {
+         counters: RelayCounters, notify: Wakeup, link: HostLink? = nil,
+         beforeEachRead: (@Sendable () -> Void)? = nil) throws(Errno) {
         precondition(tuning.bufferCount == 1 || tuning.bufferCount == 2)
         precondition(tuning.bufferSize > 0)
         self.terminal = terminal
@@ -132,6 +136,7 @@ public final class OutputPath: Sendable {
         self.counters = counters
         self.notify = notify
         self.link = link
+        self.beforeEachRead = beforeEachRead
         self.outputIsTerminal = isatty(output.rawValue) == 1
         var capacity: CInt = 0
         self.outputIsPipe = ptyshim_pipe_capacity(output.rawValue, &capacity) == 0
@@ -283,7 +288,10 @@ public final class OutputPath: Sendable {
     /// typed with ISIG set and NOFLSH clear): the output read before now and
     /// not yet written goes too, as it would on a terminal. What is already
     /// inside a write(2) to the host still arrives: at most a page when
-    /// stdout is a pipe, `writePieceSize` otherwise.
+    /// stdout is a pipe, `writePieceSize` otherwise; and so does a read
+    /// racing the discard, which may hold the program's answer (`fill`).
+    /// Called before the character goes to the terminal, so that every
+    /// read returning its answer sees the new generation.
     func discardHeldOutput() {
         discardGeneration.add(1, ordering: .acquiringAndReleasing)
     }
@@ -323,7 +331,7 @@ public final class OutputPath: Sendable {
         while handoff.waitForFreeSlot() {
             var generation = currentGeneration
             let (filled, ended) = fill(buffer(slot), generation: &generation, waitsForOutput: true)
-            let count = generation == currentGeneration ? filled : 0  // else discarded while filling
+            let count = generation == currentGeneration ? filled : 0  // else discarded after the last read
             guard count > 0 else { if ended { break } else { continue } }
             // A short chunk (the pty had nothing more) with nothing queued
             // ahead of it, typically a keystroke's echo, is written by the
@@ -356,8 +364,14 @@ public final class OutputPath: Sendable {
     /// Waits for output (unless not `waitsForOutput`: it then returns with
     /// no bytes), then reads until the buffer is full or the pty has
     /// nothing more right now. Returns the byte count and whether output ended.
-    /// Bytes read before a discard (`generation` differs from the current
-    /// one when the next read starts) are dropped, and `generation` follows.
+    /// `generation` is the discard generation seen after the last read:
+    /// when a discard came before a read returned, the bytes of earlier
+    /// reads were held output and are dropped, and that read's bytes are
+    /// kept under the new generation. Looking before the read would not
+    /// do: the ^C may go in between the look and the read, and the read
+    /// then returns the program's answer to it (the echoed "^C", a prompt),
+    /// which must reach the host. So one read's worth of output from just
+    /// before a ^C can still arrive; the answer is never dropped.
     ///
     /// EIO ends the output only when a second read confirms it. Each read
     /// of the master first waits for the kernel to move what the slave
@@ -370,18 +384,20 @@ public final class OutputPath: Sendable {
         var count = 0
         var hungUpOnce = false
         while count < buffer.count {
-            let now = currentGeneration
-            if now != generation {
-                count = 0
-                generation = now
-            }
             do {
+                beforeEachRead?()
                 let got = try valueOrErrno {
                     system_read(terminal.master.rawValue, buffer.baseAddress! + count, buffer.count - count)
                 }
                 if got == 0 { record(.endOfFile); return (count, true) }
                 if hungUpOnce { counters.addLateOutput(got) }
                 hungUpOnce = false
+                let now = currentGeneration
+                if now != generation {
+                    if count > 0 { memmove(buffer.baseAddress!, buffer.baseAddress! + count, got) }
+                    count = 0
+                    generation = now
+                }
                 count += got
             } catch .wouldBlock {
                 if count > 0 || !waitsForOutput { return (count, false) }
