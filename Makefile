@@ -55,7 +55,7 @@ REPRODUCIBLE_FLAGS := -Xswiftc -gnone -Xcc -Xclang -Xcc -fno-pch-timestamp \
 # the time goes"): metadata known at compile time is reached through direct
 # accessors, not looked up by its mangled name on first use (5% of a run).
 # Here rather than in Package.swift, so that the library stays usable as a
-# dependency (see there); Benchmarks/bench_setup.py builds with the same.
+# dependency (see there); Benchmarks/bench_setup.py asks `make startup-flags`.
 STARTUP_FLAGS := -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
 BINARY := .build/release/ptyproxy
 
@@ -92,6 +92,10 @@ build: ## the static release build (the README's command, with start-up and repr
 # `make && sudo make install` builds as you, not as root.
 $(BINARY):
 	$(MAKE) build
+
+# Not listed by help: the benchmarks' build reads the flags from here.
+startup-flags:
+	@echo $(STARTUP_FLAGS)
 
 version: ## print the version (from ptyproxy_version.h)
 	@echo $(VERSION)
@@ -189,4 +193,4 @@ deb: check-epoch build ## the Debian package dist/ptyproxy_VERSION_amd64.deb (dp
 clean: ## remove the release build's staging area and dist/
 	rm -rf $(STAGE) $(DIST)
 
-.PHONY: help build version install uninstall windows windows-exe check-epoch dist deb clean
+.PHONY: help build version startup-flags install uninstall windows windows-exe check-epoch dist deb clean

@@ -65,8 +65,16 @@ def compile_helpers(ctx):
     return out
 
 
-# The Makefile's STARTUP_FLAGS: the static build the project ships.
-STARTUP_FLAGS = ["-Xswiftc", "-Xfrontend", "-Xswiftc", "-disable-concrete-type-metadata-mangled-name-accessors"]
+def startup_flags():
+    """The Makefile's STARTUP_FLAGS, which the build the project ships uses."""
+    cmd = ["make", "-s", "--no-print-directory", "-C", REPO, "startup-flags"]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as error:
+        raise SystemExit("bench: %s: %s (install: apt-get install make)" % (shlex.join(cmd), error))
+    if r.returncode != 0 or not r.stdout.split():
+        raise SystemExit("bench: %s failed:\n%s" % (shlex.join(cmd), r.stderr))
+    return r.stdout.split()
 
 
 def build_ptyproxy(static=True):
@@ -77,7 +85,7 @@ def build_ptyproxy(static=True):
     scratch = os.path.join(REPO, ".build-bench" if static else ".build-bench-dynamic")
     cmd = ["swift", "build", "-c", "release", "--scratch-path", scratch]
     if static:
-        cmd[4:4] = ["-Xswiftc", "-static-executable"] + STARTUP_FLAGS
+        cmd[4:4] = ["-Xswiftc", "-static-executable"] + startup_flags()
     print("bench: building ptyproxy: %s" % shlex.join(cmd), flush=True)
     t = time.monotonic()
     r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
