@@ -453,6 +453,7 @@ int ptyshim_set_pipe_size(int fd, int size) {
 // --- kept sessions (issue 20) ---
 
 #include <dirent.h>
+#include <sys/sysmacros.h>
 
 int ptyshim_fork_kept_server(pid_t *pid) {
     // fork(2) copies only the calling thread: with any other thread alive,
@@ -532,6 +533,50 @@ int ptyshim_recv_with_fds(int socket, void *bytes, size_t count, ssize_t *got,
     if (*refused) {
         for (int i = 0; i < *fd_count; i++) close(fds[i]);
         *fd_count = 0;
+    }
+    return 0;
+}
+
+/* The device numbers of the slave of the pty whose master is `master`
+   (TIOCGPTPEER with O_PATH: the slave is not opened for I/O). */
+static int pty_slave_identity(int master, dev_t *device, dev_t *rdev) {
+    int peer = ioctl(master, TIOCGPTPEER, O_PATH | O_NOCTTY | O_CLOEXEC);
+    if (peer < 0) return errno;
+    struct stat info;
+    int err = fstat(peer, &info) == 0 ? 0 : errno;
+    close(peer);
+    if (err != 0) return err;
+    *device = info.st_dev;
+    *rdev = info.st_rdev;
+    return 0;
+}
+
+int ptyshim_check_attach_descriptor(int fd, int for_writing, int master) {
+    int err = ptyshim_check_stdio(fd, for_writing);
+    if (err != 0) return err;
+    struct stat info;
+    if (fstat(fd, &info) != 0) return errno;
+    switch (info.st_mode & S_IFMT) {
+    case S_IFIFO: case S_IFREG: case S_IFBLK: break;
+    case S_IFSOCK: {
+        struct ucred peer;
+        socklen_t length = sizeof peer;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 && peer.pid == getpid()) return ELOOP;
+        break;
+    }
+    case S_IFCHR: {
+        dev_t own_device, own_rdev;
+        if (pty_slave_identity(master, &own_device, &own_rdev) != 0) break;
+        if (info.st_dev == own_device && info.st_rdev == own_rdev) return ELOOP;  /* our slave */
+        /* Only a pty master (ptmx, 5:2) is asked for its slave: an ioctl
+           number means something else to another driver. */
+        dev_t device, rdev;
+        if (major(info.st_rdev) == 5 && minor(info.st_rdev) == 2 && pty_slave_identity(fd, &device, &rdev) == 0
+            && device == own_device && rdev == own_rdev)
+            return ELOOP;  /* our master */
+        break;
+    }
+    default: return EPROTOTYPE;  /* eventfd, signalfd, timerfd, epoll, pidfd, ... */
     }
     return 0;
 }

@@ -331,8 +331,10 @@ public final class ControlServer: Sendable {
         case .failure(let error): return "error \(error)"
         }
         if let problem = passed.problem { return "error \(problem)" }
-        guard let (input, output) = passed.takePair() else {
-            return "error attach needs the host's stdin and stdout passed with it (SCM_RIGHTS)"
+        let input: FileDescriptor, output: FileDescriptor
+        switch passed.takePair(master: context.terminal.master) {
+        case .success(let pair): (input, output) = pair
+        case .failure(let refusal): return "error \(refusal)"
         }
         let host = Attachment(input: input, output: output, socket: FileDescriptor(rawValue: socket))
         let current = (try? context.terminal.size()) ?? WindowSize(columns: 0, rows: 0)

@@ -201,6 +201,16 @@ int ptyshim_recv_with_fds(int socket, void *bytes, size_t count, ssize_t *got,
 /// no reader any more.
 int ptyshim_reopen_nonblocking_writer(int fd, int *reopened);
 
+/// Whether `fd`, passed with `attach`, can be a kept session's host stdin
+/// (`for_writing` 0) or stdout (1): 0 when it can; the errors of
+/// ptyshim_check_stdio; EPROTOTYPE for what is no pipe, socket, terminal or
+/// file (an eventfd, a signalfd, an epoll or timer descriptor: a write may
+/// block whatever poll says, a read may take this process's signals);
+/// ELOOP for the session's own pty (`master` or its slave) or a socket
+/// connected to this process (its control socket): the session would read
+/// back what it writes, or run its program's output as control requests.
+int ptyshim_check_attach_descriptor(int fd, int for_writing, int master);
+
 /// Closes every descriptor from `lowest` up (close_range, else one by one).
 void ptyshim_close_from(int lowest);
 
