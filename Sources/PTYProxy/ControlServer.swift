@@ -344,9 +344,10 @@ public final class ControlServer: Sendable {
         case .busy:
             host.release()
             return "error session '\(context.id)' is attached to another host (attach --force takes it over)"
-        case .ended:
+        case .ended(let code):
+            // Too late to attach: the answer is the one an attached host got.
             host.release()
-            return "error session '\(context.id)' is ending"
+            return "exit \(code)"
         }
         attached = host
         if let wanted = attach.size { try? context.terminal.resize(to: wanted) }

@@ -139,8 +139,9 @@ final class HostLink: Sendable {
     private struct State {
         var attachment: Attachment?
         var detachedSince: Int64?
-        /// The session has ended: no host may attach any more.
-        var finished = false
+        /// The session has ended with this code (`new`'s exit status): no
+        /// host may attach any more.
+        var finished: Int32?
         /// Until then (monotonic ms) output waits for the first host, the
         /// `new --keep` process, rather than going to the ring: a program
         /// that writes more than the ring holds before that host is
@@ -179,7 +180,8 @@ final class HostLink: Sendable {
     /// When the last host went (monotonic ms), nil while one is attached.
     var detachedSince: Int64? { state.withLock { $0.detachedSince } }
 
-    enum AttachOutcome { case attached, busy, ended }
+    /// `ended` carries the program's exit code, for a host that came too late.
+    enum AttachOutcome: Equatable { case attached, busy, ended(Int32) }
 
     /// Installs `host`; refused while another host is attached, unless
     /// `force`, which detaches that one (its client is told and exits).
@@ -188,7 +190,7 @@ final class HostLink: Sendable {
     func attach(_ host: Attachment, force: Bool, greeting: String) -> AttachOutcome {
         var outcome = AttachOutcome.attached
         let previous: Attachment?? = state.withLock { state in
-            if state.finished { outcome = .ended; return .none }
+            if let code = state.finished { outcome = .ended(code); return .none }
             if state.attachment != nil && !force { outcome = .busy; return .none }
             let previous = state.attachment
             state.attachment = host
@@ -228,7 +230,7 @@ final class HostLink: Sendable {
             firstHostAttached.wait(untilMonotonicMilliseconds: deadline)
         }
         let last = state.withLock { state in
-            defer { state.attachment = nil; state.finished = true }
+            defer { state.attachment = nil; state.finished = exitCode }
             return state.attachment
         }
         last?.tell("exit \(exitCode)")
@@ -247,7 +249,7 @@ final class HostLink: Sendable {
         while true {
             let (attachment, waitUntil) = state.withLock { state -> (Attachment?, Int64?) in
                 if let attachment = state.attachment { return (attachment, nil) }
-                if let deadline = state.firstHostDeadline, !state.finished, monotonicMilliseconds() < deadline {
+                if let deadline = state.firstHostDeadline, state.finished == nil, monotonicMilliseconds() < deadline {
                     return (nil, deadline)
                 }
                 state.firstHostDeadline = nil

@@ -5,10 +5,11 @@ import SystemPackage
 import CPTYShim
 @testable import PTYProxy
 
-/// What a same-user client can pass with `attach` (SCM_RIGHTS), end to end
-/// with the real binary: a descriptor the session cannot take is refused
-/// with one line, none stays open in the server, and the session goes on
-/// for the next host.
+/// What a same-user client can pass with `attach` (SCM_RIGHTS), and an
+/// attach that races the session's end, end to end with the real binary:
+/// a descriptor the session cannot take is refused with one line, none
+/// stays open in the server, the session goes on for the next host, and
+/// a late attach gets the program's status.
 @Suite(.serialized) struct HostileAttachTests {
     typealias Keep = KeepAttachTests
 
@@ -372,5 +373,42 @@ import CPTYShim
             let tool = runTool(["attach", uniqueID("hostile-size")] + size)
             #expect(tool.status == .exited(125) && tool.errorLines.count == 1, "\(size): \(tool.errorText)")
         }
+    }
+
+    /// `attach` while the program exits: the answer is the program's
+    /// status (5) while the server still answers, else "no session" (4);
+    /// never 1 with a misleading line, never a hang. Racy by nature: many
+    /// rounds, at delays around the moment of the exit.
+    @Test func attachRacingTheProgramsExitGetsItsStatus() throws {
+        for round in 0..<24 {
+            let id = uniqueID("hostile-end")
+            let delays = ["0", "0.001", "0.003", "0.01", "0.02", "0.05"]
+            let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24", "sh", "-c",
+                                              "echo READY; sleep \(delays[round % delays.count]); exit 5"])
+            #expect(front.read(untilContains: "READY"))
+            let late = HostedProcess(proxy: ["attach", "--force", id])
+            let status = late.finish(timeoutMilliseconds: 10_000)
+            #expect(status == .exited(5) || status == .exited(4), "round \(round): \(String(describing: status)) \(late.errorText)")
+            if status == .exited(4) { #expect(late.errorText.contains("no session"), "\(late.errorText)") }
+            #expect(late.errorLines.count <= 1)
+            let frontStatus = front.finish(timeoutMilliseconds: 10_000)
+            #expect(frontStatus == .exited(5) || frontStatus == .exited(3),
+                    "round \(round): front \(String(describing: frontStatus)) \(front.errorText)")
+            _ = runTool(["signal", id, "KILL"])
+        }
+    }
+
+    /// The server's side of that race, without timing: once the session
+    /// has ended, an attach is answered with the program's status.
+    @Test func anAttachAfterTheEndIsAnsweredWithTheStatus() throws {
+        let link = try HostLink(bufferBytes: 4096, firstHostWaitMilliseconds: 0)
+        link.finish(exitCode: 5)
+        var ends: [CInt] = [-1, -1], sockets: [CInt] = [-1, -1]
+        try #require(pipe(&ends) == 0)
+        try #require(socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue), 0, &sockets) == 0)
+        defer { close(sockets[1]) }
+        let host = Attachment(input: FileDescriptor(rawValue: ends[0]), output: FileDescriptor(rawValue: ends[1]),
+                              socket: FileDescriptor(rawValue: sockets[0]), reopening: false)
+        #expect(link.attach(host, force: true, greeting: "ok") == .ended(5))
     }
 }
