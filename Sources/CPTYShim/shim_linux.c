@@ -453,9 +453,28 @@ int ptyshim_set_pipe_size(int fd, int size) {
 // --- kept sessions (issue 20) ---
 
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/sysmacros.h>
 
-int ptyshim_fork_kept_server(pid_t *pid) {
+/* The child's Swift code runs on this thread, never on the thread fork(2)
+   copied: the Swift runtime caches each thread's ID in thread-local
+   storage for its PI-futex locks (metadata caches, once), and the copied
+   thread keeps its parent's ID. A lock it then holds names a thread of
+   another process: a waiter gets ESRCH, the holder's unlock EPERM, and
+   both spin for ever (seen: a kept server at 200 % CPU, serving nothing).
+   A thread created after the fork has a cache of its own. */
+struct kept_server_start {
+    void (*serve)(void *);
+    void *context;
+};
+
+static void *run_kept_server(void *argument) {
+    struct kept_server_start *start = argument;
+    start->serve(start->context);
+    _exit(125);  /* serve exits the process itself */
+}
+
+int ptyshim_fork_kept_server(pid_t *pid, void (*serve)(void *), void *context) {
     // fork(2) copies only the calling thread: with any other thread alive,
     // a lock it held would stay held in the child forever.
     DIR *tasks = opendir("/proc/self/task");
@@ -469,9 +488,26 @@ int ptyshim_fork_kept_server(pid_t *pid) {
     if (threads != 1) return EDEADLK;
     pid_t child = fork();
     if (child < 0) return errno;
-    if (child == 0 && setsid() < 0) _exit(125);
-    *pid = child;
-    return 0;
+    if (child > 0) {
+        *pid = child;
+        return 0;
+    }
+    if (setsid() < 0) _exit(125);
+    /* The copied thread takes no signal (every one goes to the server's
+       own threads, as their masks say) and only waits; the new thread
+       starts with the mask the process had. */
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
+    pthread_attr_t attributes;
+    pthread_t thread;
+    struct kept_server_start start = {serve, context};
+    if (pthread_attr_init(&attributes) != 0 || pthread_attr_setsigmask_np(&attributes, &previous) != 0
+        || pthread_create(&thread, &attributes, run_kept_server, &start) != 0) {
+        _exit(125);  /* the front reports the server's end during set-up */
+    }
+    pthread_join(thread, NULL);
+    _exit(125);
 }
 
 int ptyshim_send_with_fds(int socket, const void *bytes, size_t count, const int *fds, int fd_count,

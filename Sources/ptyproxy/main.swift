@@ -122,13 +122,15 @@ func runKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOpt
     let piped = ptyshim_pipe(&ends, 0)
     guard piped == 0 else { fail("cannot start a kept session: \(Errno(rawValue: piped))") }
     var server: pid_t = 0
-    let forked = ptyshim_fork_kept_server(&server)
+    let job = Unmanaged.passRetained(KeptServerJob(configuration, options, ends: ends)).toOpaque()
+    let forked = ptyshim_fork_kept_server(&server, { context in
+        let job = Unmanaged<KeptServerJob>.fromOpaque(context!).takeRetainedValue()
+        close(job.ends[0])
+        serveKept(job.configuration, job.options, report: job.ends[1])
+    }, job)
+    Unmanaged<KeptServerJob>.fromOpaque(job).release()
     guard forked == 0 else {
         fail("cannot start a kept session: \(Errno(rawValue: forked))\(forked == EDEADLK ? " (threads running)" : "")")
-    }
-    if server == 0 {
-        close(ends[0])
-        serveKept(configuration, options, report: ends[1])
     }
     close(ends[1])
     var report: [UInt8] = []
@@ -149,6 +151,20 @@ func runKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOpt
         exit(code == 0 ? 125 : code)
     }
     runAttach(id: options.id, size: nil, force: false)
+}
+
+/// What the kept session's server is started with (through the C fork).
+final class KeptServerJob {
+    let configuration: SessionConfiguration
+    let options: Invocation.NewOptions
+    /// The report pipe: the front reads [0], the server writes [1].
+    let ends: [Int32]
+
+    init(_ configuration: SessionConfiguration, _ options: Invocation.NewOptions, ends: [Int32]) {
+        self.configuration = configuration
+        self.options = options
+        self.ends = ends
+    }
 }
 
 /// The kept session's server: stdin and stdout on /dev/null, stderr the

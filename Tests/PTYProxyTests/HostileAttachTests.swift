@@ -375,6 +375,30 @@ import CPTYShim
         }
     }
 
+    /// The kept server is forked from `new --keep`; the thread fork copied
+    /// keeps its parent's thread ID in the Swift runtime's per-thread
+    /// cache, so a runtime lock it held while another thread waited named
+    /// a thread of another process: ESRCH for the waiter, EPERM for the
+    /// holder's unlock, both spinning for ever (a server at 200 % CPU that
+    /// answered nothing, once in about 200 short sessions raced by an
+    /// attach). The server's Swift code runs on a thread made after the
+    /// fork; the copied one only waits (futex), every signal blocked.
+    @Test func theServersForkedThreadRunsNoSwift() throws {
+        let id = uniqueID("hostile-fork")
+        defer { _ = runTool(["signal", id, "KILL"]) }
+        let front = Keep.keptCat(id)
+        let (server, _) = try Self.pids(id)
+        let call = Self.contents(of: "/proc/\(server)/task/\(server)/syscall").prefix { $0 != " " }
+        #expect(call == "202", "the forked thread waits in futex(2), it does not serve: syscall \(call)")
+        let status = Self.contents(of: "/proc/\(server)/task/\(server)/status")
+        let blocked = status.split(separator: "\n").first { $0.hasPrefix("SigBlk:") }
+            .flatMap { UInt64(String($0.dropFirst(7).filter { !$0.isWhitespace }), radix: 16) } ?? 0
+        for signal in [SIGTERM, SIGHUP, SIGINT, SIGCHLD, SIGWINCH] {
+            #expect(blocked & (1 << UInt64(signal - 1)) != 0, "signal \(signal) is blocked there")
+        }
+        Keep.expectEchoThenEnd(front, "served")
+    }
+
     /// `attach` while the program exits: the answer is the program's
     /// status (5) while the server still answers, else "no session" (4);
     /// never 1 with a misleading line, never a hang. Racy by nature: many
