@@ -506,6 +506,7 @@ int ptyshim_fork_kept_server(pid_t *pid, void (*serve)(void *), void *context) {
         || pthread_create(&thread, &attributes, run_kept_server, &start) != 0) {
         _exit(125);  /* the front reports the server's end during set-up */
     }
+    pthread_attr_destroy(&attributes);
     pthread_join(thread, NULL);
     _exit(125);
 }
