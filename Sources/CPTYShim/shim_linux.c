@@ -626,14 +626,22 @@ void ptyshim_close_from(int lowest) {
     for (long fd = lowest; fd < (limit > 0 ? limit : 1024); fd++) close((int)fd);
 }
 
-int ptyshim_reopen_nonblocking_writer(int fd, int *reopened) {
+static int reopen_nonblocking(int fd, int access, int *reopened) {
     struct stat info;
     if (fstat(fd, &info) != 0) return errno;
     if (!S_ISFIFO(info.st_mode) && !S_ISCHR(info.st_mode)) return EINVAL;
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    int opened = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int opened = open(path, access | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (opened < 0) return errno;
     *reopened = opened;
     return 0;
+}
+
+int ptyshim_reopen_nonblocking_writer(int fd, int *reopened) {
+    return reopen_nonblocking(fd, O_WRONLY, reopened);
+}
+
+int ptyshim_reopen_nonblocking_reader(int fd, int *reopened) {
+    return reopen_nonblocking(fd, O_RDONLY, reopened);
 }

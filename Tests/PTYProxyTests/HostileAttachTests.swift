@@ -183,6 +183,65 @@ import CPTYShim
         #expect(taker.finish() == .exited(137))
     }
 
+    /// The threads of `server` inside read(2) (syscall 0), by thread ID.
+    static func threadsInRead(_ server: pid_t) -> [String] {
+        guard let directory = opendir("/proc/\(server)/task") else { return [] }
+        defer { closedir(directory) }
+        var found: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            guard name.first != "." else { continue }
+            if contents(of: "/proc/\(server)/task/\(name)/syscall").hasPrefix("0 ") { found.append(name) }
+        }
+        return found
+    }
+
+    /// A host's stdin that another process reads too (a terminal its shell
+    /// also reads, a shared pipe): poll says readable, the other reader
+    /// takes the bytes, and a blocking read(2) would keep the session's
+    /// input thread on that old stdin, so the next host's typing would
+    /// not arrive until the old stdin had more. The session reads a
+    /// description of its own, non-blocking.
+    @Test func aStdinSharedWithAnotherReaderDoesNotHoldTheNextHost() throws {
+        let id = uniqueID("hostile-shared")
+        defer { _ = runTool(["signal", id, "KILL"]) }
+        let front = Keep.keptCat(id)
+        let (server, _) = try Self.pids(id)
+        Keep.killHostUntilDetached(front, id)
+        let terminal = try PseudoTerminal(size: WindowSize(columns: 80, rows: 24))
+        defer { terminal.close() }
+        let slave = open(terminal.slavePath, O_RDWR | O_NOCTTY | O_CLOEXEC)
+        try #require(slave >= 0)
+        defer { close(slave) }
+        var raw = termios()
+        tcgetattr(slave, &raw)
+        ptyshim_make_raw(&raw)
+        tcsetattr(slave, TCSANOW, &raw)  // each byte readable on its own
+        var output: [CInt] = [-1, -1]
+        try #require(pipe(&output) == 0)
+        defer { close(output[0]); close(output[1]) }
+        let (old, reply) = try Self.attachRaw(id, [slave, output[1]], line: "attach force")
+        #expect(reply.hasPrefix("ok attached"))
+        // The other reader: a cat on the same terminal, taking what it can.
+        let thief = HostedProcess(["/bin/sh", "-c", "exec cat >/dev/null"], standardInput: terminal.slavePath)
+        var stuck: [String] = []
+        for _ in 0..<300 where stuck.isEmpty {
+            _ = write(terminal.master.rawValue, "x", 1)
+            usleep(1000)
+            stuck = Self.threadsInRead(server)
+        }
+        #expect(stuck.isEmpty, "threads of the server inside read(2): \(stuck)")
+        let next = HostedProcess(proxy: ["attach", "--force", id])
+        #expect(old.readLines(1).first == "detached another host attached")
+        next.write("\u{15}mine\n")  // ^U: the x typed through the old host are no part of the line
+        #expect(next.read(untilContains: "mine\r\nmine", timeoutMilliseconds: 5000),
+                "the next host's typing arrives: \(next.outputText.suffix(80).debugDescription)")
+        _ = write(terminal.master.rawValue, "y", 1)  // what would free a stuck read, for the clean-up
+        kill(thief.pid, SIGKILL)
+        next.closeInput()
+        #expect(next.finish() == .exited(0))
+    }
+
     /// Odd stdouts and stdins that a session can take: each attach is
     /// accepted, the session goes on (status answers), no descriptor stays
     /// in the server after the detach, and the next host gets the output.

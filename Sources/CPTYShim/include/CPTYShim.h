@@ -204,6 +204,11 @@ int ptyshim_recv_with_fds(int socket, void *bytes, size_t count, ssize_t *got,
 /// no reader any more.
 int ptyshim_reopen_nonblocking_writer(int fd, int *reopened);
 
+/// The same for a pipe or character device `fd` reads from: a read-only,
+/// non-blocking description of its own, so that a read never waits when
+/// another reader of the object took the bytes poll announced.
+int ptyshim_reopen_nonblocking_reader(int fd, int *reopened);
+
 /// Whether `fd`, passed with `attach`, can be a kept session's host stdin
 /// (`for_writing` 0) or stdout (1): 0 when it can; the errors of
 /// ptyshim_check_stdio; EPROTOTYPE for what is no pipe, socket, terminal or
