@@ -141,32 +141,39 @@ final class HostLink: Sendable {
         var detachedSince: Int64?
         /// The session has ended: no host may attach any more.
         var finished = false
-        /// Until then (monotonic ms) output waits for the first host, the
+        /// Until `firstHostDeadline`, output waits for the first host, the
         /// `new --keep` process, rather than going to the ring: a program
         /// that writes more than the ring holds before that host is
-        /// attached must not cost it its first output. nil once a host
-        /// attached, or once the wait is over (that host died first).
-        var firstHostDeadline: Int64?
+        /// attached must not cost it its first output. False once a host
+        /// attached, or once the deadline passed (that host died first).
+        var waitsForFirstHost = true
+
+        /// Whether a thread that needs the first host sleeps on: none is
+        /// attached yet and it may still come.
+        var awaitsFirstHost: Bool { attachment == nil && waitsForFirstHost && !finished }
     }
 
     /// How long output waits for the first host (see `State`): the front
     /// attaches within milliseconds of the session being ready.
     static let firstHostWaitMilliseconds: Int64 = 5000
 
+    /// Broadcast when the first host attaches: the output and the end of
+    /// the session sleep on it until then, or until `firstHostDeadline`.
+    private static let firstHostWaitEnded = LockCondition(0)
+
     private let state: Locked<State>
+    /// When the wait for the first host gives up (monotonic ms).
+    private let firstHostDeadline: Int64
     let ring: OutputRing
     /// Signalled on every attach and detach, so that the threads waiting
     /// on the old host's descriptors let go of them.
     private let observers = Locked<[Wakeup]>([])
-    /// Set by the first attach: wakes the output and the end waiting for
-    /// the first host (see `State`).
-    private let firstHostAttached = OneTimeSignal()
 
     init(bufferBytes: Int, firstHostWaitMilliseconds: Int64 = HostLink.firstHostWaitMilliseconds) throws(Errno) {
         ring = try OutputRing(capacity: bufferBytes)
         let now = monotonicMilliseconds()
-        state = Locked(State(attachment: nil, detachedSince: now,
-                             firstHostDeadline: now + firstHostWaitMilliseconds))
+        firstHostDeadline = now + firstHostWaitMilliseconds
+        state = Locked(State(attachment: nil, detachedSince: now), conditions: 1)
     }
 
     func notifyOnChange(_ wakeup: Wakeup) {
@@ -187,18 +194,17 @@ final class HostLink: Sendable {
     /// precedes any line a detach sends it.
     func attach(_ host: Attachment, force: Bool, greeting: String) -> AttachOutcome {
         var outcome = AttachOutcome.attached
-        let previous: Attachment?? = state.withLock { state in
+        let previous: Attachment?? = state.withLock(waking: .all(Self.firstHostWaitEnded)) { state in
             if state.finished { outcome = .ended; return .none }
             if state.attachment != nil && !force { outcome = .busy; return .none }
             let previous = state.attachment
             state.attachment = host
             state.detachedSince = nil
-            state.firstHostDeadline = nil
+            state.waitsForFirstHost = false
             host.tell(greeting)
             return .some(previous)
         }
         guard let previous else { return outcome }
-        firstHostAttached.set()
         previous?.tell("detached another host attached")
         notifyObservers()
         return .attached
@@ -223,11 +229,8 @@ final class HostLink: Sendable {
     /// for that host as its output does, so that `new --keep` exits with
     /// the program's status rather than finding the session gone.
     func finish(exitCode: Int32) {
-        while let deadline = state.withLock({ $0.attachment == nil ? $0.firstHostDeadline : nil }),
-              monotonicMilliseconds() < deadline {
-            firstHostAttached.wait(untilMonotonicMilliseconds: deadline)
-        }
-        let last = state.withLock { state in
+        let last = state.withLock(waitingOn: Self.firstHostWaitEnded, while: { $0.awaitsFirstHost },
+                                  untilMonotonicMilliseconds: firstHostDeadline) { state in
             defer { state.attachment = nil; state.finished = true }
             return state.attachment
         }
@@ -244,67 +247,17 @@ final class HostLink: Sendable {
     /// the first-host deadline): the pty holds the output meanwhile, and
     /// the program waits as it would for a slow host.
     func route(keeping bytes: UnsafeRawBufferPointer) -> Attachment? {
-        while true {
-            let (attachment, waitUntil) = state.withLock { state -> (Attachment?, Int64?) in
-                if let attachment = state.attachment { return (attachment, nil) }
-                if let deadline = state.firstHostDeadline, !state.finished, monotonicMilliseconds() < deadline {
-                    return (nil, deadline)
-                }
-                state.firstHostDeadline = nil
-                ring.append(bytes)
-                return (nil, nil)
-            }
-            guard let waitUntil else { return attachment }
-            firstHostAttached.wait(untilMonotonicMilliseconds: waitUntil)
+        state.withLock(waitingOn: Self.firstHostWaitEnded, while: { $0.awaitsFirstHost },
+                       untilMonotonicMilliseconds: firstHostDeadline) { state in
+            if let attachment = state.attachment { return attachment }
+            state.waitsForFirstHost = false
+            ring.append(bytes)
+            return nil
         }
     }
 
     private func notifyObservers() {
         for wakeup in observers.withLock({ $0 }) { wakeup.signal() }
-    }
-}
-
-/// A flag set once, which threads can wait for with a deadline: a mutex
-/// and a condition variable on the monotonic clock, so that a waiter
-/// sleeps until the flag is set or the deadline passes, and a set that
-/// comes before the wait is never missed.
-final class OneTimeSignal: @unchecked Sendable {
-    // @unchecked: `isSet` is only touched with `mutex` held.
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var isSet = false
-
-    init() {
-        pthread_mutex_init(mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
-
-    func set() {
-        pthread_mutex_lock(mutex)
-        isSet = true
-        pthread_cond_broadcast(condition)
-        pthread_mutex_unlock(mutex)
-    }
-
-    /// Waits until the flag is set or `deadline` (monotonic ms) passes.
-    func wait(untilMonotonicMilliseconds deadline: Int64) {
-        var until = timespec(tv_sec: Int(deadline / 1000), tv_nsec: Int(deadline % 1000) * 1_000_000)
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while !isSet && monotonicMilliseconds() < deadline {
-            _ = pthread_cond_timedwait(condition, mutex, &until)
-        }
     }
 }
 
