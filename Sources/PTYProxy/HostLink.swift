@@ -145,7 +145,8 @@ final class HostLink: Sendable {
         /// `new --keep` process, rather than going to the ring: a program
         /// that writes more than the ring holds before that host is
         /// attached must not cost it its first output. False once a host
-        /// attached, or once the deadline passed (that host died first).
+        /// attached, once the deadline passed, or once that host's process
+        /// is known to be gone (`firstHostIsGone`).
         var waitsForFirstHost = true
 
         /// Whether a thread that needs the first host sleeps on: none is
@@ -157,23 +158,58 @@ final class HostLink: Sendable {
     /// attaches within milliseconds of the session being ready.
     static let firstHostWaitMilliseconds: Int64 = 5000
 
-    /// Broadcast when the first host attaches: the output and the end of
-    /// the session sleep on it until then, or until `firstHostDeadline`.
+    /// Broadcast when the wait for the first host ends (it attached, or
+    /// its process is gone): the output and the end of the session sleep
+    /// on it until then, or until `firstHostDeadline`.
     private static let firstHostWaitEnded = LockCondition(0)
 
     private let state: Locked<State>
     /// When the wait for the first host gives up (monotonic ms).
     private let firstHostDeadline: Int64
+    /// A pidfd of the first host's process (the `new --keep` front), which
+    /// becomes readable when it exits: the control thread polls it while
+    /// the link waits for that host (`firstHostExitToWatch`).
+    private let firstHostExit: FileDescriptor?
     let ring: OutputRing
     /// Signalled on every attach and detach, so that the threads waiting
     /// on the old host's descriptors let go of them.
     private let observers = Locked<[Wakeup]>([])
 
-    init(bufferBytes: Int, firstHostWaitMilliseconds: Int64 = HostLink.firstHostWaitMilliseconds) throws(Errno) {
+    /// `firstHostParent`: the pid of this process's parent when that
+    /// parent is the first host (the `new --keep` front forks the session's
+    /// server). Its exit ends the wait for it at once, rather than at the
+    /// deadline; so does finding it already gone (no longer the parent).
+    init(bufferBytes: Int, firstHostWaitMilliseconds: Int64 = HostLink.firstHostWaitMilliseconds,
+         firstHostParent: pid_t? = nil) throws(Errno) {
         ring = try OutputRing(capacity: bufferBytes)
         let now = monotonicMilliseconds()
         firstHostDeadline = now + firstHostWaitMilliseconds
-        state = Locked(State(attachment: nil, detachedSince: now), conditions: 1)
+        let watch = firstHostParent.map(Self.watchParent) ?? .unwatched
+        if case .watched(let pidfd) = watch { firstHostExit = pidfd } else { firstHostExit = nil }
+        var initial = State(attachment: nil, detachedSince: now)
+        if case .gone = watch { initial.waitsForFirstHost = false }
+        state = Locked(initial, conditions: 1)
+    }
+
+    deinit { firstHostExit?.closeQuietly() }
+
+    private enum ParentWatch { case watched(FileDescriptor), gone, unwatched }
+
+    /// A pidfd of `pid` if it is still this process's parent once the
+    /// pidfd is open (a process is given another parent the moment its
+    /// parent exits, so the pidfd is then of that parent, not of a process
+    /// that took its pid over); `.gone` if not. Without pidfds (Linux
+    /// before 5.3, or out of descriptors) only the deadline ends the wait.
+    private static func watchParent(_ pid: pid_t) -> ParentWatch {
+        var descriptor: CInt = -1
+        let opened = ptyshim_pidfd_open(pid, &descriptor)
+        if opened == ESRCH { return .gone }
+        guard opened == 0 else { return .unwatched }
+        guard getppid() == pid else {
+            FileDescriptor(rawValue: descriptor).closeQuietly()
+            return .gone
+        }
+        return .watched(FileDescriptor(rawValue: descriptor))
     }
 
     func notifyOnChange(_ wakeup: Wakeup) {
@@ -185,6 +221,20 @@ final class HostLink: Sendable {
 
     /// When the last host went (monotonic ms), nil while one is attached.
     var detachedSince: Int64? { state.withLock { $0.detachedSince } }
+
+    /// The first host's pidfd while the link still waits for that host,
+    /// for the control thread to poll; it reports once that process
+    /// exited, and the control thread then calls `firstHostIsGone`.
+    var firstHostExitToWatch: FileDescriptor? {
+        guard let firstHostExit, state.withLock({ $0.awaitsFirstHost }) else { return nil }
+        return firstHostExit
+    }
+
+    /// The first host will never attach (its process exited): output and
+    /// the session's end stop waiting for it.
+    func firstHostIsGone() {
+        state.withLock(waking: .all(Self.firstHostWaitEnded)) { $0.waitsForFirstHost = false }
+    }
 
     enum AttachOutcome { case attached, busy, ended }
 
@@ -227,7 +277,11 @@ final class HostLink: Sendable {
     /// The session is over: the attached client gets `exit CODE`. A
     /// program that ended before its first host attached (`true`) waits
     /// for that host as its output does, so that `new --keep` exits with
-    /// the program's status rather than finding the session gone.
+    /// the program's status rather than finding the session gone; not
+    /// once that host's process is gone (`firstHostIsGone`). Output that
+    /// still waits for that host (a hang-up gave up on it) waits for the
+    /// same thing until the same deadline, so it is let go at this moment
+    /// at the latest.
     func finish(exitCode: Int32) {
         let last = state.withLock(waitingOn: Self.firstHostWaitEnded, while: { $0.awaitsFirstHost },
                                   untilMonotonicMilliseconds: firstHostDeadline) { state in
