@@ -121,6 +121,7 @@ func runKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOpt
     var ends: [Int32] = [-1, -1]
     let piped = ptyshim_pipe(&ends, 0)
     guard piped == 0 else { fail("cannot start a kept session: \(Errno(rawValue: piped))") }
+    let front = getpid()
     var server: pid_t = 0
     let forked = ptyshim_fork_kept_server(&server)
     guard forked == 0 else {
@@ -128,7 +129,7 @@ func runKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOpt
     }
     if server == 0 {
         close(ends[0])
-        serveKept(configuration, options, report: ends[1])
+        serveKept(configuration, options, report: ends[1], front: front)
     }
     close(ends[1])
     var report: [UInt8] = []
@@ -152,8 +153,10 @@ func runKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOpt
 }
 
 /// The kept session's server: stdin and stdout on /dev/null, stderr the
-/// report pipe until the session is set up, then /dev/null too.
-func serveKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOptions, report: Int32) -> Never {
+/// report pipe until the session is set up, then /dev/null too. `front`,
+/// its parent, is the first host.
+func serveKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOptions, report: Int32,
+               front: pid_t) -> Never {
     dup2(report, 2)
     // Nothing of the front's host may stay open here (an fd Emacs leaked
     // would keep its pipe alive as long as the session).
@@ -163,7 +166,7 @@ func serveKept(_ configuration: SessionConfiguration, _ options: Invocation.NewO
         dup2(null, 0)
         dup2(null, 1)
     }
-    let keep = KeepOptions(bufferBytes: options.keepBufferBytes) {
+    let keep = KeepOptions(bufferBytes: options.keepBufferBytes, firstHostParent: front) {
         var ready = keptServerReady
         _ = write(2, &ready, 1)
         if null >= 0 { dup2(null, 2) }
