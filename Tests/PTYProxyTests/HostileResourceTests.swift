@@ -75,6 +75,26 @@ import CPTYShim
         #expect(refused > 0 && ran > 0, "the limits must both bite and suffice: \(refused) refused, \(ran) ran; \(lines)")
     }
 
+    /// A descriptor limit below the length of the supervisor's poll list
+    /// (its own slots, then the control socket's entries), though above
+    /// what it watches: poll refuses such a list with EINVAL, and the
+    /// supervisor must still see the child's exit. Set on the running
+    /// session, so that what the test runner lets the proxy inherit does
+    /// not matter. (Before: it polled in vain for ever, spinning, blind to
+    /// the exit, the host and SIGTERM; `ulimit -n 20` did the same to
+    /// `ptyproxy new ID 80 24 true`.)
+    @Test func aDescriptorLimitBelowThePollListLengthStillEndsTheSession() {
+        let proxy = HostedProcess(proxy: ["new", uniqueID("pollnofile"), "80", "24", "cat"])
+        proxy.write("up\n")  // echoed once the supervisor has started the output reader
+        #expect(proxy.read(untilContains: "up\r\nup\r\n"))
+        // Fewer than the list's entries (a slot per control client and
+        // more), more than the few it watches now.
+        let limit = HostedProcess(["/usr/bin/prlimit", "--pid", "\(proxy.pid)", "--nofile=\(ControlServer.maximumClients):"])
+        #expect(limit.finish() == .exited(0), "\(limit.errorText)")
+        proxy.closeInput()  // ^D: cat exits
+        #expect(proxy.finish() == .exited(0), "\(proxy.errorText)")
+    }
+
     /// Threads and processes: RLIMIT_NPROC counts a user's threads, and
     /// binds only a user other than root. (Before: SIGILL at 3..6 and 126
     /// "cannot execute" at 1.)
