@@ -32,6 +32,12 @@ struct Supervisor {
     /// Set while the supervisor's own relay waits for room in the host's
     /// pipe: it polls stdout for POLLOUT instead of the master.
     private var awaitsHostRoom = false
+    /// Whether the master was polled in the last wait and reported
+    /// nothing. Only then may the supervisor's own relay end at its
+    /// deadline, as the reader ends at its own only when a read finds the
+    /// pty empty: what the pty holds when the host makes room again, past
+    /// the drain limit, is still relayed.
+    private var masterWasQuiet = false
     private var hangupStarted = false
     private var deadlines = SupervisorDeadlines()
 
@@ -102,7 +108,7 @@ struct Supervisor {
             polls.arm(.hostInput)
             deadlines.inputRetry = nil
         }
-        if ownRelayReadsMaster {
+        if ownRelayReadsMaster && masterWasQuiet {
             output.endRelayIfDue(now: now)
             if output.isComplete {
                 polls.disarm(.master)
@@ -146,6 +152,7 @@ struct Supervisor {
     ///   reads instead of writing it to a pipe with no reader.
     private mutating func dispatchReports(_ polls: inout SupervisorPolls, _ service: inout ControlService,
                                           signals: SignalWatcher, relayEvents: Wakeup) {
+        masterWasQuiet = polls.isArmed(.master) && !polls.reported(.master)
         if polls.reported(.signals, .readable) { handleSignals(signals) }
         if polls.reported(.childExit, .readable) { childExitReported(&polls) }
         if polls.reported(.hostOutput) { hostOutputReported(&polls) }

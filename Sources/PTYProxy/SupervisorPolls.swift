@@ -69,6 +69,10 @@ struct SupervisorPolls: ~Copyable {
         entries[slot.rawValue].events = events.rawValue
     }
 
+    /// Whether `slot` holds its descriptor: the next wait polls it, and
+    /// the last one did unless it was armed or disarmed since.
+    func isArmed(_ slot: Slot) -> Bool { entries[slot.rawValue].fd >= 0 }
+
     /// Whether the last wait reported anything on `slot`.
     func reported(_ slot: Slot) -> Bool { entries[slot.rawValue].revents != 0 }
 

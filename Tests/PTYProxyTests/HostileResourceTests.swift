@@ -167,7 +167,13 @@ extension HostileResourceTests {
     /// Variant 3: the host reads nothing until its pipe is full and the
     /// child has exited; the output is still whole (waiting for room in the
     /// host's pipe is no quiet pty).
-    @Test(arguments: [0, 1, 2, 3])
+    ///
+    /// Variant 4: the host reads nothing until past the drain limit (2 s
+    /// after the child's exit); what the pty still holds arrives whole, as
+    /// it does through the reader, which ends at that limit only when a
+    /// read finds the pty empty. (Before: the first pass after the host
+    /// made room ended the output there, exit status 0, the rest lost.)
+    @Test(arguments: [0, 1, 2, 3, 4])
     func outputArrivesWholeWhenTheReaderCannotStart(variant: Int) {
         if builtWithSanitizer {
             print("outputArrivesWholeWhenTheReaderCannotStart: skipped: \(sanitizerReason)"); return
@@ -175,11 +181,11 @@ extension HostileResourceTests {
         let scratch = Scratch("reader")
         let go = scratch.base + "/go", end = scratch.base + "/end"
         #expect(mkfifo(go, 0o600) == 0 && mkfifo(end, 0o600) == 0)
-        // Variant 3's output must fit the host's pipe and the pty together,
-        // for the child to exit while the host does not read.
-        let count = variant == 3 ? 6000 : 20000
+        // Variants 3 and 4: the output must fit the host's pipe and the pty
+        // together, for the child to exit while the host does not read.
+        let count = variant >= 3 ? 6000 : 20000
         let lines = "i=0; while [ $i -lt \(count) ]; do echo \"line $i\"; i=$((i+1)); done; echo DONE"
-        let script = ["\(lines); read x < \(end)", lines, "echo DONE; trap '' HUP; sleep 2 & exit 0", lines][variant]
+        let script = ["\(lines); read x < \(end)", lines, "echo DONE; trap '' HUP; sleep 2 & exit 0", lines, lines][variant]
         let id = uniqueID("rdr")
         let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c", "read x < \(go); \(script)"])
         #expect(eventually { ControlConnection(id)?.request("ping") == "ok pong" })
@@ -191,6 +197,11 @@ extension HostileResourceTests {
             #expect(eventually { hostPipeIsFull(proxy) && childHasExited(of: proxy.pid) },
                     "queued \(ptyshim_bytes_queued(proxy.stdoutRead, &queued)) \(queued), exited \(childHasExited(of: proxy.pid))")
             usleep(300_000)  // three times the quiet period after the exit, with the pipe still full
+        }
+        if variant == 4 {
+            #expect(eventually(timeoutMilliseconds: 10_000) { childHasExited(of: proxy.pid) })
+            usleep(2_500_000)  // the host's stall: past the drain limit, counted from the exit
+            #expect(threadCount(of: proxy.pid) == 1, "a thread started under the limit")
         }
         #expect(proxy.read(untilContains: "DONE"))
         if variant == 0 {
