@@ -424,8 +424,9 @@ struct ControlService: ~Copyable {
         spare.close()
     }
 
-    /// The listener, a slot per client, and a kept session's attached client.
-    var pollEntryCount: Int { server == nil ? 0 : ControlServer.maximumClients + 2 }
+    /// The listener, a slot per client, a kept session's attached client
+    /// and its first host's process.
+    var pollEntryCount: Int { server == nil ? 0 : ControlServer.maximumClients + 3 }
 
     /// Fills `entries`; returns when the next client's deadline is due.
     /// Until the session's context is published, nothing is watched.
@@ -445,6 +446,9 @@ struct ControlService: ~Copyable {
         attached = context.link?.current
         entries[ControlServer.maximumClients + 1] = pollfd(fd: attached?.socket.rawValue ?? -1,
                                                            events: Poller.Events.readable.rawValue, revents: 0)
+        // Until a kept session's first host attaches: that process's exit.
+        entries[ControlServer.maximumClients + 2] = pollfd(fd: context.link?.firstHostExitToWatch?.rawValue ?? -1,
+                                                           events: Poller.Events.readable.rawValue, revents: 0)
         var deadline = clients.earliestDeadline()
         if now < acceptPausedUntil { deadline = min(deadline ?? acceptPausedUntil, acceptPausedUntil) }
         return deadline
@@ -459,6 +463,7 @@ struct ControlService: ~Copyable {
         if let attached, entries[ControlServer.maximumClients + 1].revents != 0 {
             server.watchAttachedClient(attached, context)
         }
+        if entries[ControlServer.maximumClients + 2].revents != 0 { context.link?.firstHostIsGone() }
         if entries[0].reported(.readable) {
             if !server.acceptClients(into: &clients, spare: &spare) {
                 acceptPausedUntil = monotonicMilliseconds() + 100

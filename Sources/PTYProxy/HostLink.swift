@@ -164,32 +164,75 @@ final class HostLink: Sendable {
         /// The session has ended with this code (`new`'s exit status): no
         /// host may attach any more.
         var finished: Int32?
-        /// Until then (monotonic ms) output waits for the first host, the
+        /// Until `firstHostDeadline`, output waits for the first host, the
         /// `new --keep` process, rather than going to the ring: a program
         /// that writes more than the ring holds before that host is
-        /// attached must not cost it its first output. nil once a host
-        /// attached, or once the wait is over (that host died first).
-        var firstHostDeadline: Int64?
+        /// attached must not cost it its first output. False once a host
+        /// attached, once the deadline passed, or once that host's process
+        /// is known to be gone (`firstHostIsGone`).
+        var waitsForFirstHost = true
+
+        /// Whether a thread that needs the first host sleeps on: none is
+        /// attached yet and it may still come.
+        var awaitsFirstHost: Bool { attachment == nil && waitsForFirstHost && finished == nil }
     }
 
     /// How long output waits for the first host (see `State`): the front
     /// attaches within milliseconds of the session being ready.
     static let firstHostWaitMilliseconds: Int64 = 5000
 
+    /// Broadcast when the wait for the first host ends (it attached, or
+    /// its process is gone): the output and the end of the session sleep
+    /// on it until then, or until `firstHostDeadline`.
+    private static let firstHostWaitEnded = LockCondition(0)
+
     private let state: Locked<State>
+    /// When the wait for the first host gives up (monotonic ms).
+    private let firstHostDeadline: Int64
+    /// A pidfd of the first host's process (the `new --keep` front), which
+    /// becomes readable when it exits: the control thread polls it while
+    /// the link waits for that host (`firstHostExitToWatch`).
+    private let firstHostExit: FileDescriptor?
     let ring: OutputRing
     /// Signalled on every attach and detach, so that the threads waiting
     /// on the old host's descriptors let go of them.
     private let observers = Locked<[Wakeup]>([])
-    /// Set by the first attach: wakes the output and the end waiting for
-    /// the first host (see `State`).
-    private let firstHostAttached = OneTimeSignal()
 
-    init(bufferBytes: Int, firstHostWaitMilliseconds: Int64 = HostLink.firstHostWaitMilliseconds) throws(Errno) {
+    /// `firstHostParent`: the pid of this process's parent when that
+    /// parent is the first host (the `new --keep` front forks the session's
+    /// server). Its exit ends the wait for it at once, rather than at the
+    /// deadline; so does finding it already gone (no longer the parent).
+    init(bufferBytes: Int, firstHostWaitMilliseconds: Int64 = HostLink.firstHostWaitMilliseconds,
+         firstHostParent: pid_t? = nil) throws(Errno) {
         ring = try OutputRing(capacity: bufferBytes)
         let now = monotonicMilliseconds()
-        state = Locked(State(attachment: nil, detachedSince: now,
-                             firstHostDeadline: now + firstHostWaitMilliseconds))
+        firstHostDeadline = now + firstHostWaitMilliseconds
+        let watch = firstHostParent.map(Self.watchParent) ?? .unwatched
+        if case .watched(let pidfd) = watch { firstHostExit = pidfd } else { firstHostExit = nil }
+        var initial = State(attachment: nil, detachedSince: now)
+        if case .gone = watch { initial.waitsForFirstHost = false }
+        state = Locked(initial, conditions: 1)
+    }
+
+    deinit { firstHostExit?.closeQuietly() }
+
+    private enum ParentWatch { case watched(FileDescriptor), gone, unwatched }
+
+    /// A pidfd of `pid` if it is still this process's parent once the
+    /// pidfd is open (a process is given another parent the moment its
+    /// parent exits, so the pidfd is then of that parent, not of a process
+    /// that took its pid over); `.gone` if not. Without pidfds (Linux
+    /// before 5.3, or out of descriptors) only the deadline ends the wait.
+    private static func watchParent(_ pid: pid_t) -> ParentWatch {
+        var descriptor: CInt = -1
+        let opened = ptyshim_pidfd_open(pid, &descriptor)
+        if opened == ESRCH { return .gone }
+        guard opened == 0 else { return .unwatched }
+        guard getppid() == pid else {
+            FileDescriptor(rawValue: descriptor).closeQuietly()
+            return .gone
+        }
+        return .watched(FileDescriptor(rawValue: descriptor))
     }
 
     func notifyOnChange(_ wakeup: Wakeup) {
@@ -202,6 +245,20 @@ final class HostLink: Sendable {
     /// When the last host went (monotonic ms), nil while one is attached.
     var detachedSince: Int64? { state.withLock { $0.detachedSince } }
 
+    /// The first host's pidfd while the link still waits for that host,
+    /// for the control thread to poll; it reports once that process
+    /// exited, and the control thread then calls `firstHostIsGone`.
+    var firstHostExitToWatch: FileDescriptor? {
+        guard let firstHostExit, state.withLock({ $0.awaitsFirstHost }) else { return nil }
+        return firstHostExit
+    }
+
+    /// The first host will never attach (its process exited): output and
+    /// the session's end stop waiting for it.
+    func firstHostIsGone() {
+        state.withLock(waking: .all(Self.firstHostWaitEnded)) { $0.waitsForFirstHost = false }
+    }
+
     /// `ended` carries the program's exit code, for a host that came too late.
     enum AttachOutcome: Equatable { case attached, busy, ended(Int32) }
 
@@ -211,18 +268,17 @@ final class HostLink: Sendable {
     /// precedes any line a detach sends it.
     func attach(_ host: Attachment, force: Bool, greeting: String) -> AttachOutcome {
         var outcome = AttachOutcome.attached
-        let previous: Attachment?? = state.withLock { state in
+        let previous: Attachment?? = state.withLock(waking: .all(Self.firstHostWaitEnded)) { state in
             if let code = state.finished { outcome = .ended(code); return .none }
             if state.attachment != nil && !force { outcome = .busy; return .none }
             let previous = state.attachment
             state.attachment = host
             state.detachedSince = nil
-            state.firstHostDeadline = nil
+            state.waitsForFirstHost = false
             host.tell(greeting)
             return .some(previous)
         }
         guard let previous else { return outcome }
-        firstHostAttached.set()
         previous?.tell("detached another host attached")
         notifyObservers()
         return .attached
@@ -245,13 +301,14 @@ final class HostLink: Sendable {
     /// The session is over: the attached client gets `exit CODE`. A
     /// program that ended before its first host attached (`true`) waits
     /// for that host as its output does, so that `new --keep` exits with
-    /// the program's status rather than finding the session gone.
+    /// the program's status rather than finding the session gone; not
+    /// once that host's process is gone (`firstHostIsGone`). Output that
+    /// still waits for that host (a hang-up gave up on it) waits for the
+    /// same thing until the same deadline, so it is let go at this moment
+    /// at the latest.
     func finish(exitCode: Int32) {
-        while let deadline = state.withLock({ $0.attachment == nil ? $0.firstHostDeadline : nil }),
-              monotonicMilliseconds() < deadline {
-            firstHostAttached.wait(untilMonotonicMilliseconds: deadline)
-        }
-        let last = state.withLock { state in
+        let last = state.withLock(waitingOn: Self.firstHostWaitEnded, while: { $0.awaitsFirstHost },
+                                  untilMonotonicMilliseconds: firstHostDeadline) { state in
             defer { state.attachment = nil; state.finished = exitCode }
             return state.attachment
         }
@@ -268,67 +325,17 @@ final class HostLink: Sendable {
     /// the first-host deadline): the pty holds the output meanwhile, and
     /// the program waits as it would for a slow host.
     func route(keeping bytes: UnsafeRawBufferPointer) -> Attachment? {
-        while true {
-            let (attachment, waitUntil) = state.withLock { state -> (Attachment?, Int64?) in
-                if let attachment = state.attachment { return (attachment, nil) }
-                if let deadline = state.firstHostDeadline, state.finished == nil, monotonicMilliseconds() < deadline {
-                    return (nil, deadline)
-                }
-                state.firstHostDeadline = nil
-                ring.append(bytes)
-                return (nil, nil)
-            }
-            guard let waitUntil else { return attachment }
-            firstHostAttached.wait(untilMonotonicMilliseconds: waitUntil)
+        state.withLock(waitingOn: Self.firstHostWaitEnded, while: { $0.awaitsFirstHost },
+                       untilMonotonicMilliseconds: firstHostDeadline) { state in
+            if let attachment = state.attachment { return attachment }
+            state.waitsForFirstHost = false
+            ring.append(bytes)
+            return nil
         }
     }
 
     private func notifyObservers() {
         for wakeup in observers.withLock({ $0 }) { wakeup.signal() }
-    }
-}
-
-/// A flag set once, which threads can wait for with a deadline: a mutex
-/// and a condition variable on the monotonic clock, so that a waiter
-/// sleeps until the flag is set or the deadline passes, and a set that
-/// comes before the wait is never missed.
-final class OneTimeSignal: @unchecked Sendable {
-    // @unchecked: `isSet` is only touched with `mutex` held.
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var isSet = false
-
-    init() {
-        pthread_mutex_init(mutex, nil)
-        var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
-    }
-
-    func set() {
-        pthread_mutex_lock(mutex)
-        isSet = true
-        pthread_cond_broadcast(condition)
-        pthread_mutex_unlock(mutex)
-    }
-
-    /// Waits until the flag is set or `deadline` (monotonic ms) passes.
-    func wait(untilMonotonicMilliseconds deadline: Int64) {
-        var until = timespec(tv_sec: Int(deadline / 1000), tv_nsec: Int(deadline % 1000) * 1_000_000)
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while !isSet && monotonicMilliseconds() < deadline {
-            _ = pthread_cond_timedwait(condition, mutex, &until)
-        }
     }
 }
 

@@ -33,7 +33,45 @@ enum Poller {
         _ entries: UnsafeMutableBufferPointer<pollfd>, timeoutMilliseconds: Int32
     ) throws(Errno) -> Int {
         for index in entries.indices { entries[index].revents = 0 }
-        return Int(try valueOrErrno { poll(entries.baseAddress, nfds_t(entries.count), timeoutMilliseconds) })
+        do {
+            return Int(try valueOrErrno { poll(entries.baseAddress, nfds_t(entries.count), timeoutMilliseconds) })
+        } catch .invalidArgument {
+            return try waitOnWatchedOnly(entries, timeoutMilliseconds: timeoutMilliseconds)
+        }
+    }
+
+    /// poll refuses a list longer than the descriptor limit (RLIMIT_NOFILE)
+    /// with EINVAL, even when most of its entries are -1 and would be
+    /// skipped: a process whose limit is below a loop's list length would
+    /// otherwise never wait, and never see what it waits for. Polls a copy
+    /// of the entries that watch a descriptor instead, in their order, as
+    /// many as the limit allows (all of them unless the limit was lowered
+    /// below what the process holds open), on the stack.
+    private static func waitOnWatchedOnly(
+        _ entries: UnsafeMutableBufferPointer<pollfd>, timeoutMilliseconds: Int32
+    ) throws(Errno) -> Int {
+        var watched = entries.reduce(0) { $1.fd >= 0 ? $0 + 1 : $0 }
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            watched = min(watched, Int(clamping: limit.rlim_cur))
+        }
+        let outcome = withUnsafeTemporaryAllocation(of: pollfd.self, capacity: watched) { copy in
+            var taken = 0
+            for entry in entries where entry.fd >= 0 && taken < watched {
+                copy[taken] = entry
+                taken += 1
+            }
+            let result = Result { () throws(Errno) in
+                try valueOrErrno { poll(copy.baseAddress, nfds_t(taken), timeoutMilliseconds) }
+            }
+            taken = 0
+            for index in entries.indices where entries[index].fd >= 0 && taken < watched {
+                entries[index].revents = copy[taken].revents
+                taken += 1
+            }
+            return result
+        }
+        return Int(try outcome.get())
     }
 }
 

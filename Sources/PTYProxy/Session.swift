@@ -34,9 +34,14 @@ public struct KeepOptions: Sendable {
     /// Called once the session is set up and reachable: the child runs and
     /// the control socket serves.
     public var whenReady: @Sendable () -> Void
+    /// The pid of this process's parent when that parent becomes the
+    /// first host (`new --keep` forks the session's server): the session
+    /// waits for that host only while it lives (see `HostLink`).
+    public var firstHostParent: pid_t?
 
-    public init(bufferBytes: Int, whenReady: @escaping @Sendable () -> Void) {
+    public init(bufferBytes: Int, firstHostParent: pid_t? = nil, whenReady: @escaping @Sendable () -> Void) {
         self.bufferBytes = bufferBytes
+        self.firstHostParent = firstHostParent
         self.whenReady = whenReady
     }
 }
@@ -227,7 +232,7 @@ extension Session {
         }
         if let keep {
             do {
-                parts.link = try HostLink(bufferBytes: keep.bufferBytes)
+                parts.link = try HostLink(bufferBytes: keep.bufferBytes, firstHostParent: keep.firstHostParent)
             } catch {
                 throw SessionError("cannot set up the kept output (\(keep.bufferBytes) bytes): \(error)")
             }

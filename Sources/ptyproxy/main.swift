@@ -121,12 +121,13 @@ func runKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOpt
     var ends: [Int32] = [-1, -1]
     let piped = ptyshim_pipe(&ends, 0)
     guard piped == 0 else { fail("cannot start a kept session: \(Errno(rawValue: piped))") }
+    let front = getpid()
     var server: pid_t = 0
-    let job = Unmanaged.passRetained(KeptServerJob(configuration, options, ends: ends)).toOpaque()
+    let job = Unmanaged.passRetained(KeptServerJob(configuration, options, ends: ends, front: front)).toOpaque()
     let forked = ptyshim_fork_kept_server(&server, { context in
         let job = Unmanaged<KeptServerJob>.fromOpaque(context!).takeRetainedValue()
         close(job.ends[0])
-        serveKept(job.configuration, job.options, report: job.ends[1])
+        serveKept(job.configuration, job.options, report: job.ends[1], front: job.front)
     }, job)
     Unmanaged<KeptServerJob>.fromOpaque(job).release()
     guard forked == 0 else {
@@ -159,17 +160,22 @@ final class KeptServerJob {
     let options: Invocation.NewOptions
     /// The report pipe: the front reads [0], the server writes [1].
     let ends: [Int32]
+    /// The server's parent, its first host.
+    let front: pid_t
 
-    init(_ configuration: SessionConfiguration, _ options: Invocation.NewOptions, ends: [Int32]) {
+    init(_ configuration: SessionConfiguration, _ options: Invocation.NewOptions, ends: [Int32], front: pid_t) {
         self.configuration = configuration
         self.options = options
         self.ends = ends
+        self.front = front
     }
 }
 
 /// The kept session's server: stdin and stdout on /dev/null, stderr the
-/// report pipe until the session is set up, then /dev/null too.
-func serveKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOptions, report: Int32) -> Never {
+/// report pipe until the session is set up, then /dev/null too. `front`,
+/// its parent, is the first host.
+func serveKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOptions, report: Int32,
+               front: pid_t) -> Never {
     dup2(report, 2)
     // Nothing of the front's host may stay open here (an fd Emacs leaked
     // would keep its pipe alive as long as the session).
@@ -179,7 +185,7 @@ func serveKept(_ configuration: SessionConfiguration, _ options: Invocation.NewO
         dup2(null, 0)
         dup2(null, 1)
     }
-    let keep = KeepOptions(bufferBytes: options.keepBufferBytes) {
+    let keep = KeepOptions(bufferBytes: options.keepBufferBytes, firstHostParent: front) {
         var ready = keptServerReady
         _ = write(2, &ready, 1)
         if null >= 0 { dup2(null, 2) }

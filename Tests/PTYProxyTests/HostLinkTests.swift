@@ -107,6 +107,103 @@ import SystemPackage
         #expect(got > 0 && Array(reply[..<max(got, 0)]) == Array("ok\nexit 7\n".utf8))
     }
 
+    /// The first host's process is gone (the control thread saw its pidfd
+    /// report): the output and the session's end stop waiting for it at
+    /// once, long before the bound, and the output is kept for a later host.
+    @Test func theFirstHostsExitEndsBothWaits() throws {
+        let link = try HostLink(bufferBytes: 4096, firstHostWaitMilliseconds: 60_000)
+        let routed = Routed()
+        let output = try Self.route(link, Array("kept".utf8), into: routed)
+        let finished = try IOThread { link.finish(exitCode: 0) }
+        usleep(100_000)
+        #expect(routed.result.withLock { $0.returned } == false, "the output waits for the first host")
+        let goneAt = monotonicMilliseconds()
+        link.firstHostIsGone()
+        output.join()
+        finished.join()
+        let waited = monotonicMilliseconds() - goneAt
+        #expect(waited < 10_000, "\(waited) ms after the first host was gone (the bound is 60 s)")
+        #expect(routed.result.withLock { $0.host } == nil)
+        #expect(Self.kept(link) == Array("kept".utf8))
+        #expect(link.firstHostExitToWatch == nil)
+    }
+
+    /// Told which parent process is the first host: while it lives, its
+    /// pidfd is there to watch and output waits for it; a pid that is not
+    /// (or no longer) this process's parent is a first host already gone,
+    /// and nothing waits for it.
+    @Test func theFirstHostParentIsWatchedOnlyWhileItIsTheParent() throws {
+        let parent = try HostLink(bufferBytes: 4096, firstHostWaitMilliseconds: 300, firstHostParent: getppid())
+        #expect(parent.firstHostExitToWatch != nil)
+        let start = monotonicMilliseconds()
+        let routed = Routed()
+        try Self.route(parent, Array("a".utf8), into: routed).join()
+        #expect(routed.result.withLock { $0.returnedAt } - start >= 300, "waited for the living parent")
+
+        let notParent = try HostLink(bufferBytes: 4096, firstHostWaitMilliseconds: 60_000, firstHostParent: getpid())
+        #expect(notParent.firstHostExitToWatch == nil)
+        let before = monotonicMilliseconds()
+        let kept = Array("b".utf8).withUnsafeBytes { notParent.route(keeping: $0) }
+        notParent.finish(exitCode: 0)
+        #expect(kept == nil && Self.kept(notParent) == Array("b".utf8))
+        #expect(monotonicMilliseconds() - before < 10_000)
+    }
+
+    /// Starts `new --keep ID ... command` and stops that front (SIGSTOP)
+    /// as soon as its session's socket appears, which is before the
+    /// server is ready, so before the front can attach; nil when it did
+    /// attach all the same (the status says so: the caller tries again).
+    static func frontStoppedBeforeItAttached(_ id: String, _ command: [String]) -> HostedProcess? {
+        let socket = SessionDirectory.socketPath(directory: TestEnvironment.controlDirectory, id: id)
+        let front = HostedProcess(proxy: ["new", "--keep", id, "80", "24"] + command)
+        let deadline = monotonicMilliseconds() + 10_000
+        while access(socket, F_OK) != 0 && monotonicMilliseconds() < deadline { usleep(100) }
+        kill(front.pid, SIGSTOP)
+        // Twice, apart: an attach request sent just before the stop is
+        // answered by the second status at the latest.
+        let unattached = (0..<2).allSatisfy { round in
+            if round > 0 { usleep(100_000) }
+            return KeepAttachTests.status(id)?.contains("\"attached\":false") == true
+        }
+        guard unattached else {
+            kill(front.pid, SIGKILL)
+            _ = front.waitForExit(timeoutMilliseconds: 5000)
+            _ = runTool(["signal", id, "KILL"])
+            return nil
+        }
+        return front
+    }
+
+    /// The `new --keep` front dies before it attached (killed while it
+    /// starts, as a host that gives up at once does): the session waits
+    /// for it no more. A program that ended at once, or is killed with
+    /// `signal ID KILL`, ends its session at once rather than at the
+    /// first host's bound (5 s after the start).
+    @Test(arguments: [["sh", "-c", "exit 7"], ["sh", "-c", "echo out; exec sleep 100"]])
+    func aFrontThatDiedBeforeAttachingIsNotWaitedFor(command: [String]) throws {
+        for run in 0..<3 {
+            let id = uniqueID("keep-nofront")
+            defer { _ = runTool(["signal", id, "KILL"]) }  // a test that stops early leaves nothing
+            var stopped: HostedProcess?
+            for _ in 0..<20 where stopped == nil { stopped = Self.frontStoppedBeforeItAttached(id, command) }
+            let front = try #require(stopped, "the front attached before it could be stopped, 20 times")
+            kill(front.pid, SIGKILL)
+            _ = front.waitForExit(timeoutMilliseconds: 5000)
+            let killedAt = monotonicMilliseconds()
+            if command.last!.contains("sleep") {
+                #expect(eventually(timeoutMilliseconds: 10_000) {
+                    (KeepAttachTests.status(id).flatMap { KeepAttachTests.field("buffered", in: $0) } ?? 0) > 0
+                }, "run \(run): the output is kept once the front is gone")
+                _ = runTool(["signal", id, "KILL"])
+            }
+            #expect(eventually(timeoutMilliseconds: 10_000) {
+                KeepAttachTests.status(id) == nil && !KeepAttachTests.socketFileExists(id)
+            }, "run \(run): the session ended")
+            let ended = monotonicMilliseconds() - killedAt
+            #expect(ended < 2500, "run \(run): the session ended \(ended) ms after its front died (the bound is 5 s)")
+        }
+    }
+
     /// A host stdout that is a blocking pipe the session could not reopen
     /// non-blocking: a write to it still never waits. It fills the pipe,
     /// then gets EAGAIN, and the pipe holds every byte written.

@@ -75,6 +75,26 @@ import CPTYShim
         #expect(refused > 0 && ran > 0, "the limits must both bite and suffice: \(refused) refused, \(ran) ran; \(lines)")
     }
 
+    /// A descriptor limit below the length of the supervisor's poll list
+    /// (its own slots, then the control socket's entries), though above
+    /// what it watches: poll refuses such a list with EINVAL, and the
+    /// supervisor must still see the child's exit. Set on the running
+    /// session, so that what the test runner lets the proxy inherit does
+    /// not matter. (Before: it polled in vain for ever, spinning, blind to
+    /// the exit, the host and SIGTERM; `ulimit -n 20` did the same to
+    /// `ptyproxy new ID 80 24 true`.)
+    @Test func aDescriptorLimitBelowThePollListLengthStillEndsTheSession() {
+        let proxy = HostedProcess(proxy: ["new", uniqueID("pollnofile"), "80", "24", "cat"])
+        proxy.write("up\n")  // echoed once the supervisor has started the output reader
+        #expect(proxy.read(untilContains: "up\r\nup\r\n"))
+        // Fewer than the list's entries (a slot per control client and
+        // more), more than the few it watches now.
+        let limit = HostedProcess(["/usr/bin/prlimit", "--pid", "\(proxy.pid)", "--nofile=\(ControlServer.maximumClients):"])
+        #expect(limit.finish() == .exited(0), "\(limit.errorText)")
+        proxy.closeInput()  // ^D: cat exits
+        #expect(proxy.finish() == .exited(0), "\(proxy.errorText)")
+    }
+
     /// Threads and processes: RLIMIT_NPROC counts a user's threads, and
     /// binds only a user other than root. (Before: SIGILL at 3..6 and 126
     /// "cannot execute" at 1.)
@@ -147,7 +167,13 @@ extension HostileResourceTests {
     /// Variant 3: the host reads nothing until its pipe is full and the
     /// child has exited; the output is still whole (waiting for room in the
     /// host's pipe is no quiet pty).
-    @Test(arguments: [0, 1, 2, 3])
+    ///
+    /// Variant 4: the host reads nothing until past the drain limit (2 s
+    /// after the child's exit); what the pty still holds arrives whole, as
+    /// it does through the reader, which ends at that limit only when a
+    /// read finds the pty empty. (Before: the first pass after the host
+    /// made room ended the output there, exit status 0, the rest lost.)
+    @Test(arguments: [0, 1, 2, 3, 4])
     func outputArrivesWholeWhenTheReaderCannotStart(variant: Int) {
         if builtWithSanitizer {
             print("outputArrivesWholeWhenTheReaderCannotStart: skipped: \(sanitizerReason)"); return
@@ -155,11 +181,11 @@ extension HostileResourceTests {
         let scratch = Scratch("reader")
         let go = scratch.base + "/go", end = scratch.base + "/end"
         #expect(mkfifo(go, 0o600) == 0 && mkfifo(end, 0o600) == 0)
-        // Variant 3's output must fit the host's pipe and the pty together,
-        // for the child to exit while the host does not read.
-        let count = variant == 3 ? 6000 : 20000
+        // Variants 3 and 4: the output must fit the host's pipe and the pty
+        // together, for the child to exit while the host does not read.
+        let count = variant >= 3 ? 6000 : 20000
         let lines = "i=0; while [ $i -lt \(count) ]; do echo \"line $i\"; i=$((i+1)); done; echo DONE"
-        let script = ["\(lines); read x < \(end)", lines, "echo DONE; trap '' HUP; sleep 2 & exit 0", lines][variant]
+        let script = ["\(lines); read x < \(end)", lines, "echo DONE; trap '' HUP; sleep 2 & exit 0", lines, lines][variant]
         let id = uniqueID("rdr")
         let proxy = HostedProcess(proxy: ["new", id, "80", "24", "sh", "-c", "read x < \(go); \(script)"])
         #expect(eventually { ControlConnection(id)?.request("ping") == "ok pong" })
@@ -171,6 +197,11 @@ extension HostileResourceTests {
             #expect(eventually { hostPipeIsFull(proxy) && childHasExited(of: proxy.pid) },
                     "queued \(ptyshim_bytes_queued(proxy.stdoutRead, &queued)) \(queued), exited \(childHasExited(of: proxy.pid))")
             usleep(300_000)  // three times the quiet period after the exit, with the pipe still full
+        }
+        if variant == 4 {
+            #expect(eventually(timeoutMilliseconds: 10_000) { childHasExited(of: proxy.pid) })
+            usleep(2_500_000)  // the host's stall: past the drain limit, counted from the exit
+            #expect(threadCount(of: proxy.pid) == 1, "a thread started under the limit")
         }
         #expect(proxy.read(untilContains: "DONE"))
         if variant == 0 {
@@ -202,7 +233,7 @@ extension HostileResourceTests {
         #expect(eventually { ControlConnection(id)?.request("ping") == "ok pong" })
         #expect(limitAddressSpaceToWhatIsMapped(proxy.pid))
         #expect(HostedProcess(["/bin/sh", "-c", "echo go > \(go)"]).finish() == .exited(0))
-        // The host reads nothing until its pipe is all but full.
+        // The host reads nothing until its pipe is full.
         #expect(eventually { hostPipeIsFull(proxy) }, "the host's pipe did not fill")
         #expect(threadCount(of: proxy.pid) == 1, "a thread started under the limit")
         kill(proxy.pid, SIGTERM)
@@ -212,9 +243,17 @@ extension HostileResourceTests {
         _ = proxy.finish()
     }
 
+    /// Whether the host's pipe has no room left: no POLLOUT on a write end
+    /// of it (opened through the proxy's stdout), which is what the
+    /// supervisor's relay waits for. The bytes queued do not say it: a
+    /// write may leave a page slot partly filled (47653 bytes filled all
+    /// 16 once).
     private func hostPipeIsFull(_ proxy: HostedProcess) -> Bool {
-        var queued: CInt = 0
-        return ptyshim_bytes_queued(proxy.stdoutRead, &queued) == 0 && queued >= 48 * 1024
+        let writeEnd = open("/proc/\(proxy.pid)/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard writeEnd >= 0 else { return false }
+        defer { close(writeEnd) }
+        var entry = pollfd(fd: writeEnd, events: Int16(POLLOUT), revents: 0)
+        return poll(&entry, 1, 0) == 0
     }
 
     /// Whether the child of `pid` is a zombie (the proxy reaps it last).

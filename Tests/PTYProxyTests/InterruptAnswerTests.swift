@@ -17,7 +17,7 @@ import CPTYShim
     private final class DiscardBeforeSecondRead: Sendable {
         let slave: CInt
         let reads = Atomic<Int>(0)
-        let output = Mutex<OutputPath?>(nil)
+        let output = Locked<OutputPath?>(nil)
         init(slave: CInt) { self.slave = slave }
 
         func readWillStart() {
