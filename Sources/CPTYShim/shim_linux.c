@@ -474,7 +474,13 @@ static void *run_kept_server(void *argument) {
     _exit(125);  /* serve exits the process itself */
 }
 
-int ptyshim_fork_kept_server(pid_t *pid, void (*serve)(void *), void *context) {
+/* The server thread's stack: its code is the session's set-up and the
+   supervisor's loop, no deeper than the relay threads' (256 KiB); a
+   default 8 MiB stack would cost that much address space more than the
+   process's first thread did, under a tight RLIMIT_AS. */
+#define KEPT_SERVER_STACK (1024 * 1024)
+
+int ptyshim_fork_kept_server(pid_t *pid, int report, void (*serve)(void *), void *context) {
     // fork(2) copies only the calling thread: with any other thread alive,
     // a lock it held would stay held in the child forever.
     DIR *tasks = opendir("/proc/self/task");
@@ -502,9 +508,14 @@ int ptyshim_fork_kept_server(pid_t *pid, void (*serve)(void *), void *context) {
     pthread_attr_t attributes;
     pthread_t thread;
     struct kept_server_start start = {serve, context};
-    if (pthread_attr_init(&attributes) != 0 || pthread_attr_setsigmask_np(&attributes, &previous) != 0
-        || pthread_create(&thread, &attributes, run_kept_server, &start) != 0) {
-        _exit(125);  /* the front reports the server's end during set-up */
+    int err = pthread_attr_init(&attributes);
+    if (!err) err = pthread_attr_setsigmask_np(&attributes, &previous);
+    if (!err) err = pthread_attr_setstacksize(&attributes, KEPT_SERVER_STACK);
+    if (!err) err = pthread_create(&thread, &attributes, run_kept_server, &start);
+    if (err != 0) {
+        /* The front prints what the report pipe carries, as its own line. */
+        dprintf(report, "ptyproxy: cannot start a kept session: %s\n", strerror(err));
+        _exit(125);
     }
     pthread_attr_destroy(&attributes);
     pthread_join(thread, NULL);

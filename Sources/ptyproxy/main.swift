@@ -124,7 +124,7 @@ func runKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOpt
     let front = getpid()
     var server: pid_t = 0
     let job = Unmanaged.passRetained(KeptServerJob(configuration, options, ends: ends, front: front)).toOpaque()
-    let forked = ptyshim_fork_kept_server(&server, { context in
+    let forked = ptyshim_fork_kept_server(&server, ends[1], { context in
         let job = Unmanaged<KeptServerJob>.fromOpaque(context!).takeRetainedValue()
         close(job.ends[0])
         serveKept(job.configuration, job.options, report: job.ends[1], front: job.front)

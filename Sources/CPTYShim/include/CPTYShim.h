@@ -180,10 +180,12 @@ int ptyshim_can_enter(const char *dir);
 /// fork(2) for a kept session's server, refused (EDEADLK) unless the caller
 /// is the process's only thread. Returns in the parent only, with the
 /// child's pid. The child calls setsid() and runs `serve(context)` on a
-/// thread of its own, which must end the process (exit); the thread fork
-/// copied blocks every signal and waits: it holds the parent's thread ID
-/// in the Swift runtime's per-thread cache, so it must run no Swift code.
-int ptyshim_fork_kept_server(pid_t *pid, void (*serve)(void *), void *context);
+/// thread of its own (1 MiB of stack), which must end the process (exit);
+/// the thread fork copied blocks every signal and waits: it holds the
+/// parent's thread ID in the Swift runtime's per-thread cache, so it must
+/// run no Swift code. If that thread cannot be made, the child writes one
+/// `ptyproxy: ...` line to `report` and exits 125.
+int ptyshim_fork_kept_server(pid_t *pid, int report, void (*serve)(void *), void *context);
 
 /// sendmsg(2) of `bytes` with `fd_count` (1 to 4) descriptors in SCM_RIGHTS,
 /// without SIGPIPE.
