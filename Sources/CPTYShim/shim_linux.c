@@ -453,8 +453,34 @@ int ptyshim_set_pipe_size(int fd, int size) {
 // --- kept sessions (issue 20) ---
 
 #include <dirent.h>
+#include <pthread.h>
+#include <sys/sysmacros.h>
 
-int ptyshim_fork_kept_server(pid_t *pid) {
+/* The child's Swift code runs on this thread, never on the thread fork(2)
+   copied: the Swift runtime caches each thread's ID in thread-local
+   storage for its PI-futex locks (metadata caches, once), and the copied
+   thread keeps its parent's ID. A lock it then holds names a thread of
+   another process: a waiter gets ESRCH, the holder's unlock EPERM, and
+   both spin for ever (seen: a kept server at 200 % CPU, serving nothing).
+   A thread created after the fork has a cache of its own. */
+struct kept_server_start {
+    void (*serve)(void *);
+    void *context;
+};
+
+static void *run_kept_server(void *argument) {
+    struct kept_server_start *start = argument;
+    start->serve(start->context);
+    _exit(125);  /* serve exits the process itself */
+}
+
+/* The server thread's stack: its code is the session's set-up and the
+   supervisor's loop, no deeper than the relay threads' (256 KiB); a
+   default 8 MiB stack would cost that much address space more than the
+   process's first thread did, under a tight RLIMIT_AS. */
+#define KEPT_SERVER_STACK (1024 * 1024)
+
+int ptyshim_fork_kept_server(pid_t *pid, int report, void (*serve)(void *), void *context) {
     // fork(2) copies only the calling thread: with any other thread alive,
     // a lock it held would stay held in the child forever.
     DIR *tasks = opendir("/proc/self/task");
@@ -468,9 +494,32 @@ int ptyshim_fork_kept_server(pid_t *pid) {
     if (threads != 1) return EDEADLK;
     pid_t child = fork();
     if (child < 0) return errno;
-    if (child == 0 && setsid() < 0) _exit(125);
-    *pid = child;
-    return 0;
+    if (child > 0) {
+        *pid = child;
+        return 0;
+    }
+    if (setsid() < 0) _exit(125);
+    /* The copied thread takes no signal (every one goes to the server's
+       own threads, as their masks say) and only waits; the new thread
+       starts with the mask the process had. */
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
+    pthread_attr_t attributes;
+    pthread_t thread;
+    struct kept_server_start start = {serve, context};
+    int err = pthread_attr_init(&attributes);
+    if (!err) err = pthread_attr_setsigmask_np(&attributes, &previous);
+    if (!err) err = pthread_attr_setstacksize(&attributes, KEPT_SERVER_STACK);
+    if (!err) err = pthread_create(&thread, &attributes, run_kept_server, &start);
+    if (err != 0) {
+        /* The front prints what the report pipe carries, as its own line. */
+        dprintf(report, "ptyproxy: cannot start a kept session: %s\n", strerror(err));
+        _exit(125);
+    }
+    pthread_attr_destroy(&attributes);
+    pthread_join(thread, NULL);
+    _exit(125);
 }
 
 int ptyshim_send_with_fds(int socket, const void *bytes, size_t count, const int *fds, int fd_count,
@@ -536,6 +585,50 @@ int ptyshim_recv_with_fds(int socket, void *bytes, size_t count, ssize_t *got,
     return 0;
 }
 
+/* The device numbers of the slave of the pty whose master is `master`
+   (TIOCGPTPEER with O_PATH: the slave is not opened for I/O). */
+static int pty_slave_identity(int master, dev_t *device, dev_t *rdev) {
+    int peer = ioctl(master, TIOCGPTPEER, O_PATH | O_NOCTTY | O_CLOEXEC);
+    if (peer < 0) return errno;
+    struct stat info;
+    int err = fstat(peer, &info) == 0 ? 0 : errno;
+    close(peer);
+    if (err != 0) return err;
+    *device = info.st_dev;
+    *rdev = info.st_rdev;
+    return 0;
+}
+
+int ptyshim_check_attach_descriptor(int fd, int for_writing, int master) {
+    int err = ptyshim_check_stdio(fd, for_writing);
+    if (err != 0) return err;
+    struct stat info;
+    if (fstat(fd, &info) != 0) return errno;
+    switch (info.st_mode & S_IFMT) {
+    case S_IFIFO: case S_IFREG: case S_IFBLK: break;
+    case S_IFSOCK: {
+        struct ucred peer;
+        socklen_t length = sizeof peer;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 && peer.pid == getpid()) return ELOOP;
+        break;
+    }
+    case S_IFCHR: {
+        dev_t own_device, own_rdev;
+        if (pty_slave_identity(master, &own_device, &own_rdev) != 0) break;
+        if (info.st_dev == own_device && info.st_rdev == own_rdev) return ELOOP;  /* our slave */
+        /* Only a pty master (ptmx, 5:2) is asked for its slave: an ioctl
+           number means something else to another driver. */
+        dev_t device, rdev;
+        if (major(info.st_rdev) == 5 && minor(info.st_rdev) == 2 && pty_slave_identity(fd, &device, &rdev) == 0
+            && device == own_device && rdev == own_rdev)
+            return ELOOP;  /* our master */
+        break;
+    }
+    default: return EPROTOTYPE;  /* eventfd, signalfd, timerfd, epoll, pidfd, ... */
+    }
+    return 0;
+}
+
 void ptyshim_close_from(int lowest) {
 #ifdef SYS_close_range
     if (syscall(SYS_close_range, (unsigned)lowest, ~0U, 0) == 0) return;
@@ -544,14 +637,22 @@ void ptyshim_close_from(int lowest) {
     for (long fd = lowest; fd < (limit > 0 ? limit : 1024); fd++) close((int)fd);
 }
 
-int ptyshim_reopen_nonblocking_writer(int fd, int *reopened) {
+static int reopen_nonblocking(int fd, int access, int *reopened) {
     struct stat info;
     if (fstat(fd, &info) != 0) return errno;
     if (!S_ISFIFO(info.st_mode) && !S_ISCHR(info.st_mode)) return EINVAL;
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    int opened = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int opened = open(path, access | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (opened < 0) return errno;
     *reopened = opened;
     return 0;
+}
+
+int ptyshim_reopen_nonblocking_writer(int fd, int *reopened) {
+    return reopen_nonblocking(fd, O_WRONLY, reopened);
+}
+
+int ptyshim_reopen_nonblocking_reader(int fd, int *reopened) {
+    return reopen_nonblocking(fd, O_RDONLY, reopened);
 }

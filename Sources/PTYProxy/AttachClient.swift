@@ -34,11 +34,21 @@ extension ControlClient {
         }
         let socket = try connect(to: id, in: directory, deadline: deadline)
         defer { socket.closeQuietly() }
-        try sendAttach(request.line, input: input, output: output, on: socket, id: id, deadline: deadline)
         var reader = ReplyLines(socket: socket)
-        guard let reply = reader.next(deadline: deadline) else {
-            throw .failed("session '\(id)' did not answer the attach in time")
+        do {
+            try sendAttach(request.line, input: input, output: output, on: socket, id: id, deadline: deadline)
+        } catch {
+            // A session that ended meanwhile closed the connection unread.
+            if try hasGone(id, before: deadline) { throw .noSuchSession(id) }
+            throw error
         }
+        guard let reply = reader.next(deadline: deadline) else {
+            if reader.ended, try hasGone(id, before: deadline) { throw .noSuchSession(id) }
+            throw .failed("session '\(id)' did not answer the attach \(reader.ended ? "(it closed the connection)" : "in time")")
+        }
+        // A session that ended before the attach was taken answers with the
+        // program's exit status, the line an attached host ends with.
+        if case .exited(let code)? = Self.lastLine(reply) { return .exited(code) }
         switch ControlReply.parse(reply, form: .text) {
         case .ok: break
         case .error(let reason): throw .refused(reason)
@@ -51,14 +61,30 @@ extension ControlClient {
             _ = try? send(ControlRequest.line(resize: size), to: id)
         }
         guard let last = reader.next(deadline: nil, onResize: resize) else { return .lost }
-        let text = String(decoding: last, as: UTF8.self)
+        return Self.lastLine(last) ?? .lost
+    }
+
+    /// The session's last line to its host: `exit CODE` or `detached REASON`.
+    private static func lastLine(_ line: [UInt8]) -> AttachOutcome? {
+        let text = String(decoding: line, as: UTF8.self)
         if text.hasPrefix("exit "), let code = Int32(text.dropFirst(5)), (0...255).contains(code) {
             return .exited(code)
         }
         if text.hasPrefix("detached") {
-            return .detached(ControlReply.escape(last.dropFirst(min(9, last.count))))
+            return .detached(ControlReply.escape(line.dropFirst(min(9, line.count))))
         }
-        return .lost
+        return nil
+    }
+
+    /// Whether session `id` is gone, or goes before `deadline`: one that
+    /// closed an attach's connection unanswered is ending, and its socket
+    /// and lock go a moment later.
+    private func hasGone(_ id: String, before deadline: Int64) throws(Failure) -> Bool {
+        while try liveDirectory(of: id) != nil {
+            guard monotonicMilliseconds() < deadline else { return false }
+            usleep(10_000)
+        }
+        return true
     }
 
     private func liveDirectory(of id: String) throws(Failure) -> ControlDirectory? {
@@ -98,6 +124,8 @@ extension ControlClient {
 private struct ReplyLines {
     let socket: FileDescriptor
     var pending: [UInt8] = []
+    /// The stream ended, or a read failed (the session closed it).
+    private(set) var ended = false
     /// SIGWINCH of the attaching terminal, when it is followed.
     var resizes: SignalWatcher?
 
@@ -135,7 +163,9 @@ private struct ReplyLines {
             switch read {
             case .success(nil): continue
             case .success(let count?) where count > 0: pending += chunk[..<count]
-            case .success, .failure: return nil
+            case .success, .failure:
+                ended = true
+                return nil
             }
         }
     }

@@ -90,18 +90,48 @@ struct PassedDescriptors {
         return self
     }
 
-    /// Exactly two descriptors, a readable stdin and a writable stdout
-    /// (`ptyshim_check_stdio`: open, the right way, no directory), handed
-    /// over; nil otherwise (they stay here, for `close`).
-    mutating func takePair() -> (FileDescriptor, FileDescriptor)? {
-        guard descriptors.count == 2, ptyshim_check_stdio(descriptors[0], 0) == 0,
-              ptyshim_check_stdio(descriptors[1], 1) == 0 else { return nil }
+    /// Exactly two descriptors, a stdin and a stdout a kept session can
+    /// take (`ptyshim_check_attach_descriptor`: open the right way, a pipe,
+    /// socket, terminal or file, and neither the session's own pty, whose
+    /// `master` is given, nor a socket connected to the session itself),
+    /// handed over; else why not (they stay here, for `close`).
+    mutating func takePair(master: FileDescriptor) -> Result<(FileDescriptor, FileDescriptor), AttachRefusal> {
+        guard descriptors.count == 2 else { return .failure(.count) }
+        for (index, name) in ["stdin", "stdout"].enumerated() {
+            let result = ptyshim_check_attach_descriptor(descriptors[index], CInt(index), master.rawValue)
+            guard result == 0 else { return .failure(.unusable(name, result)) }
+        }
         defer { descriptors = [] }
-        return (FileDescriptor(rawValue: descriptors[0]), FileDescriptor(rawValue: descriptors[1]))
+        return .success((FileDescriptor(rawValue: descriptors[0]), FileDescriptor(rawValue: descriptors[1])))
     }
 
     mutating func close() {
         for descriptor in descriptors { FileDescriptor(rawValue: descriptor).closeQuietly() }
         descriptors = []
+    }
+}
+
+/// Why the descriptors passed with `attach` are refused: the REASON of
+/// `error REASON`.
+enum AttachRefusal: Error, CustomStringConvertible {
+    case count
+    /// The host's `stdin` or `stdout`, and the errno of the check.
+    case unusable(String, CInt)
+
+    var description: String {
+        switch self {
+        case .count:
+            return "attach needs the host's stdin and stdout passed with it (SCM_RIGHTS)"
+        case .unusable(let name, let error):
+            let way = name == "stdin" ? "reading" : "writing"
+            switch error {
+            case EBADF: return "the host's \(name) is closed"
+            case EACCES: return "the host's \(name) is not open for \(way)"
+            case EISDIR: return "the host's \(name) is a directory"
+            case EPROTOTYPE: return "the host's \(name) is no pipe, socket, terminal or file"
+            case ELOOP: return "the host's \(name) is this session's own terminal or control socket"
+            default: return "the host's \(name) cannot be used: \(Errno(rawValue: error))"
+            }
+        }
     }
 }

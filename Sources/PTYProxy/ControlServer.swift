@@ -331,8 +331,10 @@ public final class ControlServer: Sendable {
         case .failure(let error): return "error \(error)"
         }
         if let problem = passed.problem { return "error \(problem)" }
-        guard let (input, output) = passed.takePair() else {
-            return "error attach needs the host's stdin and stdout passed with it (SCM_RIGHTS)"
+        let input: FileDescriptor, output: FileDescriptor
+        switch passed.takePair(master: context.terminal.master) {
+        case .success(let pair): (input, output) = pair
+        case .failure(let refusal): return "error \(refusal)"
         }
         let host = Attachment(input: input, output: output, socket: FileDescriptor(rawValue: socket))
         let current = (try? context.terminal.size()) ?? WindowSize(columns: 0, rows: 0)
@@ -342,9 +344,10 @@ public final class ControlServer: Sendable {
         case .busy:
             host.release()
             return "error session '\(context.id)' is attached to another host (attach --force takes it over)"
-        case .ended:
+        case .ended(let code):
+            // Too late to attach: the answer is the one an attached host got.
             host.release()
-            return "error session '\(context.id)' is ending"
+            return "exit \(code)"
         }
         attached = host
         if let wanted = attach.size { try? context.terminal.resize(to: wanted) }

@@ -17,6 +17,7 @@ final class Attachment: Sendable {
     let output: FileDescriptor
     let socket: FileDescriptor
     let outputIsPipe: Bool
+    private let inputIsSocket: Bool
     private let outputWriting: OutputWriting
     /// The host closed its stdin and the ^D was typed: read it no more.
     let inputEnded = Atomic<Bool>(false)
@@ -44,7 +45,12 @@ final class Attachment: Sendable {
     /// others. A socket is written with MSG_DONTWAIT instead. Either way a
     /// write to a host that does not read never holds the output path, so
     /// another host can take over at once (`OutputPath`).
-    /// (`reopening: false` leaves `output` as passed, as when /proc is not
+    /// `input` likewise (`ptyshim_reopen_nonblocking_reader`; a socket is
+    /// read with MSG_DONTWAIT): another process reading the same stdin (a
+    /// terminal its shell reads too) may take the bytes poll announced,
+    /// and a blocking read would then keep the input thread on this host
+    /// after the next one attached.
+    /// (`reopening: false` leaves both as passed, as when /proc is not
     /// there: for tests.)
     init(input: FileDescriptor, output: FileDescriptor, socket: FileDescriptor, reopening: Bool = true) {
         var reopened: CInt = -1
@@ -54,7 +60,14 @@ final class Attachment: Sendable {
         } else {
             self.output = output
         }
-        self.input = input
+        if reopening && ptyshim_reopen_nonblocking_reader(input.rawValue, &reopened) == 0 {
+            input.closeQuietly()
+            self.input = FileDescriptor(rawValue: reopened)
+        } else {
+            self.input = input
+        }
+        var info = stat()
+        inputIsSocket = fstat(self.input.rawValue, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK
         self.socket = socket
         var capacity: CInt = 0
         outputIsPipe = ptyshim_pipe_capacity(self.output.rawValue, &capacity) == 0
@@ -69,6 +82,15 @@ final class Attachment: Sendable {
         if type == S_IFREG || type == S_IFBLK { return .plain }
         let flags = fcntl(output.rawValue, F_GETFL)
         return flags >= 0 && flags & O_NONBLOCK != 0 ? .plain : .guarded
+    }
+
+    /// Reads what the host's stdin has now: the byte count (0 at its end),
+    /// or EAGAIN (`.wouldBlock`) when another reader took what poll saw.
+    func readInput(_ buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        if inputIsSocket {
+            return try valueOrErrno(on: .host) { recv(input.rawValue, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT)) }
+        }
+        return try valueOrErrno(on: .host) { system_read(input.rawValue, buffer.baseAddress, buffer.count) }
     }
 
     /// Writes what the host's stdout takes now, never waiting for it:
@@ -139,8 +161,9 @@ final class HostLink: Sendable {
     private struct State {
         var attachment: Attachment?
         var detachedSince: Int64?
-        /// The session has ended: no host may attach any more.
-        var finished = false
+        /// The session has ended with this code (`new`'s exit status): no
+        /// host may attach any more.
+        var finished: Int32?
         /// Until `firstHostDeadline`, output waits for the first host, the
         /// `new --keep` process, rather than going to the ring: a program
         /// that writes more than the ring holds before that host is
@@ -151,7 +174,7 @@ final class HostLink: Sendable {
 
         /// Whether a thread that needs the first host sleeps on: none is
         /// attached yet and it may still come.
-        var awaitsFirstHost: Bool { attachment == nil && waitsForFirstHost && !finished }
+        var awaitsFirstHost: Bool { attachment == nil && waitsForFirstHost && finished == nil }
     }
 
     /// How long output waits for the first host (see `State`): the front
@@ -236,7 +259,8 @@ final class HostLink: Sendable {
         state.withLock(waking: .all(Self.firstHostWaitEnded)) { $0.waitsForFirstHost = false }
     }
 
-    enum AttachOutcome { case attached, busy, ended }
+    /// `ended` carries the program's exit code, for a host that came too late.
+    enum AttachOutcome: Equatable { case attached, busy, ended(Int32) }
 
     /// Installs `host`; refused while another host is attached, unless
     /// `force`, which detaches that one (its client is told and exits).
@@ -245,7 +269,7 @@ final class HostLink: Sendable {
     func attach(_ host: Attachment, force: Bool, greeting: String) -> AttachOutcome {
         var outcome = AttachOutcome.attached
         let previous: Attachment?? = state.withLock(waking: .all(Self.firstHostWaitEnded)) { state in
-            if state.finished { outcome = .ended; return .none }
+            if let code = state.finished { outcome = .ended(code); return .none }
             if state.attachment != nil && !force { outcome = .busy; return .none }
             let previous = state.attachment
             state.attachment = host
@@ -285,7 +309,7 @@ final class HostLink: Sendable {
     func finish(exitCode: Int32) {
         let last = state.withLock(waitingOn: Self.firstHostWaitEnded, while: { $0.awaitsFirstHost },
                                   untilMonotonicMilliseconds: firstHostDeadline) { state in
-            defer { state.attachment = nil; state.finished = true }
+            defer { state.attachment = nil; state.finished = exitCode }
             return state.attachment
         }
         last?.tell("exit \(exitCode)")

@@ -128,7 +128,7 @@ final class InputPath: Sendable {
             guard waitUntil(host.input, is: .readable, orHostChange: true) else { continue }
             let count: Int
             do {
-                count = try valueOrErrno(on: .host) { system_read(host.input.rawValue, buffer.baseAddress, buffer.count) }
+                count = try host.readInput(buffer)
             } catch .wouldBlock {
                 continue
             } catch {

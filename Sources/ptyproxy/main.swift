@@ -123,13 +123,15 @@ func runKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOpt
     guard piped == 0 else { fail("cannot start a kept session: \(Errno(rawValue: piped))") }
     let front = getpid()
     var server: pid_t = 0
-    let forked = ptyshim_fork_kept_server(&server)
+    let job = Unmanaged.passRetained(KeptServerJob(configuration, options, ends: ends, front: front)).toOpaque()
+    let forked = ptyshim_fork_kept_server(&server, ends[1], { context in
+        let job = Unmanaged<KeptServerJob>.fromOpaque(context!).takeRetainedValue()
+        close(job.ends[0])
+        serveKept(job.configuration, job.options, report: job.ends[1], front: job.front)
+    }, job)
+    Unmanaged<KeptServerJob>.fromOpaque(job).release()
     guard forked == 0 else {
         fail("cannot start a kept session: \(Errno(rawValue: forked))\(forked == EDEADLK ? " (threads running)" : "")")
-    }
-    if server == 0 {
-        close(ends[0])
-        serveKept(configuration, options, report: ends[1], front: front)
     }
     close(ends[1])
     var report: [UInt8] = []
@@ -150,6 +152,23 @@ func runKept(_ configuration: SessionConfiguration, _ options: Invocation.NewOpt
         exit(code == 0 ? 125 : code)
     }
     runAttach(id: options.id, size: nil, force: false)
+}
+
+/// What the kept session's server is started with (through the C fork).
+final class KeptServerJob {
+    let configuration: SessionConfiguration
+    let options: Invocation.NewOptions
+    /// The report pipe: the front reads [0], the server writes [1].
+    let ends: [Int32]
+    /// The server's parent, its first host.
+    let front: pid_t
+
+    init(_ configuration: SessionConfiguration, _ options: Invocation.NewOptions, ends: [Int32], front: pid_t) {
+        self.configuration = configuration
+        self.options = options
+        self.ends = ends
+        self.front = front
+    }
 }
 
 /// The kept session's server: stdin and stdout on /dev/null, stderr the

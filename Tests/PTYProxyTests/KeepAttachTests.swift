@@ -632,9 +632,14 @@ sys.exit(0 if ok and code == 0 else 1)
         let child = try #require(Self.field("child_pid", in: json).map { pid_t($0) })
         for cycle in 0..<20 {
             Self.killHostUntilDetached(host, id)
-            // The ring (4 KiB) overflows many times over.
+            // The ring (4 KiB) overflows many times over. What the child
+            // wrote may still wait in the pty (about 68 KiB) and in the
+            // output path's two 128 KiB buffers before it reaches the
+            // ring: only past those has the ring surely overflowed (with
+            // no overflow the replay rightly starts where the killed host's
+            // stream stopped, maybe inside a sequence).
             let detachedAt = try #require(Self.written(by: child))
-            #expect(eventually(timeoutMilliseconds: 10_000) { (Self.written(by: child) ?? 0) > detachedAt + 65536 })
+            #expect(eventually(timeoutMilliseconds: 20_000) { (Self.written(by: child) ?? 0) > detachedAt + (512 << 10) })
             host = HostedProcess(proxy: ["attach", id])
             #expect(host.read { $0.count > 8192 }, "cycle \(cycle): \(host.output.count) bytes")
             let start = host.output.prefix(8192)

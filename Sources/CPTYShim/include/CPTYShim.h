@@ -178,9 +178,14 @@ int ptyshim_can_enter(const char *dir);
 // --- kept sessions (issue 20) ---
 
 /// fork(2) for a kept session's server, refused (EDEADLK) unless the caller
-/// is the process's only thread; the child calls setsid(). `*pid` is 0 in
-/// the child.
-int ptyshim_fork_kept_server(pid_t *pid);
+/// is the process's only thread. Returns in the parent only, with the
+/// child's pid. The child calls setsid() and runs `serve(context)` on a
+/// thread of its own (1 MiB of stack), which must end the process (exit);
+/// the thread fork copied blocks every signal and waits: it holds the
+/// parent's thread ID in the Swift runtime's per-thread cache, so it must
+/// run no Swift code. If that thread cannot be made, the child writes one
+/// `ptyproxy: ...` line to `report` and exits 125.
+int ptyshim_fork_kept_server(pid_t *pid, int report, void (*serve)(void *), void *context);
 
 /// sendmsg(2) of `bytes` with `fd_count` (1 to 4) descriptors in SCM_RIGHTS,
 /// without SIGPIPE.
@@ -200,6 +205,21 @@ int ptyshim_recv_with_fds(int socket, void *bytes, size_t count, ssize_t *got,
 /// shares with others. EINVAL for anything else; ENXIO for a pipe that has
 /// no reader any more.
 int ptyshim_reopen_nonblocking_writer(int fd, int *reopened);
+
+/// The same for a pipe or character device `fd` reads from: a read-only,
+/// non-blocking description of its own, so that a read never waits when
+/// another reader of the object took the bytes poll announced.
+int ptyshim_reopen_nonblocking_reader(int fd, int *reopened);
+
+/// Whether `fd`, passed with `attach`, can be a kept session's host stdin
+/// (`for_writing` 0) or stdout (1): 0 when it can; the errors of
+/// ptyshim_check_stdio; EPROTOTYPE for what is no pipe, socket, terminal or
+/// file (an eventfd, a signalfd, an epoll or timer descriptor: a write may
+/// block whatever poll says, a read may take this process's signals);
+/// ELOOP for the session's own pty (`master` or its slave) or a socket
+/// connected to this process (its control socket): the session would read
+/// back what it writes, or run its program's output as control requests.
+int ptyshim_check_attach_descriptor(int fd, int for_writing, int master);
 
 /// Closes every descriptor from `lowest` up (close_range, else one by one).
 void ptyshim_close_from(int lowest);
