@@ -194,7 +194,7 @@ extension HostileResourceTests {
         #expect(HostedProcess(["/bin/sh", "-c", "echo go > \(go)"]).finish() == .exited(0))
         if variant == 3 {
             var queued: CInt = 0
-            #expect(eventually { hostPipeIsFull(proxy) && childHasExited(of: proxy.pid) },
+            #expect(eventually { proxy.stdoutPipeIsFull && childHasExited(of: proxy.pid) },
                     "queued \(ptyshim_bytes_queued(proxy.stdoutRead, &queued)) \(queued), exited \(childHasExited(of: proxy.pid))")
             usleep(300_000)  // three times the quiet period after the exit, with the pipe still full
         }
@@ -234,26 +234,13 @@ extension HostileResourceTests {
         #expect(limitAddressSpaceToWhatIsMapped(proxy.pid))
         #expect(HostedProcess(["/bin/sh", "-c", "echo go > \(go)"]).finish() == .exited(0))
         // The host reads nothing until its pipe is full.
-        #expect(eventually { hostPipeIsFull(proxy) }, "the host's pipe did not fill")
+        #expect(eventually { proxy.stdoutPipeIsFull }, "the host's pipe did not fill")
         #expect(threadCount(of: proxy.pid) == 1, "a thread started under the limit")
         kill(proxy.pid, SIGTERM)
         let status = proxy.waitForExit(timeoutMilliseconds: 5000)
         #expect(status != nil, "the proxy did not end after SIGTERM: \(kernelStacks(of: proxy.pid))")
         if status == nil { kill(proxy.pid, SIGKILL) }
         _ = proxy.finish()
-    }
-
-    /// Whether the host's pipe has no room left: no POLLOUT on a write end
-    /// of it (opened through the proxy's stdout), which is what the
-    /// supervisor's relay waits for. The bytes queued do not say it: a
-    /// write may leave a page slot partly filled (47653 bytes filled all
-    /// 16 once).
-    private func hostPipeIsFull(_ proxy: HostedProcess) -> Bool {
-        let writeEnd = open("/proc/\(proxy.pid)/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
-        guard writeEnd >= 0 else { return false }
-        defer { close(writeEnd) }
-        var entry = pollfd(fd: writeEnd, events: Int16(POLLOUT), revents: 0)
-        return poll(&entry, 1, 0) == 0
     }
 
     /// Whether the child of `pid` is a zombie (the proxy reaps it last).

@@ -307,3 +307,17 @@ func zombieChildren() -> [pid_t] {
     }
     return result
 }
+
+extension HostedProcess {
+    /// Whether the proxy's stdout pipe has no room left: no POLLOUT on a
+    /// write end of it (opened through the proxy's stdout), which is what
+    /// a writer to it waits for. The bytes queued do not say it: a write
+    /// may leave a page slot partly filled (47653 bytes filled all 16 once).
+    var stdoutPipeIsFull: Bool {
+        let writeEnd = open("/proc/\(pid)/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard writeEnd >= 0 else { return false }
+        defer { close(writeEnd) }
+        var entry = pollfd(fd: writeEnd, events: Int16(POLLOUT), revents: 0)
+        return poll(&entry, 1, 0) == 0
+    }
+}
