@@ -204,7 +204,9 @@ def keep_cycles_under_output_no_line_lost_or_doubled(s):
         last = numbers(stream)[-1]
         deadline = time.monotonic() + 30
         while not any(n > last + 5 for n in numbers(host.out)):   # live lines, past the kept ones
-            check(time.monotonic() < deadline, "cycle %d: no live line after tick %d: %r" % (cycle, last, bytes(host.out)[-200:]))
+            if time.monotonic() >= deadline:
+                raise Failure("cycle %d: no live line after tick %d: %r; attach exit %r, stderr %r; status %r" % (
+                    cycle, last, bytes(host.out)[-200:], host.proc.poll(), host.stderr_text(), status_json(s, sid)[0]))
             time.sleep(0.05)
     stream += kill_host(s, sid, host)
     seen = numbers(stream)
