@@ -524,7 +524,8 @@ static DWORD WINAPI writer_main(void *argument) {
         t->written = written;
         t->error = error;
         if (t->state == WRITER_ABANDONED) break;  // the output thread took the piece back
-        if (!error && t->pending_length == 0) InterlockedExchange(&s->output_queued, 0);
+        // Nothing more for this host: all written, or it failed (drain need not wait).
+        if (error || t->pending_length == 0) InterlockedExchange(&s->output_queued, 0);
         if (s->out_waiting) WakeAllConditionVariable(&s->out_wake);
     }
     ReleaseSRWLockExclusive(&s->out_lock);

@@ -9,7 +9,7 @@
 // Memory: no arena. There are five allocations, all made during set-up and
 // all released by pp_session_cleanup: the command line, the environment
 // block, the attribute list, the status command JSON and the I/O buffers
-// (one block). A kept session (keep.c) adds its ring and its carry (two
+// (one block). A kept session (keep.c) adds its ring and its carry (twice
 // --output-buffer-size), allocated once, and per host a reader and a writer
 // (two buffers of --output-buffer-size bytes, one once abandoned), each
 // freed by its own thread when it ends. The steady state allocates nothing: the relay threads and
