@@ -612,6 +612,9 @@ enum { PUT_OK, PUT_CHANGED, PUT_FAILED };
 /// Queues `length` bytes (at most the read size) for the writer; waits
 /// only while its queue cannot take them. PUT_CHANGED: the host changed
 /// first; PUT_FAILED: a write failed. The bytes are taken on PUT_OK only.
+/// An idle writer is not woken here but by pp_keep_kick, when the output
+/// thread is about to wait for the console: pieces that come back to back
+/// go out in one write, for one wake.
 static int writer_put(pp_session *s, pp_host_writer *writer, const unsigned char *bytes, DWORD length) {
     struct pp_writer_thread *t = writer->thread;
     int result = PUT_OK;
@@ -620,6 +623,7 @@ static int writer_put(pp_session *s, pp_host_writer *writer, const unsigned char
         if (s->host_generation != writer->generation) { result = PUT_CHANGED; break; }
         if (t->error) { result = PUT_FAILED; break; }
         if (t->pending_length == 0 || t->pending_length + length <= t->capacity) break;
+        if (t->sleeping) WakeConditionVariable(&t->wake);  // the queue is full: it must go
         s->out_waiting = 1;
         SleepConditionVariableSRW(&s->out_wake, &s->out_lock, INFINITE, 0);
         s->out_waiting = 0;
@@ -628,7 +632,6 @@ static int writer_put(pp_session *s, pp_host_writer *writer, const unsigned char
         memcpy(t->pending + t->pending_length, bytes, length);
         t->pending_length += length;
         InterlockedExchange(&s->output_queued, 1);
-        if (t->sleeping) WakeConditionVariable(&t->wake);
     }
     ReleaseSRWLockExclusive(&s->out_lock);
     return result;
@@ -687,6 +690,14 @@ void pp_keep_deliver(pp_session *s, pp_host_writer *writer, const unsigned char 
     ring_append(s, bytes, length);
 }
 
+void pp_keep_kick(pp_session *s, pp_host_writer *writer) {
+    struct pp_writer_thread *t = writer->thread;
+    if (!t) return;
+    AcquireSRWLockExclusive(&s->out_lock);
+    if (t->sleeping && t->pending_length > 0) WakeConditionVariable(&t->wake);
+    ReleaseSRWLockExclusive(&s->out_lock);
+}
+
 void pp_keep_writer_end(pp_session *s, pp_host_writer *writer) {
     // The output has ended: what the writer holds reaches the host before
     // the session tells it the exit status, unless the host changes or fails.
@@ -694,6 +705,7 @@ void pp_keep_writer_end(pp_session *s, pp_host_writer *writer) {
     if (t) {
         AcquireSRWLockExclusive(&s->out_lock);
         while ((t->busy || t->pending_length > 0) && !t->error && s->host_generation == writer->generation) {
+            if (t->sleeping) WakeConditionVariable(&t->wake);
             s->out_waiting = 1;
             SleepConditionVariableSRW(&s->out_wake, &s->out_lock, INFINITE, 0);
             s->out_waiting = 0;

@@ -69,10 +69,14 @@ static DWORD write_all(HANDLE out, const unsigned char *bytes, DWORD length) {
 /// host meanwhile is taken at once (keep.c replays the kept output to it).
 /// A read that has completed needs no wait (under Wine each wait is a round
 /// trip to wineserver): a change of host is taken with the piece then.
+/// Before a wait, the host's writer is set going on what was queued.
 static void wait_read_kept(pp_session *s, OVERLAPPED *overlapped, HANDLE event, pp_host_writer *writer) {
     HANDLE waits[2] = { event, s->host_changed };
-    while (!HasOverlappedIoCompleted(overlapped) && WaitForMultipleObjects(2, waits, FALSE, INFINITE) == WAIT_OBJECT_0 + 1)
+    while (!HasOverlappedIoCompleted(overlapped)) {
+        pp_keep_kick(s, writer);
+        if (WaitForMultipleObjects(2, waits, FALSE, INFINITE) != WAIT_OBJECT_0 + 1) break;
         pp_keep_refresh(s, writer);
+    }
 }
 
 /// Until the first host has attached (at most 5 s: it attaches within

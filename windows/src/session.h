@@ -217,6 +217,8 @@ typedef struct { struct pp_writer_thread *thread; LONG generation; } pp_host_wri
 void pp_keep_writer_end(pp_session *s, pp_host_writer *writer);
 void pp_keep_deliver(pp_session *s, pp_host_writer *writer, const unsigned char *bytes, DWORD length);
 void pp_keep_refresh(pp_session *s, pp_host_writer *writer);
+/// Output thread, before it waits for the console: the writer takes what is queued.
+void pp_keep_kick(pp_session *s, pp_host_writer *writer);
 DWORD pp_keep_input(pp_session *s, unsigned char *buffer);   // the input thread of a kept session
 
 #endif
