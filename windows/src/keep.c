@@ -453,9 +453,11 @@ static DWORD write_some(HANDLE out, const unsigned char *bytes, DWORD length, DW
 /// The hand-off. The writer writes one piece (`active`) while the output
 /// thread adds what it reads to the next (`pending`, at most the read size):
 /// conhost's pieces of a few hundred bytes go out together, and the output
-/// thread waits only when `pending` cannot take its piece. The two meet
-/// under s->out_lock with condition variables, which cost no kernel object
-/// per piece (under Wine every event call is a round trip to wineserver).
+/// thread waits only when `pending` cannot take its piece. It wakes an idle
+/// writer once per burst, before it waits for the console (pp_keep_kick).
+/// The two meet under s->out_lock with condition variables, which cost no
+/// kernel object per piece (under Wine every event call is a round trip to
+/// wineserver).
 ///
 /// A change of host. A writer takes no piece for a host that is no longer
 /// the session's, nor after a failed write. The output thread then settles
