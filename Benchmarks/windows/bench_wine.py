@@ -307,10 +307,14 @@ def kept_attach(prefix, serial, mib):
     host = None
     try:
         read_until(front, lambda got: PROMPT.search(strip_vt(got)), time.monotonic() + 60, "the first prompt")
-        # The flood starts a second after the front is killed and is four
-        # times the buffer: the buffer is full whatever reached the front.
-        os.write(front.proc.stdin.fileno(), ("%s 1 & %s %d & echo kept-over\r" % (
-            helper("sleeper"), helper("flood"), 4 * ATTACH_KEPT // 1024)).encode())
+        # The flood starts two seconds after the command is typed (the front
+        # is killed once it is in) and is four times the buffer: the buffer
+        # is full whatever reached the front.
+        typed = ("%s 2 & %s %d & echo kept-over\r" % (helper("sleeper"), helper("flood"), 4 * ATTACH_KEPT // 1024)).encode()
+        os.write(front.proc.stdin.fileno(), typed)
+        # Bytes a host types just before it dies may be dropped (they were
+        # typed to a host that is gone): the front dies once they are in.
+        wait_kept(prefix, sid, lambda st, before: st.get("bytes_in", 0) >= len(typed), 30, "the command to be typed")
         front.proc.kill()
         front.proc.wait(10)
         front.proc.stdout.close()

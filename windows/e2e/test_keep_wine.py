@@ -11,6 +11,7 @@ with the front's Linux stderr (for Wine's own diagnostics), so a test never
 waits for the end of the front's stderr; stdout and the exit code are the
 program's. Every wait is bounded.
 """
+import json
 import os
 import re
 import sys
@@ -204,7 +205,9 @@ def keep_cycles_under_output_no_line_lost_or_doubled(s):
         last = numbers(stream)[-1]
         deadline = time.monotonic() + 30
         while not any(n > last + 5 for n in numbers(host.out)):   # live lines, past the kept ones
-            check(time.monotonic() < deadline, "cycle %d: no live line after tick %d: %r" % (cycle, last, bytes(host.out)[-200:]))
+            if time.monotonic() >= deadline:
+                raise Failure("cycle %d: no live line after tick %d: %r; attach exit %r, stderr %r; status %r" % (
+                    cycle, last, bytes(host.out)[-200:], host.proc.poll(), host.stderr_text(), status_json(s, sid)[0]))
             time.sleep(0.05)
     stream += kill_host(s, sid, host)
     seen = numbers(stream)
@@ -275,6 +278,71 @@ def keep_force_takes_over_a_host_that_never_reads(s):
     front.resume_reading()
     check(front.wait(30) == 3, "the stalled host: exit %r" % front.proc.returncode)
     check(host.wait(30) == 0, "the new host: exit %r" % host.proc.returncode)
+    # The write the stalled host held was abandoned and went to the new host
+    # whole, with what was queued behind it: each host's ticks are one run,
+    # and the new host's begins at or before the tick after the old one's
+    # last (the abandoned piece reaches both).
+    wait_eof(front, 20, "the stalled host's stdout")
+    old, new = numbers(front.out), numbers(host.out)
+    check(old and old == list(range(1, len(old) + 1)), "the stalled host's ticks are not 1..N: %r" % old[-5:])
+    check(new and new == list(range(new[0], 60001)),
+          "the new host's ticks are not one run to 60000: gaps or repeats at %r"
+          % [(a, b) for a, b in zip(new, new[1:]) if b != a + 1][:5])
+    check(new[0] <= old[-1] + 1, "ticks %d..%d reached neither host" % (old[-1] + 1, new[0] - 1))
+    print("    the stalled host got ticks 1..%d, the new one %d..60000" % (old[-1], new[0]))
+
+
+def wait_eof(p, timeout, what):
+    deadline = time.monotonic() + timeout
+    with p.cond:
+        while not p.out_eof:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Failure("%s did not end within %d s" % (what, timeout))
+            p.cond.wait(min(left, 0.2))
+
+
+def settled_bytes_out(s, sid, quiet, timeout):
+    """Polls `status` until its bytes_out (what the session has taken from
+    the program) is above 0 and has not changed for ``quiet`` seconds; the
+    session may still be starting at first."""
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while True:
+        code, out, err, _ = s.cli(["status", sid], 10)
+        value = json.loads(out.decode("utf-8", "replace")).get("bytes_out", 0) if code == 0 else 0
+        now = time.monotonic()
+        if value != last:
+            last, since = value, now
+        elif value > 0 and now - since >= quiet:
+            return value
+        if now >= deadline:
+            raise Failure("bytes_out did not settle within %d s: %r" % (timeout, value))
+        time.sleep(0.2)
+
+
+@test
+def keep_reads_on_while_a_write_waits(s):
+    """The output thread hands what it reads to the host's writer and reads
+    on: while a host that stopped reading holds one write, the session takes
+    up to one read size more (the writer's queue), and no more: what it holds
+    for a stalled host is bounded. Once the host reads again, the whole
+    flood arrives and the program's exit status with it."""
+    sid = s.new_id("readon")
+    s.kept.append(sid)
+    size = 1 << 20                          # --output-buffer-size: the read size and the queue's
+    front = s.session(sid, "%s %s %d" % (helper("conhelper"), helper("flood"), 8 * 1024),
+                      options=("--keep", "--output-buffer-size", str(size)), reading=False)
+    held = settled_bytes_out(s, sid, 3, 90)
+    # The host's pipe (64 KiB), the write it holds and the queue behind it.
+    check(held >= size // 2, "the session took %d bytes for a stalled host: it did not read on while the "
+          "write waited (a queue of %d)" % (held, size))
+    check(held <= 2 * size + (256 << 10), "the session took %d bytes for a stalled host: more than its "
+          "write and its queue of %d" % (held, size))
+    front.resume_reading()
+    front.wait_text(b"FLOOD-END", 60)
+    check(front.wait(30) == 0, "new --keep: exit %r after the flood" % front.proc.returncode)
+    print("    %d bytes taken while the host did not read (read size %d)" % (held, size))
 
 
 @test

@@ -33,17 +33,19 @@
 // threads ask it, through link_request). Each change increments
 // host_generation; a data thread works on its own duplicate of the host's
 // handle, taken for one generation, and closes it when the generation
-// changes, so no thread ever uses a handle another has closed. Detaching
-// cancels the output thread's write to the old host (CancelSynchronousIo),
-// so a host that stopped reading cannot hold the output path; each host's
-// stdin has a reader thread of its own (reader_main), so a read of an old
-// host's stdin cannot steal or hold up the next host's bytes.
+// changes, so no thread ever uses a handle another has closed. Each host's
+// stdout has a writer thread of its own (writer_main), which the output
+// thread hands what it reads without waiting for the write, and leaves
+// behind (after a grace) when the host changes, so a host that stopped
+// reading cannot hold the output path; each host's stdin has a reader
+// thread of its own (reader_main), so a read of an old host's stdin cannot
+// steal or hold up the next host's bytes.
 //
 // While detached, the output thread keeps reading and keeps the last
-// `--keep-buffer` bytes in a ring allocated once (oldest dropped first, at
-// any byte). On attach it replays the ring to the new stdout before any
-// live byte: only the output thread touches the ring, so the two cannot
-// interleave.
+// `--keep-buffer` bytes in a ring allocated once (oldest dropped first, up
+// to a boundary: ring.h). On attach it replays the ring to the new stdout
+// before any live byte: only the output thread touches the ring, so the
+// two cannot interleave.
 #include "session.h"
 #include "winerror.h"
 
@@ -245,9 +247,13 @@ int pp_keep_init(pp_session *s) {
     InitializeCriticalSection(&s->link_lock);
     s->host_slot = -1;
     s->detached_at = (LONG64)GetTickCount64();
+    InitializeSRWLock(&s->out_lock);
+    InitializeConditionVariable(&s->out_wake);
     s->ring.capacity = s->invocation->keep_buffer;
     s->ring.bytes = malloc(s->ring.capacity);
     if (!s->ring.bytes) { pp_print_error(L"out of memory (--keep-buffer %lu)", (unsigned long)s->ring.capacity); return 125; }
+    s->carry = malloc(2 * s->output_buffer_size);  // a writer's piece and its queue
+    if (!s->carry) { pp_print_error(L"out of memory"); return 125; }
     s->host_changed = CreateEventW(NULL, FALSE, FALSE, NULL);
     s->input_wake = CreateEventW(NULL, FALSE, FALSE, NULL);
     s->first_host = CreateEventW(NULL, TRUE, FALSE, NULL);
@@ -283,8 +289,8 @@ void pp_keep_release(pp_session *s) {
         close_handle(&s->host_out);
         LeaveCriticalSection(&s->link_lock);
     }
-    // The events and the ring go with the process: a data thread that did
-    // not stop may still wait on them.
+    // The events, the ring and the carry go with the process: a data thread
+    // that did not stop may still use them.
 }
 
 // ---- the link ------------------------------------------------------------------
@@ -357,6 +363,14 @@ static HANDLE take_handle(HANDLE client, uint32_t value, const char *name, char 
     return copy;
 }
 
+/// Wakes the output thread where it waits for its writer: the host changed.
+/// The lock orders the wake after the change for a thread about to wait.
+static void wake_output(pp_session *s) {
+    AcquireSRWLockExclusive(&s->out_lock);
+    ReleaseSRWLockExclusive(&s->out_lock);
+    WakeAllConditionVariable(&s->out_wake);
+}
+
 int pp_keep_unlink(pp_session *s) {
     EnterCriticalSection(&s->link_lock);
     int slot = s->host_slot;
@@ -372,6 +386,7 @@ int pp_keep_unlink(pp_session *s) {
     // The data threads let go of the old host's handles on their own (see
     // reader_main and writer_main).
     SetEvent(s->host_changed);
+    wake_output(s);
     SetEvent(s->input_wake);
     return slot;
 }
@@ -398,6 +413,7 @@ void pp_keep_link(pp_session *s, int slot, HANDLE taken[2]) {
     LeaveCriticalSection(&s->link_lock);
     SetEvent(s->first_host);
     SetEvent(s->host_changed);
+    wake_output(s);
     SetEvent(s->input_wake);
 }
 
@@ -405,6 +421,13 @@ void pp_keep_link(pp_session *s, int slot, HANDLE taken[2]) {
 
 static void ring_append(pp_session *s, const unsigned char *bytes, size_t length) {
     pp_ring_append(&s->ring, bytes, length);
+    InterlockedExchange64(&s->buffered, (LONG64)s->ring.count);
+}
+
+/// The carry (bytes taken back from a writer) is older than every kept byte.
+static void carry_to_ring(pp_session *s) {
+    pp_ring_prepend(&s->ring, s->carry, s->carry_length);
+    s->carry_length = 0;
     InterlockedExchange64(&s->buffered, (LONG64)s->ring.count);
 }
 
@@ -421,23 +444,43 @@ static DWORD write_some(HANDLE out, const unsigned char *bytes, DWORD length, DW
     return total;
 }
 
-/// One host's stdout, written by a thread of its own. A write to a pipe
-/// whose reader has stopped blocks, and a synchronous write cannot be
-/// cancelled everywhere (CancelSynchronousIo does not reach it under Wine):
-/// so the output thread hands each piece to this thread and waits for it or
-/// for a change of host. On a change it gives the write WRITE_GRACE_MS, then
-/// abandons the writer, which stays in its write until the old host reads
-/// or goes, then frees itself; the piece goes to the new host whole. The piece is copied into the writer's buffer
-/// (a memcpy per piece, against a pipe write each), so that an abandoned
-/// write never reads memory the output thread has reused.
-enum { WRITER_IDLE, WRITER_BUSY, WRITER_ABANDONED, WRITER_EXIT };
+/// One host's stdout, written by a thread of its own (the writer), so that
+/// the output thread reads on while it writes. A write to a pipe whose
+/// reader has stopped blocks, and a synchronous write cannot be cancelled
+/// everywhere (CancelSynchronousIo does not reach it under Wine): only the
+/// writer ever waits in one.
+///
+/// The hand-off. The writer writes one piece (`active`) while the output
+/// thread adds what it reads to the next (`pending`, at most the read size):
+/// conhost's pieces of a few hundred bytes go out together, and the output
+/// thread waits only when `pending` cannot take its piece. It wakes an idle
+/// writer once per burst, before it waits for the console (pp_keep_kick).
+/// The two meet under s->out_lock with condition variables, which cost no
+/// kernel object per piece (under Wine every event call is a round trip to
+/// wineserver).
+///
+/// A change of host. A writer takes no piece for a host that is no longer
+/// the session's, nor after a failed write. The output thread then settles
+/// it (writer_settle): a write in progress gets WRITE_GRACE_MS; abandoned
+/// after it, the writer stays in its write until the old host reads or
+/// goes, then frees itself. Every byte it did not write (its piece whole
+/// when abandoned, the rest of it after a failed write, and all of
+/// `pending`) goes to s->carry, and from there to the next host before
+/// anything else, or in front of the ring when there is none. The old host
+/// gets an abandoned piece too if it ever reads again: it has been detached,
+/// it is dead or forced out.
+enum { WRITER_RUNNING, WRITER_STOPPED, WRITER_ABANDONED };
 
 struct pp_writer_thread {
     pp_session *s;
-    HANDLE out, go, done;          // go: auto-reset, a piece or the exit; done: manual-reset
-    unsigned char *bytes;
-    DWORD capacity, length, written, error;
-    volatile LONG state;
+    LONG generation;                  // the host it writes to
+    HANDLE out;
+    CONDITION_VARIABLE wake;          // the writer waits here: a piece, or its stop
+    // Under s->out_lock; `active` is read by the write outside it, and
+    // nobody changes it while `busy`.
+    unsigned char *active, *pending;  // `capacity` bytes each
+    DWORD capacity, active_length, pending_length, written, error;
+    int busy, sleeping, state;
 };
 
 /// Live writer threads, abandoned ones included; at most WRITERS_MAX (a new
@@ -447,147 +490,233 @@ static volatile LONG writers;
 
 static void writer_free(struct pp_writer_thread *t) {
     close_handle(&t->out);
-    close_handle(&t->go);
-    close_handle(&t->done);
-    free(t->bytes);
+    free(t->active);
+    free(t->pending);
     free(t);
     InterlockedDecrement(&writers);
 }
 
 static DWORD WINAPI writer_main(void *argument) {
     struct pp_writer_thread *t = argument;
+    pp_session *s = t->s;
+    AcquireSRWLockExclusive(&s->out_lock);
     for (;;) {
-        WaitForSingleObject(t->go, INFINITE);
-        if (t->state == WRITER_EXIT) break;
-        t->written = write_some(t->out, t->bytes, t->length, &t->error);
-        if (InterlockedCompareExchange(&t->state, WRITER_IDLE, WRITER_BUSY) != WRITER_BUSY) break;  // abandoned
-        SetEvent(t->done);
+        if (!t->busy) {
+            while (t->state == WRITER_RUNNING &&
+                   !(t->pending_length > 0 && t->error == 0 && s->host_generation == t->generation)) {
+                t->sleeping = 1;
+                SleepConditionVariableSRW(&t->wake, &s->out_lock, INFINITE, 0);
+                t->sleeping = 0;
+            }
+            if (t->state != WRITER_RUNNING) break;
+            unsigned char *piece = t->pending;
+            t->pending = t->active;
+            t->active = piece;
+            t->active_length = t->pending_length;
+            t->pending_length = 0;
+            t->written = 0;
+            t->busy = 1;
+            if (s->out_waiting) WakeAllConditionVariable(&s->out_wake);  // `pending` has room again
+        }
+        ReleaseSRWLockExclusive(&s->out_lock);
+        DWORD error = 0, written = write_some(t->out, t->active, t->active_length, &error);
+        InterlockedExchange64(&s->output_activity, (LONG64)GetTickCount64());
+        AcquireSRWLockExclusive(&s->out_lock);
+        t->busy = 0;
+        t->written = written;
+        t->error = error;
+        if (t->state == WRITER_ABANDONED) break;  // the output thread took the piece back
+        // Nothing more for this host: all written, or it failed (drain need not wait).
+        if (error || t->pending_length == 0) InterlockedExchange(&s->output_queued, 0);
+        if (s->out_waiting) WakeAllConditionVariable(&s->out_wake);
     }
+    ReleaseSRWLockExclusive(&s->out_lock);
     writer_free(t);
     return 0;
 }
 
-static struct pp_writer_thread *writer_start(pp_session *s, HANDLE out) {
-    if (InterlockedIncrement(&writers) > WRITERS_MAX) { InterlockedDecrement(&writers); return NULL; }
+/// A writer for the host `generation`, whose stdout `out` it owns (closed
+/// here if it cannot start). It writes the carry first: it is older than
+/// anything the output thread still holds.
+static struct pp_writer_thread *writer_start(pp_session *s, HANDLE out, LONG generation) {
+    if (InterlockedIncrement(&writers) > WRITERS_MAX) {
+        InterlockedDecrement(&writers);
+        CloseHandle(out);
+        return NULL;
+    }
     struct pp_writer_thread *t = calloc(1, sizeof *t);
-    if (!t) { InterlockedDecrement(&writers); return NULL; }
+    if (!t) { InterlockedDecrement(&writers); CloseHandle(out); return NULL; }
     t->s = s;
     t->out = out;
+    t->generation = generation;
     t->capacity = (DWORD)s->output_buffer_size;
-    t->bytes = malloc(t->capacity);
-    t->go = CreateEventW(NULL, FALSE, FALSE, NULL);
-    t->done = CreateEventW(NULL, TRUE, FALSE, NULL);
-    HANDLE thread = NULL;
-    if (t->bytes && t->go && t->done) thread = CreateThread(NULL, 64 * 1024, writer_main, t, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
-    if (!thread) { writer_free(t); return NULL; }
+    t->active = malloc(t->capacity);
+    t->pending = malloc(t->capacity);
+    InitializeConditionVariable(&t->wake);
+    if (!t->active || !t->pending) { writer_free(t); return NULL; }
+    DWORD first = s->carry_length < t->capacity ? s->carry_length : t->capacity;
+    memcpy(t->active, s->carry, first);
+    memcpy(t->pending, s->carry + first, s->carry_length - first);
+    t->active_length = first;
+    t->pending_length = s->carry_length - first;
+    t->busy = first > 0;
+    if (t->busy) InterlockedExchange(&s->output_queued, 1);  // before its thread can clear it
+    HANDLE thread = CreateThread(NULL, 64 * 1024, writer_main, t, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+    if (!thread) {
+        InterlockedExchange(&s->output_queued, 0);
+        writer_free(t);
+        return NULL;
+    }
     CloseHandle(thread);
+    s->carry_length = 0;
     return t;
 }
 
-/// Lets an idle writer go (it frees itself).
-static void writer_retire(pp_host_writer *writer) {
-    struct pp_writer_thread *t = writer->thread;
-    writer->thread = NULL;
-    if (!t) return;
-    t->state = WRITER_EXIT;
-    SetEvent(t->go);
-}
-
-#define WRITE_ABANDONED ((DWORD)-1)
 /// A write in progress when the host changes gets this long to finish.
-/// Abandoned after it, it goes to the next host whole: the old host gets it
-/// too if it ever reads again (it has been detached: it is dead or forced out).
 #define WRITE_GRACE_MS 250
 
-/// Writes one piece (at most the writer's capacity) through the writer;
-/// returns the count written (`*error` set), or WRITE_ABANDONED when the
-/// host changed first.
-static DWORD writer_put(pp_session *s, pp_host_writer *writer, const unsigned char *bytes, DWORD length, DWORD *error) {
+/// Stops the writer (the host changed, or its write failed, or the output
+/// ends): the bytes it did not write go to s->carry (see above). Returns
+/// the error of its last write.
+static DWORD writer_settle(pp_session *s, pp_host_writer *writer) {
     struct pp_writer_thread *t = writer->thread;
-    if (length > t->capacity) length = t->capacity;
-    memcpy(t->bytes, bytes, length);
-    t->length = length;
-    t->state = WRITER_BUSY;
-    SetEvent(t->go);
-    HANDLE waits[2] = { t->done, s->host_changed };
-    for (;;) {
-        DWORD woke = WaitForMultipleObjects(2, waits, FALSE, INFINITE);
-        if (woke != WAIT_OBJECT_0 && s->host_generation == writer->generation) continue;
-        // The host changed during the write. A host that reads finishes it
-        // within the grace; only a stalled one is abandoned.
-        if (woke != WAIT_OBJECT_0) WaitForSingleObject(t->done, WRITE_GRACE_MS);
-        if (woke != WAIT_OBJECT_0 && InterlockedCompareExchange(&t->state, WRITER_ABANDONED, WRITER_BUSY) == WRITER_BUSY) {
-            writer->thread = NULL;  // it frees itself once its write returns
-            SetEvent(s->host_changed);  // the change is still to be taken (wait_read_kept)
-            return WRITE_ABANDONED;
-        }
-        WaitForSingleObject(t->done, INFINITE);  // finished (maybe just now): it sets done at once
-        ResetEvent(t->done);
-        *error = t->error;
-        return t->written;
+    writer->thread = NULL;
+    if (!t) return 0;
+    ULONGLONG until = GetTickCount64() + WRITE_GRACE_MS;
+    AcquireSRWLockExclusive(&s->out_lock);
+    for (ULONGLONG now = GetTickCount64(); t->busy && now < until; now = GetTickCount64()) {
+        s->out_waiting = 1;
+        SleepConditionVariableSRW(&s->out_wake, &s->out_lock, (DWORD)(until - now), 0);
+        s->out_waiting = 0;
     }
+    DWORD kept = 0, error = t->error;
+    if (t->busy) {
+        memcpy(s->carry, t->active, t->active_length);
+        kept = t->active_length;
+        t->state = WRITER_ABANDONED;
+    } else {
+        kept = t->active_length - t->written;  // the rest of a failed write
+        memcpy(s->carry, t->active + t->written, kept);
+        t->state = WRITER_STOPPED;
+        WakeConditionVariable(&t->wake);
+    }
+    memcpy(s->carry + kept, t->pending, t->pending_length);
+    s->carry_length = kept + t->pending_length;
+    t->pending_length = 0;
+    if (t->state == WRITER_ABANDONED) { free(t->pending); t->pending = NULL; }  // it only needs its piece
+    InterlockedExchange(&s->output_queued, 0);
+    ReleaseSRWLockExclusive(&s->out_lock);
+    return error;
 }
 
-/// A write to the host's stdout failed: this host is detached.
-static void write_failed(pp_session *s, pp_host_writer *writer, DWORD error) {
+enum { PUT_OK, PUT_CHANGED, PUT_FAILED };
+
+/// Queues `length` bytes (at most the read size) for the writer; waits
+/// only while its queue cannot take them. PUT_CHANGED: the host changed
+/// first; PUT_FAILED: a write failed. The bytes are taken on PUT_OK only.
+/// An idle writer is not woken here but by pp_keep_kick, when the output
+/// thread is about to wait for the console: pieces that come back to back
+/// go out in one write, for one wake.
+static int writer_put(pp_session *s, pp_host_writer *writer, const unsigned char *bytes, DWORD length) {
+    struct pp_writer_thread *t = writer->thread;
+    int result = PUT_OK;
+    AcquireSRWLockExclusive(&s->out_lock);
+    for (;;) {
+        if (s->host_generation != writer->generation) { result = PUT_CHANGED; break; }
+        if (t->error) { result = PUT_FAILED; break; }
+        if (t->pending_length == 0 || t->pending_length + length <= t->capacity) break;
+        if (t->sleeping) WakeConditionVariable(&t->wake);  // the queue is full: it must go
+        s->out_waiting = 1;
+        SleepConditionVariableSRW(&s->out_wake, &s->out_lock, INFINITE, 0);
+        s->out_waiting = 0;
+    }
+    if (result == PUT_OK) {
+        memcpy(t->pending + t->pending_length, bytes, length);
+        t->pending_length += length;
+        InterlockedExchange(&s->output_queued, 1);
+    }
+    ReleaseSRWLockExclusive(&s->out_lock);
+    return result;
+}
+
+/// A write to the host's stdout failed: this host is detached, and what it
+/// did not take is kept.
+static void write_failed(pp_session *s, pp_host_writer *writer) {
     wchar_t text[PP_ERROR_TEXT_CAPACITY];
     char narrow[PP_ERROR_TEXT_CAPACITY * 3], reason[PP_ERROR_TEXT_CAPACITY * 3 + 64];
-    writer_retire(writer);
+    DWORD error = writer_settle(s, writer);
+    carry_to_ring(s);
     snprintf(reason, sizeof reason, "cannot write to the host's stdout: %s",
              pp_utf8(pp_error_text(error, text), narrow, sizeof narrow));
     pp_keep_request_detach(s, writer->generation, reason);
 }
 
-/// Writes `length` bytes to the current host; returns how many were not
-/// written (the host failed or changed; the caller keeps them).
-static DWORD write_host(pp_session *s, pp_host_writer *writer, const unsigned char *bytes, DWORD length) {
-    while (length > 0 && writer->thread) {
-        DWORD error = 0, written = writer_put(s, writer, bytes, length, &error);
-        if (written == WRITE_ABANDONED) break;
-        bytes += written;
-        length -= written;
-        if (error) write_failed(s, writer, error);
+/// A new host: the kept output, before any live byte.
+static void replay(pp_session *s, pp_host_writer *writer) {
+    while (writer->thread && s->ring.count > 0) {
+        size_t piece = 0;
+        const unsigned char *front = pp_ring_front(&s->ring, &piece);
+        if (piece > s->output_buffer_size) piece = s->output_buffer_size;
+        int put = writer_put(s, writer, front, (DWORD)piece);
+        if (put == PUT_FAILED) write_failed(s, writer);
+        if (put != PUT_OK) break;
+        pp_ring_consume(&s->ring, piece);
+        InterlockedExchange64(&s->buffered, (LONG64)s->ring.count);
     }
-    return length;
 }
 
 void pp_keep_refresh(pp_session *s, pp_host_writer *writer) {
+    // Bounded: a storm of attaches cannot hold the output thread here.
     for (int round = 0; round < 4 && writer->generation != s->host_generation; round++) {
-        writer_retire(writer);
+        writer_settle(s, writer);
         EnterCriticalSection(&s->link_lock);
         writer->generation = s->host_generation;
         HANDLE out = duplicate_own(s->host_out);
         LeaveCriticalSection(&s->link_lock);
-        if (out && !(writer->thread = writer_start(s, out))) CloseHandle(out);
-        // A new host: the kept output first, then the live stream.
-        while (writer->thread && s->ring.count > 0) {
-            size_t piece = 0;
-            const unsigned char *front = pp_ring_front(&s->ring, &piece);
-            DWORD left = write_host(s, writer, front, (DWORD)piece);
-            pp_ring_consume(&s->ring, piece - left);
-            InterlockedExchange64(&s->buffered, (LONG64)s->ring.count);
-            if (left) break;
-        }
+        if (out) writer->thread = writer_start(s, out, writer->generation);  // it takes the carry
+        if (s->carry_length) carry_to_ring(s);
+        replay(s, writer);
     }
 }
 
 void pp_keep_deliver(pp_session *s, pp_host_writer *writer, const unsigned char *bytes, DWORD length) {
-    // A piece abandoned by a change of host goes to the next host whole; a
-    // host that fails leaves the rest to the ring. The rounds are bounded:
-    // a storm of attaches cannot hold the output thread here.
-    for (int round = 0; length > 0 && round < 8; round++) {
+    // A host that changes or fails leaves the piece to the next host, or to
+    // the ring. The rounds are bounded, as in pp_keep_refresh.
+    for (int round = 0; round < 8; round++) {
         pp_keep_refresh(s, writer);
         if (!writer->thread) break;
-        DWORD error = 0, written = writer_put(s, writer, bytes, length, &error);
-        if (written == WRITE_ABANDONED) continue;
-        bytes += written;
-        length -= written;
-        if (error) write_failed(s, writer, error);
+        int put = writer_put(s, writer, bytes, length);
+        if (put == PUT_OK) return;
+        if (put == PUT_FAILED) write_failed(s, writer);
     }
-    if (length > 0) ring_append(s, bytes, length);
+    ring_append(s, bytes, length);
 }
 
-void pp_keep_writer_end(pp_host_writer *writer) { writer_retire(writer); }
+void pp_keep_kick(pp_session *s, pp_host_writer *writer) {
+    struct pp_writer_thread *t = writer->thread;
+    if (!t) return;
+    AcquireSRWLockExclusive(&s->out_lock);
+    if (t->sleeping && t->pending_length > 0) WakeConditionVariable(&t->wake);
+    ReleaseSRWLockExclusive(&s->out_lock);
+}
+
+void pp_keep_writer_end(pp_session *s, pp_host_writer *writer) {
+    // The output has ended: what the writer holds reaches the host before
+    // the session tells it the exit status, unless the host changes or fails.
+    struct pp_writer_thread *t = writer->thread;
+    if (t) {
+        AcquireSRWLockExclusive(&s->out_lock);
+        while ((t->busy || t->pending_length > 0) && !t->error && s->host_generation == writer->generation) {
+            if (t->sleeping) WakeConditionVariable(&t->wake);
+            s->out_waiting = 1;
+            SleepConditionVariableSRW(&s->out_wake, &s->out_lock, INFINITE, 0);
+            s->out_waiting = 0;
+        }
+        ReleaseSRWLockExclusive(&s->out_lock);
+    }
+    writer_settle(s, writer);
+    if (s->carry_length) carry_to_ring(s);
+}
 
 // ---- the input thread of a kept session ----------------------------------------------
 

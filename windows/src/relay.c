@@ -12,7 +12,9 @@
 // stdout; with --output-buffers 1, read and write alternate. A host that
 // stops reading blocks only this thread: input and control have their own.
 // When stdout cannot be written any more, the host has gone: the session is
-// told (s->hangup) and the thread ends.
+// told (s->hangup) and the thread ends. A kept session's output goes to
+// whichever host is attached (keep.c): a writer thread per host writes it
+// while this thread reads on, and a change of host is taken between reads.
 #include "session.h"
 #include "winerror.h"
 
@@ -65,9 +67,16 @@ static DWORD write_all(HANDLE out, const unsigned char *bytes, DWORD length) {
 
 /// A kept session's output thread waits for the read in flight; a change of
 /// host meanwhile is taken at once (keep.c replays the kept output to it).
-static void wait_read_kept(pp_session *s, HANDLE event, pp_host_writer *writer) {
+/// A read that has completed needs no wait (under Wine each wait is a round
+/// trip to wineserver): a change of host is taken with the piece then.
+/// Before a wait, the host's writer is set going on what was queued.
+static void wait_read_kept(pp_session *s, OVERLAPPED *overlapped, HANDLE event, pp_host_writer *writer) {
     HANDLE waits[2] = { event, s->host_changed };
-    while (WaitForMultipleObjects(2, waits, FALSE, INFINITE) == WAIT_OBJECT_0 + 1) pp_keep_refresh(s, writer);
+    while (!HasOverlappedIoCompleted(overlapped)) {
+        pp_keep_kick(s, writer);
+        if (WaitForMultipleObjects(2, waits, FALSE, INFINITE) != WAIT_OBJECT_0 + 1) break;
+        pp_keep_refresh(s, writer);
+    }
 }
 
 /// Until the first host has attached (at most 5 s: it attaches within
@@ -102,7 +111,7 @@ DWORD WINAPI pp_output_main(void *argument) {
     if (start_read(s, &overlapped[0], events[0], buffer[0]) != 0) goto done;
     for (;;) {
         DWORD got = 0;
-        if (s->kept) wait_read_kept(s, events[current], &writer);
+        if (s->kept) wait_read_kept(s, &overlapped[current], events[current], &writer);
         if (!GetOverlappedResult(s->output_read, &overlapped[current], &got, TRUE)) break;  // console closed
         if (got == 0) {
             if (start_read(s, &overlapped[current], events[current], buffer[current]) != 0) break;
@@ -134,7 +143,7 @@ DWORD WINAPI pp_output_main(void *argument) {
         current = next;
     }
 done:
-    pp_keep_writer_end(&writer);
+    if (s->kept) pp_keep_writer_end(s, &writer);
     if (events[0]) CloseHandle(events[0]);
     if (events[1]) CloseHandle(events[1]);
     return 0;

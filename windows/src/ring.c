@@ -42,6 +42,28 @@ void pp_ring_append(pp_ring *ring, const unsigned char *bytes, size_t length) {
     if (ring->count == 0) ring->start = 0;
 }
 
+void pp_ring_prepend(pp_ring *ring, const unsigned char *bytes, size_t length) {
+    if (length == 0 || ring->capacity == 0) return;
+    size_t capacity = ring->capacity, room = capacity - ring->count;
+    int cut = length > room;
+    if (cut) {
+        bytes += length - room;
+        length = room;
+        if (length == 0) return;  // full: the kept bytes are newer, and begin at a boundary
+    }
+    ring->start = (ring->start + capacity - length) % capacity;
+    size_t first = length < capacity - ring->start ? length : capacity - ring->start;
+    memcpy(ring->bytes + ring->start, bytes, first);
+    memcpy(ring->bytes, bytes + first, length - first);
+    ring->count += length;
+    if (cut) {
+        size_t skipped = distance_to_boundary(ring);
+        ring->start = (ring->start + skipped) % capacity;
+        ring->count -= skipped;
+    }
+    if (ring->count == 0) ring->start = 0;
+}
+
 const unsigned char *pp_ring_front(const pp_ring *ring, size_t *length) {
     size_t contiguous = ring->capacity - ring->start;
     *length = ring->count < contiguous ? ring->count : contiguous;

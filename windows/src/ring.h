@@ -30,6 +30,12 @@ typedef struct {
 /// the next boundary (above).
 void pp_ring_append(pp_ring *ring, const unsigned char *bytes, size_t length);
 
+/// Keeps `length` bytes older than every kept byte (output taken back from a
+/// host that went, while newer output was kept already). What does not fit
+/// is dropped from their start, and then up to the next boundary: the
+/// oldest bytes go first, as in pp_ring_append.
+void pp_ring_prepend(pp_ring *ring, const unsigned char *bytes, size_t length);
+
 /// The oldest kept bytes that are contiguous in memory: `*length` of them
 /// at the returned address (0 when the ring is empty).
 const unsigned char *pp_ring_front(const pp_ring *ring, size_t *length);

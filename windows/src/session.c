@@ -251,9 +251,11 @@ static void drain(pp_session *s, ULONGLONG deadline) {
         if (WaitForSingleObject(s->hangup, 0) == WAIT_OBJECT_0) return;
         if (now >= deadline) return;
         ULONGLONG last = (ULONGLONG)s->output_activity;
-        if (s->output_writing) quiet_since = now;
+        // A kept session's host writer may still hold bytes the output thread handed it.
+        int busy = s->output_writing || s->output_queued;
+        if (busy) quiet_since = now;
         else if (last > quiet_since) quiet_since = last;
-        if (!s->output_writing && now - quiet_since >= DRAIN_QUIET_MS) return;
+        if (!busy && now - quiet_since >= DRAIN_QUIET_MS) return;
         Sleep(10);
     }
 }

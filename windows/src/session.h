@@ -9,9 +9,10 @@
 // Memory: no arena. There are five allocations, all made during set-up and
 // all released by pp_session_cleanup: the command line, the environment
 // block, the attribute list, the status command JSON and the I/O buffers
-// (one block). A kept session (keep.c) adds its ring, allocated once, and
-// per host a reader and a writer (a buffer of --output-buffer-size bytes),
-// each freed by its own thread when it ends. The steady state allocates nothing: the relay threads and
+// (one block). A kept session (keep.c) adds its ring and its carry (twice
+// --output-buffer-size), allocated once, and per host a reader and a writer
+// (two buffers of --output-buffer-size bytes, one once abandoned), each
+// freed by its own thread when it ends. The steady state allocates nothing: the relay threads and
 // the control thread work in these buffers and in fixed arrays inside this
 // struct. An arena would add a sizing step and save nothing: the single
 // owner (this struct) already frees everything in one place.
@@ -128,6 +129,12 @@ typedef struct pp_session {
     int host_slot;                          // the attached client's control slot, or -1 (control thread)
     volatile LONG64 detached_at;            // GetTickCount64() of the last detach
     HANDLE host_changed;                    // auto-reset: the output thread looks at the link again
+    SRWLOCK out_lock;                       // the output thread and its host writers (keep.c)
+    CONDITION_VARIABLE out_wake;            // the output thread waits here: its writer, or a change of host
+    int out_waiting;                        // under out_lock: the output thread waits on out_wake
+    volatile LONG output_queued;            // a host writer holds bytes not yet written
+    unsigned char *carry;                   // 2 x output_buffer_size: bytes a writer did not write
+    DWORD carry_length;                     // the output thread's only
     HANDLE input_wake;                      // auto-reset: the input thread looks at the link again
     HANDLE first_host;                      // manual-reset: the first host has attached
     HANDLE link_request;                    // auto-reset: a data thread asks the control thread to detach
@@ -206,9 +213,12 @@ int pp_keep_unlink(pp_session *s);
 void pp_keep_tell_exit(pp_session *s, DWORD code);
 /// Output thread: writes `length` bytes to the attached host, or keeps them.
 typedef struct { struct pp_writer_thread *thread; LONG generation; } pp_host_writer;
-void pp_keep_writer_end(pp_host_writer *writer);
+/// Output thread, when the output has ended: the writer's last bytes go out first.
+void pp_keep_writer_end(pp_session *s, pp_host_writer *writer);
 void pp_keep_deliver(pp_session *s, pp_host_writer *writer, const unsigned char *bytes, DWORD length);
 void pp_keep_refresh(pp_session *s, pp_host_writer *writer);
+/// Output thread, before it waits for the console: the writer takes what is queued.
+void pp_keep_kick(pp_session *s, pp_host_writer *writer);
 DWORD pp_keep_input(pp_session *s, unsigned char *buffer);   // the input thread of a kept session
 
 #endif

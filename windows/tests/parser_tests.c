@@ -267,6 +267,21 @@ static void test_ring(void) {
     // Consuming all of it starts again at 0.
     pp_ring_consume(&large, large.count);
     CHECK(large.count == 0 && large.start == 0);
+    // Older bytes put in front, across the wrap: they come out first.
+    ring.start = ring.count = 0;
+    pp_ring_append(&ring, (const unsigned char *)"0123", 4);
+    pp_ring_consume(&ring, 2);
+    pp_ring_append(&ring, (const unsigned char *)"456", 3);
+    pp_ring_prepend(&ring, (const unsigned char *)"abcdef", 6);
+    CHECK(ring.count == 11 && ring_text(&ring, text) == 11 && strcmp(text, "abcdef23456") == 0);
+    // More than the room: their start is dropped, then up to a boundary.
+    pp_ring_prepend(&ring, (const unsigned char *)"xxxx\nyz", 7);
+    CHECK(ring_text(&ring, text) == 13 && strcmp(text, "yzabcdef23456") == 0);
+    pp_ring_prepend(&ring, (const unsigned char *)"q\nw", 3);
+    CHECK(ring.count == 16 && ring_text(&ring, text) == 16 && strcmp(text, "q\nwyzabcdef23456") == 0);
+    // A full ring keeps its (newer) bytes as they are.
+    pp_ring_prepend(&ring, (const unsigned char *)"r\ns", 3);
+    CHECK(ring_text(&ring, text) == 16 && strcmp(text, "q\nwyzabcdef23456") == 0);
 }
 
 // ---- argquote -----------------------------------------------------------
