@@ -444,6 +444,31 @@ def keep_attach_after_the_exit_gets_its_status(s):
     check(5 in answered, "no attach was answered with the status: %r" % answered)
 
 
+@test
+def keep_attach_refuses_handles_that_loop_or_wedge(s):
+    """Raw attaches that name an event as the host's stdout, or the
+    client's own connection to the session's control pipe as its stdout or
+    stdin (the session would read its program's output as requests):
+    each refused with its reason, the detached session stays detached and
+    its next host types and reads as before."""
+    sid = s.new_id("loop")
+    front = kept_shell(s, sid, "loop-" + sid)
+    kill_host(s, sid, front)
+    for mode, expected in (("own-pipe-out", "error the host's stdout is this session's own pseudo console or control pipe"),
+                           ("own-pipe-in", "error the host's stdin is this session's own pseudo console or control pipe"),
+                           ("event", "error the host's stdout is no pipe, file or console")):
+        code, out, err, _ = s.tool("rawattach", [sid, mode])
+        reply = out.decode("utf-8", "replace").strip()
+        check(code == 0 and reply == expected, "%s: exit %d, reply %r, expected %r" % (mode, code, reply, expected))
+        status, _ = status_json(s, sid)
+        check(detached(status), "after the %s attach: %r" % (mode, status))
+    host = attach(s, sid)
+    host.send(b"set /a 6*7+5000\r")
+    host.wait_text(b"5042", 30)
+    host.send(b"exit 6\r")
+    check(host.wait(30) == 6, "the host after the refusals: exit %r; stderr %r" % (host.proc.returncode, host.stderr_text()))
+
+
 def main():
     helper_dirs = (HERE, os.path.join(REPO, "Benchmarks", "windows"))
     return run_suite(__doc__, TESTS, EXE, helper_dirs, KeepSuite)
