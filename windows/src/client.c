@@ -404,8 +404,9 @@ int pp_attach_run(const wchar_t *id, unsigned cols, unsigned rows, int force) {
         code = 1;
     } else if (got < 0) {
         // It closed without a word: it is ending. Its pipe goes when its
-        // server has ended, up to CLOSE_WAIT_MS + END_MAX_MS (session.c)
-        // after it stopped answering, hence a bound from now.
+        // server has ended, which after it stopped answering still closes
+        // the pseudo console and reads its last output (each bounded by
+        // 2 s, session.c): hence a bound of its own, from now.
         ULONGLONG now = GetTickCount64(), until = now + CLIENT_TIMEOUT_MS;
         if (pipe_gone(name, until > deadline ? until : deadline)) {
             pp_print_error(L"no session '%ls' is running", id);
