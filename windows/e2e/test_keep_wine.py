@@ -440,6 +440,103 @@ def keep_first_host_gets_everything_and_the_exit_code(s):
               % (run_number, len(got), got[:1], got[-1:]))
 
 
+#: Rounds of keep_attach_racing_the_exit_gets_its_status; the program runs
+#: 20 to 120 ms (1 to 6 ticks of 20 ms) in turn, so that the attaches land
+#: before, at and after its exit.
+EXIT_RACE_ROUNDS = 12
+
+
+@test
+def keep_attach_racing_the_exit_gets_its_status(s):
+    """`attach --force` in a loop while the program exits with 5, one after
+    the other until the session is gone: each exits 5 (attached, or
+    answered `exit 5` after the exit) or 4 with "no session" (gone), never
+    1, never a hang. The front exits 5, or 3 when an attach took it over."""
+    codes = []
+    for round_number in range(EXIT_RACE_ROUNDS):
+        sid = s.new_id("exitrace")
+        s.kept.append(sid)
+        front = s.session(sid, "%s cmd.exe /c %s 20 %d & exit 5"
+                          % (helper("conhelper"), helper("ticker"), 1 + round_number % 6), options=("--keep",))
+        front.wait_text(b"tick 1", 60)
+        late = []
+        while len(late) < 8:
+            p = attach(s, sid, "--force")
+            late.append(p)
+            code = p.wait(30)
+            codes.append(code)
+            check(code in (5, 4), "round %d, attach %d: exit %d, expected 5 or 4; stderr %r"
+                  % (round_number, len(late), code, p.stderr_text()))
+            if code == 4:
+                test_wine.one_error_line(p.stderr_text(), "an attach after the session's end")
+                check("no session '%s' is running" % sid in p.stderr_text(), "exit 4: %r" % p.stderr_text())
+                break
+        code = front.wait(30)
+        check(code in (5, 3), "round %d: the front exited %d, expected 5 or 3; stderr %r"
+              % (round_number, code, front.stderr_text()))
+    print("  attach exit codes: %r" % codes)
+
+
+@test
+def keep_attach_after_the_exit_gets_its_status(s):
+    """The program (8000 lines, then exit 5) exits while its host, not
+    reading, still holds its output: the session drains it (at most 2 s)
+    and answers meanwhile. Attaches one after the other: refused while the
+    program runs (another host is attached), then answered with the
+    program's 5, or 4 once the session is gone; never "is ending", never a
+    hang. The host gets 5."""
+    answered = []
+    for round_number in range(3):
+        sid = s.new_id("exitlate")
+        s.kept.append(sid)
+        front = s.session(sid, "%s %s 8000 5" % (helper("conhelper"), helper("lines")),
+                          options=("--keep",), reading=False)
+        s.prefix.wait_for(lambda: s.cli(["status", sid])[0] == 0, 60, "the session to answer")
+        deadline = time.monotonic() + 60
+        while True:
+            p = attach(s, sid)
+            code = p.wait(30)
+            err = p.stderr_text()
+            if code == 1 and "is attached to another host" in err and time.monotonic() < deadline:
+                continue                             # the program still runs
+            check(code in (5, 4), "round %d: an attach exited %d, expected 5 or 4; stderr %r"
+                  % (round_number, code, err))
+            if code == 4:
+                test_wine.one_error_line(err, "an attach after the session's end")
+            answered.append(code)
+            break
+        front.resume_reading()
+        code = front.wait(30)
+        check(code == 5, "round %d: the host exited %d, expected 5; stderr %r" % (round_number, code, front.stderr_text()))
+    print("  the first attach after the exit: %r" % answered)
+    check(5 in answered, "no attach was answered with the status: %r" % answered)
+
+
+@test
+def keep_attach_refuses_handles_that_loop_or_wedge(s):
+    """Raw attaches that name an event as the host's stdout, or the
+    client's own connection to the session's control pipe as its stdout or
+    stdin (the session would read its program's output as requests):
+    each refused with its reason, the detached session stays detached and
+    its next host types and reads as before."""
+    sid = s.new_id("loop")
+    front = kept_shell(s, sid, "loop-" + sid)
+    kill_host(s, sid, front)
+    for mode, expected in (("own-pipe-out", "error the host's stdout is this session's own pseudo console or control pipe"),
+                           ("own-pipe-in", "error the host's stdin is this session's own pseudo console or control pipe"),
+                           ("event", "error the host's stdout is no pipe, file or console")):
+        code, out, err, _ = s.tool("rawattach", [sid, mode])
+        reply = out.decode("utf-8", "replace").strip()
+        check(code == 0 and reply == expected, "%s: exit %d, reply %r, expected %r" % (mode, code, reply, expected))
+        status, _ = status_json(s, sid)
+        check(detached(status), "after the %s attach: %r" % (mode, status))
+    host = attach(s, sid)
+    host.send(b"set /a 6*7+5000\r")
+    host.wait_text(b"5042", 30)
+    host.send(b"exit 6\r")
+    check(host.wait(30) == 6, "the host after the refusals: exit %r; stderr %r" % (host.proc.returncode, host.stderr_text()))
+
+
 def main():
     helper_dirs = (HERE, os.path.join(REPO, "Benchmarks", "windows"))
     return run_suite(__doc__, TESTS, EXE, helper_dirs, KeepSuite)

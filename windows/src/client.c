@@ -333,6 +333,28 @@ static int read_line(HANDLE pipe, HANDLE event, char *line, size_t capacity, ULO
     }
 }
 
+/// Whether no pipe named `name` exists, or none does before `deadline`.
+/// WaitNamedPipeW asks without connecting (so no instance is taken from a
+/// live session): ERROR_FILE_NOT_FOUND once the last instance is closed.
+static int pipe_gone(const wchar_t *name, ULONGLONG deadline) {
+    for (;;) {
+        if (!WaitNamedPipeW(name, 1) && GetLastError() == ERROR_FILE_NOT_FOUND) return 1;
+        if (GetTickCount64() >= deadline) return 0;
+        Sleep(10);
+    }
+}
+
+/// The last line an attached host gets, `exit N` (also the whole answer to
+/// an attach that comes after the program exited): 1 and N in `code`.
+static int exit_line(const char *line, int length, int *code) {
+    char *end = NULL;
+    if (length <= 5 || strncmp(line, "exit ", 5) != 0 || line[5] < '0' || line[5] > '9') return 0;
+    unsigned long value = strtoul(line + 5, &end, 10);
+    if (*end != 0) return 0;
+    *code = (int)value;
+    return 1;
+}
+
 /// `attach ID [COLS ROWS] [--force]`: this process's stdin and stdout
 /// become the session's host's. The session duplicates them from this
 /// process (keep.c) and reads and writes them itself; this process only
@@ -381,8 +403,21 @@ int pp_attach_run(const wchar_t *id, unsigned cols, unsigned rows, int force) {
         pp_print_error(L"session '%ls' did not answer in time", id);
         code = 1;
     } else if (got < 0) {
-        pp_print_error(L"no session '%ls' is running", id);  // it closed without a word: it is ending
-        code = 4;
+        // It closed without a word: it is ending. Its pipe goes when its
+        // server has ended, which after it stopped answering still closes
+        // the pseudo console and reads its last output (each bounded by
+        // 2 s, session.c): hence a bound of its own, from now.
+        ULONGLONG now = GetTickCount64(), until = now + CLIENT_TIMEOUT_MS;
+        if (pipe_gone(name, until > deadline ? until : deadline)) {
+            pp_print_error(L"no session '%ls' is running", id);
+            code = 4;
+        } else {
+            pp_print_error(L"session '%ls' did not answer the attach (it closed the connection)", id);
+            code = 1;
+        }
+    } else if (exit_line(line, got, &code)) {
+        // The program exited before the attach was taken: its status, as
+        // an attached host gets it.
     } else if (strncmp(line, "error ", 6) == 0) {
         wchar_t prefix[PP_MAX_ID_LENGTH + 32];
         swprintf(prefix, sizeof prefix / sizeof prefix[0], L"session '%ls' refused: ", id);
@@ -396,10 +431,8 @@ int pp_attach_run(const wchar_t *id, unsigned cols, unsigned rows, int force) {
     } else {
         // Attached: the session's end or a detach, however long that takes.
         got = read_line(pipe, event, line, sizeof line, 0);
-        unsigned long exit_code = 0;
-        char *end = NULL;
-        if (got > 5 && strncmp(line, "exit ", 5) == 0 && (exit_code = strtoul(line + 5, &end, 10), *end == 0)) {
-            code = (int)exit_code;
+        if (exit_line(line, got, &code)) {
+            // the program's status
         } else if (got > 9 && strncmp(line, "detached ", 9) == 0) {
             wchar_t prefix[PP_MAX_ID_LENGTH + 48];
             swprintf(prefix, sizeof prefix / sizeof prefix[0], L"session '%ls' detached from this host: ", id);

@@ -286,8 +286,15 @@ static size_t attach(pp_session *s, pp_control_slot *slot, const pp_request *req
     if (!slot) return (size_t)snprintf(reply, capacity, "error the client has gone");
     if (!request->has_stdio)
         return (size_t)snprintf(reply, capacity, "error attach needs the host's stdin and stdout handles (stdio IN OUT)");
-    if (WaitForSingleObject(s->process, 0) == WAIT_OBJECT_0)
-        return (size_t)snprintf(reply, capacity, "error session '%s' is ending", s->id);
+    if (WaitForSingleObject(s->process, 0) == WAIT_OBJECT_0) {
+        // Too late to attach: the answer is the last line an attached host
+        // gets, with the code `new` exits with (session.c's run computes
+        // the same from the same handle).
+        DWORD code = 0;
+        if (!GetExitCodeProcess(s->process, &code)) code = 125;
+        slot->close_after_reply = 1;
+        return (size_t)snprintf(reply, capacity, "exit %lu", (unsigned long)pp_child_exit_code(code));
+    }
     // The handles first: a request that cannot attach detaches nobody.
     HANDLE taken[2];
     int index = (int)(slot - s->slots);

@@ -47,6 +47,7 @@
 // before any live byte: only the output thread touches the ring, so the
 // two cannot interleave.
 #include "session.h"
+#include "attach_check.h"
 #include "winerror.h"
 
 #include <stdio.h>
@@ -351,6 +352,7 @@ static HANDLE take_handle(HANDLE client, uint32_t value, const char *name, char 
                  pp_utf8(pp_error_text(GetLastError(), text), narrow, sizeof narrow));
         return NULL;
     }
+    if (pp_attach_refuse(&copy, name, why, capacity)) return NULL;  // attach_check.h: no stream, or the session's own pipe
     // The checks `new` makes of its own stdio (none of them waits).
     DWORD error = 0;
     const wchar_t *problem = pp_stdio_problem(copy, strcmp(name, "stdout") == 0, &error);
