@@ -228,7 +228,13 @@ import CPTYShim
         for _ in 0..<300 where stuck.isEmpty {
             _ = write(terminal.master.rawValue, "x", 1)
             usleep(1000)
-            stuck = Self.threadsInRead(server)
+            let inRead = Self.threadsInRead(server)
+            guard !inRead.isEmpty else { continue }
+            // A read may sleep a moment on a lock of the terminal's (the
+            // thief holds one while it reads): only one still asleep after
+            // 200 ms with nothing typed is held by the old stdin.
+            usleep(200_000)
+            stuck = Set(inRead).intersection(Self.threadsInRead(server)).sorted()
         }
         #expect(stuck.isEmpty, "threads of the server inside read(2): \(stuck)")
         let next = HostedProcess(proxy: ["attach", "--force", id])
