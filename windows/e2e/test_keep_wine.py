@@ -14,6 +14,7 @@ program's. Every wait is bounded.
 import json
 import os
 import re
+import signal
 import sys
 import time
 
@@ -535,6 +536,90 @@ def keep_attach_refuses_handles_that_loop_or_wedge(s):
     host.wait_text(b"5042", 30)
     host.send(b"exit 6\r")
     check(host.wait(30) == 6, "the host after the refusals: exit %r; stderr %r" % (host.proc.returncode, host.stderr_text()))
+
+
+#: Rounds of keep_a_front_that_died_before_attaching_is_not_waited_for
+#: that must be conclusive (the front killed with at least
+#: DEAD_FRONT_MARGIN s of the 5 s first-host bound left), and the most it
+#: may take.
+DEAD_FRONT_ROUNDS = 3
+DEAD_FRONT_MAX_ROUNDS = 8
+DEAD_FRONT_MARGIN = 2.5
+#: The server's end after its front's death: its teardown under Wine (the
+#: console's close and the program's end), far under the 5 s bound.
+DEAD_FRONT_END = 1.5
+
+
+def dead_front_round(s, sid):
+    """One round: the front is stopped (SIGSTOP) once its server runs, so
+    that it cannot attach, and killed once the session answers `status`,
+    not attached. Returns (seconds from the kill to the server's end,
+    seconds of the 5 s bound left at the kill), or None when the front had
+    attached first or the session could not be seen unattached."""
+    s.kept.append(sid)
+    front = s.session(sid, "cmd.exe /c exit 7", options=("--keep",))
+
+    def server():
+        return [pid for pid, line in s.prefix.processes().items() if "--keep-server" in line and sid in line]
+
+    def fronts():
+        # The front's Windows process: Wine's launcher (front.pid) may run it as a child of its own.
+        return [pid for pid, line in s.prefix.processes().items()
+                if "--keep-server" not in line and "new --keep " + sid in line]
+    s.prefix.wait_for(server, 60, "the server of %s to start" % sid)
+    seen = time.monotonic()
+    stopped = fronts()
+    for pid in stopped:
+        os.kill(pid, signal.SIGSTOP)
+    deadline = seen + 30
+    while True:                                      # 4 until the control pipe is up
+        code, out, err, _ = s.cli(["status", sid], 20)
+        if code == 0:
+            break
+        check(code == 4 and time.monotonic() < deadline, "status while the server sets up: exit %d, stderr %r"
+              % (code, err))
+        if not server():
+            return None                              # set up and gone before it answered: too late to tell
+    if json.loads(out.decode("utf-8", "replace")).get("attached") is not False:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        return None
+    killed = time.monotonic()
+    for pid in stopped:
+        os.kill(pid, signal.SIGKILL)
+    front.kill()
+    s.prefix.wait_for(lambda: not fronts(), 10, "the front of %s to end" % sid)
+    s.prefix.wait_for(lambda: not server(), 30, "the server of %s to end" % sid)
+    took = time.monotonic() - killed
+    code, out, err, _ = s.cli(["status", sid], 20)
+    check(code == 4, "status once the server has gone: exit %d, stdout %r, stderr %r" % (code, out, err))
+    return took, seen + 5 - killed
+
+
+@test
+def keep_a_front_that_died_before_attaching_is_not_waited_for(s):
+    """The server of `new --keep` waits at most 5 s for its first host (the
+    front) to attach, but not for a front that died before it attached: a
+    program that exits at once (7) whose front was killed before its
+    attach leaves no session behind within DEAD_FRONT_END s of the kill."""
+    measured, conclusive = [], 0
+    for round_number in range(DEAD_FRONT_MAX_ROUNDS):
+        got = dead_front_round(s, s.new_id("deadfront"))
+        if got is None:
+            measured.append("not seen unattached")
+            continue
+        took, left = got
+        measured.append("%.2f s (%.2f s of the bound left)" % (took, left))
+        if left < DEAD_FRONT_MARGIN:
+            continue                                 # too late to tell: the bound was near anyway
+        check(took < DEAD_FRONT_END, "round %d: the server ended %.2f s after its front's death, with %.2f s "
+              "of the 5 s bound left: it waited for a dead front" % (round_number, took, left))
+        conclusive += 1
+        if conclusive == DEAD_FRONT_ROUNDS:
+            break
+    print("  the server's end after the front's death: %s" % "; ".join(measured))
+    check(conclusive == DEAD_FRONT_ROUNDS, "only %d rounds killed the front with %.1f s of the bound left"
+          % (conclusive, DEAD_FRONT_MARGIN))
 
 
 def main():

@@ -29,6 +29,12 @@
 // through the control pipe or the attach process. The client then waits
 // for one last line, `exit N` or `detached REASON`.
 //
+// The first host. The server reads no output and keeps its ended program's
+// status until its first host (the front) has attached, at most 5 s, so
+// that the front gets every byte and the exit code. It holds a handle of
+// the front (open_front): a front that dies before it attached ends that
+// wait at once, as the bound would.
+//
 // The link. The control thread alone attaches and detaches (the data
 // threads ask it, through link_request). Each change increments
 // host_generation; a data thread works on its own duplicate of the host's
@@ -243,6 +249,27 @@ int pp_keep_server_open_report(const wchar_t *name, HANDLE *report) {
     return 0;
 }
 
+/// The front, the server end of the report pipe `report`, opened to wait
+/// for its end, or NULL. Its process ID comes from the pipe (a connected
+/// pipe: the front was alive when we opened it, after our own start), not
+/// from the command line. It may have died since and its ID gone to a new
+/// process: that one started after us, the front before us (it started
+/// us), so a creation time not after ours is the front's. Both times are
+/// the system's, so this needs no new argument and no inherited handle.
+static HANDLE open_front(HANDLE report) {
+    ULONG pid = 0;
+    if (!report || !GetNamedPipeServerProcessId(report, &pid) || pid == 0) return NULL;
+    HANDLE front = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, pid);
+    if (!front) return NULL;
+    FILETIME theirs, ours, unused[3];
+    if (GetProcessTimes(front, &theirs, &unused[0], &unused[1], &unused[2]) &&
+        GetProcessTimes(GetCurrentProcess(), &ours, &unused[0], &unused[1], &unused[2]) &&
+        CompareFileTime(&theirs, &ours) <= 0)
+        return front;
+    CloseHandle(front);
+    return NULL;
+}
+
 int pp_keep_init(pp_session *s) {
     wchar_t text[PP_ERROR_TEXT_CAPACITY];
     InitializeCriticalSection(&s->link_lock);
@@ -263,6 +290,7 @@ int pp_keep_init(pp_session *s) {
         pp_print_error(L"cannot create an event: %ls", pp_error_text(GetLastError(), text));
         return 125;
     }
+    s->front = open_front(s->report);  // none: the wait for the first host keeps its 5 s bound only
     return 0;
 }
 
@@ -274,6 +302,13 @@ void pp_keep_setup_done(pp_session *s) {
     SetStdHandle(STD_ERROR_HANDLE, NULL);
     CloseHandle(s->report);
     s->report = NULL;
+}
+
+void pp_keep_wait_first_host(pp_session *s, DWORD timeout_ms) {
+    // Any of the three ends the wait. The front's end matters only before
+    // the first attach: after it, first_host is set and is seen first.
+    HANDLE waits[3] = { s->first_host, s->ending, s->front };
+    WaitForMultipleObjects(s->front ? 3 : 2, waits, FALSE, timeout_ms);
 }
 
 static void close_handle(HANDLE *handle) {
@@ -290,8 +325,8 @@ void pp_keep_release(pp_session *s) {
         close_handle(&s->host_out);
         LeaveCriticalSection(&s->link_lock);
     }
-    // The events, the ring and the carry go with the process: a data thread
-    // that did not stop may still use them.
+    // The events, the front's handle, the ring and the carry go with the
+    // process: a data thread that did not stop may still use them.
 }
 
 // ---- the link ------------------------------------------------------------------

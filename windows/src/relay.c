@@ -80,8 +80,9 @@ static void wait_read_kept(pp_session *s, OVERLAPPED *overlapped, HANDLE event, 
 }
 
 /// Until the first host has attached (at most 5 s: it attaches within
-/// milliseconds unless it died), nothing is read: the first host gets the
-/// output from its first byte, whatever --keep-buffer is.
+/// milliseconds unless it died; a front seen to die ends the wait at once),
+/// nothing is read: the first host gets the output from its first byte,
+/// whatever --keep-buffer is.
 #define FIRST_HOST_MAX_MS 5000
 
 /// Starts an overlapped read of the console's output into `buffer`.
@@ -104,10 +105,7 @@ DWORD WINAPI pp_output_main(void *argument) {
     int current = 0;
     pp_host_writer writer = { .thread = NULL, .generation = -1 };
     if (!events[0] || !events[1]) goto done;
-    if (s->kept) {
-        HANDLE waits[2] = { s->first_host, s->ending };
-        WaitForMultipleObjects(2, waits, FALSE, FIRST_HOST_MAX_MS);
-    }
+    if (s->kept) pp_keep_wait_first_host(s, FIRST_HOST_MAX_MS);
     if (start_read(s, &overlapped[0], events[0], buffer[0]) != 0) goto done;
     for (;;) {
         DWORD got = 0;

@@ -347,8 +347,8 @@ static int run(pp_session *s) {
     DWORD woke = WaitForMultipleObjects(2, waits, FALSE, INFINITE);
     ULONGLONG exited = GetTickCount64();
     // A kept session's end waits for its first host too (relay.c), at most
-    // 5 s from the start.
-    if (s->kept && exited < s->started + 5000) WaitForSingleObject(s->first_host, (DWORD)(s->started + 5000 - exited));
+    // 5 s from the start, and not for a front that died before it attached.
+    if (s->kept && exited < s->started + 5000) pp_keep_wait_first_host(s, (DWORD)(s->started + 5000 - exited));
     if (woke == WAIT_OBJECT_0) drain(s, GetTickCount64() + DRAIN_MAX_MS);
     if (woke != WAIT_OBJECT_0 || WaitForSingleObject(s->hangup, 0) == WAIT_OBJECT_0) {
         DWORD error = (DWORD)s->hangup_error;

@@ -137,6 +137,7 @@ typedef struct pp_session {
     DWORD carry_length;                     // the output thread's only
     HANDLE input_wake;                      // auto-reset: the input thread looks at the link again
     HANDLE first_host;                      // manual-reset: the first host has attached
+    HANDLE front;                           // the `new --keep` process (SYNCHRONIZE), or NULL (keep.c)
     HANDLE link_request;                    // auto-reset: a data thread asks the control thread to detach
     volatile LONG readers;                  // input threads of hosts (keep.c), live
     LONG detach_generation;                 // the host the request is about (under link_lock)
@@ -198,6 +199,9 @@ int pp_keep_front_run(const pp_invocation *invocation);
 int pp_keep_server_open_report(const wchar_t *name, HANDLE *report);
 int pp_keep_init(pp_session *s);                             // events, ring: 0, or 125
 void pp_keep_setup_done(pp_session *s);                      // tells the front, drops the report pipe
+/// Waits up to `timeout_ms` for the first host, or the session's end, or
+/// the front's end before it attached (all cut the wait short).
+void pp_keep_wait_first_host(pp_session *s, DWORD timeout_ms);
 void pp_keep_release(pp_session *s);                         // in pp_session_cleanup
 /// Data threads: ask the control thread to detach host `generation`.
 void pp_keep_request_detach(pp_session *s, LONG generation, const char *reason);
