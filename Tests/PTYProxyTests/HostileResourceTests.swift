@@ -270,4 +270,4 @@ extension HostileResourceTests {
 
 /// A sanitizer's runtime needs threads, descriptors and terabytes of address
 /// space of its own: under these limits it fails before ptyproxy does.
-private let sanitizerReason = "a sanitizer's runtime fails first under these limits"
+let sanitizerReason = "a sanitizer's runtime fails first under these limits"
