@@ -62,6 +62,7 @@ import CPTYShim
         #expect(eventually(timeoutMilliseconds: 5000) { output.isComplete }, "the output did not end")
         if !output.isComplete { output.stop() }
         for thread in threads { thread.join() }
+        race.output.withLock { $0 = nil }  // the hook's closure and `race` hold each other
         received += readAvailable(sink[0])
         let text = String(decoding: received, as: UTF8.self)
         #expect(answered, "the answer read after the discard was dropped: the host got \(text.debugDescription)")
