@@ -269,8 +269,10 @@ class WinProcess:
                     return len(self.out)
                 left = deadline - time.monotonic()
                 if left <= 0 or (self.out_eof and self.proc.poll() is not None):
-                    raise Failure("%r not seen in the output within %.1f s; output ends with %r"
-                                  % (getattr(needle, "pattern", needle), timeout, view[-300:]))
+                    ended = "" if self.proc.poll() is None else "; it exited %d, stderr ends with %r" % (
+                        self.proc.returncode, bytes(self.err[-300:]))
+                    raise Failure("%r not seen in the output within %.1f s; output ends with %r%s"
+                                  % (getattr(needle, "pattern", needle), timeout, view[-300:], ended))
                 self.cond.wait(min(left, 0.2))
 
     def wait(self, timeout):
